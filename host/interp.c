@@ -1,0 +1,295 @@
+/* The embedding: builds the Lua state fmhost runs everything in, and holds
+ * the helpers that every binding shares.
+ *
+ * Modules are registered in package.preload from the list CMake generates
+ * out of the bindings/ files, so `require "fmhost.pool"` works in scripts, specs
+ * and the REPL alike, and busted's per-file insulation can re-require them
+ * (luaopen_* keeps no state of its own). Calls from the host into Lua always
+ * go through fmh_docall: a traceback handler and a Ctrl-C hook, as lua.c. */
+#include "fmhost/interp.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lualib.h>
+
+#include "fmh_build.h"
+#include "fmhost/log.h"
+
+static const luaL_Reg preloads[] = {
+#define FMH_MODULE(name) {"fmhost." #name, luaopen_fmhost_##name},
+#include "fmh_modules.h"
+#undef FMH_MODULE
+    {NULL, NULL}};
+
+const char *fmh_interp_scripts_dir(void) {
+  const char *p = getenv("FMHOST_SCRIPTS");
+  return (p && *p) ? p : FMH_SCRIPTS_DIR;
+}
+
+const char *fmh_interp_root_dir(void) {
+  const char *p = getenv("FMHOST_ROOT");
+  return (p && *p) ? p : FMH_SOURCE_DIR;
+}
+
+/* package.path: FMHOST_PATH (';;' stands for the rest), then scripts/,
+ * then Lua's default, which already holds Debian's /usr/share/lua/5.4. */
+static void set_paths(lua_State *L) {
+  const char *dir = fmh_interp_scripts_dir();
+  const char *user = getenv("FMHOST_PATH");
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "path");
+  const char *def = lua_tostring(L, -1);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  if (user && *user) {
+    luaL_addstring(&b, user);
+    luaL_addchar(&b, ';');
+  }
+  luaL_addstring(&b, dir);
+  luaL_addstring(&b, "/?.lua;");
+  luaL_addstring(&b, dir);
+  luaL_addstring(&b, "/?/init.lua;");
+  luaL_addstring(&b, def ? def : "");
+  luaL_pushresult(&b);
+  lua_remove(L, -2);             /* drop old path */
+  lua_setfield(L, -2, "path");
+  lua_pop(L, 1);                 /* package */
+}
+
+lua_State *fmh_interp_new(void) {
+  lua_State *L = luaL_newstate();
+  if (!L) return NULL;
+  luaL_openlibs(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (const luaL_Reg *r = preloads; r->name; r++) {
+    lua_pushcfunction(L, r->func);
+    lua_setfield(L, -2, r->name);
+  }
+  lua_pop(L, 1);                 /* preload table */
+  set_paths(L);
+  lua_pushstring(L, FMH_VERSION);
+  lua_setglobal(L, "_FMHOST_VERSION");
+  lua_pushstring(L, fmh_interp_root_dir());
+  lua_setglobal(L, "_FMHOST_ROOT");
+  return L;
+}
+
+/* --- protected calls, as lua.c --------------------------------------- */
+
+static lua_State *globalL = NULL;
+
+static void lstop(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted!");
+}
+
+static void laction(int i) {
+  int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+  signal(i, SIG_DFL);            /* a second Ctrl-C ends the process */
+  lua_sethook(globalL, lstop, flag, 1);
+}
+
+static int msghandler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+    if (lua_type(L, 1) == LUA_TTABLE) return 1;  /* structured errors pass through whole */
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+int fmh_docall(lua_State *L, int narg, int nres) {
+  int base = lua_gettop(L) - narg;
+  lua_pushcfunction(L, msghandler);
+  lua_insert(L, base);
+  globalL = L;
+  void (*old)(int) = signal(SIGINT, laction);
+  int status = lua_pcall(L, narg, nres, base);
+  signal(SIGINT, old == SIG_ERR ? SIG_DFL : old);
+  lua_remove(L, base);
+  return status;
+}
+
+void fmh_report(lua_State *L, const char *progname) {
+  fflush(stdout);                /* keep the error after what was printed before it */
+  const char *msg = lua_tostring(L, -1);
+  if (!msg) msg = luaL_typename(L, -1);
+  if (progname) fprintf(stderr, "%s: ", progname);
+  fprintf(stderr, "%s\n", msg);
+  fflush(stderr);
+  lua_pop(L, 1);
+}
+
+/* --- errors ----------------------------------------------------------- */
+
+void fmh_push_error_info(lua_State *L, const fmh_error *e) {
+  lua_createtable(L, 0, 6);
+  lua_pushstring(L, e->kind ? e->kind : "error");
+  lua_setfield(L, -2, "kind");
+  if (e->code) { lua_pushinteger(L, e->code); lua_setfield(L, -2, "code"); }
+  if (e->sqlstate[0]) { lua_pushstring(L, e->sqlstate); lua_setfield(L, -2, "sqlstate"); }
+  if (e->status) { lua_pushinteger(L, e->status); lua_setfield(L, -2, "status"); }
+  lua_pushboolean(L, e->retryable);
+  lua_setfield(L, -2, "retryable");
+  if (e->detail) { lua_pushstring(L, e->detail); lua_setfield(L, -2, "detail"); }
+  lua_pushstring(L, e->msg);
+  lua_setfield(L, -2, "message");
+}
+
+int fmh_push_error(lua_State *L, const fmh_error *e) {
+  luaL_pushfail(L);
+  lua_pushstring(L, e->msg);
+  fmh_push_error_info(L, e);
+  return 3;
+}
+
+/* --- classes and modules, with the --trace wrapper -------------------- */
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A short, secret-free rendering of the arguments: scalars as they are
+ * (strings cut at 80 bytes), tables and handles by type only. */
+static void describe_args(lua_State *L, int n, luaL_Buffer *b) {
+  for (int i = 1; i <= n; i++) {
+    if (i > 1) luaL_addstring(b, ", ");
+    switch (lua_type(L, i)) {
+      case LUA_TNUMBER:
+      case LUA_TBOOLEAN:
+      case LUA_TNIL: {
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(b);
+        break;
+      }
+      case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, i, &len);
+        luaL_addchar(b, '"');
+        luaL_addlstring(b, s, len > 80 ? 80 : len);
+        if (len > 80) luaL_addstring(b, "...");
+        luaL_addchar(b, '"');
+        break;
+      }
+      default: luaL_addstring(b, luaL_typename(L, i));
+    }
+  }
+}
+
+static int traced_call(lua_State *L) {
+  int n = lua_gettop(L);
+  const char *name = lua_tostring(L, lua_upvalueindex(2));
+  char args[512] = "";
+  {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    describe_args(L, n, &b);
+    luaL_pushresult(&b);
+    snprintf(args, sizeof args, "%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  double t0 = now_ms();
+  int status = lua_pcall(L, n, LUA_MULTRET, 0);
+  double dt = now_ms() - t0;
+  int nres = lua_gettop(L);
+  int failed = status != LUA_OK || (nres >= 1 && lua_isnil(L, 1) && nres >= 2);
+  fmh_log_field f[] = {FMH_LS("fn", name), FMH_LS("args", args), FMH_LN("ms", dt),
+                       FMH_LB("ok", !failed),
+                       FMH_LS("error", failed ? lua_tostring(L, status != LUA_OK ? -1 : 2) : NULL)};
+  fmh_log_emit(FMH_LOG_TRACE, "trace.call", NULL, NULL, f, sizeof f / sizeof *f);
+  if (status != LUA_OK) return lua_error(L);
+  return nres;
+}
+
+/* Set the functions of the table on top; wrap them when tracing. */
+static void setfuncs_traced(lua_State *L, const char *prefix, char sep, const luaL_Reg *l) {
+  int trace = fmh_log_tracing();
+  for (; l && l->name; l++) {
+    if (!l->func) continue;
+    lua_pushcfunction(L, l->func);
+    if (trace && l->name[0] != '_') {
+      lua_pushfstring(L, "%s%c%s", prefix, sep, l->name);
+      lua_pushcclosure(L, traced_call, 2);
+    }
+    lua_setfield(L, -2, l->name);
+  }
+}
+
+void fmh_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta) {
+  luaL_newmetatable(L, tname);
+  if (meta) luaL_setfuncs(L, meta, 0);
+  lua_newtable(L);
+  setfuncs_traced(L, tname, ':', methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);                 /* metatable */
+}
+
+void fmh_newmodule(lua_State *L, const char *name, const luaL_Reg *funcs) {
+  lua_newtable(L);
+  setfuncs_traced(L, name, '.', funcs);
+}
+
+/* --- option tables ---------------------------------------------------- */
+
+lua_Integer fmh_opt_int(lua_State *L, int t, const char *k, lua_Integer def) {
+  if (lua_isnoneornil(L, t)) return def;
+  lua_getfield(L, t, k);
+  lua_Integer v = def;
+  if (!lua_isnil(L, -1)) {
+    int isnum;
+    v = lua_tointegerx(L, -1, &isnum);
+    if (!isnum) luaL_error(L, "option '%s' must be an integer", k);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+lua_Number fmh_opt_num(lua_State *L, int t, const char *k, lua_Number def) {
+  if (lua_isnoneornil(L, t)) return def;
+  lua_getfield(L, t, k);
+  lua_Number v = def;
+  if (!lua_isnil(L, -1)) {
+    int isnum;
+    v = lua_tonumberx(L, -1, &isnum);
+    if (!isnum) luaL_error(L, "option '%s' must be a number", k);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* The string stays valid while the options table holds it. */
+const char *fmh_opt_str(lua_State *L, int t, const char *k, const char *def) {
+  if (lua_isnoneornil(L, t)) return def;
+  lua_getfield(L, t, k);
+  const char *v = def;
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+      luaL_error(L, "option '%s' must be a string", k);
+    v = lua_tostring(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+int fmh_opt_bool(lua_State *L, int t, const char *k, int def) {
+  if (lua_isnoneornil(L, t)) return def;
+  lua_getfield(L, t, k);
+  int v = def;
+  if (!lua_isnil(L, -1)) {
+    if (!lua_isboolean(L, -1)) luaL_error(L, "option '%s' must be a boolean", k);
+    v = lua_toboolean(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
