@@ -36,9 +36,13 @@ static size_t collect(lua_State *L, int t, const char **code, const char **msg, 
     if (lua_type(L, -2) != LUA_TSTRING) { lua_pop(L, 1); continue; }
     const char *k = lua_tostring(L, -2);
     if (strcmp(k, "code") == 0) { lua_pop(L, 1); continue; } /* emit_at renders it */
-    if (strcmp(k, "msg") == 0 && lua_type(L, -1) == LUA_TSTRING) { *msg = lua_tostring(L, -1); lua_pop(L, 1); continue; }
     switch (lua_type(L, -1)) {
-      case LUA_TSTRING: f[n++] = FMH_LS(k, lua_tostring(L, -1)); break;
+      case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        f[n++] = FMH_LSN(k, s, len);
+        break;
+      }
       case LUA_TBOOLEAN: f[n++] = FMH_LB(k, lua_toboolean(L, -1)); break;
       case LUA_TNUMBER:
         if (lua_isinteger(L, -1)) f[n++] = FMH_LI(k, lua_tointeger(L, -1));
@@ -58,6 +62,14 @@ static int emit_at(lua_State *L, fmh_log_level lvl, int ev, int t, int format_on
   /* a numeric code is rendered into a string that must outlive collect() */
   lua_settop(L, t);
   size_t n = collect(L, t, &code, &msg, f);
+  /* msg leads the context fields, whatever order the table iterated in */
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(f[i].key, "msg") == 0 && i > 0) {
+      fmh_log_field m = f[i];
+      memmove(f + 1, f, i * sizeof *f);
+      f[0] = m;
+      break;
+    }
   char codebuf[32];
   if (!lua_isnoneornil(L, t)) {
     lua_getfield(L, t, "code");

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lualib.h>
 
@@ -75,6 +76,13 @@ lua_State *fmh_interp_new(void) {
   lua_setglobal(L, "_FMHOST_VERSION");
   lua_pushstring(L, fmh_interp_root_dir());
   lua_setglobal(L, "_FMHOST_ROOT");
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    lua_pushstring(L, exe);      /* specs start this same binary as a child */
+    lua_setglobal(L, "_FMHOST_EXE");
+  }
   return L;
 }
 

@@ -175,6 +175,10 @@ char *fmh_log_format(fmh_log_level level, const char *event, const char *code, c
         if (f->s) fmh_buf_json_str(&b, f->s, strlen(f->s));
         else fmh_buf_puts(&b, "null");
         break;
+      case FMH_LF_STRN:
+        if (f->s) fmh_buf_json_str(&b, f->s, (size_t)f->i);
+        else fmh_buf_puts(&b, "null");
+        break;
       case FMH_LF_INT:
         snprintf(num, sizeof num, "%lld", f->i);
         fmh_buf_puts(&b, num);

@@ -18,9 +18,10 @@ typedef enum {
   FMH_LOG_OFF
 } fmh_log_level;
 
-typedef enum { FMH_LF_STR, FMH_LF_INT, FMH_LF_NUM, FMH_LF_BOOL, FMH_LF_RAW } fmh_log_ftype;
+typedef enum { FMH_LF_STR, FMH_LF_INT, FMH_LF_NUM, FMH_LF_BOOL, FMH_LF_RAW, FMH_LF_STRN } fmh_log_ftype;
 
-/* One context field. FMH_LF_RAW inserts s verbatim: it must be valid JSON. */
+/* One context field. FMH_LF_RAW inserts s verbatim: it must be valid JSON.
+ * FMH_LF_STRN is a string of i bytes that may hold NUL. */
 typedef struct {
   const char *key;
   fmh_log_ftype type;
@@ -32,6 +33,7 @@ typedef struct {
 #define FMH_LS(k, v) ((fmh_log_field){(k), FMH_LF_STR, (v), 0, 0.0})
 #define FMH_LI(k, v) ((fmh_log_field){(k), FMH_LF_INT, NULL, (long long)(v), 0.0})
 #define FMH_LN(k, v) ((fmh_log_field){(k), FMH_LF_NUM, NULL, 0, (double)(v)})
+#define FMH_LSN(k, v, n) ((fmh_log_field){(k), FMH_LF_STRN, (v), (long long)(n), 0.0})
 #define FMH_LB(k, v) ((fmh_log_field){(k), FMH_LF_BOOL, NULL, (v) ? 1 : 0, 0.0})
 
 /* Sinks: stderr when to_stderr, and a file (appended) when path is not NULL.

@@ -1,0 +1,150 @@
+-- `fmhost bench [NAME...]`: benchmarks, each measuring fmhost and a baseline
+-- in the same run on the same data, each written to build/bench/NAME.json:
+--   {"name":…, "rows":…, "fmhost":{"rows_per_s":…, "wall_s":…, "peak_rss_mb":…},
+--    "baseline":{"what":…, "rows_per_s":…}, "ratio":…}
+-- A benchmark is a module scripts/fmhost/bench/NAME.lua returning
+--   { name = 'NAME', about = 'one line', needs = {'mariadb'}, run = function(cfg, B) -> result }
+-- where B is this module (timing and median helpers). Each benchmark runs in
+-- a child fmhost of its own so that its peak RSS is its own.
+local M = {}
+
+local function now()
+  -- monotonic enough for wall time: os.clock is CPU time, so ask the kernel
+  local f = io.open('/proc/uptime')
+  local up = f and f:read('n')
+  if f then f:close() end
+  return up
+end
+
+-- Wall-clock seconds with microsecond resolution from the C side when the
+-- fmhost.proc module offers it, else /proc/uptime (10 ms resolution).
+function M.clock()
+  local ok, proc = pcall(require, 'fmhost.proc')
+  if ok and proc.monotonic then return proc.monotonic() end
+  return now()
+end
+
+function M.time(fn, ...)
+  local t0 = M.clock()
+  local r = table.pack(fn(...))
+  return M.clock() - t0, table.unpack(r, 1, r.n)
+end
+
+function M.median(xs)
+  local s = {}
+  for i, x in ipairs(xs) do s[i] = x end
+  table.sort(s)
+  local n = #s
+  if n == 0 then return nil end
+  if n % 2 == 1 then return s[(n + 1) // 2] end
+  return (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
+-- Run fn `runs` times; returns the median of the seconds each took, and the list.
+function M.repeat_median(runs, fn)
+  local ts = {}
+  for i = 1, runs do ts[i] = (M.time(fn, i)) end
+  return M.median(ts), ts
+end
+
+-- Time a shell command (a baseline such as the stock mariadb client).
+function M.time_sh(cmd)
+  local t0 = M.clock()
+  local ok, how, code = os.execute(cmd)
+  local dt = M.clock() - t0
+  if not ok then error(('baseline command failed (%s %s): %s'):format(how, code, cmd), 2) end
+  return dt
+end
+
+function M.peak_rss_mb()
+  local f = io.open('/proc/self/status')
+  if not f then return nil end
+  local s = f:read('a')
+  f:close()
+  local kb = tonumber(s:match('VmHWM:%s*(%d+)'))
+  return kb and kb / 1024
+end
+
+local function json_encode(v)
+  return require('cjson').encode(v)
+end
+
+local function bench_dir() return _FMHOST_ROOT .. '/scripts/fmhost/bench' end
+local function out_dir() return _FMHOST_ROOT .. '/build/bench' end
+
+function M.list()
+  local lfs = require 'lfs'
+  local names = {}
+  if lfs.attributes(bench_dir(), 'mode') == 'directory' then
+    for f in lfs.dir(bench_dir()) do
+      local n = f:match('^([%w_]+)%.lua$')
+      if n then names[#names + 1] = n end
+    end
+  end
+  table.sort(names)
+  return names
+end
+
+function M.line(r)
+  return ('%-18s rows=%-9d fmhost %12.0f rows/s  baseline %12.0f rows/s (%s)  ratio %.2f  peak %.0f MiB')
+    :format(r.name, r.rows or 0, r.fmhost.rows_per_s or 0, r.baseline.rows_per_s or 0,
+            r.baseline.what or '?', r.ratio or 0, r.fmhost.peak_rss_mb or 0)
+end
+
+-- Run one benchmark in this process and write its JSON.
+function M.run_one(cfg, name)
+  local ok, b = pcall(require, 'fmhost.bench.' .. name)
+  if not ok then
+    io.stderr:write('fmhost: no benchmark named ', name, ' (', tostring(b), ')\n')
+    return 2
+  end
+  if b.needs and #b.needs > 0 then
+    require('fmhost.stack').ensure(cfg, b.needs)
+  end
+  local r = b.run(cfg, M)
+  r.name = r.name or name
+  r.fmhost.peak_rss_mb = r.fmhost.peak_rss_mb or M.peak_rss_mb()
+  if not r.ratio and r.fmhost.rows_per_s and r.baseline.rows_per_s and r.baseline.rows_per_s > 0 then
+    r.ratio = r.fmhost.rows_per_s / r.baseline.rows_per_s
+  end
+  os.execute('mkdir -p ' .. out_dir())
+  local f = assert(io.open(out_dir() .. '/' .. name .. '.json', 'w'))
+  f:write(json_encode(r), '\n')
+  f:close()
+  print(M.line(r))
+  return 0
+end
+
+function M.command(cfg, words)
+  if words[1] == '--one' then return M.run_one(cfg, words[2]) end
+  if words[1] == '--list' then
+    for _, n in ipairs(M.list()) do
+      local ok, b = pcall(require, 'fmhost.bench.' .. n)
+      print(('%-18s %s'):format(n, ok and b.about or tostring(b)))
+    end
+    return 0
+  end
+  local names = #words > 0 and words or M.list()
+  local known = {}
+  for _, n in ipairs(M.list()) do known[n] = true end
+  for _, n in ipairs(names) do
+    if not known[n] then
+      io.stderr:write('fmhost: no benchmark named ', n, ' (fmhost bench --list)\n')
+      return 2
+    end
+  end
+  local T = require 'fmhost.testing'
+  local failed = 0
+  for _, n in ipairs(names) do
+    -- a child of its own: its peak RSS is this benchmark's alone
+    local cmd = T.shell_quote(T.exe()) .. ' bench --one ' .. T.shell_quote(n)
+    local ok = os.execute(cmd)
+    if not ok then
+      failed = failed + 1
+      io.stderr:write('fmhost: benchmark ', n, ' failed\n')
+    end
+  end
+  return failed > 0 and 1 or 0
+end
+
+return M

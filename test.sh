@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The test command: on a fresh Debian 12 machine it installs what is missing,
+# builds fmhost (and its sanitizer build), starts the private stack, runs
+# every spec, stops the stack it started, and ends with one line
+#   N passed, N failed[, N skipped]
+# exiting non-zero when anything failed. Extra arguments go to the main run.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$root"
+tools/setup.sh --asan || { echo "0 passed, 1 failed"; exit 1; }
+mkdir -p build
+
+passed=0 failed=0 skipped=0 status=0
+tally() { # the log file of one run
+  local line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+  if [ -z "$line" ]; then failed=$((failed + 1)); return; fi
+  local p f s
+  p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+  f=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+  s=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line")
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
+}
+
+started_stack=0
+stop_stack() { if [ "$started_stack" = 1 ]; then build/fmhost stack down >build/stack-down.log 2>&1; started_stack=0; fi; }
+trap stop_stack EXIT INT TERM
+
+echo "== unit specs under AddressSanitizer/UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  FMHOST_BIN="$root/build-asan/fmhost" build-asan/fmhost specs/unit -o plainTerminal 2>&1 | tee build/asan.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' build/asan.log; then
+  echo "sanitizer reported a problem (build/asan.log)"; failed=$((failed + 1)); status=1
+fi
+tally build/asan.log
+
+echo "== private stack"
+if build/fmhost stack status >/dev/null 2>&1; then
+  echo "stack already running; leaving it as it is"
+else
+  started_stack=1
+  build/fmhost stack up || { echo "stack did not start"; failed=$((failed + 1)); status=1; }
+fi
+
+echo "== all specs"
+FMHOST_BIN="$root/build/fmhost" build/fmhost specs --junit build/junit.xml -o plainTerminal "$@" 2>&1 | tee build/specs.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+tally build/specs.log
+
+stop_stack
+[ "$failed" -eq 0 ] || status=1
+line="$passed passed, $failed failed"
+[ "$skipped" -eq 0 ] || line="$line, $skipped skipped"
+echo
+echo "$line"
+exit $status
