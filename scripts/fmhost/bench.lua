@@ -115,7 +115,7 @@ function M.run_one(cfg, name)
   return 0
 end
 
-function M.command(cfg, words)
+function M.command(cfg, words, opts)
   if words[1] == '--one' then return M.run_one(cfg, words[2]) end
   if words[1] == '--list' then
     for _, n in ipairs(M.list()) do
@@ -137,7 +137,9 @@ function M.command(cfg, words)
   local failed = 0
   for _, n in ipairs(names) do
     -- a child of its own: its peak RSS is this benchmark's alone
-    local cmd = T.shell_quote(T.exe()) .. ' bench --one ' .. T.shell_quote(n)
+    local cmd = T.shell_quote(T.exe())
+    for _, g in ipairs(opts and opts.global or {}) do cmd = cmd .. ' ' .. T.shell_quote(g) end
+    cmd = cmd .. ' bench --one ' .. T.shell_quote(n)
     local ok = os.execute(cmd)
     if not ok then
       failed = failed + 1

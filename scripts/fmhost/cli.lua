@@ -14,7 +14,7 @@ local commands = { repl = true, run = true, stack = true, bench = true, config =
 
 -- Split argv into global options and the command's own words.
 function M.parse(argv)
-  local o = { set = {}, rest = {} }
+  local o = { set = {}, rest = {}, global = {} }
   local i = 1
   while i <= #argv do
     local a = argv[i]
@@ -26,6 +26,7 @@ function M.parse(argv)
       return argv[i]
     end
     local name = a:match('^(%-%-[%w-]+)')
+    local g0 = i
     if name == '--env' then o.env = value()
     elseif name == '--set' then o.set[#o.set + 1] = value()
     elseif name == '--log-level' then o.log_level = value()
@@ -46,6 +47,11 @@ function M.parse(argv)
       end
     else
       o.rest[#o.rest + 1] = a
+      g0 = nil
+    end
+    -- the global options as given, for child fmhost processes (bench)
+    if g0 and o.command ~= a then
+      for j = g0, i do o.global[#o.global + 1] = argv[j] end
     end
     i = i + 1
   end
@@ -117,9 +123,9 @@ function M.main(argv)
     io.stdout:write(require('fmhost.config').show(cfg))
     return 0
   elseif o.command == 'stack' then
-    return require('fmhost.stack').command(cfg, o.rest)
+    return require('fmhost.stack').command(cfg, o.rest, o)
   elseif o.command == 'bench' then
-    return require('fmhost.bench').command(cfg, o.rest)
+    return require('fmhost.bench').command(cfg, o.rest, o)
   else
     return require('fmhost.specrun').run(o.rest, cfg)
   end
