@@ -1,0 +1,398 @@
+-- fmhost.check: property checks with integrated shrinking, usable inside
+-- a busted `it`.
+--
+--   local check = require 'fmhost.check'
+--   local g = check.gen
+--   check.property{ name = 'Feature: ..., Property 5: ...',
+--                   gen = g.record{ n = g.int(1, 10), s = g.string{ max = 20, utf8 = true } },
+--                   fn = function(v) assert(...) end }
+--
+-- A run draws `runs` cases; case k comes from its own random stream
+-- derived from (seed, k), so the seed alone replays a run and one case can
+-- be regenerated without the others. fn fails a case by raising or by
+-- returning false. A failing case is shrunk to a minimal counterexample,
+-- its (seed, run) is written to the failure store, one line goes to
+-- stdout, and check.property raises an error naming the seed, the run,
+-- the counterexample and how to replay it. The next run of a property
+-- with that name replays the stored case first and forgets it once it
+-- passes.
+local Rng = require 'fmhost.check.rng'
+local T = require 'fmhost.check.tree'
+local G = require 'fmhost.check.gen'
+local S = require 'fmhost.check.show'
+T.set_show(S.show)
+
+local M = {}
+M.gen = G
+M.show = S.show
+M.Rng = Rng
+
+-- Settings (check.configure) -------------------------------------------------
+
+local setting_keys = { 'store_dir', 'store', 'out', 'runs', 'shrink_budget', 'shrink_attempts', 'time_budget_s' }
+local settings = {}
+
+-- check.configure{store_dir=, store=, out=, runs=, shrink_budget=,
+-- shrink_attempts=, time_budget_s=} replaces the module's settings (a key
+-- left out returns to its default) and returns the previous settings, so
+-- check.configure(previous) restores them.
+function M.configure(t)
+  local old = {}
+  for _, k in ipairs(setting_keys) do old[k] = settings[k] end
+  local new = {}
+  for _, k in ipairs(setting_keys) do new[k] = t and t[k] end
+  for k in pairs(t or {}) do
+    if new[k] == nil and t[k] ~= nil then error('check.configure: unknown setting ' .. tostring(k), 2) end
+  end
+  settings = new
+  return old
+end
+
+local function cfg_get(...)
+  local c = rawget(_G, 'cfg')
+  for _, k in ipairs { ... } do
+    if type(c) ~= 'table' then return nil end
+    c = c[k]
+  end
+  return c
+end
+
+-- Seeds ----------------------------------------------------------------------
+
+local function parse_seed(v, where)
+  local n = v
+  if type(v) == 'string' then n = tonumber(v) end
+  if type(n) == 'number' then
+    local i = math.tointeger(n)
+    if i then return i end
+  end
+  error(string.format('check: the seed from %s must be an integer, got %s', where, tostring(v)), 0)
+end
+
+local fresh_count = 0
+local function fresh_seed()
+  fresh_count = fresh_count + 1
+  local f = io.open('/dev/urandom', 'rb')
+  if f then
+    local b = f:read(8)
+    f:close()
+    if b and #b == 8 then return string.unpack('<i8', b) & ((1 << 53) - 1) end
+  end
+  local t = os.time() ~ math.floor(os.clock() * 1e6) ~ (fresh_count << 40)
+  return Rng.mix(t) & ((1 << 53) - 1)
+end
+
+-- The seed of a run: the argument, else `fmhost --seed N`, else
+-- FMHOST_SEED, else a fresh one. Returns the seed and where it came from.
+function M.resolve_seed(seed)
+  if seed ~= nil then return parse_seed(seed, 'seed='), 'argument' end
+  local g = rawget(_G, '_FMHOST_SEED')
+  if g ~= nil then return parse_seed(g, '--seed'), '--seed' end
+  local e = os.getenv('FMHOST_SEED')
+  if e and e ~= '' then return parse_seed(e, 'FMHOST_SEED'), 'FMHOST_SEED' end
+  return fresh_seed(), 'fresh'
+end
+
+-- size of run k of n: 1..100, cycling when there are more than 100 runs
+function M.size_for(k, runs)
+  if runs >= 100 then return (k - 1) % 100 + 1 end
+  return math.max(1, math.min(100, (k * 100 + runs - 1) // runs))
+end
+
+-- The value of case (seed, run, size) of a generator, as a run draws it.
+function M.generate(gen, seed, run, size)
+  return gen.generate(Rng.for_case(seed, run), size or 100).value
+end
+
+-- Clock ----------------------------------------------------------------------
+
+local clock
+do
+  local ok, system = pcall(require, 'system')
+  if ok and type(system) == 'table' and system.monotime then clock = system.monotime
+  elseif ok and type(system) == 'table' and system.gettime then clock = system.gettime
+  else clock = os.clock end
+end
+M.clock = clock
+
+-- Failure store --------------------------------------------------------------
+
+local function name_hash(s)
+  local h = 0x6a09e667f3bcc908
+  for i = 1, #s do h = Rng.mix(h ~ s:byte(i)) end
+  return string.format('%08x', h & 0xffffffff)
+end
+
+function M.store_path(name, dir)
+  local base = name:gsub('[^%w%-_.]+', '_'):sub(1, 80)
+  return dir .. '/' .. base .. '-' .. name_hash(name) .. '.txt'
+end
+
+local function store_dir(p)
+  if p.store == false or (p.store == nil and settings.store == false) then return nil end
+  local d = p.store_dir or settings.store_dir or cfg_get('check', 'store_dir')
+  if d then return d end
+  return (cfg_get('stack', 'dir') or '.fmhost') .. '/check/failures'
+end
+
+local function mkdir_p(dir)
+  local ok, lfs = pcall(require, 'lfs')
+  if not ok then return os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'") end
+  local path = dir:sub(1, 1) == '/' and '/' or ''
+  for part in dir:gmatch('[^/]+') do
+    path = path .. part
+    if not lfs.attributes(path, 'mode') then lfs.mkdir(path) end
+    path = path .. '/'
+  end
+  return lfs.attributes(dir, 'mode') == 'directory'
+end
+
+local function store_read(path, name)
+  local f = io.open(path, 'r')
+  if not f then return nil end
+  local rec = {}
+  for line in f:lines() do
+    local k, v = line:match('^(%w+)=(.*)$')
+    if k then rec[k] = v end
+  end
+  f:close()
+  local seed, run, size = math.tointeger(tonumber(rec.seed)), math.tointeger(tonumber(rec.run)), math.tointeger(tonumber(rec.size))
+  if not (seed and run and size) then return nil end
+  if rec.name and rec.name ~= S.quote(name) then return nil end -- another name with the same file
+  return { seed = seed, run = run, size = size }
+end
+
+local function store_write(path, dir, name, seed, run, size)
+  if not mkdir_p(dir) then return nil, 'cannot create ' .. dir end
+  local tmp = path .. '.tmp'
+  local f, err = io.open(tmp, 'w')
+  if not f then return nil, err end
+  f:write('# fmhost check failure store: replayed first on the next run of this property\n',
+    'name=', S.quote(name), '\n', 'seed=', seed, '\n', 'run=', run, '\n', 'size=', size, '\n')
+  f:close()
+  return os.rename(tmp, path)
+end
+
+-- Running cases ----------------------------------------------------------------
+
+local function deep_copy(v, memo)
+  if type(v) ~= 'table' then return v end
+  memo = memo or {}
+  if memo[v] then return memo[v] end
+  local c = {}
+  memo[v] = c
+  for k, x in next, v do c[deep_copy(k, memo)] = deep_copy(x, memo) end
+  return setmetatable(c, getmetatable(v))
+end
+
+local function message_of(e)
+  if type(e) == 'string' then return e end
+  if type(e) == 'table' and type(e.message) == 'string' then return e.message end
+  return S.show(e)
+end
+
+-- failed?, message. fn gets its own copy so that it may mutate the value.
+local function test_case(fn, value)
+  local ok, res = pcall(fn, deep_copy(value))
+  if not ok then return true, message_of(res) end
+  if res == false then return true, 'the property returned false' end
+  return false
+end
+
+local function shrink(tree, msg, fn, budget, attempts_cap)
+  local cur, cur_msg, steps, attempts = tree, msg, 0, 0
+  local note
+  while steps < budget do
+    local ok, it = pcall(tree.kids and cur.kids)
+    if not ok then note = 'shrinking stopped: ' .. message_of(it); break end
+    local moved = false
+    while attempts < attempts_cap do
+      local got, cand = pcall(it)
+      if not got then note = 'shrinking stopped: ' .. message_of(cand); break end
+      if cand == nil then break end
+      attempts = attempts + 1
+      local failed, m = test_case(fn, cand.value)
+      if failed then cur, cur_msg, moved = cand, m, true; steps = steps + 1; break end
+    end
+    if not moved or note then break end
+  end
+  if steps >= budget then note = string.format('shrink budget of %d steps reached', budget)
+  elseif attempts >= attempts_cap then note = string.format('shrink attempt cap of %d reached', attempts_cap) end
+  return cur, cur_msg, steps, attempts, note
+end
+
+-- the spec file that called check.property, for the replay hint
+local function caller_file()
+  local fallback
+  for level = 3, 40 do
+    local info = debug.getinfo(level, 'S')
+    if not info then break end
+    local src = info.source
+    if src:sub(1, 1) == '@' then
+      local path = src:sub(2)
+      if path:match('_spec%.lua$') then return path end
+      if not fallback and not path:match('scripts/fmhost/') and not path:match('/busted/')
+        and not path:match('/luassert/') then fallback = path end
+    end
+  end
+  return fallback or '<specfile>'
+end
+
+local function indent(s, pad)
+  return (s:gsub('\n', '\n' .. pad))
+end
+
+local function failure_text(r)
+  local where
+  if r.example then where = string.format('example #%d', r.example)
+  else
+    where = string.format('run %d of %d (size %d)', r.run, r.runs_planned, r.size)
+    if r.replayed then where = where .. ', replayed from the failure store' end
+  end
+  local lines = {
+    string.format('property failed: %s', r.name),
+    string.format('  seed=%d  %s  shrinks=%d (attempts %d)%s', r.seed, where, r.shrinks,
+      r.shrink_attempts, r.shrink_note and ('; ' .. r.shrink_note) or ''),
+    '  counterexample: ' .. indent(S.show(r.counterexample), '    '),
+    '  failure: ' .. indent(r.message, '    '),
+  }
+  if r.shrinks > 0 then
+    lines[#lines + 1] = '  first failing case: ' .. indent(S.show(r.original, 2000), '    ')
+    if r.original_message ~= r.message then
+      lines[#lines + 1] = '  first failure: ' .. indent(r.original_message, '    ')
+    end
+  end
+  lines[#lines + 1] = string.format('  replay: fmhost --seed %d %s', r.seed, r.file)
+  return table.concat(lines, '\n')
+end
+
+local function log_event(level, fields)
+  if not package.preload['fmhost.log'] and not package.loaded['fmhost.log'] then return end
+  local ok, log = pcall(require, 'fmhost.log')
+  if ok and type(log) == 'table' and log[level] then pcall(log[level], 'check.property', fields) end
+end
+
+local function opt_number(p, key, default)
+  local v = p[key]
+  if v == nil then v = settings[key] end
+  if v == nil then v = default end
+  if type(v) ~= 'number' or v < 0 then
+    error(string.format('check.property: %s must be a non-negative number, got %s', key, tostring(v)), 3)
+  end
+  return v
+end
+
+-- check.run{...} -> result: the same as check.property but returns the
+-- result table instead of raising or printing. result = {ok, name, seed,
+-- seed_from, runs, shrinks, shrink_attempts, elapsed_s, stopped,
+-- replayed, and on failure: run, size, example, counterexample, message,
+-- original, original_message, file, text}.
+function M.run(p)
+  if type(p) ~= 'table' then error('check.property: expected a table {name=, gen=, fn=, ...}', 2) end
+  local name, gen, fn = p.name, p.gen, p.fn
+  if type(name) ~= 'string' or name == '' then error('check.property: name must be a non-empty string', 2) end
+  if not G.is(gen) then error('check.property "' .. name .. '": gen must be a generator (check.gen.*)', 2) end
+  if type(fn) ~= 'function' then error('check.property "' .. name .. '": fn must be a function', 2) end
+  local runs = math.tointeger(opt_number(p, 'runs', cfg_get('check', 'runs') or 100))
+  if not runs then error('check.property: runs must be an integer', 2) end
+  local budget = opt_number(p, 'shrink_budget', cfg_get('check', 'shrink_budget') or 1000)
+  local attempts_cap = opt_number(p, 'shrink_attempts', 20 * budget)
+  local time_budget = p.time_budget_s or settings.time_budget_s
+  if time_budget ~= nil and (type(time_budget) ~= 'number' or time_budget <= 0) then
+    error('check.property: time_budget_s must be a positive number', 2)
+  end
+  local seed, seed_from = M.resolve_seed(p.seed)
+  local file = caller_file()
+  local dir = store_dir(p)
+  local path = dir and M.store_path(name, dir)
+  local t0 = clock()
+
+  local result = { ok = true, name = name, seed = seed, seed_from = seed_from, runs = 0,
+    shrinks = 0, shrink_attempts = 0, replayed = false }
+
+  local function draw(s, k, size)
+    local ok, tree = pcall(gen.generate, Rng.for_case(s, k), size)
+    if not ok then
+      error(string.format('check.property "%s": the generator failed at seed=%d run %d: %s',
+        name, s, k, message_of(tree)), 0)
+    end
+    return tree
+  end
+
+  local function fail(tree, msg, info)
+    local cur, cur_msg, steps, attempts, note = tree, msg, 0, 0, nil
+    if tree then cur, cur_msg, steps, attempts, note = shrink(tree, msg, fn, budget, attempts_cap) end
+    result.ok = false
+    for k, v in pairs(info) do result[k] = v end
+    result.counterexample = cur and cur.value or info.original
+    result.original = tree and tree.value or info.original
+    result.message, result.original_message = cur_msg, msg
+    result.shrinks, result.shrink_attempts, result.shrink_note = steps, attempts, note
+    result.runs_planned, result.file = runs, file
+    result.elapsed_s = clock() - t0
+    result.text = failure_text(result)
+    if path and not info.example then
+      local ok, err = store_write(path, dir, name, result.seed, result.run, result.size)
+      if not ok then result.store_error = err end
+    end
+    return result
+  end
+
+  -- 1. the stored failure of this property, if any
+  if path then
+    local st = store_read(path, name)
+    if st then
+      result.replayed = true
+      local tree = draw(st.seed, st.run, st.size)
+      local failed, msg = test_case(fn, tree.value)
+      if failed then
+        return fail(tree, msg, { seed = st.seed, run = st.run, size = st.size, replayed = true })
+      end
+      os.remove(path)
+    end
+  end
+
+  -- 2. explicit examples
+  if p.examples ~= nil then
+    if type(p.examples) ~= 'table' then error('check.property: examples must be an array of values', 2) end
+    for i = 1, #p.examples do
+      local failed, msg = test_case(fn, p.examples[i])
+      if failed then return fail(nil, msg, { example = i, original = p.examples[i] }) end
+    end
+  end
+
+  -- 3. random cases
+  for k = 1, runs do
+    if time_budget and k > 1 and clock() - t0 >= time_budget then
+      result.stopped = 'time_budget'
+      break
+    end
+    local size = M.size_for(k, runs)
+    local tree = draw(seed, k, size)
+    result.runs = k
+    local failed, msg = test_case(fn, tree.value)
+    if failed then return fail(tree, msg, { run = k, size = size }) end
+  end
+  result.elapsed_s = clock() - t0
+  return result
+end
+
+-- check.property{name, gen, fn, runs=100, seed=nil, time_budget_s=nil,
+-- shrink_budget=1000, shrink_attempts=20*shrink_budget, examples={...},
+-- store_dir=nil, store=true} -> result on success ({ok=true, name, seed,
+-- runs, shrinks=0, elapsed_s, stopped}); on failure prints one line with
+-- the seed and raises the failure text.
+function M.property(p)
+  local r = M.run(p)
+  log_event('info', { msg = r.ok and 'passed' or 'failed', name = r.name,
+    seed = r.seed, runs = r.runs, shrinks = r.shrinks, elapsed_s = r.elapsed_s,
+    stopped = r.stopped, run = r.run })
+  if r.ok then return r end
+  local line = string.format('check: FAILED %s seed=%d %s shrinks=%d counterexample=%s replay: fmhost --seed %d %s',
+    S.quote(r.name), r.seed, r.example and ('example=' .. r.example) or ('run=' .. r.run), r.shrinks,
+    S.show(r.counterexample, 300):gsub('\n', '\\n'), r.seed, r.file)
+  if settings.out then settings.out(line) else io.stdout:write(line, '\n'); io.stdout:flush() end
+  error(r.text, 0)
+end
+
+return M

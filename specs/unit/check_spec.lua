@@ -1,0 +1,227 @@
+-- fmhost.check, the property-check runner: planted bugs are found and
+-- shrunk exactly, seeds replay, the failure store is replayed first,
+-- budgets hold, and the failure text says how to replay. Deliberate
+-- failures go to a temporary store, never to .fmhost/.
+local check = require 'fmhost.check'
+local g = check.gen
+local lfs = require 'lfs'
+
+local function rm_rf(path)
+  local mode = lfs.attributes(path, 'mode')
+  if mode == 'directory' then
+    for f in lfs.dir(path) do
+      if f ~= '.' and f ~= '..' then rm_rf(path .. '/' .. f) end
+    end
+    lfs.rmdir(path)
+  elseif mode then
+    os.remove(path)
+  end
+end
+
+local function has_3_and_7(a)
+  local seen = {}
+  for _, x in ipairs(a) do seen[x] = true end
+  return seen[3] and seen[7]
+end
+
+describe('fmhost.check', function()
+  local store, saved, printed
+
+  before_each(function()
+    local tmp = os.tmpname()
+    os.remove(tmp)
+    store = tmp .. '-check-store'
+    printed = {}
+    saved = check.configure { store_dir = store, out = function(line) printed[#printed + 1] = line end }
+  end)
+
+  after_each(function()
+    check.configure(saved)
+    rm_rf(store)
+  end)
+
+  it('shrinks a failure on arrays holding both 3 and 7 to exactly {3, 7}', function()
+    for seed = 1, 20 do
+      local r = check.run {
+        name = 'planted 3 and 7', seed = seed, store = false,
+        gen = g.array(g.int(0, 20), { max = 40 }),
+        fn = function(a) assert(not has_3_and_7(a), 'holds 3 and 7') end,
+      }
+      assert.is_false(r.ok, 'seed ' .. seed .. ' found no counterexample')
+      assert.are.same({ 3, 7 }, r.counterexample)
+    end
+  end)
+
+  it('shrinks a failure on integers >= 1000 to exactly 1000', function()
+    for seed = 1, 20 do
+      local r = check.run {
+        name = 'planted 1000', seed = seed, store = false,
+        gen = g.int(-100000, 100000),
+        fn = function(x) return x < 1000 end,
+      }
+      assert.is_false(r.ok)
+      assert.are.equal(1000, r.counterexample)
+      assert.is_true(r.shrinks > 0 or r.original == 1000)
+    end
+  end)
+
+  it('shrinks records and tuples field by field', function()
+    local r = check.run {
+      name = 'planted record', seed = 7, store = false,
+      gen = g.record { n = g.int(0, 1000), s = g.string { max = 10 }, t = g.tuple(g.bool(), g.int(-50, 50)) },
+      fn = function(v) return not (v.n >= 10 and #v.s >= 2) end,
+    }
+    assert.is_false(r.ok)
+    assert.are.same({ n = 10, s = 'aa', t = { false, 0 } }, r.counterexample)
+  end)
+
+  it('shrinks through map, filter and one_of without a written shrinker', function()
+    local r = check.run {
+      name = 'planted map filter', seed = 3, store = false,
+      gen = g.array(g.one_of { g.int(0, 100):filter(function(x) return x % 2 == 0 end):map(function(x) return x * 10 end),
+        g.constant(-1) }),
+      fn = function(a) for _, x in ipairs(a) do if x >= 100 then return false end end end,
+    }
+    assert.is_false(r.ok)
+    assert.are.same({ 100 }, r.counterexample)
+  end)
+
+  it('gives the same cases for the same seed and other cases for another seed', function()
+    local function cases(seed)
+      local seen = {}
+      check.property {
+        name = 'record cases', seed = seed, runs = 50,
+        gen = g.record { a = g.array(g.int(-5, 5)), s = g.string { utf8 = true, max = 8 }, f = g.float(-1, 1) },
+        fn = function(v) seen[#seen + 1] = v end,
+      }
+      return seen
+    end
+    local one, two = cases(42), cases(42)
+    assert.are.equal(50, #one)
+    assert.are.same(one, two)
+    assert.are_not.same(one, cases(43))
+  end)
+
+  it('replays one run alone from its seed and run index', function()
+    local gen = g.array(g.string { max = 5 }, { max = 6 })
+    local seen = {}
+    check.property { name = 'run alone', seed = 9, runs = 30, gen = gen, fn = function(v) seen[#seen + 1] = v end }
+    assert.are.same(seen[17], check.generate(gen, 9, 17, check.size_for(17, 30)))
+  end)
+
+  it('takes the seed from --seed (the global) when none is given', function()
+    local old = rawget(_G, '_FMHOST_SEED')
+    _G._FMHOST_SEED = '12345'
+    local ok, r = pcall(check.property, { name = 'global seed', gen = g.int(0, 9), fn = function() end })
+    _G._FMHOST_SEED = old
+    assert.is_true(ok, tostring(r))
+    assert.are.equal(12345, r.seed)
+    assert.are.equal(100, r.runs)
+  end)
+
+  it('raises an error naming the seed, the run, the counterexample and the replay command', function()
+    local ok, err = pcall(check.property, {
+      name = 'Feature: fmhost, Property 0: strings stay short', seed = 777,
+      gen = g.string { max = 30 },
+      fn = function(s) assert(#s < 3, 'too long: ' .. #s) end,
+    })
+    assert.is_false(ok)
+    assert.are.equal('string', type(err))
+    assert.matches('Property 0: strings stay short', err, 1, true)
+    assert.matches('seed=777', err, 1, true)
+    assert.matches('run %d+ of 100', err)
+    assert.matches('counterexample: "aaa"', err, 1, true)
+    assert.matches('too long: 3', err, 1, true)
+    assert.matches('fmhost %-%-seed 777 .*check_spec%.lua', err)
+    assert.are.equal(1, #printed)
+    assert.matches('seed=777', printed[1], 1, true)
+  end)
+
+  it('replays a stored failure first, and forgets it once it passes', function()
+    local name = 'stored failure'
+    local first_failing
+    local ok = pcall(check.property, {
+      name = name, seed = 1001, gen = g.int(0, 100000),
+      fn = function(x)
+        if x >= 1000 and not first_failing then first_failing = x end
+        return x < 1000
+      end,
+    })
+    assert.is_false(ok)
+    local path = check.store_path(name, store)
+    assert.is_truthy(io.open(path, 'r')):close()
+
+    -- another seed: the stored case comes first and fails again
+    local tried = {}
+    local r = check.run { name = name, seed = 2002, gen = g.int(0, 100000),
+      fn = function(x) tried[#tried + 1] = x; return x < 1000 end }
+    assert.are.equal(first_failing, tried[1])
+    assert.is_true(r.replayed)
+    assert.are.equal(1001, r.seed)
+    assert.are.equal(1000, r.counterexample)
+
+    -- fixed: the stored case passes, is removed, and the random runs follow
+    tried = {}
+    r = check.run { name = name, seed = 2002, runs = 10, gen = g.int(0, 100000),
+      fn = function(x) tried[#tried + 1] = x end }
+    assert.is_true(r.ok)
+    assert.are.equal(first_failing, tried[1])
+    assert.are.equal(11, #tried)
+    assert.is_nil(io.open(path, 'r'))
+  end)
+
+  it('tries explicit examples before random cases', function()
+    local tried = {}
+    local r = check.run { name = 'examples', seed = 5, runs = 3, gen = g.int(0, 10), examples = { 99, 98 },
+      fn = function(x) tried[#tried + 1] = x end }
+    assert.is_true(r.ok)
+    assert.are.same({ 99, 98 }, { tried[1], tried[2] })
+    assert.are.equal(5, #tried)
+  end)
+
+  it('stops early at the time budget and reports the runs done', function()
+    local r = check.property {
+      name = 'time budget', seed = 1, runs = 1000000, time_budget_s = 0.2, gen = g.int(0, 10),
+      fn = function() local t = check.clock(); while check.clock() - t < 0.005 do end end,
+    }
+    assert.are.equal('time_budget', r.stopped)
+    assert.is_true(r.runs >= 1 and r.runs < 1000000)
+    assert.is_true(r.elapsed_s < 2)
+  end)
+
+  it('stops shrinking at the shrink budget', function()
+    local r = check.run { name = 'shrink budget', seed = 1, store = false, shrink_budget = 2,
+      gen = g.int(0, 1000000), fn = function(x) return x < 1000 end }
+    assert.is_false(r.ok)
+    assert.are.equal(2, r.shrinks)
+    assert.matches('shrink budget', r.shrink_note)
+  end)
+
+  it('raises a clear error when a filter cannot be satisfied', function()
+    local ok, err = pcall(check.property, { name = 'impossible filter', seed = 1,
+      gen = g.int(1, 10):filter(function(x) return x > 100 end), fn = function() end })
+    assert.is_false(ok)
+    assert.matches('impossible filter', err, 1, true)
+    assert.matches('predicate rejected 100 generated values', err, 1, true)
+    assert.are.equal(0, #printed)
+  end)
+
+  it('generates valid UTF-8 across 1 to 4 byte sequences', function()
+    local widths = {}
+    check.property { name = 'utf8 strings', seed = 11, runs = 200, gen = g.string { utf8 = true, max = 40 },
+      fn = function(s)
+        assert(utf8.len(s), 'invalid UTF-8: ' .. check.show(s))
+        for _, cp in utf8.codes(s) do
+          widths[#utf8.char(cp)] = true
+        end
+      end }
+    assert.are.same({ true, true, true, true }, widths)
+  end)
+
+  it('renders values stably with sorted keys and escaped strings', function()
+    assert.are.equal('{1, 2, a = "x\\ny", b = {c = true}, ["k k"] = 0.5}',
+      check.show { 1, 2, b = { c = true }, a = 'x\ny', ['k k'] = 0.5 })
+    assert.are.equal('"\\x00\\xFF"', check.show('\0\255'))
+    assert.are.equal('{0/0, math.huge, -0.0, 3.0}', check.show { 0 / 0, math.huge, -0.0, 3.0 })
+  end)
+end)
