@@ -29,11 +29,12 @@ M.Rng = Rng
 
 -- Settings (check.configure) -------------------------------------------------
 
-local setting_keys = { 'store_dir', 'store', 'out', 'runs', 'shrink_budget', 'shrink_attempts', 'time_budget_s' }
+local setting_keys = { 'store_dir', 'store', 'out', 'runs', 'shrink_budget', 'shrink_attempts',
+  'shrink_time_s', 'time_budget_s' }
 local settings = {}
 
 -- check.configure{store_dir=, store=, out=, runs=, shrink_budget=,
--- shrink_attempts=, time_budget_s=} replaces the module's settings (a key
+-- shrink_attempts=, shrink_time_s=, time_budget_s=} replaces the module's settings (a key
 -- left out returns to its default) and returns the previous settings, so
 -- check.configure(previous) restores them.
 function M.configure(t)
@@ -128,12 +129,23 @@ function M.store_path(name, dir)
   return dir .. '/' .. base .. '-' .. name_hash(name) .. '.txt'
 end
 
+local function nonempty(v) if v ~= nil and v ~= '' then return v end end
+
+-- the failure store's folder: the argument, check.configure, the config
+-- (check.store_dir, else <stack.dir>/check/failures), else .fmhost/ under
+-- the project root
 local function store_dir(p)
   if p.store == false or (p.store == nil and settings.store == false) then return nil end
-  local d = p.store_dir or settings.store_dir or cfg_get('check', 'store_dir')
+  local d = nonempty(p.store_dir) or nonempty(settings.store_dir) or nonempty(cfg_get('check', 'store_dir'))
   if d then return d end
-  return (cfg_get('stack', 'dir') or '.fmhost') .. '/check/failures'
+  local stack = nonempty(cfg_get('stack', 'dir'))
+  if not stack then
+    local root = rawget(_G, '_FMHOST_ROOT')
+    stack = root and (root .. '/.fmhost') or '.fmhost'
+  end
+  return stack .. '/check/failures'
 end
+M.store_dir = function(p) return store_dir(p or {}) end
 
 local function mkdir_p(dir)
   local ok, lfs = pcall(require, 'lfs')
@@ -199,11 +211,13 @@ local function test_case(fn, value)
   return false
 end
 
-local function shrink(tree, msg, fn, budget, attempts_cap)
+local function shrink(tree, msg, fn, budget, attempts_cap, time_cap)
   local cur, cur_msg, steps, attempts = tree, msg, 0, 0
   local note
+  local t0 = clock()
   while steps < budget do
-    local ok, it = pcall(tree.kids and cur.kids)
+    if clock() - t0 >= time_cap then note = string.format('shrink time budget of %gs reached', time_cap); break end
+    local ok, it = pcall(cur.kids)
     if not ok then note = 'shrinking stopped: ' .. message_of(it); break end
     local moved = false
     while attempts < attempts_cap do
@@ -216,7 +230,8 @@ local function shrink(tree, msg, fn, budget, attempts_cap)
     end
     if not moved or note then break end
   end
-  if steps >= budget then note = string.format('shrink budget of %d steps reached', budget)
+  if note then -- already said why it stopped
+  elseif steps >= budget then note = string.format('shrink budget of %d steps reached', budget)
   elseif attempts >= attempts_cap then note = string.format('shrink attempt cap of %d reached', attempts_cap) end
   return cur, cur_msg, steps, attempts, note
 end
@@ -263,6 +278,7 @@ local function failure_text(r)
     end
   end
   lines[#lines + 1] = string.format('  replay: fmhost --seed %d %s', r.seed, r.file)
+  if r.store_error then lines[#lines + 1] = '  (the failure store could not be written: ' .. r.store_error .. ')' end
   return table.concat(lines, '\n')
 end
 
@@ -296,7 +312,11 @@ function M.run(p)
   local runs = math.tointeger(opt_number(p, 'runs', cfg_get('check', 'runs') or 100))
   if not runs then error('check.property: runs must be an integer', 2) end
   local budget = opt_number(p, 'shrink_budget', cfg_get('check', 'shrink_budget') or 1000)
-  local attempts_cap = opt_number(p, 'shrink_attempts', 20 * budget)
+  local attempts_cap = opt_number(p, 'shrink_attempts', math.max(20 * budget, 1000))
+  local shrink_time = opt_number(p, 'shrink_time_s', 60)
+  if settings.out ~= nil and type(settings.out) ~= 'function' then
+    error('check.configure: out must be a function(line)', 2)
+  end
   local time_budget = p.time_budget_s or settings.time_budget_s
   if time_budget ~= nil and (type(time_budget) ~= 'number' or time_budget <= 0) then
     error('check.property: time_budget_s must be a positive number', 2)
@@ -321,7 +341,7 @@ function M.run(p)
 
   local function fail(tree, msg, info)
     local cur, cur_msg, steps, attempts, note = tree, msg, 0, 0, nil
-    if tree then cur, cur_msg, steps, attempts, note = shrink(tree, msg, fn, budget, attempts_cap) end
+    if tree then cur, cur_msg, steps, attempts, note = shrink(tree, msg, fn, budget, attempts_cap, shrink_time) end
     result.ok = false
     for k, v in pairs(info) do result[k] = v end
     result.counterexample = cur and cur.value or info.original
@@ -330,11 +350,11 @@ function M.run(p)
     result.shrinks, result.shrink_attempts, result.shrink_note = steps, attempts, note
     result.runs_planned, result.file = runs, file
     result.elapsed_s = clock() - t0
-    result.text = failure_text(result)
     if path and not info.example then
       local ok, err = store_write(path, dir, name, result.seed, result.run, result.size)
-      if not ok then result.store_error = err end
+      if not ok then result.store_error = tostring(err) end
     end
+    result.text = failure_text(result)
     return result
   end
 
@@ -378,8 +398,8 @@ function M.run(p)
 end
 
 -- check.property{name, gen, fn, runs=100, seed=nil, time_budget_s=nil,
--- shrink_budget=1000, shrink_attempts=20*shrink_budget, examples={...},
--- store_dir=nil, store=true} -> result on success ({ok=true, name, seed,
+-- shrink_budget=1000, shrink_attempts=max(20*shrink_budget, 1000),
+-- shrink_time_s=60, examples={...}, store_dir=nil, store=true} -> result on success ({ok=true, name, seed,
 -- runs, shrinks=0, elapsed_s, stopped}); on failure prints one line with
 -- the seed and raises the failure text.
 function M.property(p)

@@ -119,6 +119,84 @@ describe('fmhost.check', function()
     assert.are.equal(100, r.runs)
   end)
 
+  it('shrinks floats to the simplest failing value, integers first', function()
+    for seed = 1, 10 do
+      local r = check.run { name = 'planted float', seed = seed, store = false, gen = g.float(),
+        fn = function(x) return not (x > 1.5) end }
+      assert.is_false(r.ok)
+      assert.are.equal(2.0, r.counterexample)
+      assert.are.equal('float', math.type(r.counterexample))
+    end
+  end)
+
+  it('draws inf, -inf, nan and -0.0 only when asked for special floats', function()
+    local function specials(gen)
+      local found = {}
+      check.property { name = 'specials', seed = 5, runs = 1000, gen = gen, fn = function(x)
+        if x ~= x then found.nan = true
+        elseif x == math.huge then found.inf = true
+        elseif x == -math.huge then found.ninf = true
+        elseif x == 0 and 1 / x < 0 then found.nzero = true end
+      end }
+      return found
+    end
+    assert.are.same({}, specials(g.float()))
+    assert.are.same({ nan = true, inf = true, ninf = true, nzero = true }, specials(g.float { special = true }))
+  end)
+
+  it('keeps generated values inside their bounds', function()
+    check.property { name = 'bounds', seed = 8, runs = 300,
+      gen = g.tuple(g.int(-3, 4), g.int(10, 12), g.float(-2.5, -1), g.string { min = 2, max = 4 },
+        g.array(g.bool(), { min = 1, max = 3 }), g.elements { 'x', 'y' }),
+      fn = function(t)
+        assert(t[1] >= -3 and t[1] <= 4 and t[2] >= 10 and t[2] <= 12)
+        assert(t[3] >= -2.5 and t[3] <= -1)
+        assert(#t[4] >= 2 and #t[4] <= 4)
+        assert(#t[5] >= 1 and #t[5] <= 3)
+        assert(t[6] == 'x' or t[6] == 'y')
+      end }
+  end)
+
+  it('shrinks integers in a range without 0 toward the bound nearest 0', function()
+    local r = check.run { name = 'negative range', seed = 2, store = false, gen = g.int(-500, -20),
+      fn = function(x) return x > -100 end }
+    assert.are.equal(-100, r.counterexample)
+    r = check.run { name = 'positive range', seed = 2, store = false, gen = g.int(50, 5000),
+      fn = function(x) return false end }
+    assert.are.equal(50, r.counterexample)
+  end)
+
+  it('grows sizes with the run index and shrinks through bind, frequency and custom generators', function()
+    local sizes = {}
+    check.property { name = 'sizes', seed = 1, runs = 10, gen = g.sized(function(n) return g.constant(n) end),
+      fn = function(n) sizes[#sizes + 1] = n end }
+    assert.are.same({ 10, 20, 30, 40, 50, 60, 70, 80, 90, 100 }, sizes)
+
+    local r = check.run { name = 'bind', seed = 1, store = false,
+      gen = g.int(1, 10):bind(function(n) return g.array(g.int(0, 100), { min = n, max = n }) end),
+      fn = function(a) return #a < 5 end }
+    assert.are.same({ 0, 0, 0, 0, 0 }, r.counterexample)
+
+    r = check.run { name = 'frequency', seed = 1, store = false,
+      gen = g.frequency { { 1, g.constant('a') }, { 5, g.int(0, 10) } },
+      fn = function(x) return type(x) == 'string' end }
+    assert.are.equal(0, r.counterexample)
+
+    r = check.run { name = 'custom', seed = 1, store = false,
+      gen = g.custom { generate = function(rng) return rng:int(0, 1000) end,
+        shrink = function(v) if v > 0 then return { v // 2, v - 1 } end return {} end },
+      fn = function(x) return x < 37 end }
+    assert.are.equal(37, r.counterexample)
+  end)
+
+  it('shrinks a failure that a utf8 string holds a CJK ideograph to that one ideograph', function()
+    local r = check.run { name = 'cjk', seed = 1, store = false, gen = g.string { utf8 = true },
+      fn = function(s)
+        for _, c in utf8.codes(s) do if c >= 0x4E00 and c <= 0x9FFF then return false end end
+      end }
+    assert.are.equal('一', r.counterexample)
+  end)
+
   it('raises an error naming the seed, the run, the counterexample and the replay command', function()
     local ok, err = pcall(check.property, {
       name = 'Feature: fmhost, Property 0: strings stay short', seed = 777,
@@ -216,6 +294,42 @@ describe('fmhost.check', function()
         end
       end }
     assert.are.same({ true, true, true, true }, widths)
+  end)
+
+  it('prints the seed of a failing run in a child fmhost, and that seed replays the same case', function()
+    local T = require 'fmhost.testing'
+    local dir = T.tmpdir('fmhost-check')
+    local fixture = _FMHOST_ROOT .. '/specs/fixtures/check_fixture.lua'
+    local function run(args, env, sub)
+      env = env or {}
+      env.FMHOST_CHECK_STORE_DIR = dir .. '/' .. sub
+      local r = T.run_fmhost(args, { env = env })
+      local out = r.stdout
+      return {
+        code = r.code, out = out,
+        seed = out:match('check: FAILED [^\n]- seed=(%d+)'),
+        run = out:match('check: FAILED [^\n]- run=(%d+)'),
+        first = out:match('first failing case: ([^\n]*)'),
+        counterexample = out:match('counterexample: ([^\n]*)'),
+      }
+    end
+    local a = run({ fixture }, {}, 'a')
+    local b = run({ '--seed', a.seed or '', fixture }, {}, 'b')
+    local c = run({ fixture }, { FMHOST_SEED = a.seed or '' }, 'c')
+    local again = run({ fixture }, {}, 'a') -- the store of the first run
+    T.rmtree(dir)
+    assert.are.equal(1, a.code)
+    assert.matches('0 passed, 1 failed', a.out, 1, true)
+    assert.is_truthy(a.seed and a.run and a.first)
+    assert.are.equal('95000', a.counterexample)
+    assert.matches('fmhost --seed ' .. a.seed .. ' ', a.out, 1, true)
+    for _, r in ipairs { b, c, again } do
+      assert.are.equal(a.seed, r.seed)
+      assert.are.equal(a.run, r.run)
+      assert.are.equal(a.first, r.first)
+      assert.are.equal('95000', r.counterexample)
+    end
+    assert.matches('replayed from the failure store', again.out, 1, true)
   end)
 
   it('renders values stably with sorted keys and escaped strings', function()

@@ -51,7 +51,8 @@ function Gen:sample(n, seed)
   n = n or 10
   local out = {}
   for i = 1, n do
-    out[i] = self.generate(Rng.for_case(seed or 0, i), math.min(100, i * (100 // math.max(1, n)))).value
+    local size = n >= 100 and (i - 1) % 100 + 1 or math.max(1, (i * 100 + n - 1) // n)
+    out[i] = self.generate(Rng.for_case(seed or 0, i), size).value
   end
   return out
 end
@@ -151,62 +152,88 @@ end
 
 local DBL_MAX = 1.7976931348623157e308
 
+-- Float shrink candidates. "Simpler" means: an integer before any
+-- non-integer, then closer to dest; integers shrink by jumps of powers of
+-- ten and then by halving the distance (as int does), non-integers first
+-- try their neighbouring integers and shorter decimals. Each accepted
+-- candidate is simpler by that order, so shrinking cannot cycle.
 local function float_towards(dest, lo, hi)
+  local function integral(v) return v == math.floor(v) end
   return function(x)
-    if x ~= x or x == math.huge or x == -math.huge then
-      return { dest }
-    end
-    if x == 0 then
-      if 1 / x < 0 and dest == 0 then return { 0.0 } end
-      return {}
-    end
-    local out, seen = {}, {}
+    if x == dest then return {} end
+    if x ~= x or x == math.huge or x == -math.huge then return { dest } end
+    if x == 0 and dest == 0 then return { 0.0 } end -- -0.0
+    local out, seen = {}, { [x] = true }
     local dist = math.abs(x - dest)
+    local x_int = integral(x)
     local function add(c)
+      if c == nil then return end
       c = c + 0.0
-      if c == c and c >= lo and c <= hi and math.abs(c - dest) < dist and not seen[c] then
+      if c ~= c or c < lo or c > hi or seen[c] then return end
+      local closer = math.abs(c - dest) < dist
+      if c == dest or (integral(c) and not x_int) or (closer and (integral(c) or not x_int)) then
         seen[c] = true
         out[#out + 1] = c
       end
     end
     add(dest)
-    add(x >= 0 and math.floor(x) or math.ceil(x))
-    for p = 1, 15 do add(tonumber(string.format('%.' .. p .. 'g', x))) end
-    local h = (x - dest) / 2
-    for _ = 1, 8 do add(x - h); h = h / 2 end
+    local sign = x < dest and -1 or 1
+    if not x_int then
+      local t = x >= 0 and math.floor(x) or math.ceil(x)  -- toward zero
+      add(t)
+      add(t + (x >= 0 and 1 or -1))                       -- away from zero
+      for p = 1, 15 do add(tonumber(string.format('%.' .. p .. 'g', x))) end
+      local h = (x - dest) / 2
+      for _ = 1, 8 do add(x - h); h = h / 2 end
+    else
+      local e = math.floor(math.log(dist, 10))
+      if e >= 1 then
+        for _, k in ipairs(T.int_towards(0, e)) do add(dest + sign * 10.0 ^ k) end
+      end
+      local h = x - dest
+      for _ = 1, 64 do
+        h = h / 2
+        h = h >= 0 and math.floor(h) or math.ceil(h)
+        if h == 0 then break end
+        add(x - h)
+      end
+    end
     return out
   end
 end
 
 -- g.float() or g.float(lo, hi) or g.float{min=, max=, special=false}:
--- finite floats in [min, max] (default: every finite double, drawn on a
--- log scale so small and large magnitudes both occur), one draw in ten an
--- edge case (0, the bounds, +-1, tiny values). special=true adds inf,
--- -inf, nan and -0.0 to the edge cases. Shrinks toward 0 (or the bound
--- nearest 0), preferring integers and short decimals.
+-- finite floats in [min, max] (default: every finite double). One draw in
+-- ten is an edge case (0, the bounds, +-1, +-0.5, tiny values, 2^53);
+-- magnitudes are drawn on a log scale (10^-20 .. 10^20) for wide ranges
+-- and mostly uniformly for narrow ones. special=true makes one draw in
+-- twenty inf, -inf, nan or -0.0. Shrinks toward 0 (or the bound nearest 0),
+-- integers first.
 function G.float(a, b)
   local o = type(a) == 'table' and a or { min = a, max = b }
   local lo, hi = o.min or -DBL_MAX, o.max or DBL_MAX
-  if type(lo) ~= 'number' or type(hi) ~= 'number' or lo > hi then
+  if type(lo) ~= 'number' or type(hi) ~= 'number' or not (lo <= hi) then
     error('check.gen.float: expected min <= max', 2)
   end
   lo, hi = lo + 0.0, hi + 0.0
   local dest = (lo <= 0 and hi >= 0) and 0.0 or (lo > 0 and lo or hi)
   local edges = {}
-  for _, e in ipairs { dest, lo, hi, 1.0, -1.0, 0.5, -0.5, 1e-300, -1e-300, 2.0^53, -2.0^53 } do
+  for _, e in ipairs { dest, lo, hi, 1.0, -1.0, 0.5, -0.5, 1e-300, -1e-300, 2.0 ^ 53, -2.0 ^ 53 } do
     if e >= lo and e <= hi then edges[#edges + 1] = e end
   end
-  if o.special then
-    for _, e in ipairs { math.huge, -math.huge, 0 / 0, -0.0 } do edges[#edges + 1] = e end
-  end
+  local specials = o.special and { math.huge, -math.huge, 0 / 0, -0.0 }
+  local wide = (hi - lo) > 1e12
+  local emax = math.min(20, math.floor(math.log(math.max(math.abs(lo), math.abs(hi), 1e-300), 10)))
   local shrink = float_towards(dest, lo, hi)
   return new(function(rng)
     local x
     local r = rng:int(1, 10)
-    if r == 1 then
+    if specials and rng:int(1, 20) == 1 then
+      x = specials[rng:int(1, #specials)]
+    elseif r == 1 then
       x = edges[rng:int(1, #edges)]
-    elseif r <= 5 then -- log scale: sign * mantissa * 10^e
-      local e = rng:int(-20, 20)
+    elseif r <= (wide and 9 or 3) then -- log scale: sign * mantissa * 10^e
+      local e = rng:int(-20, math.max(-20, emax))
       x = (rng:bool() and -1 or 1) * rng:float() * 10.0 ^ e
       if x < lo or x > hi then x = nil end
     end
@@ -373,9 +400,9 @@ local UTF8_CHAR = G.frequency {
   { 3, cp_range(0x2010, 0x2BFF) },           -- punctuation, arrows, maths, symbols
   { 7, cp_range(0x1F300, 0x1FAFF) },         -- emoji and pictographs (4 bytes)
   { 2, cp_range(0x20000, 0x2A6DF) },         -- CJK extension B (4 bytes)
-  { 3, G.elements {                          -- sequences and invisible characters
-    '\u{FEFF}', '\u{200F}', '\u{202E}', '\u{200D}', '\u{00A0}', '\u{FFFD}', 'e\u{0301}',
-    '\u{1F469}\u{200D}\u{1F4BB}', '\u{1F1EB}\u{1F1F7}', '\u{1F44D}\u{1F3FD}', '\u{10FFFF}',
+  { 3, G.elements {                          -- invisible, joining and edge characters
+    '\u{FEFF}', '\u{200F}', '\u{202E}', '\u{200D}', '\u{00A0}', '\u{FFFD}', '\u{0301}',
+    '\u{1F3FD}', '\u{1F1EB}', '\u{1F1F7}', '\u{E000}', '\u{10FFFF}',
   } },
 }
 
@@ -400,10 +427,12 @@ local function split_chars(chars)
 end
 
 -- g.string{min=0, max=min+30, utf8=false, chars=nil}: length counts
--- characters. Default alphabet: printable ASCII plus tab and newline;
+-- characters (code points with utf8=true, as a VARCHAR(n) in utf8mb4
+-- does). Default alphabet: printable ASCII plus tab and newline;
 -- utf8=true draws valid UTF-8 across 1-4 byte sequences (Latin, Greek,
--- Cyrillic, Hebrew, Arabic, combining marks, CJK, Hangul, emoji, ZWJ
--- sequences); chars= gives an alphabet (a string, split into UTF-8
+-- Cyrillic, Hebrew, Arabic, combining marks, CJK, Hangul, emoji, zero-width
+-- joiners, skin-tone modifiers, regional indicators, BOM, bidi controls);
+-- chars= gives an alphabet (a string, split into UTF-8
 -- characters when it is valid UTF-8, or an array of strings). Shrinks to
 -- fewer characters and toward the alphabet's first ("a").
 function G.string(o)
