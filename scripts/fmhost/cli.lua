@@ -62,7 +62,6 @@ end
 -- Configuration: default.yaml, the environment overlay, FMHOST_* variables,
 -- then --set. Sets the global `cfg`; on invalid input returns nil, msg.
 function M.load_config(o)
-  if not package.preload['fmhost.config'] then _G.cfg = {}; return _G.cfg end -- FIXME until config lands
   local config = require 'fmhost.config'
   local cfg, err = config.load {
     dir = _FMHOST_ROOT .. '/config',

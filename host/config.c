@@ -1,0 +1,1376 @@
+/* fmhost's configuration: the schema, the layers, and the one-line errors.
+ *
+ * Every value, whatever its origin (a YAML file, an FMHOST_* variable, a
+ * --set), goes through apply(), which parses its text by the key's type and
+ * checks the range, so a value is valid or the load fails with one line
+ * naming where it came from. Strings live in an arena owned by the config or
+ * schema, so a value never has to be freed on its own and the whole thing goes
+ * in one fmh_config_free. */
+#include "fmhost/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#define MAX_FILE_BYTES (16u << 20)
+
+const char *const fmh_config_reserved_env[] = {
+    "FMHOST_ENV",     "FMHOST_SEED", "FMHOST_PATH", "FMHOST_SCRIPTS", "FMHOST_ROOT",
+    "FMHOST_LOG_LEVEL", "FMHOST_BIN", NULL};
+
+/* --- arena ------------------------------------------------------------ */
+
+typedef struct arena_blk {
+  struct arena_blk *next;
+  size_t used, cap;
+  max_align_t data[];
+} arena_blk;
+
+typedef struct arena {
+  arena_blk *head;
+} arena;
+
+static void *arena_alloc(arena *a, size_t n) {
+  n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+  if (!a->head || a->head->cap - a->head->used < n) {
+    size_t cap = n > 8192 ? n : 8192;
+    arena_blk *b = malloc(sizeof *b + cap);
+    if (!b) return NULL;
+    b->next = a->head;
+    b->used = 0;
+    b->cap = cap;
+    a->head = b;
+  }
+  void *p = (char *)a->head->data + a->head->used;
+  a->head->used += n;
+  return p;
+}
+
+static char *arena_strndup(arena *a, const char *s, size_t n) {
+  char *p = arena_alloc(a, n + 1);
+  if (!p) return NULL;
+  memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+static char *arena_strdup(arena *a, const char *s) { return arena_strndup(a, s, strlen(s)); }
+
+static char *arena_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *arena_printf(arena *a, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0) return NULL;
+  char *p = arena_alloc(a, (size_t)n + 1);
+  if (!p) return NULL;
+  va_start(ap, fmt);
+  vsnprintf(p, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return p;
+}
+
+static void arena_free(arena *a) {
+  arena_blk *b = a->head;
+  while (b) {
+    arena_blk *next = b->next;
+    free(b);
+    b = next;
+  }
+  a->head = NULL;
+}
+
+/* --- structures ------------------------------------------------------- */
+
+struct fmh_config_schema {
+  arena a;
+  fmh_config_key *keys;
+  size_t n, cap;
+  const char *file;          /* display name */
+};
+
+/* A section line seen in default.yaml: where a missing key would go. */
+typedef struct section_line {
+  const char *path;
+  int line;
+} section_line;
+
+struct fmh_config {
+  arena a;
+  fmh_config_schema *schema;
+  fmh_config_value *vals;
+  const char *env;
+  const char *root;          /* absolute, without trailing slash */
+  char cwd[4096];            /* for display names; "" when unknown */
+  /* per file being read */
+  int *seen_line;            /* line where this file set key i, 0 if not */
+  section_line *sections;
+  size_t nsections, capsections;
+  int recording_sections;
+};
+
+/* --- errors ----------------------------------------------------------- */
+
+/* snprintf into a fixed buffer where cutting a long message short is fine */
+static void bfmt(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void bfmt(char *dst, size_t cap, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(dst, cap, fmt, ap);
+  va_end(ap);
+}
+
+static void copy(char *dst, size_t cap, const char *src) {
+  if (!src) src = "";
+  snprintf(dst, cap, "%s", src);
+}
+
+/* Fill err with one line: "<file>[:<line>[:<col>]]: [<key>: ]<problem>". */
+static int fail(fmh_config_error *err, const char *file, int line, int col, const char *key,
+                const char *expected, const char *got, const char *suggestion, int code,
+                const char *fmt, ...) __attribute__((format(printf, 10, 11)));
+static int fail(fmh_config_error *err, const char *file, int line, int col, const char *key,
+                const char *expected, const char *got, const char *suggestion, int code,
+                const char *fmt, ...) {
+  if (!err) return -1;
+  char problem[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(problem, sizeof problem, fmt, ap);
+  va_end(ap);
+  memset(err, 0, sizeof *err);
+  err->e.kind = "config";
+  err->e.code = code;
+  copy(err->file, sizeof err->file, file);
+  err->line = line;
+  err->column = col;
+  copy(err->key, sizeof err->key, key);
+  copy(err->expected, sizeof err->expected, expected);
+  copy(err->got, sizeof err->got, got);
+  copy(err->suggestion, sizeof err->suggestion, suggestion);
+  char where[600];
+  if (line > 0 && col > 0) snprintf(where, sizeof where, "%s:%d:%d", file, line, col);
+  else if (line > 0) snprintf(where, sizeof where, "%s:%d", file, line);
+  else snprintf(where, sizeof where, "%s", file);
+  if (key && *key) bfmt(err->e.msg, sizeof err->e.msg, "%s: %s: %s", where, key, problem);
+  else bfmt(err->e.msg, sizeof err->e.msg, "%s: %s", where, problem);
+  return -1;
+}
+
+static int oom(fmh_config_error *err, const char *file) {
+  return fail(err, file, 0, 0, NULL, NULL, NULL, NULL, ENOMEM, "%s", strerror(ENOMEM));
+}
+
+/* A value as it may appear in a message: quoted, control bytes escaped,
+ * cut at 60 bytes; secrets as '***'. */
+static void quote_got(char *out, size_t cap, const char *s, size_t len, int secret) {
+  if (secret) { snprintf(out, cap, "'***'"); return; }
+  size_t o = 0;
+  if (cap < 8) { if (cap) out[0] = '\0'; return; }
+  out[o++] = '\'';
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (i >= 60) {
+      if (o + 4 < cap) { memcpy(out + o, "...", 3); o += 3; }
+      break;
+    }
+    if (o + 6 >= cap) break;
+    if (ch == '\n') { out[o++] = '\\'; out[o++] = 'n'; }
+    else if (ch == '\t') { out[o++] = '\\'; out[o++] = 't'; }
+    else if (ch < 0x20 || ch == 0x7f) o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
+    else out[o++] = (char)ch;
+  }
+  out[o++] = '\'';
+  out[o] = '\0';
+}
+
+/* --- names and suggestions -------------------------------------------- */
+
+size_t fmh_config_distance(const char *a, const char *b) {
+  size_t n = strlen(a), m = strlen(b);
+  if (n > 200 || m > 200) return (n > m ? n - m : m - n) + 200;
+  /* three rows suffice for the transposition rule */
+  size_t rows[3][201];
+  size_t *pp = rows[0], *p = rows[1], *c = rows[2];
+  for (size_t j = 0; j <= m; j++) p[j] = j;
+  for (size_t i = 1; i <= n; i++) {
+    c[0] = i;
+    for (size_t j = 1; j <= m; j++) {
+      int ai = tolower((unsigned char)a[i - 1]), bj = tolower((unsigned char)b[j - 1]);
+      size_t cost = ai == bj ? 0 : 1;
+      size_t v = p[j] + 1;
+      if (c[j - 1] + 1 < v) v = c[j - 1] + 1;
+      if (p[j - 1] + cost < v) v = p[j - 1] + cost;
+      if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
+          tolower((unsigned char)a[i - 2]) == bj && pp[j - 2] + 1 < v)
+        v = pp[j - 2] + 1;
+      c[j] = v;
+    }
+    size_t *t = pp;
+    pp = p;
+    p = c;
+    c = t;
+  }
+  return p[m];
+}
+
+/* Is cand close enough to name to be offered? Returns a score (lower is
+ * better) or SIZE_MAX. */
+static size_t closeness(const char *name, const char *cand) {
+  size_t d = fmh_config_distance(name, cand);
+  size_t ln = strlen(name), lc = strlen(cand);
+  if (d <= 2 && d < lc) return d;
+  if (d * 3 <= lc) return d;
+  /* a prefix of three letters or more: "warning" for "warn", "pass" for "password" */
+  size_t shorter = ln < lc ? ln : lc;
+  if (shorter >= 3 && strncasecmp(name, cand, shorter) == 0) return 100 + (ln > lc ? ln - lc : lc - ln);
+  return SIZE_MAX;
+}
+
+/* --- schema ----------------------------------------------------------- */
+
+static const char *const type_names[] = {"string", "int", "bool", "number", "port",
+                                         "path", "duration_ms", "enum", NULL};
+
+static const char *const schema_fields[] = {"type", "values", "min", "max", "required", "secret",
+                                            "when_empty", "doc", NULL};
+
+static int is_null_scalar(const yaml_node_t *n) {
+  if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
+  const char *v = (const char *)n->data.scalar.value;
+  return n->data.scalar.length == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+         strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+static const char *node_kind(const yaml_node_t *n) {
+  if (n->type == YAML_MAPPING_NODE) return "a mapping";
+  if (n->type == YAML_SEQUENCE_NODE) return "a sequence";
+  if (is_null_scalar(n)) return "null";
+  return "a scalar";
+}
+
+static int line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
+
+/* Read a whole file; errors name the file and strerror. */
+static int read_all(const char *path, const char *display, const char *what, char **buf,
+                    size_t *len, fmh_config_error *err) {
+  *buf = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    int e = errno;
+    return fail(err, display, 0, 0, NULL, what, NULL, NULL, e, "cannot read %s: %s", what,
+                strerror(e));
+  }
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+    fclose(f);
+    return fail(err, display, 0, 0, NULL, what, NULL, NULL, EISDIR, "cannot read %s: %s", what,
+                strerror(EISDIR));
+  }
+  size_t cap = 4096, n = 0;
+  char *b = malloc(cap);
+  if (!b) { fclose(f); return oom(err, display); }
+  for (;;) {
+    if (n == cap) {
+      if (cap >= MAX_FILE_BYTES) {
+        free(b);
+        fclose(f);
+        return fail(err, display, 0, 0, NULL, what, NULL, NULL, EFBIG,
+                    "cannot read %s: larger than %u bytes", what, MAX_FILE_BYTES);
+      }
+      char *nb = realloc(b, cap * 2);
+      if (!nb) { free(b); fclose(f); return oom(err, display); }
+      b = nb;
+      cap *= 2;
+    }
+    size_t r = fread(b + n, 1, cap - n, f);
+    n += r;
+    if (r == 0) {
+      if (ferror(f)) {
+        int e = errno ? errno : EIO;
+        free(b);
+        fclose(f);
+        return fail(err, display, 0, 0, NULL, what, NULL, NULL, e, "cannot read %s: %s", what,
+                    strerror(e));
+      }
+      break;
+    }
+  }
+  fclose(f);
+  *buf = b;
+  *len = n;
+  return 0;
+}
+
+/* Parse one YAML document; a second document in the same file is an error. */
+static int parse_yaml(const char *display, const char *buf, size_t len, yaml_document_t *doc,
+                      fmh_config_error *err) {
+  yaml_parser_t p;
+  if (!yaml_parser_initialize(&p)) return oom(err, display);
+  yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+  int rc = 0;
+  if (!yaml_parser_load(&p, doc)) {
+    int line = (int)p.problem_mark.line + 1, col = (int)p.problem_mark.column + 1;
+    if (p.error == YAML_READER_ERROR) {
+      /* the reader reports a byte offset, not a mark */
+      line = 1;
+      for (size_t i = 0; i < p.problem_offset && i < len; i++)
+        if (buf[i] == '\n') line++;
+      col = 0;
+    }
+    const char *problem = p.problem ? p.problem : "cannot parse";
+    if (p.context)
+      fail(err, display, line, col, NULL, "well-formed YAML", NULL, NULL, 0,
+           "malformed YAML: %s (%s at line %d, column %d)", problem, p.context,
+           (int)p.context_mark.line + 1, (int)p.context_mark.column + 1);
+    else
+      fail(err, display, line, col, NULL, "well-formed YAML", NULL, NULL, 0,
+           "malformed YAML: %s", problem);
+    yaml_parser_delete(&p);
+    return -1;
+  }
+  yaml_document_t extra;
+  if (!yaml_parser_load(&p, &extra)) {
+    yaml_document_delete(doc);
+    int line = (int)p.problem_mark.line + 1, col = (int)p.problem_mark.column + 1;
+    fail(err, display, line, col, NULL, "well-formed YAML", NULL, NULL, 0, "malformed YAML: %s",
+         p.problem ? p.problem : "cannot parse");
+    rc = -1;
+  } else {
+    yaml_node_t *root = yaml_document_get_root_node(&extra);
+    if (root) {
+      fail(err, display, line_of(root), 0, NULL, "one YAML document", NULL, NULL, 0,
+           "a second YAML document; a configuration file holds one");
+      yaml_document_delete(doc);
+      rc = -1;
+    }
+    yaml_document_delete(&extra);
+  }
+  yaml_parser_delete(&p);
+  return rc;
+}
+
+static int valid_key_name(const char *k) {
+  if (!*k) return 0;
+  int seg_start = 1;
+  for (const char *p = k; *p; p++) {
+    if (*p == '.') {
+      if (seg_start) return 0;
+      seg_start = 1;
+      continue;
+    }
+    if (seg_start && !islower((unsigned char)*p)) return 0;
+    if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_') return 0;
+    seg_start = 0;
+  }
+  return !seg_start;
+}
+
+static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+static int parse_bool_word(const char *s, int *out) {
+  static const char *const yes[] = {"true", "yes", "on", NULL};
+  static const char *const no[] = {"false", "no", "off", NULL};
+  for (int i = 0; yes[i]; i++) if (strcasecmp(s, yes[i]) == 0) { *out = 1; return 0; }
+  for (int i = 0; no[i]; i++) if (strcasecmp(s, no[i]) == 0) { *out = 0; return 0; }
+  return -1;
+}
+
+static int parse_plain_number(const char *s, double *out) {
+  const char *p = s;
+  int digits = 0;
+  for (; *p; p++) {
+    if (isdigit((unsigned char)*p)) digits = 1;
+    else if (!strchr("+-.eE", *p)) return -1;
+  }
+  if (!digits) return -1;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (*end || errno == ERANGE || !isfinite(v)) return -1;
+  *out = v;
+  return 0;
+}
+
+static void describe_range(char *out, size_t cap, const char *what, const fmh_config_key *k,
+                           const char *unit) {
+  if (k->has_min && k->has_max)
+    snprintf(out, cap, "%s %.17g..%.17g%s", what, k->min, k->max, unit);
+  else if (k->has_min)
+    snprintf(out, cap, "%s >= %.17g%s", what, k->min, unit);
+  else if (k->has_max)
+    snprintf(out, cap, "%s <= %.17g%s", what, k->max, unit);
+  else
+    snprintf(out, cap, "%s%s", what, unit);
+}
+
+static const char *expected_text(arena *a, const fmh_config_key *k) {
+  char buf[1024];
+  switch (k->type) {
+    case FMH_CFG_STRING: return "a string";
+    case FMH_CFG_PATH: return "a path";
+    case FMH_CFG_BOOL: return "a boolean (true or false)";
+    case FMH_CFG_INT: describe_range(buf, sizeof buf, "an integer", k, ""); break;
+    case FMH_CFG_NUMBER: describe_range(buf, sizeof buf, "a number", k, ""); break;
+    case FMH_CFG_PORT: describe_range(buf, sizeof buf, "a port", k, ""); break;
+    case FMH_CFG_DURATION_MS:
+      if (k->has_min || k->has_max) describe_range(buf, sizeof buf, "a duration of", k, " ms");
+      else snprintf(buf, sizeof buf, "a duration in milliseconds");
+      break;
+    case FMH_CFG_ENUM: {
+      size_t o = (size_t)snprintf(buf, sizeof buf, "one of ");
+      for (size_t i = 0; i < k->nvalues && o < sizeof buf; i++)
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", i ? ", " : "", k->values[i]);
+      break;
+    }
+  }
+  return arena_strdup(a, buf);
+}
+
+static const char *env_name(arena *a, const char *key) {
+  size_t n = strlen(key);
+  char *p = arena_alloc(a, n + 8);
+  if (!p) return NULL;
+  memcpy(p, "FMHOST_", 7);
+  for (size_t i = 0; i < n; i++)
+    p[7 + i] = key[i] == '.' ? '_' : (char)toupper((unsigned char)key[i]);
+  p[7 + n] = '\0';
+  for (int i = 0; fmh_config_reserved_env[i]; i++)
+    if (strcmp(fmh_config_reserved_env[i], p) == 0) return NULL;
+  return p;
+}
+
+const fmh_config_key *fmh_config_schema_find(const fmh_config_schema *s, const char *key) {
+  for (size_t i = 0; i < s->n; i++)
+    if (strcmp(s->keys[i].key, key) == 0) return &s->keys[i];
+  return NULL;
+}
+
+static ssize_t key_index(const fmh_config_schema *s, const char *key) {
+  const fmh_config_key *k = fmh_config_schema_find(s, key);
+  return k ? k - s->keys : -1;
+}
+
+/* Does some key lie under prefix ("mysql" for "mysql.port")? "" is the root. */
+static int is_section(const fmh_config_schema *s, const char *prefix) {
+  size_t n = strlen(prefix);
+  if (n == 0) return 1;
+  for (size_t i = 0; i < s->n; i++)
+    if (strncmp(s->keys[i].key, prefix, n) == 0 && s->keys[i].key[n] == '.') return 1;
+  return 0;
+}
+
+/* The names one may write under section prefix ("" = root), comma-separated. */
+static void names_under(const fmh_config_schema *s, const char *prefix, char *out, size_t cap) {
+  size_t pn = strlen(prefix), o = 0;
+  out[0] = '\0';
+  char seen[64][64];
+  size_t nseen = 0;
+  for (size_t i = 0; i < s->n && o + 1 < cap; i++) {
+    const char *k = s->keys[i].key;
+    if (pn && (strncmp(k, prefix, pn) != 0 || k[pn] != '.')) continue;
+    const char *rest = pn ? k + pn + 1 : k;
+    size_t seg = strcspn(rest, ".");
+    if (seg >= 64) continue;
+    int dup = 0;
+    for (size_t j = 0; j < nseen; j++)
+      if (strlen(seen[j]) == seg && strncmp(seen[j], rest, seg) == 0) dup = 1;
+    if (dup) continue;
+    if (nseen < 64) { memcpy(seen[nseen], rest, seg); seen[nseen][seg] = '\0'; nseen++; }
+    int w = snprintf(out + o, cap - o, "%s%.*s", o ? ", " : "", (int)seg, rest);
+    if (w < 0 || (size_t)w >= cap - o) { o = cap - 1; break; }
+    o += (size_t)w;
+  }
+}
+
+/* The closest valid name for an unknown full path. written_prefix is the
+ * section of the mapping the name was written in ("" for --set), so the
+ * suggestion reads as the user would write it there; full gets the dotted key. */
+static int suggest_key(const fmh_config_schema *s, const char *path, const char *written_prefix,
+                       char *shown, size_t shown_cap, char *full, size_t full_cap) {
+  /* the longest section that is a prefix of path */
+  char sec[512] = "";
+  {
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *dot = strrchr(tmp, '.'); dot; dot = strrchr(tmp, '.')) {
+      *dot = '\0';
+      if (is_section(s, tmp)) { snprintf(sec, sizeof sec, "%s", tmp); break; }
+    }
+  }
+  size_t sn = strlen(sec);
+  const char *rest = sn ? path + sn + 1 : path;
+  size_t best = SIZE_MAX;
+  char bestname[512] = "";
+  for (size_t i = 0; i < s->n; i++) {
+    const char *k = s->keys[i].key;
+    if (sn && (strncmp(k, sec, sn) != 0 || k[sn] != '.')) continue;
+    const char *krest = sn ? k + sn + 1 : k;
+    char cand[512];
+    /* the next segment, then the whole remaining path */
+    for (int whole = 0; whole < 2; whole++) {
+      size_t len = whole ? strlen(krest) : strcspn(krest, ".");
+      if (len >= sizeof cand) continue;
+      memcpy(cand, krest, len);
+      cand[len] = '\0';
+      size_t d = closeness(rest, cand);
+      if (d < best) { best = d; snprintf(bestname, sizeof bestname, "%s", cand); }
+    }
+  }
+  if (best == SIZE_MAX) return 0;
+  if (sn) snprintf(full, full_cap, "%s.%s", sec, bestname);
+  else snprintf(full, full_cap, "%s", bestname);
+  size_t wn = strlen(written_prefix);
+  if (wn && strncmp(full, written_prefix, wn) == 0 && full[wn] == '.')
+    snprintf(shown, shown_cap, "%s", full + wn + 1);
+  else
+    snprintf(shown, shown_cap, "%s", full);
+  return 1;
+}
+
+static int unknown_key(fmh_config_error *err, const fmh_config_schema *s, const char *file, int line,
+                       int col, const char *path, const char *written_prefix, const char *written) {
+  char shown[512], full[512], names[700], expected[600];
+  /* what is valid at the deepest section the path reaches */
+  char sec[512] = "";
+  {
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *dot = strrchr(tmp, '.'); dot; dot = strrchr(tmp, '.')) {
+      *dot = '\0';
+      if (is_section(s, tmp)) { snprintf(sec, sizeof sec, "%s", tmp); break; }
+    }
+  }
+  names_under(s, sec, names, sizeof names);
+  if (*sec) bfmt(expected, sizeof expected, "a key of %s: %s", sec, names);
+  else bfmt(expected, sizeof expected, "a section: %s", names);
+  char got[300];
+  quote_got(got, sizeof got, written, strlen(written), 0);
+  if (suggest_key(s, path, written_prefix, shown, sizeof shown, full, sizeof full))
+    return fail(err, file, line, col, path, expected, got, full, 0,
+                "unknown key, did you mean '%s'?", shown);
+  return fail(err, file, line, col, path, expected, got, NULL, 0, "unknown key; expected %s",
+              expected);
+}
+
+static int schema_bool(fmh_config_schema *s, const yaml_node_t *v, const char *key,
+                       const char *field, int *out, fmh_config_error *err) {
+  if (v->type == YAML_SCALAR_NODE && parse_bool_word(scalar(v), out) == 0) return 0;
+  return fail(err, s->file, line_of(v), 0, key, "true or false", NULL, NULL, 0,
+              "%s: expected true or false", field);
+}
+
+static int schema_num(fmh_config_schema *s, const yaml_node_t *v, const char *key,
+                      const char *field, double *out, fmh_config_error *err) {
+  if (v->type == YAML_SCALAR_NODE && parse_plain_number(scalar(v), out) == 0) return 0;
+  return fail(err, s->file, line_of(v), 0, key, "a number", NULL, NULL, 0,
+              "%s: expected a number", field);
+}
+
+static int schema_add_key(fmh_config_schema *s, yaml_document_t *doc, const yaml_node_t *kn,
+                          const yaml_node_t *vn, fmh_config_error *err) {
+  const char *key = scalar(kn);
+  if (!valid_key_name(key))
+    return fail(err, s->file, line_of(kn), 0, key,
+                "a dotted key of lower-case words (section.name)", NULL, NULL, 0,
+                "not a valid key name; expected lower-case words joined by dots");
+  if (fmh_config_schema_find(s, key))
+    return fail(err, s->file, line_of(kn), 0, key, "each key once", NULL, NULL, 0,
+                "declared twice (first at line %d)", fmh_config_schema_find(s, key)->line);
+  if (vn->type != YAML_MAPPING_NODE)
+    return fail(err, s->file, line_of(vn), 0, key, "a mapping of type, doc, ...", NULL, NULL, 0,
+                "expected a mapping of type, doc, ..., got %s", node_kind(vn));
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 32;
+    fmh_config_key *nk = realloc(s->keys, cap * sizeof *nk);
+    if (!nk) return oom(err, s->file);
+    s->keys = nk;
+    s->cap = cap;
+  }
+  fmh_config_key *k = &s->keys[s->n];
+  memset(k, 0, sizeof *k);
+  k->key = arena_strdup(&s->a, key);
+  k->line = line_of(kn);
+  k->required = 1;
+  int have_type = 0;
+  for (yaml_node_pair_t *p = vn->data.mapping.pairs.start; p < vn->data.mapping.pairs.top; p++) {
+    yaml_node_t *fk = yaml_document_get_node(doc, p->key);
+    yaml_node_t *fv = yaml_document_get_node(doc, p->value);
+    if (fk->type != YAML_SCALAR_NODE)
+      return fail(err, s->file, line_of(fk), 0, key, "a field name", NULL, NULL, 0,
+                  "expected a field name, got %s", node_kind(fk));
+    const char *f = scalar(fk);
+    if (strcmp(f, "type") == 0) {
+      int t = -1;
+      if (fv->type == YAML_SCALAR_NODE)
+        for (int i = 0; type_names[i]; i++)
+          if (strcmp(type_names[i], scalar(fv)) == 0) t = i;
+      if (t < 0) {
+        const char *got = fv->type == YAML_SCALAR_NODE ? scalar(fv) : node_kind(fv);
+        const char *best = NULL;
+        size_t bd = SIZE_MAX;
+        for (int i = 0; type_names[i]; i++) {
+          size_t d = closeness(got, type_names[i]);
+          if (d < bd) { bd = d; best = type_names[i]; }
+        }
+        char hint[96] = "";
+        if (best) snprintf(hint, sizeof hint, ", did you mean '%s'?", best);
+        return fail(err, s->file, line_of(fv), 0, key,
+                    "string, int, bool, number, port, path, duration_ms or enum", got, best, 0,
+                    "unknown type '%s'%s", got, hint);
+      }
+      k->type = (fmh_config_type)t;
+      k->type_name = type_names[t];
+      have_type = 1;
+    } else if (strcmp(f, "values") == 0) {
+      if (fv->type != YAML_SEQUENCE_NODE || fv->data.sequence.items.top == fv->data.sequence.items.start)
+        return fail(err, s->file, line_of(fv), 0, key, "a list of words", NULL, NULL, 0,
+                    "values: expected a non-empty list of words");
+      size_t n = (size_t)(fv->data.sequence.items.top - fv->data.sequence.items.start);
+      const char **vals = arena_alloc(&s->a, n * sizeof *vals);
+      if (!vals) return oom(err, s->file);
+      for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = yaml_document_get_node(doc, fv->data.sequence.items.start[i]);
+        if (item->type != YAML_SCALAR_NODE || item->data.scalar.length == 0)
+          return fail(err, s->file, line_of(item), 0, key, "a word", NULL, NULL, 0,
+                      "values: expected words");
+        vals[i] = arena_strdup(&s->a, scalar(item));
+      }
+      k->values = vals;
+      k->nvalues = n;
+    } else if (strcmp(f, "min") == 0) {
+      if (schema_num(s, fv, key, f, &k->min, err)) return -1;
+      k->has_min = 1;
+    } else if (strcmp(f, "max") == 0) {
+      if (schema_num(s, fv, key, f, &k->max, err)) return -1;
+      k->has_max = 1;
+    } else if (strcmp(f, "required") == 0) {
+      if (schema_bool(s, fv, key, f, &k->required, err)) return -1;
+    } else if (strcmp(f, "secret") == 0) {
+      if (schema_bool(s, fv, key, f, &k->secret, err)) return -1;
+    } else if (strcmp(f, "when_empty") == 0 || strcmp(f, "doc") == 0) {
+      if (fv->type != YAML_SCALAR_NODE)
+        return fail(err, s->file, line_of(fv), 0, key, "a string", NULL, NULL, 0,
+                    "%s: expected a string, got %s", f, node_kind(fv));
+      const char *v = arena_strdup(&s->a, scalar(fv));
+      if (f[0] == 'w') k->when_empty = v;
+      else k->doc = v;
+    } else {
+      const char *best = NULL;
+      size_t bd = SIZE_MAX;
+      for (int i = 0; schema_fields[i]; i++) {
+        size_t d = closeness(f, schema_fields[i]);
+        if (d < bd) { bd = d; best = schema_fields[i]; }
+      }
+      char hint[96] = "";
+      if (best) snprintf(hint, sizeof hint, ", did you mean '%s'?", best);
+      return fail(err, s->file, line_of(fk), 0, key,
+                  "type, values, min, max, required, secret, when_empty or doc", f, best, 0,
+                  "unknown field '%s'%s", f, hint);
+    }
+  }
+  if (!have_type)
+    return fail(err, s->file, k->line, 0, key, "a type", NULL, NULL, 0,
+                "no type; expected type: string, int, bool, number, port, path, duration_ms or enum");
+  if (!k->doc || !*k->doc)
+    return fail(err, s->file, k->line, 0, key, "a one-line doc", NULL, NULL, 0,
+                "no doc; every key says what it is for in one line");
+  if (k->type == FMH_CFG_ENUM && !k->values)
+    return fail(err, s->file, k->line, 0, key, "values: [...]", NULL, NULL, 0,
+                "an enum needs values: [word, ...]");
+  if (k->type != FMH_CFG_ENUM && k->values)
+    return fail(err, s->file, k->line, 0, key, "no values", NULL, NULL, 0,
+                "values: only an enum has values");
+  if ((k->has_min || k->has_max) && k->type != FMH_CFG_INT && k->type != FMH_CFG_NUMBER &&
+      k->type != FMH_CFG_DURATION_MS && k->type != FMH_CFG_PORT)
+    return fail(err, s->file, k->line, 0, key, "no range", NULL, NULL, 0,
+                "min/max: only int, number, port and duration_ms have a range");
+  if (k->when_empty && k->type != FMH_CFG_STRING && k->type != FMH_CFG_PATH)
+    return fail(err, s->file, k->line, 0, key, "no when_empty", NULL, NULL, 0,
+                "when_empty: only string and path keys have one");
+  if (k->type == FMH_CFG_PORT) {
+    if (!k->has_min || k->min < 1) { k->min = 1; k->has_min = 1; }
+    if (!k->has_max || k->max > 65535) { k->max = 65535; k->has_max = 1; }
+  }
+  if (k->type == FMH_CFG_DURATION_MS && (!k->has_min || k->min < 0)) {
+    k->min = 0;
+    k->has_min = 1;
+  }
+  if (k->has_min && k->has_max && k->min > k->max)
+    return fail(err, s->file, k->line, 0, key, "min <= max", NULL, NULL, 0, "min is above max");
+  k->env = env_name(&s->a, key);
+  k->expected = expected_text(&s->a, k);
+  if (!k->key || !k->expected) return oom(err, s->file);
+  s->n++;
+  return 0;
+}
+
+/* Checks across keys: no key is also a section, no two keys share an
+ * environment name, when_empty names existing string/path keys. */
+static int schema_check(fmh_config_schema *s, fmh_config_error *err) {
+  for (size_t i = 0; i < s->n; i++) {
+    const fmh_config_key *k = &s->keys[i];
+    if (is_section(s, k->key))
+      return fail(err, s->file, k->line, 0, k->key, "a key or a section", NULL, NULL, 0,
+                  "is both a key and a section of other keys");
+    for (size_t j = 0; j < i && k->env; j++)
+      if (s->keys[j].env && strcmp(s->keys[j].env, k->env) == 0)
+        return fail(err, s->file, k->line, 0, k->key, "distinct environment names", NULL, NULL, 0,
+                    "its environment name %s is also that of %s", k->env, s->keys[j].key);
+    for (const char *p = k->when_empty ? strchr(k->when_empty, '{') : NULL; p;
+         p = strchr(p + 1, '{')) {
+      const char *close = strchr(p, '}');
+      char ref[256];
+      size_t len = close ? (size_t)(close - p - 1) : 0;
+      if (!close || len == 0 || len >= sizeof ref)
+        return fail(err, s->file, k->line, 0, k->key, "{key} references", NULL, NULL, 0,
+                    "when_empty: an unclosed or empty {...}");
+      memcpy(ref, p + 1, len);
+      ref[len] = '\0';
+      const fmh_config_key *r = fmh_config_schema_find(s, ref);
+      if (!r || (r->type != FMH_CFG_STRING && r->type != FMH_CFG_PATH) || r->when_empty)
+        return fail(err, s->file, k->line, 0, k->key, "a string or path key", NULL, NULL, 0,
+                    "when_empty: {%s} is not a string or path key without when_empty", ref);
+    }
+  }
+  return 0;
+}
+
+static const char *display_name(arena *a, const char *cwd, const char *path) {
+  size_t n = strlen(cwd);
+  if (n && path[0] == '/' && strncmp(path, cwd, n) == 0 && path[n] == '/')
+    return arena_strdup(a, path + n + 1);
+  return arena_strdup(a, path);
+}
+
+static fmh_config_schema *schema_load_as(const char *path, const char *display,
+                                         fmh_config_error *err) {
+  fmh_config_schema *s = calloc(1, sizeof *s);
+  if (!s) { oom(err, display); return NULL; }
+  s->file = arena_strdup(&s->a, display);
+  char *buf;
+  size_t len;
+  if (!s->file || read_all(path, display, "the configuration schema", &buf, &len, err)) {
+    fmh_config_schema_free(s);
+    return NULL;
+  }
+  yaml_document_t doc;
+  int rc = parse_yaml(display, buf, len, &doc, err);
+  free(buf);
+  if (rc) { fmh_config_schema_free(s); return NULL; }
+  yaml_node_t *root = yaml_document_get_root_node(&doc);
+  if (root && root->type != YAML_MAPPING_NODE && !is_null_scalar(root)) {
+    rc = fail(err, display, line_of(root), 0, NULL, "a mapping of keys", NULL, NULL, 0,
+              "expected a mapping of keys, got %s", node_kind(root));
+  } else if (root && root->type == YAML_MAPPING_NODE) {
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+         rc == 0 && p < root->data.mapping.pairs.top; p++) {
+      yaml_node_t *kn = yaml_document_get_node(&doc, p->key);
+      yaml_node_t *vn = yaml_document_get_node(&doc, p->value);
+      if (kn->type != YAML_SCALAR_NODE)
+        rc = fail(err, display, line_of(kn), 0, NULL, "a key name", NULL, NULL, 0,
+                  "expected a key name, got %s", node_kind(kn));
+      else
+        rc = schema_add_key(s, &doc, kn, vn, err);
+    }
+  }
+  yaml_document_delete(&doc);
+  if (rc == 0) rc = schema_check(s, err);
+  if (rc) { fmh_config_schema_free(s); return NULL; }
+  return s;
+}
+
+fmh_config_schema *fmh_config_schema_load(const char *path, fmh_config_error *err) {
+  char cwd[4096];
+  arena a = {0};
+  if (!getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
+  const char *display = display_name(&a, cwd, path);
+  fmh_config_schema *s = display ? schema_load_as(path, display, err) : NULL;
+  if (!display) oom(err, path);
+  arena_free(&a);
+  return s;
+}
+
+size_t fmh_config_schema_count(const fmh_config_schema *s) { return s->n; }
+const fmh_config_key *fmh_config_schema_at(const fmh_config_schema *s, size_t i) {
+  return i < s->n ? &s->keys[i] : NULL;
+}
+
+void fmh_config_schema_free(fmh_config_schema *s) {
+  if (!s) return;
+  free(s->keys);
+  arena_free(&s->a);
+  free(s);
+}
+
+/* --- values ----------------------------------------------------------- */
+
+static void trim(const char **s, size_t *len) {
+  while (*len && isspace((unsigned char)**s)) { (*s)++; (*len)--; }
+  while (*len && isspace((unsigned char)(*s)[*len - 1])) (*len)--;
+}
+
+/* Parse an integer with optional sign; 1 = not an integer, 2 = out of long long. */
+static int parse_ll(const char *s, long long *out) {
+  const char *p = s;
+  if (*p == '+' || *p == '-') p++;
+  if (!*p) return 1;
+  for (const char *q = p; *q; q++)
+    if (!isdigit((unsigned char)*q)) return 1;
+  errno = 0;
+  char *end;
+  long long v = strtoll(s, &end, 10);
+  if (errno == ERANGE) return 2;
+  *out = v;
+  return 0;
+}
+
+/* "5000", "250ms", "5s", "2m", "1h" -> milliseconds. 1 = not a duration, 2 = too large. */
+static int parse_duration(const char *s, long long *out) {
+  const char *p = s;
+  if (*p == '+') p++;
+  if (!isdigit((unsigned char)*p)) return 1;
+  unsigned long long v = 0;
+  for (; isdigit((unsigned char)*p); p++) {
+    if (v > (ULLONG_MAX - 9) / 10) return 2;
+    v = v * 10 + (unsigned)(*p - '0');
+  }
+  unsigned long long mul;
+  if (!*p || strcmp(p, "ms") == 0) mul = 1;
+  else if (strcmp(p, "s") == 0) mul = 1000;
+  else if (strcmp(p, "m") == 0) mul = 60000;
+  else if (strcmp(p, "h") == 0) mul = 3600000;
+  else return 1;
+  if (v > (unsigned long long)LLONG_MAX / mul) return 2;
+  *out = (long long)(v * mul);
+  return 0;
+}
+
+static void number_text(char *buf, size_t cap, double v) {
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(buf, cap, "%.*g", prec, v);
+    if (strtod(buf, NULL) == v) return;
+  }
+}
+
+/* A value from a layer: text (len bytes) or a node of another kind
+ * (kind != NULL: "a mapping", "a sequence", "null"). Parse it by the key's
+ * type and store it with its origin. */
+static int apply(fmh_config *c, size_t idx, const char *text, size_t len, const char *kind,
+                 const char *file, int origin_line, int line, fmh_config_error *err) {
+  const fmh_config_key *k = &c->schema->keys[idx];
+  fmh_config_value nv = {.spec = k, .set = 1, .file = file, .line = origin_line};
+  const int col = 0;
+  char got[300];
+  int is_null = kind && strcmp(kind, "null") == 0;
+  if (kind && !is_null) {
+    snprintf(got, sizeof got, "%s", kind);
+    return fail(err, file, line, col, k->key, k->expected, got, NULL, 0, "expected %s, got %s",
+                k->expected, kind);
+  }
+  if (is_null) {
+    if (k->type != FMH_CFG_STRING && k->type != FMH_CFG_PATH)
+      return fail(err, file, line, col, k->key, k->expected, "null", NULL, 0,
+                  "expected %s, got nothing (null)", k->expected);
+    text = "";
+    len = 0;
+  }
+  if (memchr(text, '\0', len))
+    return fail(err, file, line, col, k->key, k->expected, "a NUL byte", NULL, 0,
+                "expected %s without NUL bytes", k->expected);
+  quote_got(got, sizeof got, text, len, k->secret);
+  const char *raw = text;
+  size_t rawlen = len;
+  if (k->type != FMH_CFG_STRING && k->type != FMH_CFG_PATH) trim(&raw, &rawlen);
+  char *s = arena_strndup(&c->a, raw, rawlen);
+  if (!s) return oom(err, file);
+  char buf[64];
+  switch (k->type) {
+    case FMH_CFG_STRING:
+      nv.text = s;
+      break;
+    case FMH_CFG_PATH:
+      if (s[0] == '\0' || s[0] == '/') nv.text = s;
+      else if (s[0] == '~' && (s[1] == '/' || s[1] == '\0')) {
+        const char *home = getenv("HOME");
+        if (!home || !*home)
+          return fail(err, file, line, col, k->key, k->expected, got, NULL, 0,
+                      "cannot expand '~': HOME is not set");
+        nv.text = arena_printf(&c->a, "%s%s", home, s + 1);
+      } else {
+        const char *rel = s;
+        while (rel[0] == '.' && rel[1] == '/') rel += 2;
+        nv.text = strcmp(rel, ".") == 0 ? arena_strdup(&c->a, c->root)
+                                        : arena_printf(&c->a, "%s/%s", c->root, rel);
+      }
+      if (!nv.text) return oom(err, file);
+      break;
+    case FMH_CFG_BOOL: {
+      int b;
+      if (parse_bool_word(s, &b))
+        return fail(err, file, line, col, k->key, k->expected, got, NULL, 0,
+                    "expected %s, got %s", k->expected, got);
+      nv.i = b;
+      nv.n = b;
+      nv.text = b ? "true" : "false";
+      break;
+    }
+    case FMH_CFG_INT:
+    case FMH_CFG_PORT:
+    case FMH_CFG_DURATION_MS: {
+      long long v = 0;
+      int r = k->type == FMH_CFG_DURATION_MS ? parse_duration(s, &v) : parse_ll(s, &v);
+      if (r == 1) {
+        const char *what = k->type == FMH_CFG_DURATION_MS
+                               ? "a duration in milliseconds (5000, or with a unit: 250ms, 5s, 2m, 1h)"
+                               : "an integer";
+        return fail(err, file, line, col, k->key, what, got, NULL, 0, "expected %s, got %s", what,
+                    got);
+      }
+      if (r == 2 || (k->has_min && (double)v < k->min) || (k->has_max && (double)v > k->max)) {
+        const char *what = (r == 2 && !k->has_min && !k->has_max) ? "a 64-bit integer" : k->expected;
+        return fail(err, file, line, col, k->key, what, got, NULL, 0, "expected %s, got %s", what,
+                    got);
+      }
+      nv.i = v;
+      nv.n = (double)v;
+      snprintf(buf, sizeof buf, "%lld", v);
+      nv.text = arena_strdup(&c->a, buf);
+      break;
+    }
+    case FMH_CFG_NUMBER: {
+      double v;
+      if (parse_plain_number(s, &v))
+        return fail(err, file, line, col, k->key, "a number", got, NULL, 0,
+                    "expected a number, got %s", got);
+      if ((k->has_min && v < k->min) || (k->has_max && v > k->max))
+        return fail(err, file, line, col, k->key, k->expected, got, NULL, 0,
+                    "expected %s, got %s", k->expected, got);
+      nv.n = v;
+      number_text(buf, sizeof buf, v);
+      nv.text = arena_strdup(&c->a, buf);
+      break;
+    }
+    case FMH_CFG_ENUM: {
+      nv.text = NULL;
+      for (size_t i = 0; i < k->nvalues; i++)
+        if (strcasecmp(k->values[i], s) == 0) { nv.text = k->values[i]; nv.i = (long long)i; }
+      if (!nv.text) {
+        const char *best = NULL;
+        size_t bd = SIZE_MAX;
+        for (size_t i = 0; i < k->nvalues; i++) {
+          size_t d = closeness(s, k->values[i]);
+          if (d < bd) { bd = d; best = k->values[i]; }
+        }
+        if (best)
+          return fail(err, file, line, col, k->key, k->expected, got, best, 0,
+                      "expected %s, got %s; did you mean '%s'?", k->expected, got, best);
+        return fail(err, file, line, col, k->key, k->expected, got, NULL, 0,
+                    "expected %s, got %s", k->expected, got);
+      }
+      break;
+    }
+  }
+  if (!nv.text) return oom(err, file);
+  nv.origin = origin_line > 0 ? arena_printf(&c->a, "%s:%d", file, origin_line) : file;
+  if (!nv.origin) return oom(err, file);
+  c->vals[idx] = nv;
+  return 0;
+}
+
+static void note_section(fmh_config *c, const char *path, int line) {
+  if (!c->recording_sections) return;
+  if (c->nsections == c->capsections) {
+    size_t cap = c->capsections ? c->capsections * 2 : 16;
+    section_line *ns = realloc(c->sections, cap * sizeof *ns);
+    if (!ns) return;            /* only costs the line of a later message */
+    c->sections = ns;
+    c->capsections = cap;
+  }
+  const char *p = arena_strdup(&c->a, path);
+  if (!p) return;
+  c->sections[c->nsections].path = p;
+  c->sections[c->nsections].line = line;
+  c->nsections++;
+}
+
+/* Walk a mapping written under section prefix. Keys may be dotted
+ * ("mysql.port: 1" at the top is "mysql: {port: 1}"). */
+static int walk(fmh_config *c, yaml_document_t *doc, const yaml_node_t *map, const char *prefix,
+                const char *file, fmh_config_error *err) {
+  const fmh_config_schema *s = c->schema;
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+    yaml_node_t *vn = yaml_document_get_node(doc, p->value);
+    if (kn->type != YAML_SCALAR_NODE)
+      return fail(err, file, line_of(kn), 0, *prefix ? prefix : NULL, "a key name", node_kind(kn),
+                  NULL, 0, "expected a key name, got %s", node_kind(kn));
+    const char *name = scalar(kn);
+    for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+      yaml_node_t *qk = yaml_document_get_node(doc, q->key);
+      if (qk->type == YAML_SCALAR_NODE && strcmp(scalar(qk), name) == 0) {
+        char full[512];
+        snprintf(full, sizeof full, "%s%s%s", prefix, *prefix ? "." : "", name);
+        return fail(err, file, line_of(kn), 0, full, "each key once", NULL, NULL, 0,
+                    "duplicate key (first at line %d)", line_of(qk));
+      }
+    }
+    char *full = arena_printf(&c->a, "%s%s%s", prefix, *prefix ? "." : "", name);
+    if (!full) return oom(err, file);
+    ssize_t idx = key_index(s, full);
+    if (idx >= 0) {
+      if (c->seen_line[idx])
+        return fail(err, file, line_of(kn), 0, full, "each key once", NULL, NULL, 0,
+                    "duplicate key (first at line %d)", c->seen_line[idx]);
+      c->seen_line[idx] = line_of(kn);
+      const char *kind = vn->type == YAML_SCALAR_NODE ? (is_null_scalar(vn) ? "null" : NULL)
+                                                      : node_kind(vn);
+      const char *text = vn->type == YAML_SCALAR_NODE ? scalar(vn) : "";
+      size_t len = vn->type == YAML_SCALAR_NODE ? vn->data.scalar.length : 0;
+      /* the origin is the key's line; a wrong value is reported where it stands */
+      if (apply(c, (size_t)idx, text, len, kind, file, line_of(kn), line_of(vn), err)) return -1;
+    } else if (is_section(s, full)) {
+      note_section(c, full, line_of(kn));
+      if (vn->type == YAML_MAPPING_NODE) {
+        if (walk(c, doc, vn, full, file, err)) return -1;
+      } else if (!is_null_scalar(vn)) {
+        char names[700], expected[800], got[300];
+        names_under(s, full, names, sizeof names);
+        snprintf(expected, sizeof expected, "a mapping of %s keys (%s)", full, names);
+        if (vn->type == YAML_SCALAR_NODE) quote_got(got, sizeof got, scalar(vn), vn->data.scalar.length, 0);
+        else snprintf(got, sizeof got, "%s", node_kind(vn));
+        return fail(err, file, line_of(vn), 0, full, expected, got, NULL, 0,
+                    "is a section; expected a mapping of its keys (%s), got %s", names, got);
+      }
+    } else {
+      return unknown_key(err, s, file, line_of(kn), 0, full, prefix, name);
+    }
+  }
+  return 0;
+}
+
+static int load_file(fmh_config *c, const char *path, const char *display, const char *what,
+                     fmh_config_error *err) {
+  char *buf;
+  size_t len;
+  if (read_all(path, display, what, &buf, &len, err)) return -1;
+  yaml_document_t doc;
+  int rc = parse_yaml(display, buf, len, &doc, err);
+  free(buf);
+  if (rc) return -1;
+  memset(c->seen_line, 0, c->schema->n * sizeof *c->seen_line);
+  yaml_node_t *root = yaml_document_get_root_node(&doc);
+  if (root && root->type == YAML_MAPPING_NODE) {
+    rc = walk(c, &doc, root, "", display, err);
+  } else if (root && !is_null_scalar(root)) {
+    char names[700], expected[800];
+    names_under(c->schema, "", names, sizeof names);
+    snprintf(expected, sizeof expected, "a mapping of sections (%s)", names);
+    rc = fail(err, display, line_of(root), 0, NULL, expected, node_kind(root), NULL, 0,
+              "expected a mapping of sections (%s), got %s", names, node_kind(root));
+  }
+  yaml_document_delete(&doc);
+  return rc;
+}
+
+static const char *lookup_env(const fmh_config_opts *o, const char *name) {
+  if (!o->environ_list) return getenv(name);
+  size_t n = strlen(name);
+  for (const char *const *e = o->environ_list; *e; e++)
+    if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+  return NULL;
+}
+
+static int apply_set(fmh_config *c, const char *item, fmh_config_error *err) {
+  const char *eq = strchr(item, '=');
+  char got[300];
+  if (!eq || eq == item) {
+    quote_got(got, sizeof got, item, strlen(item), 0);
+    return fail(err, "--set", 0, 0, NULL, "key=value", got, NULL, 0, "expected key=value, got %s",
+                got);
+  }
+  char *key = arena_strndup(&c->a, item, (size_t)(eq - item));
+  if (!key) return oom(err, "--set");
+  ssize_t idx = key_index(c->schema, key);
+  if (idx >= 0) return apply(c, (size_t)idx, eq + 1, strlen(eq + 1), NULL, "--set", 0, 0, err);
+  if (is_section(c->schema, key)) {
+    char names[700], expected[800];
+    names_under(c->schema, key, names, sizeof names);
+    snprintf(expected, sizeof expected, "a key of %s: %s", key, names);
+    return fail(err, "--set", 0, 0, key, expected, NULL, NULL, 0,
+                "is a section, not a key; set one of its keys: %s", names);
+  }
+  return unknown_key(err, c->schema, "--set", 0, 0, key, "", key);
+}
+
+static int valid_env_name(const char *env) {
+  if (!*env || strlen(env) > 100) return 0;
+  for (const char *p = env; *p; p++)
+    if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') return 0;
+  return 1;
+}
+
+/* Replace {key} in the template by that key's value. */
+static const char *expand(fmh_config *c, const char *tmpl) {
+  size_t cap = 256, o = 0;
+  char *out = malloc(cap);
+  if (!out) return NULL;
+  for (const char *p = tmpl; *p;) {
+    const char *piece = p;
+    size_t len = 1;
+    char ref[256];
+    if (*p == '{' && strchr(p, '}')) {
+      const char *close = strchr(p, '}');
+      size_t rl = (size_t)(close - p - 1);
+      if (rl < sizeof ref) {
+        memcpy(ref, p + 1, rl);
+        ref[rl] = '\0';
+        const fmh_config_value *v = fmh_config_get(c, ref);
+        piece = v && v->set ? v->text : "";
+        len = strlen(piece);
+      }
+      p = close + 1;
+    } else {
+      p++;
+    }
+    if (o + len + 1 > cap) {
+      while (o + len + 1 > cap) cap *= 2;
+      char *n = realloc(out, cap);
+      if (!n) { free(out); return NULL; }
+      out = n;
+    }
+    memcpy(out + o, piece, len);
+    o += len;
+  }
+  out[o] = '\0';
+  const char *r = arena_strdup(&c->a, out);
+  free(out);
+  return r;
+}
+
+fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
+  if (err) memset(err, 0, sizeof *err);
+  fmh_config *c = calloc(1, sizeof *c);
+  if (!c) { oom(err, "config"); return NULL; }
+  if (!getcwd(c->cwd, sizeof c->cwd)) c->cwd[0] = '\0';
+  const char *dir = o->dir && *o->dir ? o->dir : "config";
+  char *path;
+  /* the root: given, or the parent of dir; made absolute */
+  {
+    const char *root = o->root;
+    char *parent = NULL;
+    if (!root || !*root) {
+      parent = arena_printf(&c->a, "%s", dir);
+      if (!parent) goto oom;
+      size_t n = strlen(parent);
+      while (n > 1 && parent[n - 1] == '/') parent[--n] = '\0';
+      char *slash = strrchr(parent, '/');
+      if (!slash) parent = arena_strdup(&c->a, ".");
+      else if (slash == parent) parent[1] = '\0';
+      else *slash = '\0';
+      root = parent;
+    }
+    if (!root) goto oom;
+    if (root[0] != '/') {
+      if (strcmp(root, ".") == 0) root = arena_strdup(&c->a, c->cwd);
+      else root = arena_printf(&c->a, "%s/%s", c->cwd, root);
+    } else {
+      root = arena_strdup(&c->a, root);
+    }
+    if (!root) goto oom;
+    size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/') ((char *)root)[--n] = '\0';
+    c->root = root;
+  }
+  {
+    const char *sp = o->schema ? o->schema : arena_printf(&c->a, "%s/schema.yaml", dir);
+    if (!sp) goto oom;
+    const char *display = display_name(&c->a, c->cwd, sp);
+    if (!display) goto oom;
+    c->schema = schema_load_as(sp, display, err);
+    if (!c->schema) goto fail;
+  }
+  size_t n = c->schema->n;
+  c->vals = calloc(n ? n : 1, sizeof *c->vals);
+  c->seen_line = calloc(n ? n : 1, sizeof *c->seen_line);
+  if (!c->vals || !c->seen_line) goto oom;
+  for (size_t i = 0; i < n; i++) {
+    c->vals[i].spec = &c->schema->keys[i];
+    c->vals[i].text = "";
+    c->vals[i].origin = "unset";
+    c->vals[i].file = "unset";
+  }
+
+  path = arena_printf(&c->a, "%s/default.yaml", dir);
+  if (!path) goto oom;
+  const char *default_display = display_name(&c->a, c->cwd, path);
+  if (!default_display) goto oom;
+  c->recording_sections = 1;
+  if (load_file(c, path, default_display, "the default configuration", err)) goto fail;
+  c->recording_sections = 0;
+
+  if (o->env && *o->env) {
+    if (!valid_env_name(o->env)) {
+      char got[300];
+      quote_got(got, sizeof got, o->env, strlen(o->env), 0);
+      fail(err, "--env", 0, 0, NULL, "an environment name (letters, digits, '-', '_')", got, NULL,
+           0, "expected an environment name (letters, digits, '-', '_'), got %s", got);
+      goto fail;
+    }
+    c->env = arena_strdup(&c->a, o->env);
+    path = arena_printf(&c->a, "%s/%s.yaml", dir, o->env);
+    if (!c->env || !path) goto oom;
+    const char *display = display_name(&c->a, c->cwd, path);
+    const char *what = arena_printf(&c->a, "the overlay of environment '%s'", o->env);
+    if (!display || !what) goto oom;
+    if (load_file(c, path, display, what, err)) goto fail;
+  }
+
+  if (o->use_environ) {
+    for (size_t i = 0; i < n; i++) {
+      const fmh_config_key *k = &c->schema->keys[i];
+      if (!k->env) continue;
+      const char *v = lookup_env(o, k->env);
+      if (!v) continue;
+      const char *where = arena_printf(&c->a, "environment %s", k->env);
+      if (!where) goto oom;
+      if (apply(c, i, v, strlen(v), NULL, where, 0, 0, err)) goto fail;
+    }
+  }
+
+  for (size_t i = 0; i < o->nset; i++)
+    if (apply_set(c, o->set[i], err)) goto fail;
+
+  for (size_t i = 0; i < n; i++) {
+    const fmh_config_key *k = &c->schema->keys[i];
+    if (c->vals[i].set || !k->required) continue;
+    /* point at the deepest section of default.yaml the key belongs in */
+    int line = 1;
+    size_t best = 0;
+    for (size_t j = 0; j < c->nsections; j++) {
+      size_t sl = strlen(c->sections[j].path);
+      if (sl > best && strncmp(k->key, c->sections[j].path, sl) == 0 && k->key[sl] == '.') {
+        best = sl;
+        line = c->sections[j].line;
+      }
+    }
+    const char *env = k->env ? k->env : "its environment variable";
+    fail(err, default_display, line, 0, k->key, k->expected, NULL, NULL, 0,
+         "missing required key, expected %s (give it in %s, an overlay, %s or --set)", k->expected,
+         default_display, env);
+    goto fail;
+  }
+
+  for (size_t i = 0; i < n; i++) {
+    fmh_config_value *v = &c->vals[i];
+    if (!v->set || !v->spec->when_empty || v->text[0]) continue;
+    const char *t = expand(c, v->spec->when_empty);
+    if (!t) goto oom;
+    if (v->spec->type == FMH_CFG_PATH && t[0] && t[0] != '/')
+      t = arena_printf(&c->a, "%s/%s", c->root, t);
+    if (!t) goto oom;
+    v->text = t;
+  }
+  free(c->seen_line);
+  c->seen_line = NULL;
+  free(c->sections);
+  c->sections = NULL;
+  return c;
+
+oom:
+  oom(err, "config");
+fail:
+  fmh_config_free(c);
+  return NULL;
+}
+
+void fmh_config_free(fmh_config *c) {
+  if (!c) return;
+  fmh_config_schema_free(c->schema);
+  free(c->vals);
+  free(c->seen_line);
+  free(c->sections);
+  arena_free(&c->a);
+  free(c);
+}
+
+const fmh_config_schema *fmh_config_schema_of(const fmh_config *c) { return c->schema; }
+const char *fmh_config_env(const fmh_config *c) { return c->env; }
+size_t fmh_config_count(const fmh_config *c) { return c->schema->n; }
+const fmh_config_value *fmh_config_at(const fmh_config *c, size_t i) {
+  return i < c->schema->n ? &c->vals[i] : NULL;
+}
+
+const fmh_config_value *fmh_config_get(const fmh_config *c, const char *key) {
+  ssize_t i = key_index(c->schema, key);
+  return i >= 0 ? &c->vals[i] : NULL;
+}
+
+long long fmh_config_int(const fmh_config *c, const char *key, long long def) {
+  const fmh_config_value *v = fmh_config_get(c, key);
+  if (!v || !v->set) return def;
+  if (v->spec->type == FMH_CFG_NUMBER) return (long long)v->n;
+  return v->i;
+}
+
+double fmh_config_num(const fmh_config *c, const char *key, double def) {
+  const fmh_config_value *v = fmh_config_get(c, key);
+  return v && v->set ? v->n : def;
+}
+
+int fmh_config_bool(const fmh_config *c, const char *key, int def) {
+  const fmh_config_value *v = fmh_config_get(c, key);
+  return v && v->set ? (int)(v->i != 0) : def;
+}
+
+const char *fmh_config_str(const fmh_config *c, const char *key, const char *def) {
+  const fmh_config_value *v = fmh_config_get(c, key);
+  return v && v->set ? v->text : def;
+}
+
+char *fmh_config_format(const fmh_config *c) {
+  size_t width = 0, n = c->schema->n;
+  char **shown = calloc(n ? n : 1, sizeof *shown);
+  if (!shown) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    const fmh_config_value *v = &c->vals[i];
+    const char *val = !v->set ? "(unset)" : v->spec->secret ? "***" : v->text;
+    int quote = v->set && !v->spec->secret &&
+                (v->text[0] == '\0' || isspace((unsigned char)v->text[0]) ||
+                 isspace((unsigned char)v->text[strlen(v->text) - 1]));
+    size_t len = strlen(v->spec->key) + strlen(val) + 8;
+    shown[i] = malloc(len);
+    if (!shown[i]) {
+      for (size_t j = 0; j < i; j++) free(shown[j]);
+      free(shown);
+      return NULL;
+    }
+    snprintf(shown[i], len, quote ? "%s = \"%s\"" : "%s = %s", v->spec->key, val);
+    if (strlen(shown[i]) > width) width = strlen(shown[i]);
+  }
+  size_t cap = 1, o = 0;
+  for (size_t i = 0; i < n; i++) cap += width + 8 + strlen(c->vals[i].origin) + 2;
+  char *out = malloc(cap);
+  if (out) {
+    for (size_t i = 0; i < n; i++)
+      o += (size_t)snprintf(out + o, cap - o, "%-*s    (%s)\n", (int)width, shown[i],
+                            c->vals[i].origin);
+    out[o] = '\0';
+  }
+  for (size_t i = 0; i < n; i++) free(shown[i]);
+  free(shown);
+  return out;
+}
