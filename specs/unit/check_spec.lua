@@ -157,6 +157,14 @@ describe('fmhost.check', function()
       end }
   end)
 
+  it('shrinks a boolean to false and an always-failing array to {}', function()
+    local r = check.run { name = 'bool', seed = 3, store = false, gen = g.bool(), fn = function() return false end }
+    assert.are.equal(false, r.counterexample)
+    r = check.run { name = 'always', seed = 3, store = false, gen = g.array(g.string()), fn = function() error('boom') end }
+    assert.are.same({}, r.counterexample)
+    assert.matches('boom', r.message)
+  end)
+
   it('shrinks integers in a range without 0 toward the bound nearest 0', function()
     local r = check.run { name = 'negative range', seed = 2, store = false, gen = g.int(-500, -20),
       fn = function(x) return x > -100 end }
