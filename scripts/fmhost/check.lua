@@ -16,6 +16,19 @@
 -- the counterexample and how to replay it. The next run of a property
 -- with that name replays the stored case first and forgets it once it
 -- passes.
+--
+-- Module functions:
+--   check.property{...} -> result        raises the failure text on failure
+--   check.run{...}      -> result        the same, returns instead of raising/printing
+--   check.configure{...} -> previous     module settings (tests use a temporary store)
+--   check.resolve_seed(seed) -> seed, from
+--   check.generate(gen, seed, run, size) -> the value case (seed, run) draws
+--   check.size_for(run, runs) -> size    1..100
+--   check.store_path(name, dir) -> path  check.store_dir() -> dir or nil
+--   check.show(v [, max]) -> string      stable rendering used in messages
+--   check.clock() -> seconds             monotonic clock
+--   check.gen                            generators (fmhost/check/gen.lua)
+--   check.Rng                            the PRNG (fmhost/check/rng.lua)
 local Rng = require 'fmhost.check.rng'
 local T = require 'fmhost.check.tree'
 local G = require 'fmhost.check.gen'
@@ -418,7 +431,7 @@ function M.property(p)
     S.quote(r.name), r.seed, r.example and ('example=' .. r.example) or ('run=' .. r.run), r.shrinks,
     S.show(r.counterexample, 300):gsub('\n', '\\n'), r.seed, r.file)
   if settings.out then settings.out(line) else io.stdout:write(line, '\n'); io.stdout:flush() end
-  error(r.text, 0)
+  error(r.text, 2) -- busted then names the spec line that called check.property
 end
 
 return M
