@@ -334,6 +334,11 @@ function M.run(p)
   if time_budget ~= nil and (type(time_budget) ~= 'number' or time_budget <= 0) then
     error('check.property: time_budget_s must be a positive number', 2)
   end
+  local only = p.run
+  if only ~= nil then only = type(only) == 'number' and math.tointeger(only) or false end
+  if only ~= nil and not (only and only >= 1 and only <= runs) then
+    error(string.format('check.property: run must be an integer in 1..%d (runs)', runs), 2)
+  end
   local seed, seed_from = M.resolve_seed(p.seed)
   local file = caller_file()
   local dir = store_dir(p)
@@ -371,6 +376,17 @@ function M.run(p)
       if not ok then result.store_error = tostring(err) end
     end
     result.text = failure_text(result)
+    return result
+  end
+
+  -- only case `run` of this seed, as the full run would draw it
+  if only then
+    local size = M.size_for(only, runs)
+    local tree = draw(seed, only, size)
+    result.runs = 1
+    local failed, msg = test_case(fn, tree.value)
+    if failed then return fail(tree, msg, { run = only, size = size }) end
+    result.elapsed_s = clock() - t0
     return result
   end
 
@@ -416,7 +432,8 @@ function M.run(p)
   return result
 end
 
--- check.property{name, gen, fn, runs=100, seed=nil, time_budget_s=nil,
+-- check.property{name, gen, fn, runs=100, seed=nil, run=nil (only that
+-- case of the seed, without the store or examples), time_budget_s=nil,
 -- shrink_budget=1000, shrink_attempts=max(20*shrink_budget, 1000),
 -- shrink_time_s=60, examples={...}, store_dir=nil, store=true} -> result on success ({ok=true, name, seed,
 -- runs, shrinks=0, elapsed_s, stopped}); on failure prints one line with

@@ -107,6 +107,11 @@ describe('fmhost.check', function()
     local seen = {}
     check.property { name = 'run alone', seed = 9, runs = 30, gen = gen, fn = function(v) seen[#seen + 1] = v end }
     assert.are.same(seen[17], check.generate(gen, 9, 17, check.size_for(17, 30)))
+    local alone = {}
+    local r = check.property { name = 'run alone', seed = 9, runs = 30, run = 17, gen = gen,
+      fn = function(v) alone[#alone + 1] = v end }
+    assert.are.same({ seen[17] }, alone)
+    assert.are.equal(1, r.runs)
   end)
 
   it('takes the seed from --seed (the global) when none is given', function()
