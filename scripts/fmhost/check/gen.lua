@@ -10,9 +10,13 @@
 --   g.sized(function(size) return gen end)
 --   g.custom{generate = function(rng, size) ... end, shrink = function(v) return {...} end}
 --   gen:map(f)  gen:filter(pred [, max_tries])  gen:bind(f)  gen:sample(n [, seed])
+--   g.is(x) -> bool;  g.new(function(rng, size) return tree end) for tree-level generators
 --
 -- `size` runs from 1 to 100 as a property's runs proceed; arrays and
 -- strings scale their length with it, so early cases are small.
+-- custom's rng is a fmhost.check.rng: rng:int(lo, hi), rng:float(),
+-- rng:bool(p), rng:next() (64 random bits), rng:split(); its shrink(v)
+-- lists simpler values, best first, and is applied again to each.
 local T = require 'fmhost.check.tree'
 local Rng = require 'fmhost.check.rng'
 
