@@ -1,0 +1,124 @@
+/* A client for Apache Flink's JobManager REST API (v1) and SQL Gateway REST
+ * API (v2), over fmhost/http.h, with every response parsed by jansson.
+ *
+ * Functions returning json_t* return a new reference (json_decref it) or
+ * NULL with err filled; functions returning int return 0 or -1 with err
+ * filled. Failures follow http.h (kinds "curl", "timeout", "http", "json");
+ * in addition kind "flink" marks a failure Flink itself reported: a job
+ * that reached FAILED, a SQL statement the gateway rejected, a savepoint
+ * that failed. When Flink sent an error body ({"errors":[...]}) err.msg
+ * ends with its summary (the deepest "Caused by:" line of the Java trace)
+ * and err.detail holds the whole body or trace.
+ *
+ * A client is used by one thread at a time (it owns one connection). */
+#ifndef FMHOST_FLINK_H
+#define FMHOST_FLINK_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "fmhost/error.h"
+
+typedef struct fmh_flink fmh_flink;
+
+typedef struct fmh_flink_options {
+  const char *rest_url;     /* JobManager REST base, e.g. http://127.0.0.1:18081 */
+  const char *gateway_url;  /* SQL Gateway base, e.g. http://127.0.0.1:18083; may be NULL */
+  long timeout_ms;          /* every HTTP call; default 10000 */
+  long poll_ms;             /* interval of the polling waits; default 200 */
+} fmh_flink_options;
+
+fmh_flink *fmh_flink_new(const fmh_flink_options *o, fmh_error *err);
+/* Reference counting: children (sessions, jobs) keep their client alive. */
+fmh_flink *fmh_flink_ref(fmh_flink *c);
+void fmh_flink_unref(fmh_flink *c);
+const char *fmh_flink_rest_url(const fmh_flink *c);
+const char *fmh_flink_gateway_url(const fmh_flink *c);
+long fmh_flink_timeout_ms(const fmh_flink *c);
+
+/* Any call: path is relative to the base ("/overview"); body may be NULL. */
+json_t *fmh_flink_rest(fmh_flink *c, const char *method, const char *path, const json_t *body,
+                       long timeout_ms, fmh_error *err);
+json_t *fmh_flink_gateway(fmh_flink *c, const char *method, const char *path, const json_t *body,
+                          long timeout_ms, fmh_error *err);
+
+/* The one-line summary of a Java stack trace or a Flink error body: the
+ * first line of the deepest "Caused by:", else the first line that is not
+ * a wrapper. Writes at most n bytes (NUL included); returns out. */
+char *fmh_flink_summarize(const char *text, char *out, size_t n);
+
+/* ---- JobManager ------------------------------------------------------ */
+
+json_t *fmh_flink_overview(fmh_flink *c, fmh_error *err);      /* GET /overview */
+json_t *fmh_flink_config(fmh_flink *c, fmh_error *err);        /* GET /config */
+json_t *fmh_flink_jobs(fmh_flink *c, fmh_error *err);          /* GET /jobs/overview */
+json_t *fmh_flink_taskmanagers(fmh_flink *c, fmh_error *err);  /* GET /taskmanagers */
+json_t *fmh_flink_job(fmh_flink *c, const char *job, fmh_error *err);            /* /jobs/:id */
+int fmh_flink_job_state(fmh_flink *c, const char *job, char *state, size_t n, fmh_error *err);
+json_t *fmh_flink_job_exceptions(fmh_flink *c, const char *job, int max, fmh_error *err);
+/* The root exception in a /exceptions answer: the newest entry of
+ * exceptionHistory, else the legacy root-exception. NULL when none. The
+ * pointers are into ex. */
+const char *fmh_flink_root_exception(const json_t *ex, const char **name);
+json_t *fmh_flink_job_checkpoints(fmh_flink *c, const char *job, fmh_error *err);
+/* A vertex named by its 32-hex id, its 1-based position in the job's
+ * vertex list (index > 0), or a part of its name. */
+int fmh_flink_vertex_id(fmh_flink *c, const char *job, const char *spec, int index, char vid[33],
+                        fmh_error *err);
+/* GET .../vertices/:vid/metrics?get=names (comma-separated; NULL: the list of ids) */
+json_t *fmh_flink_vertex_metrics(fmh_flink *c, const char *job, const char *vid,
+                                 const char *names, fmh_error *err);
+/* GET .../vertices/:vid/subtasks/metrics?get=names&agg=agg (aggregated over subtasks) */
+json_t *fmh_flink_subtask_metrics(fmh_flink *c, const char *job, const char *vid,
+                                  const char *names, const char *agg, fmh_error *err);
+json_t *fmh_flink_backpressure(fmh_flink *c, const char *job, const char *vid, fmh_error *err);
+int fmh_flink_job_cancel(fmh_flink *c, const char *job, fmh_error *err);  /* PATCH ?mode=cancel */
+/* POST /jobs/:id/stop and poll /jobs/:id/savepoints/:trigger until the
+ * savepoint completes; *location is the savepoint path (malloc'ed). dir
+ * NULL: the cluster's state.savepoints.dir. */
+int fmh_flink_job_stop(fmh_flink *c, const char *job, const char *dir, int drain,
+                       long timeout_ms, char **location, fmh_error *err);
+/* Poll the job's state until it is one of targets (0), or FAILED/CANCELED/
+ * FINISHED that was not asked for, or the timeout (-1). state holds the last
+ * state seen. On failure *root (malloc'ed, may stay NULL) is the root
+ * exception's stack trace and err.msg names the state and its summary. */
+int fmh_flink_job_wait(fmh_flink *c, const char *job, const char *const *targets, size_t ntargets,
+                       long timeout_ms, char *state, size_t n, char **root, fmh_error *err);
+/* POST /jars/upload (multipart "jarfile"); *jarid malloc'ed. */
+int fmh_flink_jar_upload(fmh_flink *c, const char *path, char **jarid, fmh_error *err);
+/* POST /jars/:jarid/run; parallelism <= 0 and NULL strings are left out. */
+int fmh_flink_jar_run(fmh_flink *c, const char *jarid, const char *entry_class,
+                      const char *const *args, size_t nargs, int parallelism,
+                      const char *savepoint, int allow_non_restored, long timeout_ms,
+                      char jobid[33], fmh_error *err);
+
+/* ---- SQL Gateway (REST API v2) -------------------------------------- */
+
+json_t *fmh_flink_gateway_info(fmh_flink *c, fmh_error *err);  /* GET /v2/info */
+/* POST /v2/sessions {sessionName, properties}; *handle malloc'ed. */
+int fmh_flink_session_open(fmh_flink *c, const char *name, const json_t *properties,
+                           char **handle, fmh_error *err);
+int fmh_flink_session_close(fmh_flink *c, const char *sh, long timeout_ms, fmh_error *err);
+int fmh_flink_session_heartbeat(fmh_flink *c, const char *sh, fmh_error *err);
+/* POST /v2/sessions/:sh/statements; exec_timeout_ms <= 0 leaves it out. */
+int fmh_flink_statement(fmh_flink *c, const char *sh, const char *sql, const json_t *exec_config,
+                        long exec_timeout_ms, char **op, fmh_error *err);
+int fmh_flink_op_status(fmh_flink *c, const char *sh, const char *op, char *status, size_t n,
+                        fmh_error *err);
+/* Poll until the operation's status is terminal. FINISHED: 0. ERROR: -1
+ * with kind "flink", the gateway's SQL error in msg, its body in detail.
+ * CANCELED/CLOSED/TIMEOUT or the deadline: -1. */
+int fmh_flink_op_wait(fmh_flink *c, const char *sh, const char *op, long timeout_ms, char *status,
+                      size_t n, fmh_error *err);
+int fmh_flink_op_cancel(fmh_flink *c, const char *sh, const char *op, fmh_error *err);
+int fmh_flink_op_close(fmh_flink *c, const char *sh, const char *op, fmh_error *err);
+/* Fetch result pages from token 0, following nextResultUri until EOS
+ * (polling while NOT_READY), max_rows rows (> 0) or the deadline. Returns
+ * {"columns":[ColumnInfo...], "rows":[[field...]...], "kinds":["INSERT"...],
+ *  "job_id":"..."|null, "result_kind":"SUCCESS..."|null, "eos":bool}.
+ * row_format "JSON" or "PLAIN_TEXT". */
+json_t *fmh_flink_op_fetch_all(fmh_flink *c, const char *sh, const char *op,
+                               const char *row_format, long timeout_ms, long max_rows,
+                               fmh_error *err);
+
+#endif
