@@ -255,8 +255,8 @@ static int open_listener(fmh_proxy *p, int port, fmh_error *err) {
   if (port == 0) {
     probe = bound_socket(&a, p->listen_len);
     if (probe < 0 || (port = get_port(probe)) <= 0) goto fail;
-    set_port(&a, port);
   }
+  set_port(&a, port);
   int fd = bound_socket(&a, p->listen_len);
   if (fd < 0) goto fail;
   if (probe >= 0) close(probe);
@@ -543,7 +543,7 @@ static void check_connected(fmh_proxy *p, conn *c) {
     return;
   }
   atomic_fetch_add(&p->upstream_errors, 1);
-  log_conn_event(p, FMH_LOG_WARN, "proxy.upstream_error", c, strerror(soerr));
+  log_conn_event(p, FMH_LOG_INFO, "proxy.upstream_error", c, strerror(soerr));
   conn_close(p, c, 0, "upstream connect failed");
 }
 
@@ -581,7 +581,7 @@ static void conn_service(fmh_proxy *p, conn *c, usec now, usec *wake) {
   }
   if (c->connecting && now >= c->connect_deadline) {
     atomic_fetch_add(&p->upstream_errors, 1);
-    log_conn_event(p, FMH_LOG_WARN, "proxy.upstream_error", c, "connect timed out");
+    log_conn_event(p, FMH_LOG_INFO, "proxy.upstream_error", c, "connect timed out");
     conn_close(p, c, 0, "upstream connect timed out");
     return;
   }
@@ -681,7 +681,7 @@ static void accept_one(fmh_proxy *p, int fd, usec now) {
     if (connect(s, (struct sockaddr *)&p->up_addr, p->up_len) != 0) {
       if (errno != EINPROGRESS) {
         atomic_fetch_add(&p->upstream_errors, 1);
-        log_conn_event(p, FMH_LOG_WARN, "proxy.upstream_error", c, strerror(errno));
+        log_conn_event(p, FMH_LOG_INFO, "proxy.upstream_error", c, strerror(errno));
         close(s);
         close(fd);
         free(c);
