@@ -1,0 +1,981 @@
+/* Child processes and port facts for the local stack and fault scenarios.
+ *
+ * posix_spawn (not fork) because fmhost has worker threads: no atfork
+ * hazards, and glibc reports exec failures (ENOENT, EACCES) from the child
+ * back to the caller. Output files are opened here in the parent so that a
+ * bad path gives a precise error before anything starts. The registry of
+ * spawned children is what makes "a handle's death does not kill the child"
+ * safe: a released child is still reaped by pid, so no zombie piles up and
+ * no waitpid(-1) steals another part's child. */
+#include "fmhost/proc.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fmhost/log.h"
+
+extern char **environ;
+
+/* --- time --------------------------------------------------------------- */
+
+double fmh_proc_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void fmh_proc_sleep_ms(long ms) {
+  if (ms <= 0) return;
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+/* --- the registry --------------------------------------------------------- */
+
+struct fmh_proc {
+  pid_t pid;
+  int ended;      /* reaped */
+  int status;     /* waitpid status once ended */
+  int released;   /* no handle refers to it any more */
+  struct fmh_proc *next;
+};
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fmh_proc *reg_head = NULL;
+
+/* Reap one entry; the lock is held. */
+static void reap_entry(struct fmh_proc *p) {
+  if (p->ended) return;
+  int st;
+  pid_t r;
+  do r = waitpid(p->pid, &st, WNOHANG); while (r < 0 && errno == EINTR);
+  if (r == p->pid) {
+    p->ended = 1;
+    p->status = st;
+  } else if (r < 0 && errno == ECHILD) {
+    /* someone else reaped it (a waitpid(-1) elsewhere): it has ended, status unknown */
+    p->ended = 1;
+    p->status = 0;
+  }
+}
+
+/* Reap everything and free released entries that have ended; lock held. */
+static void reap_all_locked(void) {
+  struct fmh_proc **pp = &reg_head;
+  while (*pp) {
+    struct fmh_proc *p = *pp;
+    reap_entry(p);
+    if (p->ended && p->released) {
+      *pp = p->next;
+      free(p);
+    } else {
+      pp = &p->next;
+    }
+  }
+}
+
+void fmh_proc_reap(void) {
+  pthread_mutex_lock(&reg_lock);
+  reap_all_locked();
+  pthread_mutex_unlock(&reg_lock);
+}
+
+static struct fmh_proc *reg_add(pid_t pid) {
+  struct fmh_proc *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->pid = pid;
+  pthread_mutex_lock(&reg_lock);
+  p->next = reg_head;
+  reg_head = p;
+  pthread_mutex_unlock(&reg_lock);
+  return p;
+}
+
+/* --- signals ------------------------------------------------------------- */
+
+static const struct {
+  const char *name;
+  int num;
+} signals[] = {
+    {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},   {"BUS", SIGBUS},   {"FPE", SIGFPE},
+    {"KILL", SIGKILL}, {"USR1", SIGUSR1},   {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},   {"TERM", SIGTERM}, {"CHLD", SIGCHLD},
+    {"CONT", SIGCONT}, {"STOP", SIGSTOP},   {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU}, {"URG", SIGURG},     {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+    {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+    {"SYS", SIGSYS},
+};
+
+int fmh_proc_signum(const char *name) {
+  if (!name || !*name) return -1;
+  char *end;
+  long n = strtol(name, &end, 10);
+  if (*end == '\0') return (n > 0 && n < NSIG) ? (int)n : -1;
+  if (strncasecmp(name, "SIG", 3) == 0) name += 3;
+  for (size_t i = 0; i < sizeof signals / sizeof *signals; i++)
+    if (strcasecmp(name, signals[i].name) == 0) return signals[i].num;
+  return -1;
+}
+
+const char *fmh_proc_signame(int sig) {
+  for (size_t i = 0; i < sizeof signals / sizeof *signals; i++)
+    if (signals[i].num == sig) return signals[i].name;
+  return NULL;
+}
+
+/* --- spawning ------------------------------------------------------------- */
+
+static const char *prog_name(const fmh_proc_opts *o) {
+  return (o->argv && o->argv[0]) ? o->argv[0] : "(no program)";
+}
+
+/* The value of K in a "K=V" list, or NULL. */
+static const char *env_lookup(char *const *envp, const char *key) {
+  size_t kl = strlen(key);
+  for (; envp && *envp; envp++)
+    if (strncmp(*envp, key, kl) == 0 && (*envp)[kl] == '=') return *envp + kl + 1;
+  return NULL;
+}
+
+/* The child's environment: fmhost's (unless clear_env) with the overrides
+ * applied. A malloc'ed array of borrowed strings, or NULL on ENOMEM. */
+static char **build_env(const fmh_proc_opts *o) {
+  size_t nbase = 0, nover = 0;
+  if (!o->clear_env)
+    for (char **e = environ; e && *e; e++) nbase++;
+  if (o->env)
+    for (const char *const *e = o->env; *e; e++) nover++;
+  char **out = calloc(nbase + nover + 1, sizeof *out);
+  if (!out) return NULL;
+  size_t n = 0;
+  for (size_t i = 0; i < nbase; i++) out[n++] = environ[i];
+  for (size_t j = 0; j < nover; j++) {
+    const char *ov = o->env[j];
+    const char *eq = strchr(ov, '=');
+    size_t kl = eq ? (size_t)(eq - ov) : strlen(ov);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) /* drop earlier definitions of the key */
+      if (!(strncmp(out[i], ov, kl) == 0 && out[i][kl] == '=')) out[w++] = out[i];
+    n = w;
+    if (eq) out[n++] = (char *)ov;
+  }
+  out[n] = NULL;
+  return out;
+}
+
+/* Find the program as execvp would, in the child's PATH. 0, or an errno. */
+static int resolve_program(const char *prog, char *const *envp, char *buf, size_t size) {
+  if (!prog || !*prog) return ENOENT;
+  if (strchr(prog, '/')) {
+    if (snprintf(buf, size, "%s", prog) >= (int)size) return ENAMETOOLONG;
+    return access(buf, X_OK) == 0 ? 0 : errno;
+  }
+  const char *path = env_lookup(envp, "PATH");
+  if (!path) path = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+  int seen_eacces = 0;
+  while (1) {
+    const char *colon = strchr(path, ':');
+    size_t dl = colon ? (size_t)(colon - path) : strlen(path);
+    int n = dl ? snprintf(buf, size, "%.*s/%s", (int)dl, path, prog) : snprintf(buf, size, "%s", prog);
+    if (n > 0 && (size_t)n < size) {
+      struct stat st;
+      if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+        if (access(buf, X_OK) == 0) return 0;
+        seen_eacces = 1;
+      }
+    }
+    if (!colon) break;
+    path = colon + 1;
+  }
+  return seen_eacces ? EACCES : ENOENT;
+}
+
+static int open_out(const char *path, int append) {
+  return open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | (append ? O_APPEND : O_TRUNC), 0644);
+}
+
+/* Spawn with the given fds for 0, 1, 2 (-1: inherit fmhost's). */
+static pid_t spawn_fds(const fmh_proc_opts *o, int fd0, int fd1, int fd2, int force_group,
+                       fmh_error *err) {
+  const char *name = prog_name(o);
+  if (!o->argv || !o->argv[0]) {
+    fmh_error_set(err, "os", EINVAL, 0, "cannot start a process: no program given");
+    return -1;
+  }
+  if (o->cwd) {
+    struct stat st;
+    if (stat(o->cwd, &st) != 0) {
+      int e = errno;
+      fmh_error_set(err, "os", e, 0, "cannot start %s: working directory %s: %s", name, o->cwd, strerror(e));
+      return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      fmh_error_set(err, "os", ENOTDIR, 0, "cannot start %s: working directory %s: %s", name, o->cwd,
+                    strerror(ENOTDIR));
+      return -1;
+    }
+  }
+  char **envp = build_env(o);
+  if (!envp) {
+    fmh_error_set(err, "os", ENOMEM, 0, "cannot start %s: out of memory", name);
+    return -1;
+  }
+  char path[PATH_MAX];
+  int e = resolve_program(o->argv[0], envp, path, sizeof path);
+  if (e) {
+    free(envp);
+    fmh_error_set(err, "os", e, 0, "cannot start %s: %s", name, strerror(e));
+    return -1;
+  }
+
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&at);
+  if (fd0 >= 0) posix_spawn_file_actions_adddup2(&fa, fd0, 0);
+  if (fd1 >= 0) posix_spawn_file_actions_adddup2(&fa, fd1, 1);
+  if (fd2 >= 0) posix_spawn_file_actions_adddup2(&fa, fd2, 2);
+  if (o->cwd) posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+  /* only 0-2 reach the child: a daemon must not hold fmhost's sockets,
+   * pipes or log files open */
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+
+  short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&at, &all);
+  posix_spawnattr_setsigmask(&at, &none);
+  if (o->new_session) {
+    flags |= POSIX_SPAWN_SETSID;
+  } else if (o->new_group || force_group) {
+    flags |= POSIX_SPAWN_SETPGROUP;
+    posix_spawnattr_setpgroup(&at, 0);
+  }
+  posix_spawnattr_setflags(&at, flags);
+
+  pid_t pid = -1;
+  e = posix_spawn(&pid, path, &fa, &at, (char *const *)o->argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  free(envp);
+  if (e) {
+    fmh_error_set(err, "os", e, 0, "cannot start %s: %s", name, strerror(e));
+    return -1;
+  }
+  fmh_log_field f[] = {FMH_LS("program", path), FMH_LI("pid", pid)};
+  fmh_log_emit(FMH_LOG_DEBUG, "proc.spawn", NULL, NULL, f, 2);
+  return pid;
+}
+
+fmh_proc *fmh_proc_spawn(const fmh_proc_opts *o, fmh_error *err) {
+  const char *name = prog_name(o);
+  int fd0 = -1, fd1 = -1, fd2 = -1, close0 = 0, close1 = 0, close2 = 0;
+  fmh_proc *p = NULL;
+  fmh_proc_reap();
+
+  const char *in = o->stdin_path ? o->stdin_path : "/dev/null";
+  fd0 = open(in, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd0 < 0) {
+    int e = errno;
+    fmh_error_set(err, "os", e, 0, "cannot start %s: cannot open %s for stdin: %s", name, in, strerror(e));
+    goto done;
+  }
+  close0 = 1;
+  if (!o->inherit_stdout) {
+    const char *out = o->stdout_path ? o->stdout_path : "/dev/null";
+    fd1 = open_out(out, o->append);
+    if (fd1 < 0) {
+      int e = errno;
+      fmh_error_set(err, "os", e, 0, "cannot start %s: cannot open %s for stdout: %s", name, out, strerror(e));
+      goto done;
+    }
+    close1 = 1;
+  }
+  if (o->merge_stderr) {
+    fd2 = o->inherit_stdout ? 1 : fd1;
+  } else if (!o->inherit_stderr) {
+    const char *ep = o->stderr_path ? o->stderr_path : "/dev/null";
+    if (o->stdout_path && o->stderr_path && strcmp(o->stdout_path, o->stderr_path) == 0) {
+      fd2 = fd1; /* one file for both: share the offset, no interleaved overwrites */
+    } else {
+      fd2 = open_out(ep, o->append);
+      if (fd2 < 0) {
+        int e = errno;
+        fmh_error_set(err, "os", e, 0, "cannot start %s: cannot open %s for stderr: %s", name, ep, strerror(e));
+        goto done;
+      }
+      close2 = 1;
+    }
+  }
+  pid_t pid = spawn_fds(o, fd0, fd1, fd2, 0, err);
+  if (pid < 0) goto done;
+  p = reg_add(pid);
+  if (!p) { /* cannot track it: do not leave it running untracked */
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    fmh_error_set(err, "os", ENOMEM, 0, "cannot start %s: out of memory", name);
+  }
+done:
+  if (close0) close(fd0);
+  if (close1) close(fd1);
+  if (close2) close(fd2);
+  return p;
+}
+
+pid_t fmh_proc_pid(const fmh_proc *p) { return p->pid; }
+
+int fmh_proc_alive(fmh_proc *p) {
+  pthread_mutex_lock(&reg_lock);
+  reap_entry(p);
+  int alive = !p->ended;
+  pthread_mutex_unlock(&reg_lock);
+  return alive;
+}
+
+static void decode_status(int st, int *code, int *sig) {
+  if (WIFEXITED(st)) {
+    if (code) *code = WEXITSTATUS(st);
+    if (sig) *sig = 0;
+  } else if (WIFSIGNALED(st)) {
+    if (code) *code = -1;
+    if (sig) *sig = WTERMSIG(st);
+  } else {
+    if (code) *code = -1;
+    if (sig) *sig = 0;
+  }
+}
+
+int fmh_proc_wait(fmh_proc *p, long timeout_ms, int *code, int *sig) {
+  double deadline = fmh_proc_now_ms() + (double)timeout_ms;
+  long step = 1;
+  for (;;) {
+    pthread_mutex_lock(&reg_lock);
+    reap_entry(p);
+    int ended = p->ended, st = p->status;
+    pthread_mutex_unlock(&reg_lock);
+    if (ended) {
+      decode_status(st, code, sig);
+      return 1;
+    }
+    double now = fmh_proc_now_ms();
+    if (timeout_ms >= 0 && now >= deadline) return 0;
+    long nap = step;
+    if (timeout_ms >= 0 && (double)nap > deadline - now) nap = (long)(deadline - now) + 1;
+    fmh_proc_sleep_ms(nap);
+    if (step < 20) step *= 2;
+  }
+}
+
+int fmh_proc_kill(pid_t pid, int sig, int group, fmh_error *err) {
+  if (pid <= 0) {
+    fmh_error_set(err, "os", EINVAL, 0, "cannot signal pid %d: not a process id", (int)pid);
+    return -1;
+  }
+  if (kill(group ? -pid : pid, sig) != 0) {
+    int e = errno;
+    const char *sn = fmh_proc_signame(sig);
+    fmh_error_set(err, "os", e, 0, "cannot send SIG%s to %s %d: %s", sn ? sn : "?",
+                  group ? "process group" : "pid", (int)pid, strerror(e));
+    return -1;
+  }
+  return 0;
+}
+
+int fmh_proc_signal(fmh_proc *p, int sig, int group, fmh_error *err) {
+  pthread_mutex_lock(&reg_lock);
+  reap_entry(p);
+  int ended = p->ended;
+  int rc = 0;
+  /* the check and the kill under the lock: once reaped, the pid may be reused */
+  if (ended) {
+    fmh_error_set(err, "os", ESRCH, 0, "cannot signal pid %d: it has ended", (int)p->pid);
+    rc = -1;
+  } else {
+    /* the group only when the child leads one (spawned with group or
+     * session); otherwise -pgid could be fmhost's own group */
+    rc = fmh_proc_kill(p->pid, sig, group && getpgid(p->pid) == p->pid, err);
+  }
+  pthread_mutex_unlock(&reg_lock);
+  return rc;
+}
+
+void fmh_proc_release(fmh_proc *p) {
+  if (!p) return;
+  pthread_mutex_lock(&reg_lock);
+  p->released = 1;
+  reap_all_locked();
+  pthread_mutex_unlock(&reg_lock);
+}
+
+/* --- any pid ---------------------------------------------------------------- */
+
+/* The state letter of /proc/PID/stat and its parent pid; 0 when gone. */
+static char proc_state(pid_t pid, pid_t *ppid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  char *rp = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+  if (!rp || rp[1] == '\0') return 0;
+  char st = rp[2];
+  if (ppid) *ppid = (pid_t)strtol(rp + 4, NULL, 10);
+  return st;
+}
+
+/* Threads of pid still listed in /proc/PID/task. */
+static int task_count(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  int n = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL)
+    if (de->d_name[0] != '.') n++;
+  closedir(d);
+  return n;
+}
+
+int fmh_proc_pid_alive(pid_t pid) {
+  if (pid <= 0) return 0;
+  int child = 0;
+  pthread_mutex_lock(&reg_lock);
+  reap_all_locked();
+  /* a child of ours is alive until waitpid reaps it, which happens only
+   * once every thread has ended (and its sockets are closed) */
+  for (struct fmh_proc *p = reg_head; p; p = p->next)
+    if (p->pid == pid && !p->ended) child = 1;
+  pthread_mutex_unlock(&reg_lock);
+  if (child) return 1;
+  if (kill(pid, 0) != 0 && errno != EPERM) return 0;
+  char st = proc_state(pid, NULL);
+  if (st == 0) return access("/proc/self", F_OK) != 0; /* no /proc: trust kill() */
+  if (st == 'Z' || st == 'X') {
+    /* a killed multi-threaded process shows its leader as a zombie while
+     * the other threads are still exiting and holding its files and ports */
+    return task_count(pid) > 1;
+  }
+  return 1;
+}
+
+int fmh_proc_wait_pid(pid_t pid, long timeout_ms) {
+  double deadline = fmh_proc_now_ms() + (double)timeout_ms;
+  long step = 1;
+  while (fmh_proc_pid_alive(pid)) {
+    double now = fmh_proc_now_ms();
+    if (timeout_ms >= 0 && now >= deadline) return 0;
+    long nap = step;
+    if (timeout_ms >= 0 && (double)nap > deadline - now) nap = (long)(deadline - now) + 1;
+    fmh_proc_sleep_ms(nap);
+    if (step < 50) step *= 2;
+  }
+  return 1;
+}
+
+ssize_t fmh_proc_cmdline(pid_t pid, char *buf, size_t size) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t n = 0;
+  while (n < size) {
+    ssize_t r = read(fd, buf + n, size - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  return (ssize_t)n;
+}
+
+int fmh_proc_comm(pid_t pid, char *buf, size_t size) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+  FILE *f = fopen(path, "re");
+  if (!f || size == 0) {
+    if (f) fclose(f);
+    return -1;
+  }
+  if (!fgets(buf, (int)size, f)) {
+    fclose(f);
+    return -1;
+  }
+  fclose(f);
+  buf[strcspn(buf, "\n")] = '\0';
+  return 0;
+}
+
+/* Every (pid, ppid) in /proc; a malloc'ed array, count in *n. */
+static pid_t *all_pids(size_t *n) {
+  DIR *d = opendir("/proc");
+  *n = 0;
+  if (!d) return NULL;
+  size_t cap = 256;
+  pid_t *v = malloc(cap * 2 * sizeof *v);
+  struct dirent *de;
+  while (v && (de = readdir(d)) != NULL) {
+    char *end;
+    long pid = strtol(de->d_name, &end, 10);
+    if (*end || pid <= 0) continue;
+    pid_t ppid = 0;
+    if (!proc_state((pid_t)pid, &ppid)) continue;
+    if (*n == cap) {
+      cap *= 2;
+      pid_t *nv = realloc(v, cap * 2 * sizeof *v);
+      if (!nv) break;
+      v = nv;
+    }
+    v[2 * *n] = (pid_t)pid;
+    v[2 * *n + 1] = ppid;
+    (*n)++;
+  }
+  closedir(d);
+  return v;
+}
+
+int fmh_proc_kill_tree(pid_t pid, int sig, int group) {
+  if (pid <= 0) return 0;
+  size_t n = 0;
+  pid_t *v = all_pids(&n);
+  /* breadth-first: the tree below pid, pid first */
+  pid_t *tree = malloc((n + 1) * sizeof *tree);
+  size_t nt = 0;
+  int count = 0;
+  if (tree) {
+    tree[nt++] = pid;
+    for (size_t i = 0; i < nt; i++)
+      for (size_t j = 0; j < n; j++)
+        if (v[2 * j + 1] == tree[i] && v[2 * j] != pid) {
+          int dup = 0;
+          for (size_t k = 0; k < nt; k++) dup |= tree[k] == v[2 * j];
+          if (!dup && nt <= n) tree[nt++] = v[2 * j];
+        }
+    /* stop the whole tree first so that no one forks a new child meanwhile */
+    if (sig == SIGKILL)
+      for (size_t i = 0; i < nt; i++) kill(tree[i], SIGSTOP);
+    /* the group only when pid leads it: never signal a group fmhost is in */
+    if (group && getpgid(pid) == pid && kill(-pid, sig) == 0) count++;
+    for (size_t i = 0; i < nt; i++)
+      if (kill(tree[i], sig) == 0) count++;
+  } else if (kill(pid, sig) == 0) {
+    count = 1;
+  }
+  free(tree);
+  free(v);
+  return count;
+}
+
+/* --- run to completion ------------------------------------------------------ */
+
+typedef struct {
+  char *p;
+  size_t len, cap, max;
+  int truncated;
+} capbuf;
+
+static void cap_add(capbuf *b, const char *s, size_t n) {
+  size_t room = b->max > b->len ? b->max - b->len : 0;
+  if (n > room) {
+    b->truncated = 1;
+    n = room;
+  }
+  if (n == 0) return;
+  if (b->len + n + 1 > b->cap) {
+    size_t nc = b->cap ? b->cap : 4096;
+    while (nc < b->len + n + 1) nc *= 2;
+    char *np = realloc(b->p, nc);
+    if (!np) {
+      b->truncated = 1;
+      return;
+    }
+    b->p = np;
+    b->cap = nc;
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+/* write without dying of SIGPIPE when the child closed its stdin early */
+static ssize_t write_nosigpipe(int fd, const char *s, size_t n) {
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigset_t pending;
+  sigpending(&pending);
+  int was_pending = sigismember(&pending, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  ssize_t w = write(fd, s, n);
+  int e = errno;
+  if (w < 0 && e == EPIPE && !was_pending) {
+    struct timespec zero = {0, 0};
+    sigtimedwait(&pipe_set, NULL, &zero);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  errno = e;
+  return w;
+}
+
+static void set_nonblock(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+int fmh_proc_run(const fmh_proc_opts *o, const char *input, size_t inlen, long timeout_ms,
+                 size_t max_out, fmh_proc_result *r, fmh_error *err) {
+  memset(r, 0, sizeof *r);
+  r->code = -1;
+  double t0 = fmh_proc_now_ms();
+  int po[2] = {-1, -1}, pe[2] = {-1, -1}, pi[2] = {-1, -1};
+  int fd0 = -1;
+  const char *name = prog_name(o);
+  fmh_proc_reap();
+  if (pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0 ||
+      (input && pipe2(pi, O_CLOEXEC) != 0)) {
+    int e = errno;
+    fmh_error_set(err, "os", e, 0, "cannot start %s: pipe: %s", name, strerror(e));
+    goto fail_fds;
+  }
+  if (input) {
+    fd0 = pi[0];
+  } else {
+    const char *in = o->stdin_path ? o->stdin_path : "/dev/null";
+    fd0 = open(in, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd0 < 0) {
+      int e = errno;
+      fmh_error_set(err, "os", e, 0, "cannot start %s: cannot open %s for stdin: %s", name, in, strerror(e));
+      goto fail_fds;
+    }
+  }
+  pid_t pid = spawn_fds(o, fd0, po[1], o->merge_stderr ? po[1] : pe[1], 1, err);
+  if (!input) close(fd0);
+  fd0 = -1;
+  if (pid < 0) goto fail_fds;
+  fmh_proc *p = reg_add(pid);
+  close(po[1]);
+  close(pe[1]);
+  po[1] = pe[1] = -1;
+  if (input) {
+    close(pi[0]);
+    pi[0] = -1;
+    set_nonblock(pi[1]);
+  }
+  set_nonblock(po[0]);
+  set_nonblock(pe[0]);
+
+  capbuf bo = {.max = max_out}, be = {.max = max_out};
+  size_t inoff = 0;
+  if (input && inlen == 0) {
+    close(pi[1]);
+    pi[1] = -1;
+  }
+  double deadline = t0 + (double)timeout_ms;
+  int timed_out = 0;
+  char chunk[16384];
+  while (po[0] >= 0 || pe[0] >= 0) {
+    struct pollfd fds[3];
+    int nf = 0, io = -1, ie = -1, ii = -1;
+    if (po[0] >= 0) { io = nf; fds[nf++] = (struct pollfd){po[0], POLLIN, 0}; }
+    if (pe[0] >= 0) { ie = nf; fds[nf++] = (struct pollfd){pe[0], POLLIN, 0}; }
+    if (pi[1] >= 0) { ii = nf; fds[nf++] = (struct pollfd){pi[1], POLLOUT, 0}; }
+    int wait = -1;
+    if (timeout_ms >= 0) {
+      double left = deadline - fmh_proc_now_ms();
+      if (left <= 0) { timed_out = 1; break; }
+      wait = left > 1000 ? 1000 : (int)left + 1;
+    }
+    int k = poll(fds, (nfds_t)nf, wait);
+    if (k < 0 && errno != EINTR) break;
+    if (k <= 0) continue;
+    if (io >= 0 && fds[io].revents) {
+      ssize_t n = read(po[0], chunk, sizeof chunk);
+      if (n > 0) cap_add(&bo, chunk, (size_t)n);
+      else if (n == 0 || (errno != EAGAIN && errno != EINTR)) { close(po[0]); po[0] = -1; }
+    }
+    if (ie >= 0 && fds[ie].revents) {
+      ssize_t n = read(pe[0], chunk, sizeof chunk);
+      if (n > 0) cap_add(&be, chunk, (size_t)n);
+      else if (n == 0 || (errno != EAGAIN && errno != EINTR)) { close(pe[0]); pe[0] = -1; }
+    }
+    if (ii >= 0 && fds[ii].revents) {
+      ssize_t n = write_nosigpipe(pi[1], input + inoff, inlen - inoff);
+      if (n > 0) inoff += (size_t)n;
+      if ((n < 0 && errno != EAGAIN && errno != EINTR) || inoff >= inlen) { close(pi[1]); pi[1] = -1; }
+    }
+  }
+  if (pi[1] >= 0) { close(pi[1]); pi[1] = -1; }
+  int code = -1, sig = 0;
+  if (!timed_out) {
+    long left = timeout_ms < 0 ? -1 : (long)(deadline - fmh_proc_now_ms());
+    if (timeout_ms >= 0 && left < 0) left = 0;
+    if (!fmh_proc_wait(p, left, &code, &sig)) timed_out = 1;
+  }
+  if (timed_out) {
+    fmh_proc_kill_tree(pid, SIGKILL, 1);
+    fmh_proc_wait(p, 10000, &code, &sig);
+  }
+  fmh_proc_release(p);
+  if (po[0] >= 0) close(po[0]);
+  if (pe[0] >= 0) close(pe[0]);
+  r->out = bo.p ? bo.p : calloc(1, 1);
+  r->err = be.p ? be.p : calloc(1, 1);
+  r->outlen = bo.len;
+  r->errlen = be.len;
+  r->out_truncated = bo.truncated;
+  r->err_truncated = be.truncated;
+  r->code = code;
+  r->sig = sig;
+  r->timed_out = timed_out;
+  r->wall_ms = fmh_proc_now_ms() - t0;
+  if (timed_out) {
+    fmh_error_set(err, "timeout", ETIMEDOUT, 1, "%s did not finish within %ld ms and was killed", name,
+                  timeout_ms);
+    return -1;
+  }
+  return 0;
+
+fail_fds:
+  for (int i = 0; i < 2; i++) {
+    if (po[i] >= 0) close(po[i]);
+    if (pe[i] >= 0) close(pe[i]);
+    if (pi[i] >= 0) close(pi[i]);
+  }
+  if (fd0 >= 0 && fd0 != pi[0]) close(fd0);
+  r->wall_ms = fmh_proc_now_ms() - t0;
+  return -1;
+}
+
+void fmh_proc_result_free(fmh_proc_result *r) {
+  free(r->out);
+  free(r->err);
+  r->out = r->err = NULL;
+}
+
+/* --- ports -------------------------------------------------------------------- */
+
+static struct addrinfo *resolve(const char *host, int port, int passive) {
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = passive ? AI_PASSIVE : 0;
+  char ps[16];
+  snprintf(ps, sizeof ps, "%d", port);
+  if (getaddrinfo(host, ps, &hints, &res) != 0) return NULL;
+  return res;
+}
+
+int fmh_proc_port_open(const char *host, int port, long timeout_ms) {
+  struct addrinfo *res = resolve(host ? host : "127.0.0.1", port, 0);
+  if (!res) return 0;
+  int open_ = 0;
+  double deadline = fmh_proc_now_ms() + (double)timeout_ms;
+  for (struct addrinfo *a = res; a && !open_; a = a->ai_next) {
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (fd < 0) continue;
+    int rc = connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc == 0) {
+      open_ = 1;
+    } else if (errno == EINPROGRESS) {
+      double left = deadline - fmh_proc_now_ms();
+      struct pollfd pf = {fd, POLLOUT, 0};
+      if (left > 0 && poll(&pf, 1, (int)left + 1) == 1) {
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0) open_ = 1;
+      }
+    }
+    close(fd);
+  }
+  freeaddrinfo(res);
+  return open_;
+}
+
+int fmh_proc_port_free(const char *host, int port, fmh_error *err) {
+  if (!host) host = "127.0.0.1";
+  struct addrinfo *res = resolve(host, port, 1);
+  if (!res) {
+    fmh_error_set(err, "os", EINVAL, 0, "cannot resolve %s", host);
+    return -1;
+  }
+  int result = 1;
+  for (struct addrinfo *a = res; a; a = a->ai_next) {
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1;
+    /* as a server would: TIME_WAIT leftovers do not make a port busy */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 1) != 0) {
+      int e = errno;
+      close(fd);
+      if (e == EADDRINUSE) {
+        result = 0;
+        break;
+      }
+      fmh_error_set(err, "os", e, 0, "cannot bind %s:%d: %s", host, port, strerror(e));
+      result = -1;
+      break;
+    }
+    close(fd);
+  }
+  freeaddrinfo(res);
+  return result;
+}
+
+/* The inodes of TCP sockets listening on port, from /proc/net/tcp{,6}. */
+static size_t listen_inodes(int port, unsigned long *ino, size_t max) {
+  const char *files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+  size_t n = 0;
+  for (size_t f = 0; f < 2; f++) {
+    FILE *fp = fopen(files[f], "re");
+    if (!fp) continue;
+    char line[512];
+    if (!fgets(line, sizeof line, fp)) { fclose(fp); continue; } /* header */
+    while (fgets(line, sizeof line, fp) && n < max) {
+      char local[128], remote[128];
+      unsigned st;
+      unsigned long inode;
+      if (sscanf(line, "%*d: %127s %127s %x %*s %*s %*s %*d %*d %lu", local, remote, &st, &inode) != 4)
+        continue;
+      char *colon = strrchr(local, ':');
+      if (!colon || st != 0x0A) continue; /* TCP_LISTEN */
+      if ((int)strtol(colon + 1, NULL, 16) == port && inode) ino[n++] = inode;
+    }
+    fclose(fp);
+  }
+  return n;
+}
+
+int fmh_proc_port_owner(int port, pid_t *pid, char *name, size_t size) {
+  unsigned long ino[16];
+  size_t ni = listen_inodes(port, ino, 16);
+  if (ni == 0) return 0;
+  DIR *d = opendir("/proc");
+  if (!d) return 0;
+  struct dirent *de;
+  int found = 0;
+  while (!found && (de = readdir(d)) != NULL) {
+    char *end;
+    long p = strtol(de->d_name, &end, 10);
+    if (*end || p <= 0) continue;
+    char fdpath[64];
+    snprintf(fdpath, sizeof fdpath, "/proc/%ld/fd", p);
+    DIR *fdd = opendir(fdpath);
+    if (!fdd) continue;
+    struct dirent *fe;
+    while (!found && (fe = readdir(fdd)) != NULL) {
+      if (fe->d_name[0] == '.') continue;
+      char lp[384], target[64];
+      snprintf(lp, sizeof lp, "%s/%s", fdpath, fe->d_name);
+      ssize_t tl = readlink(lp, target, sizeof target - 1);
+      if (tl <= 0) continue;
+      target[tl] = '\0';
+      unsigned long si;
+      if (sscanf(target, "socket:[%lu]", &si) != 1) continue;
+      for (size_t i = 0; i < ni; i++)
+        if (ino[i] == si) found = 1;
+    }
+    closedir(fdd);
+    if (found) {
+      *pid = (pid_t)p;
+      if (name && size) {
+        if (fmh_proc_comm((pid_t)p, name, size) != 0) snprintf(name, size, "?");
+      }
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+int fmh_proc_listen(const char *host, int port, int *bound, fmh_error *err) {
+  if (!host) host = "127.0.0.1";
+  struct addrinfo *res = resolve(host, port, 1);
+  if (!res) {
+    fmh_error_set(err, "os", EINVAL, 0, "cannot resolve %s", host);
+    return -1;
+  }
+  int fd = -1, e = 0;
+  for (struct addrinfo *a = res; a; a = a->ai_next) {
+    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) { e = errno; continue; }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 16) == 0) break;
+    e = errno;
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) {
+    fmh_error_set(err, "os", e, e == EADDRINUSE, "cannot listen on %s:%d: %s", host, port, strerror(e));
+    return -1;
+  }
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  if (bound) {
+    *bound = port;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+      if (ss.ss_family == AF_INET) *bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+      else if (ss.ss_family == AF_INET6) *bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+  }
+  return fd;
+}
+
+/* --- locks ------------------------------------------------------------------ */
+
+int fmh_proc_lock(const char *path, long timeout_ms, fmh_error *err) {
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+  if (fd < 0) {
+    int e = errno;
+    fmh_error_set(err, "os", e, 0, "cannot open lock file %s: %s", path, strerror(e));
+    return -1;
+  }
+  double deadline = fmh_proc_now_ms() + (double)timeout_ms;
+  long step = 1;
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e != EWOULDBLOCK) {
+      close(fd);
+      fmh_error_set(err, "os", e, 0, "cannot lock %s: %s", path, strerror(e));
+      return -1;
+    }
+    if (timeout_ms >= 0 && fmh_proc_now_ms() >= deadline) {
+      close(fd);
+      fmh_error_set(err, "timeout", ETIMEDOUT, 1, "%s stayed locked by another process for %ld ms", path,
+                    timeout_ms);
+      return -1;
+    }
+    fmh_proc_sleep_ms(step);
+    if (step < 50) step *= 2;
+  }
+  return fd;
+}
