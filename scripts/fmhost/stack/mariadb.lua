@@ -1,0 +1,472 @@
+-- The local stack's MariaDB: a private mariadbd with its own datadir, port,
+-- socket and my.cnf under <stack.dir>/mariadb/, so that scenarios may kill,
+-- restart and reconfigure it without touching any other server.
+--
+--   <stack.dir>/mariadb/my.cnf          written on every start (config changes apply)
+--   <stack.dir>/mariadb/data/           the datadir (initialised once)
+--   <stack.dir>/mariadb/mysqld.sock     the socket (mysql.socket overrides)
+--   <stack.dir>/mariadb/mariadbd.pid    mariadbd's pid file
+--   <stack.dir>/mariadb/mariadbd.log    error log and the process's output
+--   <stack.dir>/mariadb/state.json      what fmhost started (pid, port, ...)
+--
+-- With mysql.managed = false nothing is started: up/ensure/status only
+-- check that the server at mysql.host:mysql.port answers.
+local proc = require 'fmhost.proc'
+local stack = require 'fmhost.stack'
+
+local M = { name = 'mariadb' }
+
+local get = stack.get
+local function silent() end
+
+-- Every path and setting the service uses, from cfg with the defaults of
+-- config/default.yaml.
+function M.settings(cfg)
+  local base = stack.service_dir(cfg, 'mariadb')
+  local s = {
+    managed = get(cfg, 'mysql.managed', true),
+    host = get(cfg, 'mysql.host', '127.0.0.1'),
+    port = math.tointeger(get(cfg, 'mysql.port', 13306)),
+    user = get(cfg, 'mysql.user', 'fmhost'),
+    password = get(cfg, 'mysql.password', 'fmhost'),
+    database = get(cfg, 'mysql.database', 'fmhost'),
+    root_user = get(cfg, 'mysql.root_user', 'root'),
+    collation = get(cfg, 'mysql.collation', 'utf8mb4_nopad_bin'),
+    start_timeout_ms = get(cfg, 'mysql.start_timeout_ms', 60000),
+    stop_timeout_ms = get(cfg, 'mysql.stop_timeout_ms', 60000),
+    base = base,
+    datadir = base .. '/data',
+    cnf = base .. '/my.cnf',
+    pidfile = base .. '/mariadbd.pid',
+    log = base .. '/mariadbd.log',
+    install_log = base .. '/install-db.log',
+  }
+  s.socket = stack.abspath(get(cfg, 'mysql.socket', base .. '/mysqld.sock'))
+  if s.managed == 'false' then s.managed = false end
+  return s
+end
+
+-- The words that identify our server in /proc/PID/cmdline.
+local function marks(s)
+  return { '--defaults-file=' .. s.cnf }
+end
+
+-- --- my.cnf ------------------------------------------------------------------
+
+-- Why these settings:
+--  * utf8mb4 with utf8mb4_nopad_bin: comparisons and keys are exact bytes,
+--    so 'a', 'A' and 'a ' are three keys, ORDER BY follows code points (the
+--    order fmhost.validate streams in) and a value read back equals the
+--    value written; a case-insensitive or PAD SPACE collation would merge
+--    keys that Flink treats as distinct and hide real mismatches.
+--  * innodb_flush_log_at_trx_commit=2: each commit reaches the OS at once,
+--    so a kill -9 of mariadbd (the fault scenarios) loses no committed row,
+--    while nothing waits for fsync; only a machine crash could lose the last
+--    second, which tests do not simulate. doublewrite off for the same
+--    reason (it guards against torn pages on power loss, not process kill).
+--  * UTC server time zone: TIMESTAMP values do not depend on the machine.
+--  * skip-name-resolve: no DNS on connect; users are @'127.0.0.1' (TCP)
+--    and @'localhost' (socket).
+function M.my_cnf(s)
+  local root = proc.getuid() == 0
+  local lines = {
+    '# written by fmhost stack up; rewritten on every start',
+    '[mysqld]',
+    root and 'user = root' or nil,
+    'datadir = ' .. s.datadir,
+    'port = ' .. s.port,
+    'bind-address = 127.0.0.1',
+    'socket = ' .. s.socket,
+    'pid-file = ' .. s.pidfile,
+    'log-error = ' .. s.log,
+    'skip-name-resolve',
+    'skip-log-bin',
+    'character-set-server = utf8mb4',
+    'collation-server = ' .. s.collation,
+    'sql_mode = STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION',
+    "default-time-zone = '+00:00'",
+    'max_allowed_packet = 64M',
+    'local_infile = 1',
+    'max_connections = 300',
+    'performance_schema = OFF',
+    'innodb_buffer_pool_size = 512M',
+    'innodb_log_file_size = 256M',
+    'innodb_flush_log_at_trx_commit = 2',
+    'innodb_doublewrite = 0',
+    '',
+    '[client]',
+    'socket = ' .. s.socket,
+    'port = ' .. s.port,
+    'user = ' .. s.root_user,
+    '',
+  }
+  local out = {}
+  for i = 1, #lines + 1 do -- skip the nil of a non-root run
+    if lines[i] then out[#out + 1] = lines[i] end
+  end
+  return table.concat(out, '\n')
+end
+
+-- --- the client ----------------------------------------------------------------
+
+local function sql_string(v)
+  return "'" .. tostring(v):gsub('\\', '\\\\'):gsub("'", "\\'") .. "'"
+end
+
+local function sql_ident(v)
+  return '`' .. tostring(v):gsub('`', '``') .. '`'
+end
+
+-- Run sql through the stock `mariadb` client. o.root: as mysql.root_user over
+-- the socket (managed server only); otherwise as mysql.user over TCP to
+-- mysql.host:mysql.port (o.socket: over the socket) with mysql.database.
+-- o.columns: keep the header line. o.database: another database ('' for
+-- none). o.timeout_ms (30 s).
+-- Returns the client's output (tab-separated, one line a row) | nil, msg, info.
+function M.client(cfg, sql, o)
+  o = o or {}
+  local s = M.settings(cfg)
+  local argv = { 'mariadb', '--no-defaults', '--batch' }
+  if not o.columns then argv[#argv + 1] = '--skip-column-names' end
+  local env = { MYSQL_PWD = false, MYSQL_HOST = false, MYSQL_TCP_PORT = false, MYSQL_UNIX_PORT = false }
+  if o.root then
+    argv[#argv + 1] = '--protocol=socket'
+    argv[#argv + 1] = '--socket=' .. s.socket
+    argv[#argv + 1] = '--user=' .. s.root_user
+  elseif o.socket then
+    argv[#argv + 1] = '--protocol=socket'
+    argv[#argv + 1] = '--socket=' .. s.socket
+    argv[#argv + 1] = '--user=' .. s.user
+    env.MYSQL_PWD = s.password
+  else
+    argv[#argv + 1] = '--protocol=tcp'
+    argv[#argv + 1] = '--host=' .. s.host
+    argv[#argv + 1] = '--port=' .. s.port
+    argv[#argv + 1] = '--user=' .. s.user
+    env.MYSQL_PWD = s.password -- not on the command line, where ps shows it
+  end
+  local db = o.database
+  if db == nil and not o.root then db = s.database end
+  if db and db ~= '' then argv[#argv + 1] = '--database=' .. db end
+  argv.env = env
+  argv.input = sql
+  argv.timeout_ms = o.timeout_ms or 30000
+  local r, err, info = proc.run(argv)
+  if not r then return nil, 'mariadb client: ' .. err, info end
+  if not r.ok then
+    -- in batch mode the client echoes the failing statement; keep the ERROR line
+    local msg = r.stderr:match('(ERROR[^\n]*)') or (r.stderr ~= '' and r.stderr or r.stdout):gsub('%s+$', '')
+    return nil, msg ~= '' and msg or ('mariadb client exited with ' .. tostring(r.code or r.signal)),
+      { kind = 'mysql', code = r.code, stderr = r.stderr, stdout = r.stdout, retryable = false }
+  end
+  return r.stdout
+end
+
+-- --- finding the running server ---------------------------------------------
+
+-- The pid of our running mariadbd, or nil: from state.json, then the pid
+-- file, then whoever listens on the port, each checked against its command
+-- line (a pid file outliving a kill -9 must not name a recycled pid).
+local function find_pid(cfg, s)
+  local st = stack.read_state(cfg, 'mariadb')
+  if st and stack.pid_matches(st.pid, marks(s)) then return st.pid, st end
+  local text = stack.read_file(s.pidfile)
+  local pid = text and math.tointeger(tonumber(text:match('%d+')))
+  if pid and stack.pid_matches(pid, marks(s)) then return pid, st end
+  local owner = proc.port_owner(s.port)
+  if owner and stack.pid_matches(owner, marks(s)) then return owner, st end
+  return nil, st
+end
+
+-- The pid of the running private server, or nil.
+function M.pid(cfg)
+  return (find_pid(cfg, M.settings(cfg)))
+end
+
+-- --- up ----------------------------------------------------------------------
+
+local function version_of_binary()
+  local r = proc.run { 'mariadbd', '--version', timeout_ms = 10000 }
+  if not r or not r.ok then return nil end
+  return r.stdout:match('Ver%s+(%S+)')
+end
+
+-- Initialise the datadir once: into a temporary folder renamed into place
+-- when complete, so an interrupted run never leaves half a datadir.
+local function init_datadir(s, say)
+  if stack.exists(s.datadir .. '/mysql') then return true end
+  local tmp = s.datadir .. '.init'
+  proc.run { 'rm', '-rf', tmp, timeout_ms = 60000 }
+  say('mariadb: initialising %s', s.datadir)
+  local t0 = proc.now_ms()
+  local argv = { 'mariadb-install-db', '--no-defaults', '--datadir=' .. tmp,
+                 '--auth-root-authentication-method=normal', '--skip-test-db',
+                 '--skip-name-resolve', timeout_ms = 180000 }
+  if proc.getuid() == 0 then argv[#argv + 1] = '--user=root' end
+  local r, err = proc.run(argv)
+  local log = r and (r.stdout .. r.stderr) or ''
+  stack.write_file(s.install_log, log)
+  if not r or not r.ok then
+    proc.run { 'rm', '-rf', tmp, timeout_ms = 60000 }
+    local why = err or ('exit ' .. tostring(r.code or r.signal))
+    return nil, string.format('mariadb-install-db failed (%s); see %s:\n%s', why, s.install_log,
+                              stack.tail(s.install_log, 8))
+  end
+  if s.datadir and stack.exists(s.datadir) then proc.run { 'rm', '-rf', s.datadir, timeout_ms = 60000 } end
+  local ok, rerr = os.rename(tmp, s.datadir)
+  if not ok then return nil, 'cannot move the new datadir into place: ' .. tostring(rerr) end
+  say('mariadb: datadir initialised in %.1f s', (proc.now_ms() - t0) / 1000)
+  return true
+end
+
+local function setup_sql(s)
+  local u, p = sql_string(s.user), sql_string(s.password)
+  local lines = { 'CREATE DATABASE IF NOT EXISTS ' .. sql_ident(s.database) .. ';' }
+  for _, h in ipairs { "'127.0.0.1'", "'localhost'" } do
+    local who = u .. '@' .. h
+    lines[#lines + 1] = 'CREATE USER IF NOT EXISTS ' .. who .. ' IDENTIFIED BY ' .. p .. ';'
+    lines[#lines + 1] = 'ALTER USER ' .. who .. ' IDENTIFIED BY ' .. p .. ';'
+    lines[#lines + 1] = 'GRANT ALL PRIVILEGES ON *.* TO ' .. who .. ';'
+  end
+  return table.concat(lines, '\n') .. '\n'
+end
+
+-- Stop a server we are starting and could not finish: nothing half-started.
+local function abort_start(cfg, s, p)
+  if p:alive() then
+    p:kill_tree('KILL')
+    p:wait(10000)
+  end
+  os.remove(s.pidfile)
+  stack.clear_state(cfg, 'mariadb')
+end
+
+local function start_locked(cfg, s, o)
+  local say = o.say or silent
+  local pid, st = find_pid(cfg, s)
+  if pid then
+    local port = st and st.port or s.port
+    if port ~= s.port then
+      return true, { already = true, pid = pid, port = port,
+        warning = string.format('mariadb: running on port %d, but mysql.port is %d; '
+          .. "run 'fmhost stack restart mariadb' to move it", port, s.port) }
+    end
+    return true, { already = true, pid = pid, port = port }
+  end
+  if #s.socket > 107 then
+    return nil, string.format('mariadb: the socket path %s is longer than a Unix socket may be (107 bytes); '
+      .. 'set stack.dir or mysql.socket to a shorter path', s.socket)
+  end
+  -- the port: check before anything is created or started
+  local free, ferr = proc.port_free(s.port, '127.0.0.1')
+  if free == nil then return nil, 'mariadb: port ' .. s.port .. ': ' .. ferr end
+  if not free then
+    local who = stack.port_user(s.port)
+    return nil, string.format('mariadb: port %d is already in use%s; set mysql.port to a free port',
+      s.port, who and (' by ' .. who) or '')
+  end
+  local ok, err = stack.mkdir_p(s.base)
+  if not ok then return nil, err end
+  -- leftovers of a killed server: its socket lock names a pid that may be
+  -- recycled by now, and mariadbd would refuse the socket then
+  os.remove(s.pidfile)
+  os.remove(s.socket .. '.lock')
+  ok, err = init_datadir(s, say)
+  if not ok then return nil, err end
+  ok, err = stack.write_file(s.cnf, M.my_cnf(s))
+  if not ok then return nil, err end
+
+  local t0 = proc.now_ms()
+  local log_from = stack.file_size(s.log)
+  local p, serr = proc.spawn { 'mariadbd', '--defaults-file=' .. s.cnf,
+                               stdout = s.log, merge_stderr = true, append = true,
+                               session = true, cwd = s.base }
+  if not p then return nil, 'mariadb: ' .. serr end
+  stack.write_state(cfg, 'mariadb', { pid = p.pid, port = s.port, socket = s.socket, datadir = s.datadir,
+    cnf = s.cnf, log = s.log, state = 'starting', started_at = os.time() })
+
+  -- ready: the port accepts connections and root can run SQL on the socket
+  -- ready: root can run SQL on the socket (mariadbd opens the socket and the
+  -- TCP port together, just before it reports "ready for connections"; the
+  -- TCP side is proven below by connecting as mysql.user). No TCP probe
+  -- here: each would leave an "Aborted connection" warning in the log.
+  local ready = stack.wait_until(s.start_timeout_ms, 50, function()
+    if not p:alive() then return 'exited' end
+    if not stack.exists(s.socket) then return nil end
+    return M.client(cfg, 'SELECT 1', { root = true, timeout_ms = 10000 }) ~= nil
+  end)
+  if ready ~= true then
+    local exited, code, sig = p:wait(0)
+    abort_start(cfg, s, p)
+    local what
+    if exited then
+      what = string.format('mariadbd exited (%s) during start-up',
+                           code and ('status ' .. code) or ('signal ' .. tostring(sig)))
+    else
+      what = string.format('mariadbd did not accept connections within %d s (stopped it)',
+                           s.start_timeout_ms // 1000)
+    end
+    return nil, string.format('mariadb: %s; the end of %s:\n%s', what, s.log, stack.tail(s.log, 12, log_from))
+  end
+  local ms = proc.now_ms() - t0
+  local done, cerr = M.client(cfg, setup_sql(s), { root = true })
+  if not done then
+    abort_start(cfg, s, p)
+    return nil, 'mariadb: creating database and user failed: ' .. cerr
+  end
+  local out, terr = M.client(cfg, 'SELECT VERSION();')
+  if not out then
+    abort_start(cfg, s, p)
+    return nil, string.format('mariadb: %s cannot connect over TCP to 127.0.0.1:%d: %s', s.user, s.port, terr)
+  end
+  local version = out:match('[^\n]+')
+  stack.write_state(cfg, 'mariadb', { pid = p.pid, port = s.port, socket = s.socket, datadir = s.datadir,
+    cnf = s.cnf, log = s.log, state = 'running', started_at = os.time(), start_ms = ms, version = version })
+  return true, { pid = p.pid, port = s.port, ms = ms, version = version }
+end
+
+-- Start the private server unless it runs. Returns true, info | nil, msg.
+-- info: {already=bool, pid=, port=, ms= (start-up time), version=}.
+function M.start(cfg, o)
+  o = o or {}
+  local s = M.settings(cfg)
+  if not s.managed then
+    if proc.port_open(s.host, s.port, 2000) then return true, { already = true, external = true } end
+    return nil, string.format('mariadb: no server answers at %s:%d (mysql.managed is false, so fmhost '
+      .. 'does not start one)', s.host, s.port)
+  end
+  return stack.with_lock(cfg, 'mariadb', s.start_timeout_ms + 120000, start_locked, cfg, s, o)
+end
+
+function M.up(cfg, o)
+  o = o or {}
+  local say = o.say or silent
+  local ok, info = M.start(cfg, o)
+  if not ok then return nil, info end
+  local s = M.settings(cfg)
+  if info.external then
+    say('mariadb: not managed here (mysql.managed is false); a server answers at %s:%d', s.host, s.port)
+  elseif info.already then
+    say('mariadb: already running (pid %d, port %d)', info.pid, info.port)
+    if info.warning then say('%s', info.warning) end
+  else
+    say('mariadb: started mariadbd %s (pid %d) on 127.0.0.1:%d, socket %s in %.2f s',
+        info.version or '', info.pid, info.port, s.socket, info.ms / 1000)
+  end
+  return true, info
+end
+
+-- Up when not running, silently (specs call it).
+function M.ensure(cfg)
+  local ok, err = M.start(cfg, {})
+  if not ok then return nil, err end
+  return true
+end
+
+-- --- down ----------------------------------------------------------------------
+
+local function stop_locked(cfg, s, o)
+  local say = o.say or silent
+  local pid = find_pid(cfg, s)
+  if not pid then
+    stack.clear_state(cfg, 'mariadb')
+    return true, { was_running = false }
+  end
+  local t0 = proc.now_ms()
+  proc.signal(pid, 'TERM')
+  local gone = proc.wait_pid(pid, s.stop_timeout_ms)
+  local killed = false
+  if not gone then
+    say('mariadb: mariadbd (pid %d) did not stop within %d s; sending SIGKILL', pid, s.stop_timeout_ms // 1000)
+    proc.kill_tree(pid, 'KILL', true)
+    gone = proc.wait_pid(pid, 10000)
+    killed = true
+  end
+  if not gone then return nil, string.format('mariadb: mariadbd (pid %d) survived SIGKILL', pid) end
+  os.remove(s.pidfile)
+  stack.clear_state(cfg, 'mariadb')
+  return true, { was_running = true, pid = pid, ms = proc.now_ms() - t0, killed = killed }
+end
+
+-- Stop the private server: SIGTERM, wait up to mysql.stop_timeout_ms, then
+-- SIGKILL. Idempotent. Returns true, info | nil, msg.
+function M.stop(cfg, o)
+  o = o or {}
+  local s = M.settings(cfg)
+  if not s.managed then return true, { was_running = false, external = true } end
+  if not stack.exists(s.base) then return true, { was_running = false } end
+  return stack.with_lock(cfg, 'mariadb', s.stop_timeout_ms + 30000, stop_locked, cfg, s, o)
+end
+
+function M.down(cfg, o)
+  o = o or {}
+  local say = o.say or silent
+  local ok, info = M.stop(cfg, o)
+  if not ok then return nil, info end
+  if info.external then
+    say('mariadb: not managed here (mysql.managed is false); nothing to stop')
+  elseif info.was_running then
+    say('mariadb: stopped (pid %d) in %.2f s%s', info.pid, info.ms / 1000, info.killed and ' (killed)' or '')
+  else
+    say('mariadb: not running')
+  end
+  return true, info
+end
+
+-- Send a signal to the running server (fault scenarios: 'KILL' is a crash,
+-- 'STOP'/'CONT' a hang). For KILL it waits until the process is gone.
+-- Returns true, pid | nil, msg.
+function M.kill(cfg, sig)
+  sig = sig or 'KILL'
+  local s = M.settings(cfg)
+  if not s.managed then return nil, 'mariadb: mysql.managed is false; fmhost does not own that server' end
+  local pid = find_pid(cfg, s)
+  if not pid then return nil, 'mariadb: not running' end
+  local ok, err = proc.signal(pid, sig)
+  if not ok then return nil, 'mariadb: ' .. err end
+  if proc.signum(sig) == proc.signum('KILL') then
+    if not proc.wait_pid(pid, 10000) then return nil, 'mariadb: pid ' .. pid .. ' survived SIGKILL' end
+  end
+  return true, pid
+end
+
+-- --- status ------------------------------------------------------------------
+
+function M.status(cfg)
+  local s = M.settings(cfg)
+  if not s.managed then
+    local up = proc.port_open(s.host, s.port, 2000)
+    return { running = up, managed = false,
+      summary = (up and 'reachable' or 'NOT reachable') .. ' (not managed: mysql.managed is false)',
+      fields = { { 'address', s.host .. ':' .. s.port } } }
+  end
+  local pid, st = find_pid(cfg, s)
+  local fields = {}
+  local function add(k, v) fields[#fields + 1] = { k, v } end
+  local version, tcp
+  local port = (st and st.port) or s.port
+  if pid then
+    -- as mysql.user over TCP: proves the port and the account in one go
+    local out = M.client(cfg, 'SELECT VERSION();', { timeout_ms = 5000 })
+    tcp = out ~= nil
+    if not out then out = M.client(cfg, 'SELECT VERSION();', { root = true, timeout_ms = 5000 }) end
+    version = out and out:match('[^\n]+')
+  end
+  add('pid', pid)
+  add('port', string.format('127.0.0.1:%d%s', port,
+    pid and (tcp and ' (accepting)' or proc.port_open('127.0.0.1', port, 1000) and ' (accepting; '
+      .. s.user .. ' cannot log in)' or ' (not accepting)') or ''))
+  add('socket', s.socket)
+  add('datadir', s.datadir .. (stack.exists(s.datadir .. '/mysql') and '' or ' (not initialised)'))
+  add('user', string.format('%s@127.0.0.1 and @localhost, database %s', s.user, s.database))
+  add('log', s.log)
+  add('config', s.cnf)
+  add('version', version or (pid and '?') or nil)
+  if pid and st and st.started_at then add('up since', os.date('!%Y-%m-%d %H:%M:%S UTC', st.started_at)) end
+  if pid then add('shell', 'mariadb --defaults-file=' .. s.cnf) end
+  return { running = pid ~= nil, managed = true, pid = pid, port = port, version = version,
+           socket = s.socket, datadir = s.datadir, log = s.log,
+           summary = pid and 'running' or 'not running', fields = fields }
+end
+
+return M
