@@ -7,11 +7,14 @@
  *               stderr = 'path' | true | nil, merge_stderr = false, append = false,
  *               group = false, session = false }
  *       -> Proc | nil, msg, info
- *   Proc.pid;  p:alive();  p:signal(sig, group);  p:wait(timeout_ms) -> exited, code, signame
+ *   Proc.pid;  p:alive();  p:wait(timeout_ms) -> exited, code, signame   (timeout required)
+ *   p:signal(sig='TERM', group) -> true | nil, msg, info   sig: 'TERM', 'SIGTERM' or 15;
+ *       group: the whole process group, when the child leads one (group/session)
  *   p:kill_tree(sig='KILL') -> n;  p:status() -> {running=, code=, signal=}
  *   Dropping a Proc (__gc) does NOT kill the child: daemons outlive their
  *   handle. The child is still reaped when it ends.
- *   proc.run{ ...as spawn..., input = 'stdin text', timeout_ms = 30000, max_output = 1 MiB }
+ *   proc.run{ ...as spawn..., input = 'stdin text', timeout_ms = 30000 (<0: none),
+ *             max_output = 1 MiB (per stream) }   the child gets its own process group
  *       -> {code=, signal=, ok=, stdout=, stderr=, truncated=, ms=}
  *        | nil, msg, info   (spawn failure; timeout: info.kind == 'timeout',
  *                            info.stdout / info.stderr hold what came before)

@@ -43,7 +43,8 @@ int fmh_proc_alive(fmh_proc *p);
 /* Wait up to timeout_ms (<0: no limit). 1 when the child has ended, with
  * *code = exit status or -1, *sig = terminating signal or 0; 0 on timeout. */
 int fmh_proc_wait(fmh_proc *p, long timeout_ms, int *code, int *sig);
-/* Send sig to the child, or to its process group when group is set.
+/* Send sig to the child, or to its process group when group is set and
+ * the child leads one (never to a group fmhost itself is in).
  * 0, or -1 with err (a child already reaped: ESRCH). */
 int fmh_proc_signal(fmh_proc *p, int sig, int group, fmh_error *err);
 /* Drop the handle. The child runs on; the registry reaps it when it ends. */
