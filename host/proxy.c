@@ -76,6 +76,8 @@ typedef struct {
   int readable;       /* readiness seen, not yet consumed (cleared on EAGAIN) */
   int want_out;       /* a write would block: wait for EPOLLOUT */
   int hup;            /* removed from epoll: peer hung up, read what is left */
+  int err;            /* epoll reported an error (a reset, mostly) */
+  int failed;         /* broken: nothing more is read from or written to it */
   struct conn *c;
 } endpoint;
 
@@ -110,6 +112,8 @@ typedef struct conn {
   usec reset_at;      /* reset_peer timer; 0: none */
   usec close_at;      /* timeout timer; 0: none */
   long long budget;   /* reset_peer bytes left; -1: none */
+  int failed;         /* one side broke: drain toward the other, then reset it */
+  const char *why;    /* of the failure */
   int dead;
 } conn;
 
@@ -148,6 +152,7 @@ struct fmh_proxy {
   uint64_t next_id;
   int listening;
   usec relisten_at;
+  usec accept_resume_at; /* accepting paused (out of descriptors) until then */
   char buf[READ_CHUNK];
 
   _Atomic uint64_t bytes[2], bytes_dropped, accepted, closed, upstream_errors;
@@ -214,8 +219,15 @@ static int resolve(const char *host, int port, int passive, struct sockaddr_stor
     fmh_error_set(err, "os", rc, 0, "cannot resolve %s host '%s': %s", what, host, gai_strerror(rc));
     return -1;
   }
-  memcpy(out, res->ai_addr, res->ai_addrlen);
-  *outlen = res->ai_addrlen;
+  /* "localhost" may list ::1 first while servers here listen on 127.0.0.1 */
+  struct addrinfo *pick = res;
+  for (struct addrinfo *r = res; r; r = r->ai_next)
+    if (r->ai_family == AF_INET) {
+      pick = r;
+      break;
+    }
+  memcpy(out, pick->ai_addr, pick->ai_addrlen);
+  *outlen = pick->ai_addrlen;
   freeaddrinfo(res);
   return 0;
 }
@@ -440,6 +452,31 @@ static void reached_eof(fmh_proxy *p, conn *c, int d, usec now) {
   enqueue(pp, at, NULL, 0, 1);
 }
 
+/* One side of the connection broke (reset, or a write failed). What it
+ * had sent still goes to the other side, then the other side is reset too:
+ * that is what the far end of a real network sees. */
+static void endpoint_failed(fmh_proxy *p, conn *c, endpoint *e, int err) {
+  if (e->failed) return;
+  e->failed = 1;
+  e->readable = 0;
+  e->want_out = 0;
+  ep_forget(p, e);
+  e->hup = 1; /* keep it out of epoll */
+  for (int d = 0; d < 2; d++) {
+    pipe_t *pp = &c->pipe[d];
+    if (pp->dst == e) { /* nothing can reach it any more */
+      pipe_free(pp);
+      pp->src_eof = pp->done = 1;
+    } else if (pp->src == e) {
+      pp->src_eof = 1;
+    }
+  }
+  if (!c->failed) {
+    c->failed = 1;
+    c->why = strerror(err);
+  }
+}
+
 static int can_read(const conn *c, const pipe_t *pp) {
   if (!pp->src || pp->src_eof || pp->cut || c->dead) return 0;
   if (pp->src == &c->srv && c->connecting) return 0;
@@ -459,9 +496,7 @@ static int pump_in(fmh_proxy *p, conn *c, int d, usec now) {
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       pp->src->readable = 0;
     } else if (errno != EINTR) {
-      /* a reset on one side is passed on as a reset to the other */
-      conn_close(p, c, 1, strerror(errno));
-      return -1;
+      endpoint_failed(p, c, pp->src, errno);
     }
   }
   return 0;
@@ -517,8 +552,8 @@ static int pump_out(fmh_proxy *p, conn *c, int d, usec now, usec *wake) {
           break;
         }
         if (errno == EINTR) continue;
-        conn_close(p, c, 1, strerror(errno));
-        return -1;
+        endpoint_failed(p, c, pp->dst, errno);
+        return 0;
       }
       ch->off += (size_t)n;
       pp->queued -= (size_t)n;
@@ -595,6 +630,24 @@ static void conn_service(fmh_proxy *p, conn *c, usec now, usec *wake) {
     for (int d = 0; d < 2; d++)
       if (c->pipe[d].src && c->pipe[d].src->readable && can_read(c, &c->pipe[d])) again = 1;
     if (!again) break;
+  }
+  /* an error epoll saw that reading did not consume: the side is broken */
+  endpoint *eps[2] = {&c->cli, &c->srv};
+  for (int i = 0; i < 2; i++)
+    if (eps[i]->err && !eps[i]->failed && eps[i]->fd >= 0) {
+      int soerr = 0;
+      socklen_t sl = sizeof soerr;
+      getsockopt(eps[i]->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+      endpoint_failed(p, c, eps[i], soerr ? soerr : ECONNRESET);
+    }
+  if (c->failed) {
+    int pending = 0;
+    for (int d = 0; d < 2; d++)
+      if (c->pipe[d].head && !c->pipe[d].done) pending = 1;
+    if (!pending) {
+      conn_close(p, c, 1, c->why);
+      return;
+    }
   }
   for (int d = 0; d < 2; d++) {
     if (c->pipe[d].cut && !c->pipe[d].head) {
@@ -707,8 +760,12 @@ static void accept_all(fmh_proxy *p, usec now) {
     int fd = accept4(p->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE)
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        /* the listener stays readable: pause accepting instead of spinning */
         log_conn_event(p, FMH_LOG_WARN, "proxy.accept_error", NULL, strerror(errno));
+        ep_forget(p, &p->listen_ep);
+        p->accept_resume_at = now + RELISTEN_RETRY_US;
+      }
       break;
     }
     accept_one(p, fd, now);
@@ -718,6 +775,7 @@ static void accept_all(fmh_proxy *p, usec now) {
 /* --- down: stop and restart listening --------------------------------- */
 
 static void stop_listening(fmh_proxy *p) {
+  p->accept_resume_at = 0;
   if (!p->listening) return;
   ep_forget(p, &p->listen_ep);
   shutdown(p->listen_fd, SHUT_RD); /* refuses from now on, keeps the port */
@@ -850,6 +908,13 @@ static void *loop_main(void *arg) {
         if (e->c->connecting && e == &e->c->srv && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
           check_connected(p, e->c);
           if (e->c->dead) continue;
+        } else if (ev & EPOLLERR) {
+          /* read what is left (reading reports the error), then fail it;
+           * out of epoll meanwhile, or the error would fire forever */
+          e->err = 1;
+          ep_forget(p, e);
+          e->hup = 1;
+          continue;
         }
         if ((ev & EPOLLHUP) && !(e->c->connecting && e == &e->c->srv)) {
           /* level-triggered HUP would fire forever: leave epoll, poll by hand */
@@ -862,7 +927,12 @@ static void *loop_main(void *arg) {
     if (stop) break;
     if (p->relisten_at && now >= p->relisten_at && !toxic_on(p, FMH_TOXIC_DOWN, 0))
       start_listening(p, now);
+    if (p->accept_resume_at && now >= p->accept_resume_at) {
+      p->accept_resume_at = 0;
+      if (p->listening) ep_set(p, &p->listen_ep, EPOLLIN);
+    }
     wake = p->relisten_at;
+    if (p->accept_resume_at && (!wake || p->accept_resume_at < wake)) wake = p->accept_resume_at;
     for (conn *c = p->conns, *next; c; c = next) {
       next = c->next;
       conn_service(p, c, now, &wake);

@@ -139,6 +139,19 @@ describe('fmhost.proxy', function()
       q:close()
     end)
 
+    it('passes an upstream reset on to the client, after the bytes sent before it', function()
+      -- the echo server itself resets after echoing 1000 bytes
+      echo:toxic('reset_peer', { after_bytes = 1000 })
+      local data = payload(5000, SEED + 5)
+      local c = connect()
+      local got, msg, info = c:exchange(data, #data, LONG)
+      assert.is_nil(got)
+      assert.are.equal(ECONNRESET, info.code, msg)
+      assert.are.equal(1000, info.received)
+      assert.are.equal(data:sub(1, 1000), info.data)
+      c:close()
+    end)
+
     it('returns nil, msg, info when the listen port is in use', function()
       local q, msg, info = proxy.new { upstream_host = '127.0.0.1', upstream_port = echo:port(),
                                        listen_port = p:port(), name = 'twin' }
