@@ -1166,7 +1166,9 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
   fmh_config *c = calloc(1, sizeof *c);
   if (!c) { oom(err, "config"); return NULL; }
   if (!getcwd(c->cwd, sizeof c->cwd)) c->cwd[0] = '\0';
-  const char *dir = o->dir && *o->dir ? o->dir : "config";
+  char *dir = arena_strdup(&c->a, o->dir && *o->dir ? o->dir : "config");
+  if (!dir) goto oom;
+  for (size_t dn = strlen(dir); dn > 1 && dir[dn - 1] == '/'; dn--) dir[dn - 1] = '\0';
   char *path;
   /* the root: given, or the parent of dir; made absolute */
   {
