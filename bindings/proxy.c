@@ -10,6 +10,8 @@
  *   p:toxic(name[, opts]) -> true      name and opts as in the table below; replaces
  *                                      the same toxic in the same direction(s)
  *   p:remove(name[, direction]) -> removed (boolean);  p:clear()
+ *   p:close_connections{reset=true} -> n   close every open connection once (RST,
+ *                                      or FIN with reset=false); no toxic stays
  *   p:toxics() -> { {name=, direction=, <params>}, ... }
  *   p:stats()  -> {bytes_up, bytes_down, bytes_dropped, accepted, active, closed,
  *                  upstream_errors, activations={<toxic>=n, ...}}
@@ -223,6 +225,15 @@ static int l_remove(lua_State *L) {
   fmh_toxic_kind k = check_kind(L, 2);
   int dir = check_direction(L, 0, 3);
   lua_pushboolean(L, fmh_proxy_remove_toxic(p, k, dir) > 0);
+  return 1;
+}
+
+static int l_close_connections(lua_State *L) {
+  fmh_proxy *p = check_proxy(L, 1);
+  static const char *const keys[] = {"reset", NULL};
+  check_keys(L, 2, "close_connections", keys);
+  int reset = fmh_opt_bool(L, 2, "reset", 1);
+  lua_pushinteger(L, fmh_proxy_close_connections(p, reset));
   return 1;
 }
 
@@ -442,6 +453,7 @@ static int l_client_close(lua_State *L) {
 static const luaL_Reg proxy_methods[] = {
     {"port", l_port},     {"name", l_name},   {"upstream", l_upstream}, {"toxic", l_toxic},
     {"remove", l_remove}, {"clear", l_clear}, {"toxics", l_toxics},     {"stats", l_stats},
+    {"close_connections", l_close_connections},
     {"close", l_close},   {NULL, NULL}};
 static const luaL_Reg proxy_meta[] = {
     {"__gc", l_close}, {"__close", l_close}, {"__tostring", l_tostring}, {NULL, NULL}};

@@ -143,10 +143,13 @@ struct fmh_proxy {
   pthread_cond_t applied_cv;
   toxic_table want;      /* under mu */
   uint64_t want_gen, applied_gen;
+  unsigned kill_serial;  /* a one-shot "close every connection" request */
+  int kill_abortive, kill_count;
   int stop, thread_done;
 
   /* loop thread only */
   toxic_table cur;
+  unsigned kill_done;
   conn *conns;
   conn *graveyard;       /* freed after the current batch of events */
   uint64_t next_id;
@@ -892,10 +895,23 @@ static void *loop_main(void *arg) {
         pthread_mutex_lock(&p->mu);
         toxic_table want = p->want;
         uint64_t gen = p->want_gen;
+        unsigned kill = p->kill_serial;
+        int kill_abortive = p->kill_abortive;
         stop = p->stop;
         pthread_mutex_unlock(&p->mu);
-        if (!stop) apply_config(p, &want, now);
+        int killed = 0;
+        if (!stop) {
+          apply_config(p, &want, now);
+          if (kill != p->kill_done) {
+            p->kill_done = kill;
+            while (p->conns) {
+              conn_close(p, p->conns, kill_abortive, "closed on request");
+              killed++;
+            }
+          }
+        }
         pthread_mutex_lock(&p->mu);
+        if (killed) p->kill_count = killed;
         p->applied_gen = gen;
         pthread_cond_broadcast(&p->applied_cv);
         pthread_mutex_unlock(&p->mu);
@@ -1004,8 +1020,8 @@ static fmh_proxy *start(const fmh_proxy_opts *o, int echo, fmh_error *err) {
   if (fmh_log_enabled(FMH_LOG_INFO)) {
     fmh_log_field f[] = {FMH_LS("proxy", p->name), FMH_LI("port", p->port),
                          FMH_LS("upstream_host", echo ? "(echo)" : p->upstream_host),
-                         FMH_LI("upstream_port", p->upstream_port)};
-    fmh_log_emit(FMH_LOG_INFO, "proxy.start", NULL, NULL, f, 4);
+                         FMH_LI("upstream_port", p->upstream_port), FMH_LI("seed", (long long)o->seed)};
+    fmh_log_emit(FMH_LOG_INFO, "proxy.start", NULL, NULL, f, 5);
   }
   return p;
 fail:
@@ -1085,12 +1101,29 @@ static int validate(const fmh_proxy_toxic *t, fmh_error *err) {
   return 0;
 }
 
-static void log_toxic(const fmh_proxy *p, const char *event, fmh_toxic_kind k, int dir) {
+static void log_toxic(const fmh_proxy *p, const char *event, const fmh_proxy_toxic *t, fmh_toxic_kind k,
+                      int dir) {
   if (!fmh_log_enabled(FMH_LOG_INFO)) return;
   static const char *const dirs[] = {"", "up", "down", "both"};
+  char params[160] = "";
+  if (t) switch (k) {
+      case FMH_TOXIC_DOWN: snprintf(params, sizeof params, "reset=%d", t->reset); break;
+      case FMH_TOXIC_RESET_PEER:
+        snprintf(params, sizeof params, "after_bytes=%lld timeout_ms=%d", t->after_bytes, t->timeout_ms);
+        break;
+      case FMH_TOXIC_LATENCY: snprintf(params, sizeof params, "ms=%g jitter=%g", t->ms, t->jitter_ms); break;
+      case FMH_TOXIC_BANDWIDTH: snprintf(params, sizeof params, "rate=%g KiB/s", t->rate_kib); break;
+      case FMH_TOXIC_SLICER:
+        snprintf(params, sizeof params, "avg_size=%d size_variation=%d delay_us=%d", t->avg_size,
+                 t->size_variation, t->delay_us);
+        break;
+      case FMH_TOXIC_TIMEOUT: snprintf(params, sizeof params, "timeout_ms=%d", t->timeout_ms); break;
+      default: break;
+    }
   fmh_log_field f[] = {FMH_LS("proxy", p->name), FMH_LI("port", p->port),
-                       FMH_LS("toxic", fmh_proxy_toxic_name(k)), FMH_LS("direction", dirs[dir & 3])};
-  fmh_log_emit(FMH_LOG_INFO, event, NULL, NULL, f, 4);
+                       FMH_LS("toxic", fmh_proxy_toxic_name(k)), FMH_LS("direction", dirs[dir & 3]),
+                       FMH_LS("params", params)};
+  fmh_log_emit(FMH_LOG_INFO, event, NULL, NULL, f, t ? 5 : 4);
 }
 
 int fmh_proxy_set_toxic(fmh_proxy *p, const fmh_proxy_toxic *t, fmh_error *err) {
@@ -1106,7 +1139,7 @@ int fmh_proxy_set_toxic(fmh_proxy *p, const fmh_proxy_toxic *t, fmh_error *err) 
   }
   publish_locked(p);
   pthread_mutex_unlock(&p->mu);
-  log_toxic(p, "proxy.toxic", t->kind, t->direction);
+  log_toxic(p, "proxy.toxic", t, t->kind, t->direction);
   return 0;
 }
 
@@ -1123,8 +1156,24 @@ int fmh_proxy_remove_toxic(fmh_proxy *p, fmh_toxic_kind kind, int direction) {
   }
   if (removed) publish_locked(p);
   pthread_mutex_unlock(&p->mu);
-  if (removed) log_toxic(p, "proxy.remove", kind, direction);
+  if (removed) log_toxic(p, "proxy.remove", NULL, kind, direction);
   return removed;
+}
+
+int fmh_proxy_close_connections(fmh_proxy *p, int abortive) {
+  pthread_mutex_lock(&p->mu);
+  p->kill_serial++;
+  p->kill_abortive = abortive;
+  p->kill_count = 0;
+  publish_locked(p);
+  int n = p->kill_count;
+  pthread_mutex_unlock(&p->mu);
+  if (fmh_log_enabled(FMH_LOG_INFO)) {
+    fmh_log_field f[] = {FMH_LS("proxy", p->name), FMH_LI("port", p->port), FMH_LI("closed", n),
+                         FMH_LB("reset", abortive)};
+    fmh_log_emit(FMH_LOG_INFO, "proxy.close_connections", NULL, NULL, f, 4);
+  }
+  return n;
 }
 
 void fmh_proxy_clear(fmh_proxy *p) {

@@ -94,6 +94,9 @@ int fmh_proxy_set_toxic(fmh_proxy *p, const fmh_proxy_toxic *t, fmh_error *err);
 /* Remove a toxic in the given directions; returns how many slots were set. */
 int fmh_proxy_remove_toxic(fmh_proxy *p, fmh_toxic_kind kind, int direction);
 void fmh_proxy_clear(fmh_proxy *p);
+/* Close every open connection once (RST when abortive, else FIN), leaving
+ * no toxic behind: new connections work at once. Returns how many. */
+int fmh_proxy_close_connections(fmh_proxy *p, int abortive);
 /* The active toxics: fills up to max entries, one per kind and direction
  * (a toxic with the same parameters both ways is one entry with
  * direction FMH_DIR_BOTH); returns the count. */

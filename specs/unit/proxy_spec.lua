@@ -342,6 +342,26 @@ describe('fmhost.proxy', function()
       c:close()
     end)
 
+    it('close_connections resets every open connection once and leaves no toxic', function()
+      local a, b = connect(), connect()
+      a:exchange('a', 1, LONG); b:exchange('b', 1, LONG)
+      assert.are.equal(2, p:close_connections())
+      for _, c in ipairs { a, b } do
+        local got, _, info = c:recv(1, LONG)
+        assert.is_nil(got)
+        assert.are.equal(ECONNRESET, info.code)
+        c:close()
+      end
+      assert.are.same({}, p:toxics())
+      local c = connect()
+      assert.are.equal('new', (c:exchange('new', 3, LONG)))
+      assert.are.equal(1, p:close_connections { reset = false })
+      local got, eof = c:recv(1, LONG)
+      assert.are.equal('', got)
+      assert.is_true(eof)
+      c:close()
+    end)
+
     it('resets new connections while set, and a new connection works again after clear', function()
       p:toxic('reset_peer')
       -- the reset may beat the end of connect(2) or come at the first read
