@@ -3,7 +3,9 @@
  * handed to Lua as tables.
  *
  * Lua sees:
- *   flink.client{rest=, gateway=, timeout_ms=, poll_ms=}  -> Client (URLs default from cfg.flink)
+ *   flink.client{rest=, gateway=, timeout_ms=, poll_ms=}  -> Client; defaults from cfg.flink
+ *                                  (rest_url/gateway_url, else 127.0.0.1 and rest_port/gateway_port;
+ *                                  http_timeout_ms)
  *   flink.NULL                     SQL NULL in result rows (the shared fmhost NULL)
  *   flink._summarize(text)         the one-line summary of a Java stack trace (test support)
  *   flink._stub_server{replies=}   TEST SUPPORT ONLY: a scripted local HTTP server
@@ -230,18 +232,16 @@ static const char *check_job_id(lua_State *L, int i) {
 
 /* ---- the client ------------------------------------------------------- */
 
-/* A default URL from the global cfg (cfg.flink.host/rest_port). */
-static const char *cfg_url(lua_State *L, const char *port_key, int def_port) {
-  const char *host = "127.0.0.1";
+/* A default URL from the global cfg: cfg.flink.<url_key> when it is set,
+ * else http://127.0.0.1:<cfg.flink.<port_key>>. The string is left on the
+ * stack, which anchors it. */
+static const char *cfg_url(lua_State *L, const char *url_key, const char *port_key, int def_port) {
   lua_Integer port = def_port;
   if (lua_getglobal(L, "cfg") == LUA_TTABLE && lua_getfield(L, -1, "flink") == LUA_TTABLE) {
-    if (lua_getfield(L, -1, "host") == LUA_TSTRING) host = lua_tostring(L, -1);
+    if (lua_getfield(L, -1, url_key) == LUA_TSTRING && lua_rawlen(L, -1) > 0) return lua_tostring(L, -1);
     if (lua_getfield(L, -2, port_key) == LUA_TNUMBER) port = lua_tointeger(L, -1);
-    lua_pop(L, 2);
   }
-  /* host stays anchored in cfg; the pushed URL is anchored on the stack */
-  const char *url = lua_pushfstring(L, "http://%s:%d", host, (int)port);
-  return url;
+  return lua_pushfstring(L, "http://127.0.0.1:%d", (int)port);
 }
 
 static int l_client(lua_State *L) {
@@ -254,8 +254,8 @@ static int l_client(lua_State *L) {
   fmh_flink_options o = {0};
   o.rest_url = fmh_opt_str(L, t, "rest", NULL);
   o.gateway_url = fmh_opt_str(L, t, "gateway", NULL);
-  if (!o.rest_url) o.rest_url = cfg_url(L, "rest_port", 18081);
-  if (!o.gateway_url) o.gateway_url = cfg_url(L, "gateway_port", 18083);
+  if (!o.rest_url) o.rest_url = cfg_url(L, "rest_url", "rest_port", 18081);
+  if (!o.gateway_url) o.gateway_url = cfg_url(L, "gateway_url", "gateway_port", 18083);
   long def_timeout = 10000;
   if (lua_getglobal(L, "cfg") == LUA_TTABLE && lua_getfield(L, -1, "flink") == LUA_TTABLE &&
       lua_getfield(L, -1, "http_timeout_ms") == LUA_TNUMBER)

@@ -102,8 +102,18 @@ char *fmh_flink_summarize(const char *text, char *out, size_t n) {
   if (!n) return out;
   out[0] = '\0';
   if (!text) return out;
-  const char *start = NULL;
-  for (const char *p = text; (p = strstr(p, "Caused by: ")) != NULL; p += 11) start = p + 11;
+  /* The deepest cause is the root of a job failure. For a SQL statement the
+   * deepest org.apache.flink.table.api exception reads best: it says "SQL
+   * parse failed. ..." or "Could not find any factory for identifier ..."
+   * where the causes below it are Calcite's fragments of the same. */
+  static const char table_api[] = "org.apache.flink.table.api.";
+  const char *start = NULL, *sql = NULL;
+  if (strncmp(text, table_api, sizeof table_api - 1) == 0) sql = text;
+  for (const char *p = text; (p = strstr(p, "Caused by: ")) != NULL; p += 11) {
+    start = p + 11;
+    if (strncmp(start, table_api, sizeof table_api - 1) == 0) sql = start;
+  }
+  if (sql) start = sql;
   if (!start) {
     /* the first line that is not a wrapper */
     const char *p = text;
@@ -469,54 +479,77 @@ int fmh_flink_job_cancel(fmh_flink *c, const char *job, fmh_error *err) {
   return 0;
 }
 
+/* Trigger stop-with-savepoint once; the trigger id (malloc'ed) or NULL. */
+static char *stop_trigger(fmh_flink *c, const char *job, const char *dir, int drain,
+                          long timeout_ms, fmh_error *err) {
+  json_t *body = json_pack("{s:b}", "drain", drain ? 1 : 0);
+  if (dir) json_object_set_new(body, "targetDirectory", json_string(dir));
+  json_t *r = rest_obj(c, "POST", path_of("/jobs/%s/stop", job), body, timeout_ms, err);
+  json_decref(body);
+  if (!r) return NULL;
+  char *trigger = NULL;
+  need_str(r, "request-id", "POST /jobs/:id/stop", &trigger, err);
+  json_decref(r);
+  return trigger;
+}
+
+/* A savepoint that failed only because the job's tasks were not all
+ * running yet (just after start or a restart): the same call succeeds a
+ * moment later. */
+static int not_all_running(const char *trace) {
+  return trace && (strstr(trace, "Not all required tasks are currently running") ||
+                   strstr(trace, "is not being executed at the moment"));
+}
+
 int fmh_flink_job_stop(fmh_flink *c, const char *job, const char *dir, int drain,
                        long timeout_ms, char **location, fmh_error *err) {
   *location = NULL;
   long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 120000);
-  json_t *body = json_pack("{s:b}", "drain", drain ? 1 : 0);
-  if (dir) json_object_set_new(body, "targetDirectory", json_string(dir));
-  json_t *r = rest_obj(c, "POST", path_of("/jobs/%s/stop", job), body, 0, err);
-  json_decref(body);
-  if (!r) return -1;
-  char *trigger = NULL;
-  int rc = need_str(r, "request-id", "POST /jobs/:id/stop", &trigger, err);
-  json_decref(r);
-  if (rc) return -1;
-  char *path = path_of("/jobs/%s/savepoints/%s", job, trigger);
-  free(trigger);
-  rc = -1;
-  for (;;) {
-    json_t *s = rest_obj(c, "GET", xstrdup(path), NULL, remaining(deadline, c->timeout_ms), err);
-    if (!s) break;
-    const char *st = jstr(json_object_get(s, "status"), "id");
-    if (st && strcmp(st, "COMPLETED") == 0) {
-      json_t *op = json_object_get(s, "operation");
-      const char *loc = jstr(op, "location");
-      if (loc) {
-        *location = xstrdup(loc);
-        rc = 0;
-      } else {
+  int rc = -1, again = 1;
+  while (again) {
+    again = 0;
+    char *trigger = stop_trigger(c, job, dir, drain, remaining(deadline, c->timeout_ms), err);
+    if (!trigger) return -1;
+    char *path = path_of("/jobs/%s/savepoints/%s", job, trigger);
+    free(trigger);
+    for (;;) {
+      json_t *s = rest_obj(c, "GET", xstrdup(path), NULL, remaining(deadline, c->timeout_ms), err);
+      if (!s) break;
+      const char *st = jstr(json_object_get(s, "status"), "id");
+      if (st && strcmp(st, "COMPLETED") == 0) {
+        json_t *op = json_object_get(s, "operation");
+        const char *loc = jstr(op, "location");
         json_t *fc = json_object_get(op, "failure-cause");
         const char *trace = jstr(fc, "stack-trace");
-        char sum[600], ctx[200];
-        fmh_flink_summarize(trace ? trace : jstr(fc, "class"), sum, sizeof sum);
-        snprintf(ctx, sizeof ctx, "stop-with-savepoint of job %s failed", job);
-        err->status = 0;
-        err->retryable = 0;
-        as_flink_error(err, ctx, sum, trace);
+        if (loc) {
+          *location = xstrdup(loc);
+          rc = 0;
+        } else if (not_all_running(trace) && now_ms() + c->poll_ms < deadline) {
+          again = 1;
+        } else {
+          char sum[600], ctx[200];
+          fmh_flink_summarize(trace ? trace : jstr(fc, "class"), sum, sizeof sum);
+          snprintf(ctx, sizeof ctx, "stop-with-savepoint of job %s failed", job);
+          err->status = 0;
+          err->retryable = not_all_running(trace);
+          as_flink_error(err, ctx, sum, trace);
+        }
+        json_decref(s);
+        break;
       }
+      char stbuf[32];
+      snprintf(stbuf, sizeof stbuf, "%s", st ? st : "?");
       json_decref(s);
-      break;
+      if (now_ms() >= deadline) {
+        fmh_error_set(err, "timeout", 0, 1,
+                      "the savepoint of job %s did not complete in time (status %s)", job, stbuf);
+        break;
+      }
+      sleep_ms(c->poll_ms);
     }
-    json_decref(s);
-    if (now_ms() >= deadline) {
-      fmh_error_set(err, "timeout", 0, 1, "the savepoint of job %s did not complete in time (status %s)",
-                    job, st ? st : "?");
-      break;
-    }
-    sleep_ms(c->poll_ms);
+    free(path);
+    if (again) sleep_ms(c->poll_ms);
   }
-  free(path);
   return rc;
 }
 
@@ -775,6 +808,201 @@ static void sql_error(fmh_error *err) {
   free(detail);
 }
 
+/* ---- result pages: exact DECIMALs ------------------------------------ */
+
+/* Flink writes a DECIMAL into JSON rows as a JSON number with its trailing
+ * zeros stripped (1.5000 -> 1.5, 1000 -> 1E+3). Parsed as a double it would
+ * lose digits, and jansson refuses integers beyond 64 bits outright (a
+ * DECIMAL(20,0) of 2^64-1). So a page is also parsed from a copy of its
+ * text in which such numbers are quoted, and DECIMAL fields are taken from
+ * there as exact strings in plain notation with the column's scale: the
+ * form MariaDB gives for DECIMAL(p,s) too. */
+
+/* Does this number token need its text kept (fraction/exponent, or an
+ * integer outside int64)? */
+static int keep_text(const char *t, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (t[i] == '.' || t[i] == 'e' || t[i] == 'E') return 1;
+  size_t digits = n - (t[0] == '-');
+  if (digits < 19) return 0;
+  if (digits > 19) return 1;
+  return strncmp(t + (t[0] == '-'), t[0] == '-' ? "9223372036854775808" : "9223372036854775807",
+                 19) > 0;
+}
+
+/* A copy of a JSON text with those number tokens turned into strings. */
+static char *quote_numbers(const char *s, size_t n, size_t *outlen) {
+  fmh_buf b = {0};
+  size_t i = 0;
+  while (i < n) {
+    char ch = s[i];
+    if (ch == '"') {
+      size_t j = i + 1;
+      while (j < n && s[j] != '"') j += (s[j] == '\\') ? 2 : 1;
+      j = j < n ? j + 1 : n;
+      fmh_buf_putn(&b, s + i, j - i);
+      i = j;
+    } else if (ch == '-' || (ch >= '0' && ch <= '9')) {
+      size_t j = i + 1;
+      while (j < n && strchr("0123456789.eE+-", s[j])) j++;
+      if (keep_text(s + i, j - i)) {
+        fmh_buf_putn(&b, "\"", 1);
+        fmh_buf_putn(&b, s + i, j - i);
+        fmh_buf_putn(&b, "\"", 1);
+      } else {
+        fmh_buf_putn(&b, s + i, j - i);
+      }
+      i = j;
+    } else {
+      fmh_buf_putn(&b, s + i, 1);
+      i++;
+    }
+  }
+  fmh_buf_putn(&b, "", 0);
+  *outlen = b.len;
+  return b.p;
+}
+
+/* A JSON number's text as a plain decimal with exactly `scale` fraction
+ * digits (more when the text has more; nothing is rounded). */
+static json_t *decimal_plain(const char *t, int scale) {
+  int neg = *t == '-';
+  if (*t == '-' || *t == '+') t++;
+  fmh_buf d = {0};
+  long frac = 0, exp10 = 0;
+  int seen_dot = 0;
+  for (; *t && *t != 'e' && *t != 'E'; t++) {
+    if (*t == '.') { seen_dot = 1; continue; }
+    fmh_buf_putn(&d, t, 1);
+    if (seen_dot) frac++;
+  }
+  if (*t == 'e' || *t == 'E') exp10 = strtol(t + 1, NULL, 10);
+  fmh_buf_putn(&d, "", 0);
+  long p = exp10 - frac; /* value = digits * 10^p */
+  fmh_buf ip = {0}, fp = {0};
+  size_t len = d.len;
+  if (p >= 0) {
+    fmh_buf_putn(&ip, d.p, len);
+    for (long k = 0; k < p && k < 4096; k++) fmh_buf_putn(&ip, "0", 1);
+  } else {
+    size_t k = (size_t)-p;
+    if (len > k) {
+      fmh_buf_putn(&ip, d.p, len - k);
+      fmh_buf_putn(&fp, d.p + len - k, k);
+    } else {
+      fmh_buf_putn(&ip, "0", 1);
+      for (size_t z = len; z < k && z < 4096; z++) fmh_buf_putn(&fp, "0", 1);
+      fmh_buf_putn(&fp, d.p, len);
+    }
+  }
+  fmh_buf_putn(&ip, "", 0);
+  fmh_buf_putn(&fp, "", 0);
+  while (fp.len < (size_t)scale) fmh_buf_putn(&fp, "0", 1);
+  const char *ipart = ip.p;
+  while (ipart[0] == '0' && ipart[1]) ipart++;
+  int zero = strspn(ipart, "0") == strlen(ipart) && strspn(fp.p, "0") == fp.len;
+  fmh_buf out = {0};
+  if (neg && !zero) fmh_buf_putn(&out, "-", 1);
+  fmh_buf_puts(&out, ipart);
+  if (fp.len) {
+    fmh_buf_putn(&out, ".", 1);
+    fmh_buf_putn(&out, fp.p, fp.len);
+  }
+  json_t *j = json_stringn(out.p, out.len);
+  free(d.p);
+  free(ip.p);
+  free(fp.p);
+  free(out.p);
+  return j;
+}
+
+/* Replace the DECIMAL fields of page's rows by exact strings from alt (the
+ * same page parsed with numbers quoted). When page is NULL (jansson refused
+ * it), alt becomes the page and its other quoted numbers turn back into
+ * JSON reals where the column is FLOAT or DOUBLE. */
+static json_t *exact_decimals(json_t *page, json_t *alt) {
+  json_t *res = json_object_get(alt, "results");
+  json_t *cols = json_object_get(res, "columns");
+  json_t *rows = json_object_get(res, "data");
+  json_t *prow = page ? json_object_get(json_object_get(page, "results"), "data") : NULL;
+  size_t ci, ri;
+  json_t *col, *row;
+  json_array_foreach(cols, ci, col) {
+    json_t *lt = json_object_get(col, "logicalType");
+    const char *type = jstr(lt, "type");
+    if (!type) continue;
+    int dec = strcmp(type, "DECIMAL") == 0;
+    int real = strcmp(type, "FLOAT") == 0 || strcmp(type, "DOUBLE") == 0;
+    int scale = (int)json_integer_value(json_object_get(lt, "scale"));
+    json_array_foreach(rows, ri, row) {
+      json_t *fields = json_object_get(row, "fields");
+      json_t *v = json_array_get(fields, ci);
+      const char *text = json_string_value(v);
+      json_t *nv = NULL;
+      if (dec && (json_is_number(v) || text)) {
+        char num[64];
+        if (!text) {
+          snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+          text = num;
+        }
+        nv = decimal_plain(text, scale);
+        json_t *target = page ? json_object_get(json_array_get(prow, ri), "fields") : fields;
+        json_array_set_new(target, ci, nv);
+      } else if (real && text && !page) {
+        json_array_set_new(fields, ci, json_real(strtod(text, NULL)));
+      }
+    }
+  }
+  if (page) return page;
+  return json_incref(alt);
+}
+
+static int has_decimal(const json_t *page) {
+  size_t i;
+  json_t *col;
+  json_array_foreach(json_object_get(json_object_get(page, "results"), "columns"), i, col) {
+    const char *type = jstr(json_object_get(col, "logicalType"), "type");
+    if (type && strcmp(type, "DECIMAL") == 0) return 1;
+  }
+  return 0;
+}
+
+/* GET one result page of the gateway. */
+static json_t *result_page(fmh_flink *c, const char *path, int json_rows, long timeout_ms,
+                           fmh_error *err) {
+  size_t n = strlen(c->gateway) + strlen(path) + 2;
+  char *url = malloc(n);
+  if (!url) abort();
+  snprintf(url, n, "%s%s", c->gateway, path);
+  fmh_http_request req = {.method = "GET", .url = url, .timeout_ms = timeout_ms};
+  fmh_http_response resp;
+  json_t *page = NULL;
+  if (fmh_http_perform(c->http, &req, &resp, err) != 0) {
+    refine(err);
+  } else {
+    page = json_loadb(resp.body, resp.len, JSON_DECODE_ANY, NULL);
+    if (json_rows && (!page || has_decimal(page))) {
+      size_t qlen;
+      char *q = quote_numbers(resp.body, resp.len, &qlen);
+      json_t *alt = json_loadb(q, qlen, JSON_DECODE_ANY, NULL);
+      free(q);
+      if (alt) {
+        json_t *fixed = exact_decimals(page, alt);
+        json_decref(alt);
+        page = fixed;
+      }
+    }
+    if (!page) {
+      char what[1200];
+      snprintf(what, sizeof what, "GET %s", url);
+      page = fmh_http_parse_json(resp.body, resp.len, what, err); /* for its message */
+    }
+  }
+  fmh_http_response_free(&resp);
+  free(url);
+  return page;
+}
+
 int fmh_flink_op_wait(fmh_flink *c, const char *sh, const char *op, long timeout_ms, char *status,
                       size_t n, fmh_error *err) {
   long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 60000);
@@ -820,8 +1048,15 @@ json_t *fmh_flink_op_fetch_all(fmh_flink *c, const char *sh, const char *op,
   char *path = result_path(sh, op, row_format);
   long pause = 20;
   int pages = 0;
+  int json_rows = !row_format || strcmp(row_format, "JSON") == 0;
+  if (!c->gateway) {
+    fmh_error_set(err, "config", 0, 0, "this client has no SQL gateway URL");
+    free(path);
+    json_decref(out);
+    return NULL;
+  }
   for (;;) {
-    json_t *r = fmh_flink_gateway(c, "GET", path, NULL, remaining(deadline, c->timeout_ms), err);
+    json_t *r = result_page(c, path, json_rows, remaining(deadline, c->timeout_ms), err);
     if (!r) {
       sql_error(err);
       goto fail;

@@ -7,7 +7,7 @@
  * in addition kind "flink" marks a failure Flink itself reported: a job
  * that reached FAILED, a SQL statement the gateway rejected, a savepoint
  * that failed. When Flink sent an error body ({"errors":[...]}) err.msg
- * ends with its summary (the deepest "Caused by:" line of the Java trace)
+ * ends with its summary (fmh_flink_summarize: the cause line of the trace)
  * and err.detail holds the whole body or trace.
  *
  * A client is used by one thread at a time (it owns one connection). */
@@ -43,8 +43,9 @@ json_t *fmh_flink_gateway(fmh_flink *c, const char *method, const char *path, co
                           long timeout_ms, fmh_error *err);
 
 /* The one-line summary of a Java stack trace or a Flink error body: the
- * first line of the deepest "Caused by:", else the first line that is not
- * a wrapper. Writes at most n bytes (NUL included); returns out. */
+ * first line of the deepest org.apache.flink.table.api exception in the
+ * chain (a SQL error), else of the deepest "Caused by:", else the first
+ * line that is not a wrapper. Writes at most n bytes (NUL included). */
 char *fmh_flink_summarize(const char *text, char *out, size_t n);
 
 /* ---- JobManager ------------------------------------------------------ */
@@ -75,7 +76,8 @@ json_t *fmh_flink_backpressure(fmh_flink *c, const char *job, const char *vid, f
 int fmh_flink_job_cancel(fmh_flink *c, const char *job, fmh_error *err);  /* PATCH ?mode=cancel */
 /* POST /jobs/:id/stop and poll /jobs/:id/savepoints/:trigger until the
  * savepoint completes; *location is the savepoint path (malloc'ed). dir
- * NULL: the cluster's state.savepoints.dir. */
+ * NULL: the cluster's savepoint directory. A savepoint refused because the
+ * job's tasks are not all running yet is triggered again until timeout_ms. */
 int fmh_flink_job_stop(fmh_flink *c, const char *job, const char *dir, int drain,
                        long timeout_ms, char **location, fmh_error *err);
 /* Poll the job's state until it is one of targets (0), or FAILED/CANCELED/

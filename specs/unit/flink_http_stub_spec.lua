@@ -296,6 +296,14 @@ describe('fmhost.flink stack trace summaries', function()
                      flink._summarize(TRACE))
   end)
 
+  it('prefers the deepest Flink table API exception of a SQL error to Calcite\'s fragments', function()
+    local trace = 'org.apache.flink.table.gateway.api.utils.SqlGatewayException: Failed to fetchResults.\n'
+      .. 'Caused by: org.apache.flink.table.api.SqlParserException: SQL parse failed. Encountered "FORM"\n'
+      .. '\t... 7 more\nCaused by: org.apache.calcite.sql.parser.SqlParseException: Encountered "FORM"\n'
+    assert.are.equal('org.apache.flink.table.api.SqlParserException: SQL parse failed. Encountered "FORM"',
+                     flink._summarize(trace))
+  end)
+
   it('takes the first line that is not a wrapper when nothing is "Caused by:"', function()
     assert.are.equal('Job abc not found', flink._summarize('<Exception on server side:\nJob abc not found\n\tat x'))
   end)
