@@ -74,10 +74,15 @@ function M.load_config(o)
   return cfg
 end
 
-local function setup_logging(o)
+-- Logging: the command line and FMHOST_LOG_LEVEL win; otherwise log.level
+-- and log.file of the configuration. Called before the configuration loads
+-- (with cfg nil, so its own errors are logged) and again after.
+local function setup_logging(o, cfg)
   local log = require 'fmhost.log'
-  local level = o.log_level or os.getenv('FMHOST_LOG_LEVEL') or (o.trace and 'trace') or 'warn'
-  local ok, res, msg = pcall(log.configure, { level = level, file = o.log_file, trace = o.trace })
+  local clog = cfg and cfg.log or {}
+  local level = o.log_level or os.getenv('FMHOST_LOG_LEVEL') or (o.trace and 'trace') or clog.level or 'warn'
+  local file = o.log_file or (clog.file ~= '' and clog.file) or nil
+  local ok, res, msg = pcall(log.configure, { level = level, file = file, trace = o.trace })
   if not ok then return nil, res end
   if not res then return nil, msg end
   return true
@@ -101,6 +106,8 @@ function M.main(argv)
   if not lok then return die(2, '%s', tostring(lerr)) end
   local cfg, cerr = M.load_config(o)
   if not cfg then return die(2, '%s', cerr) end
+  lok, lerr = setup_logging(o, cfg)
+  if not lok then return die(2, '%s', tostring(lerr)) end
 
   if o.command == 'repl' then
     if #o.rest > 0 then return die(2, 'repl takes no arguments') end
