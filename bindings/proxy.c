@@ -23,7 +23,10 @@
  *
  * Toxic options (direction = 'up' | 'down' | 'both', default 'both'):
  *   down       {reset=false}                 refuse new, drop existing (RST when reset)
- *   reset_peer {after_bytes=, timeout_ms=0, direction=}  RST now / after ms / after bytes
+ *   reset_peer {after_bytes=, timeout_ms=0, direction=}  RST both sides: at once (no
+ *              option; new connections too while set), timeout_ms after it is set
+ *              or a connection is accepted, or when byte after_bytes+1 arrives in
+ *              direction (the first after_bytes pass); the two combine, first wins
  *   latency    {ms=0, jitter=0, direction=}
  *   bandwidth  {rate=KiB/s, direction=}
  *   blackhole  {direction=}
