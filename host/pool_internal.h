@@ -1,0 +1,71 @@
+/* Shared between host/pool.c, host/pool_query.c and host/pool_bulk.c: the
+ * pool's and a connection's insides. Not part of the C API. */
+#ifndef FMHOST_POOL_INTERNAL_H
+#define FMHOST_POOL_INTERNAL_H
+
+#include <pthread.h>
+
+#include "fmhost/pool.h"
+
+#define FMH_POOL_HIST 40
+#define FMH_STMT_CACHE 32
+
+typedef struct fmh_waiter {
+  pthread_cond_t cv;
+  fmh_conn *conn;   /* handed over by a release */
+  int slot;         /* allowed to open a connection */
+  int closed;       /* the pool closed */
+  int queued;
+  struct fmh_waiter *next;
+} fmh_waiter;
+
+typedef struct fmh_stmt_entry {
+  char *sql;
+  size_t len;
+  MYSQL_STMT *stmt;
+  uint64_t used;    /* LRU clock */
+} fmh_stmt_entry;
+
+struct fmh_conn {
+  fmh_pool *pool;
+  MYSQL *my;
+  struct fmh_conn *next, *prev;   /* idle list */
+  double created_ms, last_used_ms;
+  int broken;
+  const char *evict_reason;
+  unsigned long thread_id;
+  uint64_t serial;
+  fmh_cursor *cursor;             /* the open cursor, if any */
+  fmh_stmt_entry stmts[FMH_STMT_CACHE];
+  int nstmts;
+  uint64_t stmt_clock;
+};
+
+struct fmh_pool {
+  pthread_mutex_t mu;
+  fmh_pool_opts o;
+  int total;        /* connections open or being opened: never above o.size */
+  int active, idle, opening, waiting;
+  fmh_conn *idle_head, *idle_tail;   /* most recently used first */
+  fmh_waiter *wq_head, *wq_tail;
+  int closed;
+  int refs;         /* the owner's plus one per connection in use */
+  int peak_active;
+  uint64_t next_serial;
+  uint64_t created, destroyed, acquires, releases, timeouts, connect_failures;
+  uint64_t validations, validation_failures, broken, evicted_idle, evicted_lifetime;
+  uint64_t hist[FMH_POOL_HIST];
+  double acq_sum_ms, acq_max_ms;
+  pthread_t hk;
+  int hk_running;
+  pthread_cond_t hk_cv;
+};
+
+double fmh_pool_now_ms(void);
+void fmh_pool_fill_error(fmh_error *e, unsigned code, const char *state, const char *text,
+                         const char *what);
+int fmh_pool_code_kills_conn(unsigned code);
+/* Close every cached prepared statement of c. */
+void fmh_conn_drop_statements(fmh_conn *c);
+
+#endif

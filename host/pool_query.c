@@ -1,0 +1,643 @@
+/* fmhost.pool, statements: text and prepared statements on a pooled
+ * connection, parameters bound by type, results streamed row by row into
+ * typed fmh_values (the typing rules are in include/fmhost/pool.h). */
+#include <errno.h>
+#include <float.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmhost/pool.h"
+#include "pool_internal.h"
+
+typedef struct colbuf {
+  char *buf;              /* strings, decimals, bits */
+  unsigned long cap, len;
+  my_bool is_null, err;
+  long long i;
+  double d;
+  float f;
+  MYSQL_TIME t;
+  char txt[64];           /* formatted dates and floats */
+} colbuf;
+
+struct fmh_cursor {
+  fmh_conn *c;
+  MYSQL_STMT *stmt;       /* borrowed from the connection's cache; NULL for text */
+  MYSQL_RES *res;         /* text: the streaming result; prepared: metadata */
+  MYSQL_FIELD *fields;
+  int ncols;
+  fmh_column *cols;
+  fmh_value *vals;
+  MYSQL_BIND *binds;
+  colbuf *cb;
+  int done;
+  unsigned warnings;
+};
+
+static void usage_error(fmh_error *e, const char *msg) { fmh_error_set(e, "usage", 0, 0, "%s", msg); }
+
+/* --- the statement cache ----------------------------------------------- */
+
+void fmh_conn_drop_statements(fmh_conn *c) {
+  for (int i = 0; i < c->nstmts; i++) {
+    mysql_stmt_close(c->stmts[i].stmt);
+    free(c->stmts[i].sql);
+  }
+  c->nstmts = 0;
+}
+
+static void stmt_forget(fmh_conn *c, MYSQL_STMT *st) {
+  for (int i = 0; i < c->nstmts; i++) {
+    if (c->stmts[i].stmt != st) continue;
+    mysql_stmt_close(st);
+    free(c->stmts[i].sql);
+    c->stmts[i] = c->stmts[--c->nstmts];
+    return;
+  }
+}
+
+static int stmt_error(fmh_conn *c, MYSQL_STMT *st, fmh_error *e, const char *what) {
+  unsigned code = mysql_stmt_errno(st);
+  if (code == 0) return fmh_conn_error(c, e, what);
+  fmh_pool_fill_error(e, code, mysql_stmt_sqlstate(st), mysql_stmt_error(st), what);
+  if (fmh_pool_code_kills_conn(code)) c->broken = 1;
+  return -1;
+}
+
+static MYSQL_STMT *stmt_get(fmh_conn *c, const char *sql, size_t len, fmh_error *e) {
+  for (int i = 0; i < c->nstmts; i++) {
+    fmh_stmt_entry *s = &c->stmts[i];
+    if (s->len == len && memcmp(s->sql, sql, len) == 0) {
+      s->used = ++c->stmt_clock;
+      return s->stmt;
+    }
+  }
+  MYSQL_STMT *st = mysql_stmt_init(c->my);
+  if (!st) {
+    fmh_conn_error(c, e, "prepare");
+    return NULL;
+  }
+  if (mysql_stmt_prepare(st, sql, (unsigned long)len) != 0) {
+    stmt_error(c, st, e, "prepare");
+    mysql_stmt_close(st);
+    return NULL;
+  }
+  if (c->nstmts == FMH_STMT_CACHE) { /* evict the least recently used */
+    int lru = 0;
+    for (int i = 1; i < c->nstmts; i++)
+      if (c->stmts[i].used < c->stmts[lru].used) lru = i;
+    stmt_forget(c, c->stmts[lru].stmt);
+  }
+  fmh_stmt_entry *s = &c->stmts[c->nstmts];
+  s->sql = malloc(len + 1);
+  if (!s->sql) {
+    mysql_stmt_close(st);
+    fmh_error_set(e, "os", ENOMEM, 0, "prepare: out of memory");
+    return NULL;
+  }
+  memcpy(s->sql, sql, len);
+  s->sql[len] = '\0';
+  s->len = len;
+  s->stmt = st;
+  s->used = ++c->stmt_clock;
+  c->nstmts++;
+  return st;
+}
+
+/* --- parameters -------------------------------------------------------- */
+
+/* 'YYYY-MM-DD', 'YYYY-MM-DD HH:MM:SS[.ffffff]' (or 'T'), '[-]HHH:MM:SS[.ffffff]' */
+static int parse_time(const char *s, size_t len, MYSQL_TIME *t, enum enum_field_types *type) {
+  char b[64];
+  if (len >= sizeof b) return -1;
+  memcpy(b, s, len);
+  b[len] = '\0';
+  memset(t, 0, sizeof *t);
+  unsigned y, mo, d, h = 0, mi = 0, se = 0;
+  char frac[16] = "";
+  int n = 0;
+  if (sscanf(b, "%4u-%2u-%2u%n", &y, &mo, &d, &n) == 3 && n == 10) {
+    t->year = y;
+    t->month = mo;
+    t->day = d;
+    if (b[n] == '\0') {
+      t->time_type = MYSQL_TIMESTAMP_DATE;
+      *type = MYSQL_TYPE_DATE;
+      return 0;
+    }
+    int m = 0;
+    if ((b[n] != ' ' && b[n] != 'T') || sscanf(b + n + 1, "%2u:%2u:%2u%n", &h, &mi, &se, &m) != 3 || m != 8)
+      return -1;
+    n += 1 + m;
+    t->time_type = MYSQL_TIMESTAMP_DATETIME;
+    *type = MYSQL_TYPE_DATETIME;
+  } else {
+    const char *p = b;
+    if (*p == '-') { t->neg = 1; p++; }
+    if (sscanf(p, "%u:%2u:%2u%n", &h, &mi, &se, &n) != 3) return -1;
+    n += (int)(p - b);
+    t->time_type = MYSQL_TIMESTAMP_TIME;
+    *type = MYSQL_TYPE_TIME;
+  }
+  if (b[n] == '.') {
+    size_t k = strspn(b + n + 1, "0123456789");
+    if (k == 0 || k > 6 || b[n + 1 + k] != '\0') return -1;
+    memcpy(frac, b + n + 1, k);
+    while (k < 6) frac[k++] = '0';
+    t->second_part = strtoul(frac, NULL, 10);
+  } else if (b[n] != '\0') {
+    return -1;
+  }
+  if (mo > 12 || d > 31 || mi > 59 || se > 59) return -1;
+  t->hour = h;
+  t->minute = mi;
+  t->second = se;
+  return 0;
+}
+
+typedef struct {
+  MYSQL_BIND *b;
+  long long *i;
+  double *d;
+  char *tiny;
+  MYSQL_TIME *t;
+} parambuf;
+
+static void params_free(parambuf *pb) {
+  free(pb->b);
+  free(pb->i);
+  free(pb->d);
+  free(pb->tiny);
+  free(pb->t);
+}
+
+static int params_bind(const fmh_value *v, int n, parambuf *pb, fmh_error *e) {
+  memset(pb, 0, sizeof *pb);
+  if (n == 0) return 0;
+  pb->b = calloc((size_t)n, sizeof *pb->b);
+  pb->i = calloc((size_t)n, sizeof *pb->i);
+  pb->d = calloc((size_t)n, sizeof *pb->d);
+  pb->tiny = calloc((size_t)n, 1);
+  pb->t = calloc((size_t)n, sizeof *pb->t);
+  if (!pb->b || !pb->i || !pb->d || !pb->tiny || !pb->t) {
+    params_free(pb);
+    fmh_error_set(e, "os", ENOMEM, 0, "bind: out of memory");
+    return -1;
+  }
+  for (int k = 0; k < n; k++) {
+    MYSQL_BIND *b = &pb->b[k];
+    switch (v[k].t) {
+      case FMH_V_NULL: b->buffer_type = MYSQL_TYPE_NULL; break;
+      case FMH_V_INT:
+        pb->i[k] = v[k].i;
+        b->buffer_type = MYSQL_TYPE_LONGLONG;
+        b->buffer = &pb->i[k];
+        break;
+      case FMH_V_UINT:
+        pb->i[k] = (long long)v[k].u;
+        b->buffer_type = MYSQL_TYPE_LONGLONG;
+        b->buffer = &pb->i[k];
+        b->is_unsigned = 1;
+        break;
+      case FMH_V_DOUBLE:
+        pb->d[k] = v[k].d;
+        b->buffer_type = MYSQL_TYPE_DOUBLE;
+        b->buffer = &pb->d[k];
+        break;
+      case FMH_V_BOOL:
+        pb->tiny[k] = v[k].i ? 1 : 0;
+        b->buffer_type = MYSQL_TYPE_TINY;
+        b->buffer = &pb->tiny[k];
+        break;
+      case FMH_V_DECIMAL:
+      case FMH_V_STRING:
+      case FMH_V_BLOB:
+        b->buffer_type = v[k].t == FMH_V_DECIMAL ? MYSQL_TYPE_NEWDECIMAL
+                         : v[k].t == FMH_V_BLOB  ? MYSQL_TYPE_BLOB
+                                                 : MYSQL_TYPE_STRING;
+        b->buffer = (void *)v[k].s;
+        b->buffer_length = (unsigned long)v[k].len;
+        b->length_value = (unsigned long)v[k].len;
+        b->length = &b->length_value;
+        break;
+      case FMH_V_DATETIME: {
+        enum enum_field_types ty;
+        if (parse_time(v[k].s, v[k].len, &pb->t[k], &ty) != 0) {
+          fmh_error_set(e, "usage", 0, 0, "parameter %d: not a date, datetime or time: '%.*s'", k + 1,
+                        (int)(v[k].len > 40 ? 40 : v[k].len), v[k].s);
+          params_free(pb);
+          return -1;
+        }
+        b->buffer_type = ty;
+        b->buffer = &pb->t[k];
+        break;
+      }
+    }
+  }
+  return 0;
+}
+
+/* --- columns ----------------------------------------------------------- */
+
+static const char *type_name(const MYSQL_FIELD *f) {
+  MARIADB_CONST_STRING fmt;
+  if (mariadb_field_attr(&fmt, f, MARIADB_FIELD_ATTR_FORMAT_NAME) == 0 && fmt.length == 4 &&
+      memcmp(fmt.str, "json", 4) == 0)
+    return "json";
+  int bin = f->charsetnr == 63;
+  if (f->flags & ENUM_FLAG) return "enum";
+  if (f->flags & SET_FLAG) return "set";
+  switch (f->type) {
+    case MYSQL_TYPE_TINY: return "tinyint";
+    case MYSQL_TYPE_SHORT: return "smallint";
+    case MYSQL_TYPE_INT24: return "mediumint";
+    case MYSQL_TYPE_LONG: return "int";
+    case MYSQL_TYPE_LONGLONG: return "bigint";
+    case MYSQL_TYPE_FLOAT: return "float";
+    case MYSQL_TYPE_DOUBLE: return "double";
+    case MYSQL_TYPE_DECIMAL:
+    case MYSQL_TYPE_NEWDECIMAL: return "decimal";
+    case MYSQL_TYPE_DATE:
+    case MYSQL_TYPE_NEWDATE: return "date";
+    case MYSQL_TYPE_TIME: return "time";
+    case MYSQL_TYPE_DATETIME: return "datetime";
+    case MYSQL_TYPE_TIMESTAMP: return "timestamp";
+    case MYSQL_TYPE_YEAR: return "year";
+    case MYSQL_TYPE_BIT: return "bit";
+    case MYSQL_TYPE_NULL: return "null";
+    case MYSQL_TYPE_STRING: return bin ? "binary" : "char";
+    case MYSQL_TYPE_VARCHAR:
+    case MYSQL_TYPE_VAR_STRING: return bin ? "varbinary" : "varchar";
+    case MYSQL_TYPE_TINY_BLOB:
+    case MYSQL_TYPE_MEDIUM_BLOB:
+    case MYSQL_TYPE_LONG_BLOB:
+    case MYSQL_TYPE_BLOB: return bin ? "blob" : "text";
+    case MYSQL_TYPE_JSON: return "json";
+    case MYSQL_TYPE_GEOMETRY: return "geometry";
+    default: return "unknown";
+  }
+}
+
+static int is_int_type(enum enum_field_types t) {
+  return t == MYSQL_TYPE_TINY || t == MYSQL_TYPE_SHORT || t == MYSQL_TYPE_INT24 || t == MYSQL_TYPE_LONG ||
+         t == MYSQL_TYPE_LONGLONG || t == MYSQL_TYPE_YEAR;
+}
+
+static int is_time_type(enum enum_field_types t) {
+  return t == MYSQL_TYPE_DATE || t == MYSQL_TYPE_NEWDATE || t == MYSQL_TYPE_TIME ||
+         t == MYSQL_TYPE_DATETIME || t == MYSQL_TYPE_TIMESTAMP;
+}
+
+static void cursor_free(fmh_cursor *q) {
+  if (q->cb)
+    for (int i = 0; i < q->ncols; i++) free(q->cb[i].buf);
+  free(q->cb);
+  free(q->binds);
+  free(q->vals);
+  free(q->cols);
+  free(q);
+}
+
+static fmh_cursor *cursor_new(fmh_conn *c, MYSQL_RES *res, MYSQL_STMT *st, fmh_error *e) {
+  fmh_cursor *q = calloc(1, sizeof *q);
+  if (!q) goto oom;
+  q->c = c;
+  q->res = res;
+  q->stmt = st;
+  q->ncols = (int)mysql_num_fields(res);
+  q->fields = mysql_fetch_fields(res);
+  q->cols = calloc((size_t)q->ncols + 1, sizeof *q->cols);
+  q->vals = calloc((size_t)q->ncols + 1, sizeof *q->vals);
+  if (!q->cols || !q->vals) goto oom;
+  for (int i = 0; i < q->ncols; i++) {
+    MYSQL_FIELD *f = &q->fields[i];
+    fmh_column *col = &q->cols[i];
+    col->name = f->name;
+    col->type = type_name(f);
+    col->unsigned_ = (f->flags & UNSIGNED_FLAG) != 0;
+    col->nullable = !(f->flags & NOT_NULL_FLAG);
+    col->decimals = (int)f->decimals;
+    col->length = f->length;
+    col->binary = f->charsetnr == 63 && !is_int_type(f->type) && !is_time_type(f->type);
+  }
+  return q;
+oom:
+  if (q) cursor_free(q);
+  fmh_error_set(e, "os", ENOMEM, 0, "query: out of memory");
+  return NULL;
+}
+
+static int bind_results(fmh_cursor *q, fmh_error *e) {
+  q->binds = calloc((size_t)q->ncols + 1, sizeof *q->binds);
+  q->cb = calloc((size_t)q->ncols + 1, sizeof *q->cb);
+  if (!q->binds || !q->cb) goto oom;
+  for (int i = 0; i < q->ncols; i++) {
+    MYSQL_FIELD *f = &q->fields[i];
+    MYSQL_BIND *b = &q->binds[i];
+    colbuf *cb = &q->cb[i];
+    b->is_null = &cb->is_null;
+    b->error = &cb->err;
+    b->length = &cb->len;
+    if (is_int_type(f->type)) {
+      b->buffer_type = MYSQL_TYPE_LONGLONG;
+      b->buffer = &cb->i;
+      b->is_unsigned = (f->flags & UNSIGNED_FLAG) != 0;
+    } else if (f->type == MYSQL_TYPE_FLOAT) {
+      b->buffer_type = MYSQL_TYPE_FLOAT;
+      b->buffer = &cb->f;
+    } else if (f->type == MYSQL_TYPE_DOUBLE) {
+      b->buffer_type = MYSQL_TYPE_DOUBLE;
+      b->buffer = &cb->d;
+    } else if (is_time_type(f->type)) {
+      b->buffer_type = f->type == MYSQL_TYPE_NEWDATE ? MYSQL_TYPE_DATE : f->type;
+      b->buffer = &cb->t;
+      b->buffer_length = sizeof cb->t;
+    } else {
+      unsigned long want = f->length > 0 && f->length < 256 ? f->length + 1 : 256;
+      cb->buf = malloc(want);
+      if (!cb->buf) goto oom;
+      cb->cap = want;
+      b->buffer_type = MYSQL_TYPE_BLOB;
+      b->buffer = cb->buf;
+      b->buffer_length = want;
+    }
+  }
+  if (mysql_stmt_bind_result(q->stmt, q->binds) != 0) return stmt_error(q->c, q->stmt, e, "bind result");
+  return 0;
+oom:
+  fmh_error_set(e, "os", ENOMEM, 0, "query: out of memory");
+  return -1;
+}
+
+/* --- running ------------------------------------------------------------ */
+
+int fmh_conn_run(fmh_conn *c, const char *sql, size_t len, const fmh_value *params, int nparams,
+                 int prepared, fmh_cursor **out, fmh_exec_result *res, fmh_error *e) {
+  *out = NULL;
+  memset(res, 0, sizeof *res);
+  if (c->cursor) {
+    usage_error(e, "connection busy: a cursor is still open on it (close it first)");
+    return -1;
+  }
+  if (nparams == 0 && (prepared || c->pool->o.prepare_all)) {
+    MYSQL_STMT *st = stmt_get(c, sql, len, e);
+    if (!st && e->code == 1295) { /* not in the prepared statement protocol: text it is */
+      fmh_error_clear(e);
+      prepared = 0;
+    } else if (!st) {
+      return -1;
+    } else {
+      prepared = 1;
+    }
+  } else if (nparams > 0) {
+    prepared = 1;
+  }
+  if (!prepared) {
+    if (mysql_real_query(c->my, sql, (unsigned long)len) != 0) return fmh_conn_error(c, e, "query");
+    MYSQL_RES *r = mysql_use_result(c->my);
+    if (!r) {
+      if (mysql_field_count(c->my) != 0) return fmh_conn_error(c, e, "query");
+      res->affected_rows = mysql_affected_rows(c->my);
+      res->insert_id = mysql_insert_id(c->my);
+      res->warnings = mysql_warning_count(c->my);
+      /* a CALL answers with more than one result: read them all */
+      while (mysql_more_results(c->my)) {
+        if (mysql_next_result(c->my) > 0) return fmh_conn_error(c, e, "query");
+        MYSQL_RES *more = mysql_store_result(c->my);
+        if (more) mysql_free_result(more);
+      }
+      return 0;
+    }
+    fmh_cursor *q = cursor_new(c, r, NULL, e);
+    if (!q) {
+      mysql_free_result(r);
+      return -1;
+    }
+    c->cursor = q;
+    *out = q;
+    return 0;
+  }
+  MYSQL_STMT *st = stmt_get(c, sql, len, e);
+  if (!st) return -1;
+  unsigned long want = mysql_stmt_param_count(st);
+  if (want != (unsigned long)nparams) {
+    fmh_error_set(e, "usage", 0, 0, "statement has %lu placeholders but %d values were given", want, nparams);
+    return -1;
+  }
+  parambuf pb;
+  if (params_bind(params, nparams, &pb, e) != 0) return -1;
+  if (nparams > 0 && mysql_stmt_bind_param(st, pb.b) != 0) {
+    params_free(&pb);
+    return stmt_error(c, st, e, "bind");
+  }
+  int rc = mysql_stmt_execute(st);
+  params_free(&pb);
+  if (rc != 0) {
+    stmt_error(c, st, e, "execute");
+    if (c->broken) stmt_forget(c, st);
+    return -1;
+  }
+  MYSQL_RES *meta = mysql_stmt_result_metadata(st);
+  if (!meta) {
+    if (mysql_stmt_field_count(st) != 0) return stmt_error(c, st, e, "execute");
+    res->affected_rows = mysql_stmt_affected_rows(st);
+    res->insert_id = mysql_stmt_insert_id(st);
+    res->warnings = mysql_warning_count(c->my);
+    return 0;
+  }
+  fmh_cursor *q = cursor_new(c, meta, st, e);
+  if (!q) {
+    mysql_free_result(meta);
+    mysql_stmt_free_result(st);
+    return -1;
+  }
+  if (bind_results(q, e) != 0) {
+    mysql_free_result(meta);
+    mysql_stmt_free_result(st);
+    cursor_free(q);
+    return -1;
+  }
+  c->cursor = q;
+  *out = q;
+  return 0;
+}
+
+int fmh_cursor_ncols(const fmh_cursor *q) { return q->ncols; }
+const fmh_column *fmh_cursor_columns(const fmh_cursor *q) { return q->cols; }
+unsigned fmh_cursor_warnings(const fmh_cursor *q) { return q->warnings; }
+fmh_conn *fmh_cursor_conn(const fmh_cursor *q) { return q->c; }
+
+/* The double a text result would give for this float: the shortest
+ * decimal that reads back as the same float, read as a double. */
+static double float_as_text(float f, char *txt, size_t n) {
+  for (int prec = 6; prec <= 9; prec++) {
+    snprintf(txt, n, "%.*g", prec, (double)f);
+    if (strtof(txt, NULL) == f) break;
+  }
+  return strtod(txt, NULL);
+}
+
+static void format_time(const MYSQL_TIME *t, enum enum_field_types type, unsigned decimals, char *out,
+                        size_t n) {
+  int k;
+  if (type == MYSQL_TYPE_DATE || type == MYSQL_TYPE_NEWDATE) {
+    snprintf(out, n, "%04u-%02u-%02u", t->year, t->month, t->day);
+    return;
+  }
+  if (type == MYSQL_TYPE_TIME) {
+    k = snprintf(out, n, "%s%02u:%02u:%02u", t->neg ? "-" : "", t->day * 24 + t->hour, t->minute, t->second);
+  } else {
+    k = snprintf(out, n, "%04u-%02u-%02u %02u:%02u:%02u", t->year, t->month, t->day, t->hour, t->minute,
+                 t->second);
+  }
+  unsigned fsp = decimals;
+  if (fsp > 6) fsp = t->second_part ? 6 : 0; /* not fixed: show micros only when there are some */
+  if (fsp > 0 && k > 0 && (size_t)k + 8 < n) {
+    char micro[8];
+    snprintf(micro, sizeof micro, "%06lu", t->second_part % 1000000UL);
+    out[k] = '.';
+    memcpy(out + k + 1, micro, fsp);
+    out[k + 1 + fsp] = '\0';
+  }
+}
+
+static uint64_t bits_value(const unsigned char *s, size_t len) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < len; i++) v = (v << 8) | s[i];
+  return v;
+}
+
+static void set_uint(fmh_value *v, uint64_t u) {
+  if (u > (uint64_t)INT64_MAX) {
+    v->t = FMH_V_UINT;
+    v->u = u;
+  } else {
+    v->t = FMH_V_INT;
+    v->i = (int64_t)u;
+  }
+}
+
+static int fetch_text(fmh_cursor *q, fmh_error *e) {
+  MYSQL_ROW row = mysql_fetch_row(q->res);
+  if (!row) {
+    if (mysql_errno(q->c->my)) return fmh_conn_error(q->c, e, "fetch");
+    return 0;
+  }
+  unsigned long *lens = mysql_fetch_lengths(q->res);
+  for (int i = 0; i < q->ncols; i++) {
+    fmh_value *v = &q->vals[i];
+    MYSQL_FIELD *f = &q->fields[i];
+    memset(v, 0, sizeof *v);
+    if (!row[i]) continue; /* FMH_V_NULL */
+    if (is_int_type(f->type)) {
+      if (f->flags & UNSIGNED_FLAG) set_uint(v, strtoull(row[i], NULL, 10));
+      else { v->t = FMH_V_INT; v->i = strtoll(row[i], NULL, 10); }
+    } else if (f->type == MYSQL_TYPE_FLOAT || f->type == MYSQL_TYPE_DOUBLE) {
+      v->t = FMH_V_DOUBLE;
+      v->d = strtod(row[i], NULL);
+    } else if (f->type == MYSQL_TYPE_BIT) {
+      set_uint(v, bits_value((const unsigned char *)row[i], lens[i]));
+    } else {
+      v->t = (f->type == MYSQL_TYPE_DECIMAL || f->type == MYSQL_TYPE_NEWDECIMAL) ? FMH_V_DECIMAL
+             : is_time_type(f->type)                                             ? FMH_V_DATETIME
+             : q->cols[i].binary                                                 ? FMH_V_BLOB
+                                                                                 : FMH_V_STRING;
+      v->s = row[i];
+      v->len = lens[i];
+    }
+  }
+  return 1;
+}
+
+static int fetch_binary(fmh_cursor *q, fmh_error *e) {
+  int rc = mysql_stmt_fetch(q->stmt);
+  if (rc == MYSQL_NO_DATA) return 0;
+  if (rc == 1) return stmt_error(q->c, q->stmt, e, "fetch");
+  int grown = 0;
+  for (int i = 0; i < q->ncols; i++) {
+    colbuf *cb = &q->cb[i];
+    if (cb->is_null || !cb->buf || cb->len <= cb->cap) continue;
+    /* truncated: grow the buffer and read the column again */
+    char *nb = realloc(cb->buf, cb->len + 1);
+    if (!nb) {
+      fmh_error_set(e, "os", ENOMEM, 0, "fetch: out of memory");
+      return -1;
+    }
+    cb->buf = nb;
+    cb->cap = cb->len + 1;
+    MYSQL_BIND b = q->binds[i];
+    b.buffer = nb;
+    b.buffer_length = cb->cap;
+    if (mysql_stmt_fetch_column(q->stmt, &b, (unsigned)i, 0) != 0) return stmt_error(q->c, q->stmt, e, "fetch");
+    q->binds[i].buffer = nb;
+    q->binds[i].buffer_length = cb->cap;
+    grown = 1;
+  }
+  for (int i = 0; i < q->ncols; i++) {
+    fmh_value *v = &q->vals[i];
+    MYSQL_FIELD *f = &q->fields[i];
+    colbuf *cb = &q->cb[i];
+    memset(v, 0, sizeof *v);
+    if (cb->is_null || f->type == MYSQL_TYPE_NULL) continue;
+    if (is_int_type(f->type)) {
+      if (f->flags & UNSIGNED_FLAG) set_uint(v, (uint64_t)cb->i);
+      else { v->t = FMH_V_INT; v->i = cb->i; }
+    } else if (f->type == MYSQL_TYPE_FLOAT) {
+      v->t = FMH_V_DOUBLE;
+      v->d = float_as_text(cb->f, cb->txt, sizeof cb->txt);
+    } else if (f->type == MYSQL_TYPE_DOUBLE) {
+      v->t = FMH_V_DOUBLE;
+      v->d = cb->d;
+    } else if (is_time_type(f->type)) {
+      v->t = FMH_V_DATETIME;
+      format_time(&cb->t, f->type, f->decimals, cb->txt, sizeof cb->txt);
+      v->s = cb->txt;
+      v->len = strlen(cb->txt);
+    } else if (f->type == MYSQL_TYPE_BIT) {
+      set_uint(v, bits_value((const unsigned char *)cb->buf, cb->len));
+    } else {
+      v->t = (f->type == MYSQL_TYPE_DECIMAL || f->type == MYSQL_TYPE_NEWDECIMAL) ? FMH_V_DECIMAL
+             : q->cols[i].binary                                                 ? FMH_V_BLOB
+                                                                                 : FMH_V_STRING;
+      v->s = cb->buf;
+      v->len = cb->len;
+    }
+  }
+  /* later rows use the bigger buffers; binding resets the per-row flags,
+   * so it happens after this row's values were taken */
+  if (grown && mysql_stmt_bind_result(q->stmt, q->binds) != 0) return stmt_error(q->c, q->stmt, e, "fetch");
+  return 1;
+}
+
+int fmh_cursor_fetch(fmh_cursor *q, const fmh_value **row, fmh_error *e) {
+  *row = NULL;
+  if (q->done) return 0;
+  int rc = q->stmt ? fetch_binary(q, e) : fetch_text(q, e);
+  if (rc == 1) {
+    *row = q->vals;
+    return 1;
+  }
+  q->done = 1;
+  if (rc == 0) q->warnings = mysql_warning_count(q->c->my);
+  return rc;
+}
+
+void fmh_cursor_close(fmh_cursor *q) {
+  fmh_conn *c = q->c;
+  if (q->stmt) {
+    mysql_free_result(q->res);           /* the metadata */
+    if (!c->broken && mysql_stmt_free_result(q->stmt) != 0) c->broken = 1; /* drains unread rows */
+    if (c->broken) stmt_forget(c, q->stmt);
+  } else {
+    mysql_free_result(q->res);           /* drains unread rows */
+    while (!c->broken && mysql_more_results(c->my)) {
+      if (mysql_next_result(c->my) > 0) { c->broken = 1; break; }
+      MYSQL_RES *more = mysql_use_result(c->my);
+      if (more) mysql_free_result(more);
+    }
+  }
+  if (!c->broken && mysql_errno(c->my) && fmh_pool_code_kills_conn(mysql_errno(c->my))) c->broken = 1;
+  c->cursor = NULL;
+  cursor_free(q);
+}

@@ -1,0 +1,292 @@
+/* fmhost.pool: a thread-safe MySQL/MariaDB connection pool over libmariadb,
+ * typed statements and cursors, and two bulk-load paths fed by C row
+ * producers.
+ *
+ * The pool never holds more than `size` connections (open or being opened).
+ * Acquirers that find none free queue FIFO and are served in order: a
+ * released connection goes straight to the first waiter. A waiter gives up
+ * after the acquire timeout with "pool exhausted after N ms". Connections
+ * idle longer than validate_after_ms are pinged before they are handed out;
+ * dead ones (failed ping, or a connection-class error while in use) are
+ * closed and replaced. A housekeeping thread (only when min_idle,
+ * idle_timeout_ms or max_lifetime_ms ask for one) closes connections idle
+ * past idle_timeout_ms (keeping min_idle) or older than max_lifetime_ms, and
+ * opens connections up to min_idle. Every state change is logged as event
+ * "pool.state" with the counts active/idle/total/waiting/size.
+ *
+ * Every blocking call has a timeout: connect, read and write timeouts on
+ * every connection, the acquire timeout on waiters.
+ *
+ * Values: fmh_value carries one column value or one statement parameter.
+ * Results are typed as follows: integer columns as FMH_V_INT (or FMH_V_UINT
+ * for unsigned values above INT64_MAX), FLOAT/DOUBLE as FMH_V_DOUBLE (a
+ * FLOAT is the double nearest its shortest decimal form, as the text
+ * protocol sends it), BIT and YEAR as FMH_V_INT, DECIMAL as FMH_V_DECIMAL
+ * (exact text), DATE/TIME/DATETIME/TIMESTAMP as FMH_V_DATETIME text
+ * 'YYYY-MM-DD HH:MM:SS.ffffff' with as many fraction digits as the column's
+ * fsp, strings/JSON/ENUM/SET as FMH_V_STRING, binary strings/BLOB as
+ * FMH_V_BLOB (bytes, NULs intact), NULL as FMH_V_NULL. The text protocol
+ * (statements without parameters) and the binary protocol (with
+ * parameters) give the same values. */
+#ifndef FMHOST_POOL_H
+#define FMHOST_POOL_H
+
+#include <mysql.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fmhost/error.h"
+
+typedef struct fmh_pool fmh_pool;
+typedef struct fmh_conn fmh_conn;
+typedef struct fmh_cursor fmh_cursor;
+
+typedef enum {
+  FMH_TLS_DISABLED = 0,
+  FMH_TLS_PREFERRED,       /* TLS when the server offers it, no certificate check */
+  FMH_TLS_REQUIRED,        /* TLS or fail, no certificate check */
+  FMH_TLS_VERIFY_CA,       /* TLS, server certificate signed by tls_ca */
+  FMH_TLS_VERIFY_IDENTITY  /* as VERIFY_CA, and the certificate names the host */
+} fmh_tls_mode;
+
+typedef struct fmh_pool_opts {
+  const char *name;              /* in log events; default "pool" */
+  const char *host;              /* default 127.0.0.1 */
+  unsigned port;                 /* default 3306 */
+  const char *socket;            /* used when host is "localhost" */
+  const char *user, *password, *database;
+  const char *charset;           /* default utf8mb4 */
+  int size;                      /* max connections, default 4 */
+  int min_idle;                  /* kept open by the housekeeper, default 0 */
+  int acquire_timeout_ms;        /* default 5000 */
+  int validate_after_ms;         /* ping idle connections older than this; 0 always, <0 never; default 1000 */
+  int max_lifetime_ms;           /* 0 = unlimited */
+  int idle_timeout_ms;           /* 0 = never */
+  int housekeeping_ms;           /* housekeeper period, default 500 */
+  int connect_timeout_ms;        /* default 5000 (libmariadb rounds up to seconds) */
+  int read_timeout_ms;           /* default 60000 (seconds granularity) */
+  int write_timeout_ms;          /* default 60000 (seconds granularity) */
+  const char *time_zone;         /* session time_zone, NULL = server default */
+  const char *sql_mode;          /* session sql_mode, NULL = server default */
+  const char *init_sql;          /* run on every new connection */
+  int local_infile;              /* allow LOAD DATA LOCAL INFILE, default 1 */
+  int lazy;                      /* 0: fmh_pool_open opens one connection to check the options */
+  int prepare_all;               /* prepared statements (binary protocol) also without parameters */
+  fmh_tls_mode tls_mode;
+  const char *tls_ca, *tls_cert, *tls_key;
+} fmh_pool_opts;
+
+typedef struct fmh_pool_stats {
+  int size, total, active, idle, opening, waiting, min_idle;
+  int peak_active;               /* highest active count ever seen */
+  uint64_t created, destroyed;   /* connections opened / closed */
+  uint64_t acquires, releases, timeouts, connect_failures;
+  uint64_t validations, validation_failures, broken, evicted_idle, evicted_lifetime;
+  double acquire_ms_avg, acquire_ms_max, acquire_ms_p50, acquire_ms_p99;
+  int closed;
+} fmh_pool_stats;
+
+void fmh_pool_opts_default(fmh_pool_opts *o);
+/* Parse "disabled|preferred|required|verify-ca|verify-identity"; -1 when unknown. */
+int fmh_tls_mode_parse(const char *s);
+const char *fmh_tls_mode_name(fmh_tls_mode m);
+
+/* Copies every string of o. NULL with e filled on failure (bad options, or
+ * the first connection failing unless o->lazy). */
+fmh_pool *fmh_pool_open(const fmh_pool_opts *o, fmh_error *e);
+/* Close idle connections, wake waiters (they fail with "pool closed"),
+ * stop the housekeeper. Connections still in use are closed when released;
+ * the pool's memory goes with the last of them. */
+void fmh_pool_close(fmh_pool *p);
+/* timeout_ms < 0: the pool's acquire_timeout_ms. */
+int fmh_pool_acquire(fmh_pool *p, int timeout_ms, fmh_conn **out, fmh_error *e);
+/* Rolls back an open transaction, closes a cursor left open; a broken
+ * connection is closed instead of being reused. */
+void fmh_pool_release(fmh_conn *c);
+void fmh_pool_stats_get(fmh_pool *p, fmh_pool_stats *s);
+/* One housekeeping pass now (evictions, min_idle). */
+void fmh_pool_maintain(fmh_pool *p);
+const char *fmh_pool_name(const fmh_pool *p);
+
+MYSQL *fmh_conn_mysql(fmh_conn *c);
+fmh_pool *fmh_conn_pool(fmh_conn *c);
+uint64_t fmh_conn_serial(const fmh_conn *c);   /* pool-local number, 1.. */
+/* Fill e from the connection's last error; what names the operation. A
+ * connection-class error marks the connection broken. Returns -1. */
+int fmh_conn_error(fmh_conn *c, fmh_error *e, const char *what);
+void fmh_conn_mark_broken(fmh_conn *c);
+int fmh_conn_is_broken(const fmh_conn *c);
+/* A text statement whose result (if any) is discarded. */
+int fmh_conn_exec(fmh_conn *c, const char *sql, size_t len, fmh_error *e);
+int fmh_conn_ping(fmh_conn *c, fmh_error *e);
+/* The server says a transaction is open on this session. */
+int fmh_conn_in_transaction(fmh_conn *c);
+
+/* --- values, statements, cursors ------------------------------------- */
+
+typedef enum {
+  FMH_V_NULL = 0,
+  FMH_V_INT,       /* i */
+  FMH_V_UINT,      /* u (results: only when above INT64_MAX) */
+  FMH_V_DOUBLE,    /* d */
+  FMH_V_BOOL,      /* i (parameters only: bound as TINYINT) */
+  FMH_V_DECIMAL,   /* s, len: exact decimal text */
+  FMH_V_STRING,    /* s, len: text in the connection charset */
+  FMH_V_BLOB,      /* s, len: bytes */
+  FMH_V_DATETIME   /* s, len: 'YYYY-MM-DD[ HH:MM:SS[.f...]]' or a TIME '[-]H..H:MM:SS[.f...]' */
+} fmh_vtype;
+
+typedef struct fmh_value {
+  fmh_vtype t;
+  int64_t i;
+  uint64_t u;
+  double d;
+  const char *s;
+  size_t len;
+} fmh_value;
+
+typedef struct fmh_column {
+  const char *name;
+  const char *type;        /* "int", "bigint", "decimal", "varchar", "datetime", "json", ... */
+  int unsigned_;           /* UNSIGNED */
+  int nullable;
+  int decimals;            /* fsp / scale */
+  unsigned long length;
+  int binary;              /* binary charset (BLOB, BINARY, VARBINARY) */
+} fmh_column;
+
+typedef struct fmh_exec_result {
+  uint64_t affected_rows, insert_id;
+  unsigned warnings;
+} fmh_exec_result;
+
+/* Run sql with params (the text protocol when nparams == 0 and neither
+ * prepared nor the pool's prepare_all ask otherwise, else a prepared
+ * statement, cached per connection; a statement the server cannot prepare
+ * falls back to text when it has no parameters). A statement without
+ * a result set completes here (res filled, *out = NULL). One with a result
+ * set leaves an open cursor in *out that streams rows from the server; the
+ * connection is busy until fmh_cursor_close. */
+int fmh_conn_run(fmh_conn *c, const char *sql, size_t len, const fmh_value *params, int nparams,
+                 int prepared, fmh_cursor **out, fmh_exec_result *res, fmh_error *e);
+int fmh_cursor_ncols(const fmh_cursor *q);
+const fmh_column *fmh_cursor_columns(const fmh_cursor *q);
+/* 1 with *row pointing at ncols values (valid until the next fetch or
+ * close), 0 at the end, -1 on error. */
+int fmh_cursor_fetch(fmh_cursor *q, const fmh_value **row, fmh_error *e);
+unsigned fmh_cursor_warnings(const fmh_cursor *q);
+/* Discards unread rows. */
+void fmh_cursor_close(fmh_cursor *q);
+fmh_conn *fmh_cursor_conn(const fmh_cursor *q);
+
+/* --- bulk load --------------------------------------------------------- */
+
+/* A producer writes rows one at a time in one of two formats:
+ *   FMH_ROW_CSV: one line for LOAD DATA with the clause FMH_CSV_CLAUSE
+ *     (fields separated by ',', text enclosed in '"', '\\' escaping '"', '\\',
+ *     newline as \n, NUL as \0; NULL as \N; the line ends with '\n').
+ *   FMH_ROW_SQL: one tuple for a multi-row INSERT, "(1,'a''b',NULL)".
+ * next() writes the next row into buf and returns its length; 0 at the end;
+ * when the row needs more than cap bytes it returns the size it needs and
+ * does not advance (the caller grows buf and calls again). (size_t)-1
+ * signals an error, with a message in err (at least 256 bytes). */
+enum { FMH_ROW_CSV = 1, FMH_ROW_SQL = 2 };
+#define FMH_CSV_CLAUSE \
+  "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '\\\\' " \
+  "LINES TERMINATED BY '\\n'"
+
+typedef struct fmh_row_producer {
+  void *ctx;
+  size_t (*next)(void *ctx, int format, char *buf, size_t cap, char *err);
+  void (*close)(void *ctx);
+} fmh_row_producer;
+
+/* A source opens independent producers over key ranges: row i of the data
+ * set must be a pure function of i, so threads load disjoint ranges
+ * [first, first+count) in parallel. open() must be thread-safe.
+ * A Lua value feeds pool:load when it is a full userdata whose memory starts
+ * with an fmh_row_source and whose metatable has __fmh_row_source = true. */
+typedef struct fmh_row_source {
+  void *ctx;
+  const char *columns;   /* "(a,b,c)" for the statements, or NULL for the table's order */
+  int (*open)(void *ctx, uint64_t first, uint64_t count, fmh_row_producer *out, fmh_error *e);
+} fmh_row_source;
+
+typedef enum { FMH_BULK_INFILE = 1, FMH_BULK_INSERT = 2 } fmh_bulk_method;
+
+typedef struct fmh_bulk_opts {
+  const char *table;        /* as written into the statement (quote it yourself if needed) */
+  uint64_t first, rows;     /* load rows [first, first+rows) */
+  int threads;              /* each on its own pooled connection, a contiguous share of the range */
+  fmh_bulk_method method;
+  uint64_t chunk_rows;      /* infile: rows per LOAD DATA statement, 0 = one statement per thread */
+  uint64_t batch_rows;      /* insert: max rows per INSERT, 0 = limited by bytes only */
+  size_t batch_bytes;       /* insert: max statement bytes, 0 = max_allowed_packet - 1 KiB */
+} fmh_bulk_opts;
+
+typedef struct fmh_bulk_result {
+  uint64_t rows;            /* rows the server reported as inserted */
+  uint64_t statements;
+  uint64_t bytes;           /* bytes of data sent */
+  uint64_t warnings;
+  double wall_s;
+  int threads;
+} fmh_bulk_result;
+
+/* Rows already committed by finished statements stay when another fails:
+ * each statement is its own transaction. */
+int fmh_pool_load(fmh_pool *p, const fmh_row_source *src, const fmh_bulk_opts *o,
+                  fmh_bulk_result *r, fmh_error *e);
+
+/* The built-in source for the benchmark table (7 columns):
+ *   id BIGINT PRIMARY KEY, i INT, d DECIMAL(22,9), f DOUBLE, s VARCHAR(64),
+ *   ts DATETIME(6), b BOOLEAN
+ * Row k is a pure function of (seed, k): id = k, s NULL for about 1 row in
+ * 50 and otherwise 0..64 characters including ',', '"', '\\' and '\''. */
+typedef struct fmh_bench_row {
+  int64_t id;
+  int32_t i;
+  char d[40];               /* DECIMAL(22,9) text */
+  double f;
+  int s_null;
+  char s[65];
+  size_t s_len;
+  char ts[40];              /* 'YYYY-MM-DD HH:MM:SS.ffffff' */
+  int b;
+} fmh_bench_row;
+
+#define FMH_BENCH_DDL(name) \
+  "CREATE TABLE " name " (id BIGINT NOT NULL PRIMARY KEY, i INT NOT NULL, d DECIMAL(22,9) NOT NULL, " \
+  "f DOUBLE NOT NULL, s VARCHAR(64) NULL, ts DATETIME(6) NOT NULL, b BOOLEAN NOT NULL)"
+
+void fmh_bench_row_make(uint64_t seed, uint64_t k, fmh_bench_row *r);
+/* Format one row; returns its length or the size needed when > cap. */
+size_t fmh_bench_row_format(const fmh_bench_row *r, int format, char *buf, size_t cap);
+/* s->ctx must point at a uint64_t seed that outlives s. */
+void fmh_bench_source_init(fmh_row_source *s, uint64_t *seed);
+
+/* Write rows [first, first+count) of a source to a file: CSV lines, or
+ * INSERT statements of batch_rows rows each ("INSERT INTO table VALUES ...;\n"). */
+int fmh_source_write_file(const fmh_row_source *src, int format, const char *path, const char *table,
+                          uint64_t first, uint64_t count, uint64_t batch_rows, fmh_error *e);
+
+/* --- stress ---------------------------------------------------------- */
+
+typedef struct fmh_stress_opts {
+  int threads, acquires;    /* per thread */
+  int hold_us_max;          /* hold each connection a random 0..hold_us_max us */
+  int query;                /* run SELECT 1 while holding */
+  int timeout_ms;           /* acquire timeout, <0 = the pool's */
+  uint64_t seed;
+} fmh_stress_opts;
+
+typedef struct fmh_stress_result {
+  uint64_t acquired, timeouts, errors, queries;
+  int max_in_use;           /* highest number of connections held at once, counted by the threads */
+  double wall_s;
+  char first_error[256];
+} fmh_stress_result;
+
+int fmh_pool_stress(fmh_pool *p, const fmh_stress_opts *o, fmh_stress_result *r, fmh_error *e);
+
+#endif
