@@ -8,6 +8,8 @@
 --   <stack.dir>/mariadb/mariadbd.pid    mariadbd's pid file
 --   <stack.dir>/mariadb/mariadbd.log    error log and the process's output
 --   <stack.dir>/mariadb/state.json      what fmhost started (pid, port, ...)
+--   <stack.dir>/mariadb/tls/            with mysql.tls: the CA, server and client
+--                                       keys and certificates (generated once)
 --
 -- With mysql.managed = false nothing is started: up/ensure/status only
 -- check that the server at mysql.host:mysql.port answers.
@@ -15,6 +17,20 @@ local proc = require 'fmhost.proc'
 local stack = require 'fmhost.stack'
 
 local M = { name = 'mariadb' }
+
+-- With mysql.tls, accounts for TLS scenarios (password mysql.password, all
+-- privileges on mysql.database, from 127.0.0.1 only): TLS_USER must connect
+-- with TLS (REQUIRE SSL), X509_USER with a client certificate signed by the
+-- stack's CA (REQUIRE X509).
+M.TLS_USER = 'fmhost_tls'
+M.X509_USER = 'fmhost_x509'
+
+-- The files in <stack.dir>/mariadb/tls/ (see M.ensure_tls).
+local TLS_FILES = {
+  ca = 'ca.pem', ca_key = 'ca-key.pem',
+  server_cert = 'server-cert.pem', server_key = 'server-key.pem',
+  client_cert = 'client-cert.pem', client_key = 'client-key.pem',
+}
 
 local get = stack.get
 local function silent() end
@@ -32,6 +48,7 @@ function M.settings(cfg)
     database = get(cfg, 'mysql.database', 'fmhost'),
     root_user = get(cfg, 'mysql.root_user', 'root'),
     collation = get(cfg, 'mysql.collation', 'utf8mb4_nopad_bin'),
+    tls = get(cfg, 'mysql.tls', true),
     start_timeout_ms = get(cfg, 'mysql.start_timeout_ms', 60000),
     stop_timeout_ms = get(cfg, 'mysql.stop_timeout_ms', 60000),
     base = base,
@@ -40,9 +57,13 @@ function M.settings(cfg)
     pidfile = base .. '/mariadbd.pid',
     log = base .. '/mariadbd.log',
     install_log = base .. '/install-db.log',
+    tls_dir = base .. '/tls',
+    tls_user = M.TLS_USER,
+    x509_user = M.X509_USER,
   }
   s.socket = stack.abspath(get(cfg, 'mysql.socket', base .. '/mysqld.sock'))
   if s.managed == 'false' then s.managed = false end
+  if s.tls == 'false' then s.tls = false end
   return s
 end
 
@@ -67,12 +88,16 @@ end
 --  * UTC server time zone: TIMESTAMP values do not depend on the machine.
 --  * skip-name-resolve: no DNS on connect; users are @'127.0.0.1' (TCP)
 --    and @'localhost' (socket).
+--  * with mysql.tls: ssl_ca/ssl_cert/ssl_key from <stack.dir>/mariadb/tls/,
+--    TLS 1.2 and 1.3 only. TLS is offered, not required
+--    (require_secure_transport stays off): accounts ask for it one by one.
 function M.my_cnf(s)
-  local root = proc.getuid() == 0
   local lines = {
     '# written by fmhost stack up; rewritten on every start',
     '[mysqld]',
-    root and 'user = root' or nil,
+  }
+  if proc.getuid() == 0 then lines[#lines + 1] = 'user = root' end
+  for _, l in ipairs {
     'datadir = ' .. s.datadir,
     'port = ' .. s.port,
     'bind-address = 127.0.0.1',
@@ -93,18 +118,22 @@ function M.my_cnf(s)
     'innodb_log_file_size = 256M',
     'innodb_flush_log_at_trx_commit = 2',
     'innodb_doublewrite = 0',
+  } do lines[#lines + 1] = l end
+  if s.tls then
+    lines[#lines + 1] = 'ssl_ca = ' .. s.tls_dir .. '/' .. TLS_FILES.ca
+    lines[#lines + 1] = 'ssl_cert = ' .. s.tls_dir .. '/' .. TLS_FILES.server_cert
+    lines[#lines + 1] = 'ssl_key = ' .. s.tls_dir .. '/' .. TLS_FILES.server_key
+    lines[#lines + 1] = 'tls_version = TLSv1.2,TLSv1.3'
+  end
+  for _, l in ipairs {
     '',
     '[client]',
     'socket = ' .. s.socket,
     'port = ' .. s.port,
     'user = ' .. s.root_user,
     '',
-  }
-  local out = {}
-  for i = 1, #lines + 1 do -- skip the nil of a non-root run
-    if lines[i] then out[#out + 1] = lines[i] end
-  end
-  return table.concat(out, '\n')
+  } do lines[#lines + 1] = l end
+  return table.concat(lines, '\n')
 end
 
 -- --- the client ----------------------------------------------------------------
@@ -121,7 +150,9 @@ end
 -- the socket (managed server only); otherwise as mysql.user over TCP to
 -- mysql.host:mysql.port (o.socket: over the socket) with mysql.database.
 -- o.columns: keep the header line. o.database: another database ('' for
--- none). o.timeout_ms (30 s).
+-- none). o.timeout_ms (30 s). o.user, o.password: log in as another account
+-- over TCP. o.tls: false (--skip-ssl, no TLS at all) or {ca=, cert=, key=,
+-- verify=} (TLS; verify: --ssl-verify-server-cert, the CA and the host name).
 -- Returns the client's output (tab-separated, one line a row) | nil, msg, info.
 function M.client(cfg, sql, o)
   o = o or {}
@@ -142,8 +173,17 @@ function M.client(cfg, sql, o)
     argv[#argv + 1] = '--protocol=tcp'
     argv[#argv + 1] = '--host=' .. s.host
     argv[#argv + 1] = '--port=' .. s.port
-    argv[#argv + 1] = '--user=' .. s.user
-    env.MYSQL_PWD = s.password -- not on the command line, where ps shows it
+    argv[#argv + 1] = '--user=' .. (o.user or s.user)
+    env.MYSQL_PWD = o.password or s.password -- not on the command line, where ps shows it
+  end
+  if o.tls == false then
+    argv[#argv + 1] = '--skip-ssl'
+  elseif type(o.tls) == 'table' then
+    argv[#argv + 1] = '--ssl'
+    if o.tls.ca then argv[#argv + 1] = '--ssl-ca=' .. o.tls.ca end
+    if o.tls.cert then argv[#argv + 1] = '--ssl-cert=' .. o.tls.cert end
+    if o.tls.key then argv[#argv + 1] = '--ssl-key=' .. o.tls.key end
+    if o.tls.verify then argv[#argv + 1] = '--ssl-verify-server-cert' end
   end
   local db = o.database
   if db == nil and not o.root then db = s.database end
@@ -160,6 +200,193 @@ function M.client(cfg, sql, o)
       { kind = 'mysql', code = r.code, stderr = r.stderr, stdout = r.stdout, retryable = false }
   end
   return r.stdout
+end
+
+-- --- TLS files -------------------------------------------------------------------
+
+-- With mysql.tls the server offers TLS (it does not require it: clients
+-- without TLS keep working) with a certificate from a private CA that
+-- fmhost generates once, with the openssl command line tool:
+--
+--   ca-key.pem, ca.pem            the CA: EC P-256 key, self-signed, 5 years
+--   server-key.pem, server-cert.pem   CN=localhost, subjectAltName
+--                                 IP:127.0.0.1 and DNS:localhost (so a client
+--                                 verifying the host name accepts both), 825 days
+--   client-key.pem, client-cert.pem   CN=fmhost-client, for REQUIRE X509 accounts
+--
+-- EC P-256 with SHA-256 signatures: TLS 1.2/1.3 clients everywhere accept
+-- it, and a key takes milliseconds where RSA takes a noticeable pause.
+-- Private keys are created mode 0600. Serial numbers are random (openssl
+-- x509 -req picks one when no serial file exists).
+M.TLS_CA_DAYS = 1825
+M.TLS_CERT_DAYS = 825
+
+-- The TLS files of the stack's server and the accounts that need TLS:
+-- {dir=, ca=, ca_key=, server_cert=, server_key=, client_cert=, client_key=,
+--  user=TLS_USER, x509_user=X509_USER, enabled=mysql.tls}. Paths are absolute;
+-- the files exist once the server has been started with mysql.tls.
+function M.tls_files(cfg)
+  local s = M.settings(cfg)
+  local t = { dir = s.tls_dir, user = s.tls_user, x509_user = s.x509_user, enabled = s.tls }
+  for k, name in pairs(TLS_FILES) do t[k] = s.tls_dir .. '/' .. name end
+  return t
+end
+
+local REQ_CNF = table.concat({
+  '# written by fmhost: what openssl req needs, nothing from the system openssl.cnf',
+  '[req]',
+  'distinguished_name = dn',
+  'prompt = no',
+  '[dn]',
+  'CN = fmhost',
+  '[ca_ext]',
+  'basicConstraints = critical, CA:TRUE, pathlen:0',
+  'keyUsage = critical, keyCertSign, cRLSign',
+  'subjectKeyIdentifier = hash',
+  '',
+}, '\n')
+
+local function leaf_ext(usage, san)
+  local lines = {
+    'basicConstraints = critical, CA:FALSE',
+    'keyUsage = critical, digitalSignature',
+    'extendedKeyUsage = ' .. usage,
+    'subjectKeyIdentifier = hash',
+    'authorityKeyIdentifier = keyid',
+  }
+  if san then lines[#lines + 1] = 'subjectAltName = ' .. san end
+  return table.concat(lines, '\n') .. '\n'
+end
+
+local function command_line(argv)
+  local words = {}
+  for i, a in ipairs(argv) do words[i] = stack.shell_quote(a) end
+  return table.concat(words, ' ')
+end
+
+-- Run openssl in dir; true | nil, msg naming the command and its stderr.
+local function openssl(dir, ...)
+  local argv = { 'openssl', ... }
+  argv.cwd = dir
+  argv.timeout_ms = 60000
+  local r, err = proc.run(argv)
+  if r and r.ok then return true end
+  local why
+  if not r then
+    why = err
+  else
+    local out = (r.stderr ~= '' and r.stderr or r.stdout):gsub('%s+$', '')
+    why = string.format('exited with %s%s', r.signal and ('signal ' .. r.signal) or ('status ' .. tostring(r.code)),
+                        out ~= '' and (':\n' .. out) or ' and printed nothing')
+  end
+  return nil, string.format('`%s` (in %s) %s', command_line(argv), dir, why)
+end
+
+local function genkey(dir, out)
+  return openssl(dir, 'genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', out)
+end
+
+-- A key and a certificate signed by the CA, into dir (the temporary folder).
+local function gen_leaf(dir, ca, ca_key, name, cn, usage, san)
+  local ok, err = genkey(dir, name .. '-key.pem')
+  if not ok then return nil, err end
+  ok, err = openssl(dir, 'req', '-new', '-config', 'req.cnf', '-key', name .. '-key.pem',
+                    '-subj', '/CN=' .. cn, '-out', name .. '.csr')
+  if not ok then return nil, err end
+  ok, err = stack.write_file(dir .. '/' .. name .. '.ext', leaf_ext(usage, san))
+  if not ok then return nil, err end
+  return openssl(dir, 'x509', '-req', '-in', name .. '.csr', '-CA', ca, '-CAkey', ca_key, '-sha256',
+                 '-days', tostring(M.TLS_CERT_DAYS), '-extfile', name .. '.ext', '-out', name .. '-cert.pem')
+end
+
+local function remove_tmp_dirs(dir)
+  local lfs = require 'lfs'
+  for name in lfs.dir(dir) do
+    if name:match('^%.new%.') then proc.run { 'rm', '-rf', dir .. '/' .. name, timeout_ms = 60000 } end
+  end
+end
+
+-- Make sure the TLS files exist and hold together: generate what is
+-- missing (a missing CA means everything is generated anew; a missing
+-- server or client pair is signed by the existing CA); when all are there,
+-- `openssl verify` must accept both certificates against the CA (not
+-- expired, same CA), else everything is generated anew. Everything is
+-- written into a temporary folder first and renamed into place, a
+-- certificate only after its key, so an interrupted run leaves a pair
+-- incomplete (generated again next time), never half a file.
+-- Returns true, {generated = {'ca', 'server', 'client'}} | nil, msg.
+function M.ensure_tls(s, say)
+  say = say or silent
+  local f = {}
+  for k, name in pairs(TLS_FILES) do f[k] = s.tls_dir .. '/' .. name end
+  local ok, err = stack.mkdir_p(s.tls_dir)
+  if not ok then return nil, err end
+  remove_tmp_dirs(s.tls_dir)
+  local have = function(a, b) return stack.exists(f[a]) and stack.exists(f[b]) end
+  local need = { ca = not have('ca', 'ca_key') }
+  need.server = need.ca or not have('server_cert', 'server_key')
+  need.client = need.ca or not have('client_cert', 'client_key')
+  if not (need.ca or need.server or need.client) then
+    local vok, verr = openssl(s.tls_dir, 'verify', '-CAfile', f.ca, f.server_cert, f.client_cert)
+    if vok then return true, { generated = {} } end
+    say('mariadb: the TLS files in %s do not verify; generating new ones (%s)', s.tls_dir, verr)
+    need = { ca = true, server = true, client = true }
+  end
+
+  local r, merr = proc.run { 'mktemp', '-d', s.tls_dir .. '/.new.XXXXXX', timeout_ms = 10000 }
+  if not r or not r.ok then
+    return nil, 'mariadb: cannot create a temporary folder in ' .. s.tls_dir .. ': '
+      .. (merr or r.stderr:gsub('%s+$', ''))
+  end
+  local tmp = r.stdout:gsub('%s+$', '')
+  local function fail(e)
+    proc.run { 'rm', '-rf', tmp, timeout_ms = 60000 }
+    return nil, 'mariadb: generating the TLS files failed: ' .. e
+      .. (need.ca and '' or ('\n(to start over with a new CA, remove ' .. s.tls_dir .. ')'))
+  end
+  local t0 = proc.now_ms()
+  ok, err = stack.write_file(tmp .. '/req.cnf', REQ_CNF)
+  if not ok then return fail(err) end
+  local ca, ca_key = f.ca, f.ca_key
+  if need.ca then
+    ca, ca_key = tmp .. '/ca.pem', tmp .. '/ca-key.pem'
+    ok, err = genkey(tmp, 'ca-key.pem')
+    if ok then
+      ok, err = openssl(tmp, 'req', '-x509', '-new', '-config', 'req.cnf', '-extensions', 'ca_ext',
+                        '-key', 'ca-key.pem', '-sha256', '-days', tostring(M.TLS_CA_DAYS),
+                        '-subj', '/CN=fmhost local CA', '-out', 'ca.pem')
+    end
+    if not ok then return fail(err) end
+  end
+  if need.server then
+    ok, err = gen_leaf(tmp, ca, ca_key, 'server', 'localhost', 'serverAuth', 'IP:127.0.0.1, DNS:localhost')
+    if not ok then return fail(err) end
+  end
+  if need.client then
+    ok, err = gen_leaf(tmp, ca, ca_key, 'client', 'fmhost-client', 'clientAuth', nil)
+    if not ok then return fail(err) end
+  end
+
+  -- into place: first drop what the new files replace (certificates before
+  -- keys), then keys before certificates
+  local order = {}
+  if need.ca then order[#order + 1] = { 'ca_key', 'ca' } end
+  if need.server then order[#order + 1] = { 'server_key', 'server_cert' } end
+  if need.client then order[#order + 1] = { 'client_key', 'client_cert' } end
+  for _, pair in ipairs(order) do os.remove(f[pair[2]]) end
+  for _, pair in ipairs(order) do os.remove(f[pair[1]]) end
+  local generated = {}
+  for _, pair in ipairs(order) do
+    for _, k in ipairs(pair) do
+      local rok, rerr = os.rename(tmp .. '/' .. TLS_FILES[k], f[k])
+      if not rok then return fail('cannot move ' .. TLS_FILES[k] .. ' into place: ' .. tostring(rerr)) end
+    end
+    generated[#generated + 1] = pair[1]:match('^(%a+)_')
+  end
+  proc.run { 'rm', '-rf', tmp, timeout_ms = 60000 }
+  say('mariadb: generated TLS %s in %s (%.2f s)', table.concat(generated, ', '), s.tls_dir,
+      (proc.now_ms() - t0) / 1000)
+  return true, { generated = generated }
 end
 
 -- --- finding the running server ---------------------------------------------
@@ -228,6 +455,14 @@ local function setup_sql(s)
     lines[#lines + 1] = 'ALTER USER ' .. who .. ' IDENTIFIED BY ' .. p .. ';'
     lines[#lines + 1] = 'GRANT ALL PRIVILEGES ON *.* TO ' .. who .. ';'
   end
+  if s.tls then
+    for _, t in ipairs { { s.tls_user, 'SSL' }, { s.x509_user, 'X509' } } do
+      local who = sql_string(t[1]) .. "@'127.0.0.1'"
+      lines[#lines + 1] = 'CREATE USER IF NOT EXISTS ' .. who .. ' IDENTIFIED BY ' .. p .. ' REQUIRE ' .. t[2] .. ';'
+      lines[#lines + 1] = 'ALTER USER ' .. who .. ' IDENTIFIED BY ' .. p .. ' REQUIRE ' .. t[2] .. ';'
+      lines[#lines + 1] = 'GRANT ALL PRIVILEGES ON ' .. sql_ident(s.database) .. '.* TO ' .. who .. ';'
+    end
+  end
   return table.concat(lines, '\n') .. '\n'
 end
 
@@ -273,6 +508,10 @@ local function start_locked(cfg, s, o)
   os.remove(s.socket .. '.lock')
   ok, err = init_datadir(s, say)
   if not ok then return nil, err end
+  if s.tls then
+    ok, err = M.ensure_tls(s, say)
+    if not ok then return nil, err end
+  end
   ok, err = stack.write_file(s.cnf, M.my_cnf(s))
   if not ok then return nil, err end
 
@@ -352,6 +591,10 @@ function M.up(cfg, o)
   else
     say('mariadb: started mariadbd %s (pid %d) on 127.0.0.1:%d, socket %s in %.2f s',
         info.version or '', info.pid, info.port, s.socket, info.ms / 1000)
+    if s.tls then
+      say('mariadb: TLS offered (CA %s/%s); %s@127.0.0.1 must use it, %s@127.0.0.1 a client certificate',
+          s.tls_dir, TLS_FILES.ca, s.tls_user, s.x509_user)
+    end
   end
   return true, info
 end
@@ -443,14 +686,15 @@ function M.status(cfg)
   local pid, st = find_pid(cfg, s)
   local fields = {}
   local function add(k, v) fields[#fields + 1] = { k, v } end
-  local version, tcp
+  local version, tcp, have_ssl
   local port = (st and st.port) or s.port
   if pid then
     -- as mysql.user over TCP: proves the port and the account in one go
-    local out = M.client(cfg, 'SELECT VERSION();', { timeout_ms = 5000 })
+    local q = 'SELECT VERSION(), @@have_ssl;'
+    local out = M.client(cfg, q, { timeout_ms = 5000 })
     tcp = out ~= nil
-    if not out then out = M.client(cfg, 'SELECT VERSION();', { root = true, timeout_ms = 5000 }) end
-    version = out and out:match('[^\n]+')
+    if not out then out = M.client(cfg, q, { root = true, timeout_ms = 5000 }) end
+    if out then version, have_ssl = out:match('^([^\t\n]*)\t([^\t\n]*)') end
   end
   add('pid', pid)
   add('port', string.format('127.0.0.1:%d%s', port,
@@ -462,9 +706,29 @@ function M.status(cfg)
   add('log', s.log)
   add('config', s.cnf)
   add('version', version or (pid and '?') or nil)
+  local tls = M.tls_files(cfg)
+  local server_tls = have_ssl == 'YES' and 'the server offers TLS'
+    or have_ssl and ('the running server has no TLS (have_ssl ' .. have_ssl .. ')') or nil
+  if s.tls then
+    local lacking = {}
+    for _, k in ipairs { 'ca', 'ca_key', 'server_cert', 'server_key', 'client_cert', 'client_key' } do
+      if not stack.exists(tls[k]) then lacking[#lacking + 1] = TLS_FILES[k] end
+    end
+    add('tls', 'on (mysql.tls)' .. (server_tls and ('; ' .. server_tls) or '')
+      .. (have_ssl and have_ssl ~= 'YES' and "; run 'fmhost stack restart mariadb'" or '')
+      .. string.format('; %s@127.0.0.1 requires TLS, %s@127.0.0.1 a client certificate', s.tls_user, s.x509_user))
+    add('tls dir', tls.dir .. (#lacking > 0 and (' (missing: ' .. table.concat(lacking, ', ')
+      .. '; generated at the next start)') or ''))
+    add('tls ca', tls.ca)
+    add('tls cert', tls.server_cert .. ' (key ' .. TLS_FILES.server_key .. ')')
+    add('tls client', tls.client_cert .. ' (key ' .. TLS_FILES.client_key .. ')')
+  else
+    add('tls', 'off (mysql.tls is false)' .. (server_tls and ('; ' .. server_tls) or ''))
+  end
   if pid and st and st.started_at then add('up since', os.date('!%Y-%m-%d %H:%M:%S UTC', st.started_at)) end
   if pid then add('shell', 'mariadb --defaults-file=' .. s.cnf) end
   return { running = pid ~= nil, managed = true, pid = pid, port = port, version = version,
+           tls = have_ssl == 'YES', tls_files = s.tls and tls or nil,
            socket = s.socket, datadir = s.datadir, log = s.log,
            summary = pid and 'running' or 'not running', fields = fields }
 end
