@@ -1,0 +1,1221 @@
+-- The local stack's Flink: a standalone session cluster assembled from
+-- Maven Central jars (no tarball) and started with `java` directly:
+-- a JobManager, one or more TaskManagers and the SQL Gateway, each its own
+-- JVM in its own session, bound to 127.0.0.1.
+--
+--   <stack.dir>/flink/jars/flink-<v>/lib/          runtime, table, formats, log4j2 (every JVM)
+--   <stack.dir>/flink/jars/flink-<v>/opt/          flink-sql-gateway (the gateway only)
+--   <stack.dir>/flink/jars/jdbc-<c>_mysql-<m>/     flink-connector-jdbc + mysql-connector-j
+--                                                  (on the classpath while flink.jdbc_connector)
+--   <stack.dir>/flink/maven.log                    the last jar fetch's Maven output
+--   <stack.dir>/flink/conf/                        config.yaml + log4j.properties, written each start
+--   <stack.dir>/flink/log/<name>.log, <name>.out   each JVM's log4j log and its stdout/stderr
+--   <stack.dir>/flink/checkpoints, savepoints, tmp, web-upload, plugins
+--   <stack.dir>/flink/state.json                   what was started (pids, settings, classpath)
+--
+-- The jars come from config/flink/pom.xml (`fmhost stack fetch flink`, or
+-- on demand at `up`): Maven runs only when a jar directory of the
+-- configured versions lacks its jars, and writes into a staging directory
+-- that is moved into place only when complete.
+--
+-- A JVM of ours is recognised by its -Dlog.file=<log dir>/<name>.log
+-- argument, so `down` and `status` find every one of them from /proc even
+-- when state.json is gone.
+--
+-- With flink.managed = false nothing is started: up/ensure/status check that
+-- flink.rest_url and flink.gateway_url answer.
+local proc = require 'fmhost.proc'
+local stack = require 'fmhost.stack'
+
+local M = { name = 'flink' }
+
+local get = stack.get
+local function silent() end
+
+-- Java 17 module flags: the env.java.opts.all list of Flink 1.20's binary
+-- distribution, prefixed like its launcher does.
+M.JAVA17_OPTS = {
+  '-XX:+IgnoreUnrecognizedVMOptions',
+  '--add-exports=java.base/sun.net.util=ALL-UNNAMED',
+  '--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED',
+  '--add-exports=jdk.compiler/com.sun.tools.javac.api=ALL-UNNAMED',
+  '--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED',
+  '--add-exports=jdk.compiler/com.sun.tools.javac.parser=ALL-UNNAMED',
+  '--add-exports=jdk.compiler/com.sun.tools.javac.tree=ALL-UNNAMED',
+  '--add-exports=jdk.compiler/com.sun.tools.javac.util=ALL-UNNAMED',
+  '--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED',
+  '--add-opens=java.base/java.lang=ALL-UNNAMED',
+  '--add-opens=java.base/java.net=ALL-UNNAMED',
+  '--add-opens=java.base/java.io=ALL-UNNAMED',
+  '--add-opens=java.base/java.nio=ALL-UNNAMED',
+  '--add-opens=java.base/sun.nio.ch=ALL-UNNAMED',
+  '--add-opens=java.base/java.lang.reflect=ALL-UNNAMED',
+  '--add-opens=java.base/java.text=ALL-UNNAMED',
+  '--add-opens=java.base/java.time=ALL-UNNAMED',
+  '--add-opens=java.base/java.util=ALL-UNNAMED',
+  '--add-opens=java.base/java.util.concurrent=ALL-UNNAMED',
+  '--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED',
+  '--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED',
+}
+
+M.MAIN = {
+  jobmanager = 'org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint',
+  taskmanager = 'org.apache.flink.runtime.taskexecutor.TaskManagerRunner',
+  gateway = 'org.apache.flink.table.gateway.SqlGateway',
+  bju = 'org.apache.flink.runtime.util.bash.BashJavaUtils',
+}
+
+local GATEWAY_NAME = 'sql-gateway'
+
+-- --- settings ------------------------------------------------------------------
+
+local function bool(v, default)
+  if v == nil then return default end
+  if v == 'false' or v == 0 then return false end
+  if v == 'true' or v == 1 then return true end
+  return v and true or false
+end
+
+local function int(v) return math.tointeger(tonumber(v)) end
+
+-- Every path and setting the service uses, from cfg with the defaults of
+-- config/default.yaml.
+function M.settings(cfg)
+  local base = stack.service_dir(cfg, 'flink')
+  local s = {
+    managed = bool(get(cfg, 'flink.managed', true), true),
+    version = tostring(get(cfg, 'flink.version', '1.20.3')),
+    jdbc_version = tostring(get(cfg, 'flink.jdbc_connector_version', '3.3.0-1.20')),
+    mysql_version = tostring(get(cfg, 'flink.mysql_driver_version', '8.4.0')),
+    connector = bool(get(cfg, 'flink.jdbc_connector', true), true),
+    rest_port = int(get(cfg, 'flink.rest_port', 18081)),
+    rpc_port = int(get(cfg, 'flink.rpc_port', 16123)),
+    gateway_port = int(get(cfg, 'flink.gateway_port', 18083)),
+    slots = int(get(cfg, 'flink.slots', 4)),
+    jm_memory = tostring(get(cfg, 'flink.jm_memory', '1024m')),
+    tm_memory = tostring(get(cfg, 'flink.tm_memory', '1728m')),
+    gateway_heap = tostring(get(cfg, 'flink.gateway_heap', '768m')),
+    checkpoint_interval_ms = int(get(cfg, 'flink.checkpoint_interval_ms', 2000)),
+    restart_attempts = int(get(cfg, 'flink.restart_attempts', 2)),
+    restart_delay_ms = int(get(cfg, 'flink.restart_delay_ms', 2000)),
+    heartbeat_interval_ms = int(get(cfg, 'flink.heartbeat_interval_ms', 2000)),
+    heartbeat_timeout_ms = int(get(cfg, 'flink.heartbeat_timeout_ms', 10000)),
+    start_timeout_ms = int(get(cfg, 'flink.start_timeout_ms', 120000)),
+    stop_timeout_ms = int(get(cfg, 'flink.stop_timeout_ms', 30000)),
+    fetch_timeout_ms = int(get(cfg, 'flink.fetch_timeout_ms', 1200000)),
+    base = base,
+    jars = base .. '/jars',
+    conf = base .. '/conf',
+    logdir = base .. '/log',
+    maven_log = base .. '/maven.log',
+    pom = stack.abspath('config/flink/pom.xml'),
+    log4j_template = stack.abspath('config/flink/log4j.properties'),
+  }
+  s.lib = s.jars .. '/flink-' .. s.version .. '/lib'
+  s.opt = s.jars .. '/flink-' .. s.version .. '/opt'
+  s.conn = s.jars .. '/jdbc-' .. s.jdbc_version .. '_mysql-' .. s.mysql_version
+  s.rest_url = get(cfg, 'flink.rest_url', nil) or ('http://127.0.0.1:' .. s.rest_port)
+  s.gateway_url = get(cfg, 'flink.gateway_url', nil) or ('http://127.0.0.1:' .. s.gateway_port)
+  s.rest_url = s.rest_url:gsub('/+$', '')
+  s.gateway_url = s.gateway_url:gsub('/+$', '')
+  return s
+end
+
+-- --- jars ----------------------------------------------------------------------
+
+local function list_jars(dir)
+  local lfs = require 'lfs'
+  local out = {}
+  if lfs.attributes(dir, 'mode') ~= 'directory' then return out end
+  for e in lfs.dir(dir) do
+    if e:match('%.jar$') and lfs.attributes(dir .. '/' .. e, 'mode') == 'file' then
+      out[#out + 1] = e
+    end
+  end
+  table.sort(out) -- byte order, like LC_ALL=C ls
+  return out
+end
+
+local function has(list, name)
+  for _, e in ipairs(list) do if e == name then return true end end
+  return false
+end
+
+-- The jar directories of the configured versions, each with the jars that
+-- prove it complete (Maven run offline on an unknown version leaves an empty
+-- directory behind; a directory alone proves nothing).
+function M.jar_sets(s)
+  local v = s.version
+  return {
+    { key = 'lib', dir = s.lib, what = 'Flink ' .. v .. ' runtime',
+      need = { 'flink-runtime-' .. v .. '.jar', 'flink-clients-' .. v .. '.jar',
+               'flink-table-runtime-' .. v .. '.jar', 'flink-table-planner-loader-' .. v .. '.jar',
+               'flink-connector-datagen-' .. v .. '.jar' },
+      need_pattern = { '^log4j%-core%-.*%.jar$' } },
+    { key = 'opt', dir = s.opt, what = 'Flink ' .. v .. ' SQL Gateway',
+      need = { 'flink-sql-gateway-' .. v .. '.jar' } },
+    { key = 'conn', dir = s.conn, what = 'JDBC connector ' .. s.jdbc_version .. ' + MySQL driver ' .. s.mysql_version,
+      need = { 'flink-connector-jdbc-' .. s.jdbc_version .. '.jar', 'mysql-connector-j-' .. s.mysql_version .. '.jar' } },
+  }
+end
+
+local function set_complete(set)
+  local jars = list_jars(set.dir)
+  if #jars == 0 then return false end
+  for _, n in ipairs(set.need) do
+    if not has(jars, n) then return false end
+  end
+  for _, pat in ipairs(set.need_pattern or {}) do
+    local found = false
+    for _, j in ipairs(jars) do if j:match(pat) then found = true; break end end
+    if not found then return false end
+  end
+  return true
+end
+
+-- The jar sets that are missing or incomplete (a list, empty when all are there).
+function M.missing_jars(s)
+  local out = {}
+  for _, set in ipairs(M.jar_sets(s)) do
+    if not set_complete(set) then out[#out + 1] = set end
+  end
+  return out
+end
+
+local function dir_bytes(dir)
+  local lfs = require 'lfs'
+  local n, bytes = 0, 0
+  for _, j in ipairs(list_jars(dir)) do
+    n = n + 1
+    bytes = bytes + (lfs.attributes(dir .. '/' .. j, 'size') or 0)
+  end
+  return n, bytes
+end
+
+local function rm_rf(p)
+  if p and #p > 1 and p ~= '/' then proc.run { 'rm', '-rf', p, timeout_ms = 120000 } end
+end
+
+-- A program on PATH that runs; nil, msg naming the Debian package otherwise.
+local function check_tool(argv, package, what)
+  argv.timeout_ms = 60000
+  local r, err = proc.run(argv)
+  if not r then
+    if tostring(err):find('No such file', 1, true) or tostring(err):find('not found', 1, true) then
+      return nil, string.format('%s (%s) is not installed or not on PATH; install the Debian package %s '
+        .. '(tools/setup.sh does)', argv[1], what, package)
+    end
+    return nil, string.format('%s (%s) cannot run: %s', argv[1], what, tostring(err))
+  end
+  if not r.ok then
+    return nil, string.format('%s (%s) fails: %s', argv[1], what,
+      ((r.stderr ~= '' and r.stderr or r.stdout):match('[^\n]+') or ('exit ' .. tostring(r.code))))
+  end
+  return r
+end
+
+function M.check_java()
+  local r, err = check_tool({ 'java', '-version' }, 'openjdk-17-jdk-headless', 'Java for Flink')
+  if not r then return nil, err end
+  local text = r.stderr .. r.stdout
+  local v = text:match('version "([^"]+)"')
+  local major = v and tonumber(v:match('^1%.(%d+)') or v:match('^(%d+)'))
+  if major and major < 11 then
+    return nil, string.format('java is version %s; Flink %s needs Java 11 or 17', v, '1.20')
+  end
+  return v or '?'
+end
+
+-- Why a Maven run failed, from its log: (cause, detail line).
+local function maven_failure(log)
+  local missing = log:match('Could not find artifact ([%w%.%-_:]+)')
+    or log:match('([%w%.%-_]+:[%w%.%-_]+:[%w%.%-_]+:[%w%.%-_]+) was not found in')
+  if missing then
+    return 'an artifact does not exist on Maven Central: ' .. missing
+      .. ' (check flink.version, flink.jdbc_connector_version and flink.mysql_driver_version)'
+  end
+  local offline = log:match('Cannot access central [^\n]* in offline mode')
+  if offline then return 'Maven runs offline and the artifacts are not in ~/.m2' end
+  for _, pat in ipairs { 'UnknownHostException', 'Connection refused', 'Network is unreachable',
+                         'connect timed out', 'Connect timed out', 'No route to host',
+                         'Could not transfer artifact', 'Read timed out', 'PKIX path building failed' } do
+    if log:find(pat, 1, true) then
+      local line = log:match('[^\n]*' .. pat:gsub('%p', '%%%0') .. '[^\n]*') or pat
+      return 'Maven Central is unreachable (' .. pat .. ')', line
+    end
+  end
+  local err = log:match('%[ERROR%] ([^\n]+)')
+  return 'Maven failed' .. (err and (': ' .. err) or '')
+end
+
+-- Resolve the jars of the configured versions with Maven unless they are
+-- all there. o.say: progress; o.force: run Maven even so; o.maven_args:
+-- more words for mvn (say, '-o', or '-s', 'settings.xml').
+-- Returns true, info | nil, msg.
+-- info: {fetched = bool, ms =, jars = n, bytes = n, sets = {...}}
+function M.fetch(cfg, o)
+  o = o or {}
+  local say = o.say or silent
+  local s = M.settings(cfg)
+  local missing = M.missing_jars(s)
+  if #missing == 0 and not o.force then
+    local n, bytes = 0, 0
+    for _, set in ipairs(M.jar_sets(s)) do
+      local a, b = dir_bytes(set.dir); n, bytes = n + a, bytes + b
+    end
+    return true, { fetched = false, jars = n, bytes = bytes }
+  end
+  local ok, err = check_tool({ 'mvn', '--version' }, 'maven', 'Apache Maven, which fetches Flink\'s jars')
+  if not ok then return nil, 'flink: ' .. err end
+  ok, err = stack.mkdir_p(s.jars)
+  if not ok then return nil, 'flink: ' .. err end
+  if not stack.exists(s.pom) then return nil, 'flink: the pom ' .. s.pom .. ' is missing' end
+
+  -- complete sets are copied onto themselves (Maven skips files that are
+  -- there); missing ones go to a staging directory, moved into place when
+  -- Maven succeeded, so an interrupted or failed run leaves nothing half.
+  local stage = string.format('%s/.staging-%d', s.jars, proc.getpid())
+  rm_rf(stage)
+  local target = { lib = s.lib, opt = s.opt, conn = s.conn }
+  local dest = {}
+  local names = {}
+  for _, set in ipairs(M.jar_sets(s)) do
+    dest[set.key] = target[set.key]
+  end
+  for _, set in ipairs(missing) do
+    dest[set.key] = stage .. '/' .. set.key
+    names[#names + 1] = set.what
+  end
+  say('flink: fetching %s with Maven (log: %s)', table.concat(names, ', '), s.maven_log)
+  local t0 = proc.now_ms()
+  local argv = {
+    'mvn', '-B', '-ntp', '-f', s.pom, 'package',
+    '-Dflink.version=' .. s.version,
+    '-Djdbc.connector.version=' .. s.jdbc_version,
+    '-Dmysql.driver.version=' .. s.mysql_version,
+    '-Dfmhost.flink.dir=' .. s.base,
+    '-Dflink.lib.dir=' .. dest.lib,
+    '-Dflink.opt.dir=' .. dest.opt,
+    '-Dflink.connector.dir=' .. dest.conn,
+    timeout_ms = s.fetch_timeout_ms, max_output = 8 << 20,
+  }
+  for _, a in ipairs(o.maven_args or {}) do argv[#argv + 1] = a end
+  local r, rerr = proc.run(argv)
+  local log = r and (r.stdout .. r.stderr) or ''
+  if not r then log = log .. ((rerr and rerr ~= '') and ('\nfmhost: ' .. rerr) or '') end
+  stack.write_file(s.maven_log, log)
+  if not r or not r.ok then
+    rm_rf(stage)
+    local cause, line = maven_failure(log)
+    if not r then cause = 'Maven did not finish: ' .. tostring(rerr) end
+    return nil, string.format('flink: fetching jars failed: %s%s; see %s', cause,
+      line and ('\n  ' .. line) or '', s.maven_log)
+  end
+  -- move the staged sets into place
+  for _, set in ipairs(missing) do
+    local from = dest[set.key]
+    if not set_complete({ dir = from, need = set.need, need_pattern = set.need_pattern }) then
+      rm_rf(stage)
+      return nil, string.format('flink: Maven succeeded but %s lacks jars of %s; see %s', from, set.what,
+                                s.maven_log)
+    end
+    rm_rf(set.dir) -- an empty or incomplete leftover
+    local pok, perr = stack.mkdir_p(set.dir:match('^(.*)/[^/]+$'))
+    if not pok then rm_rf(stage); return nil, 'flink: ' .. perr end
+    local mok, merr = os.rename(from, set.dir)
+    if not mok then
+      rm_rf(stage)
+      return nil, 'flink: cannot move the fetched jars into ' .. set.dir .. ': ' .. tostring(merr)
+    end
+  end
+  rm_rf(stage)
+  local n, bytes = 0, 0
+  for _, set in ipairs(M.jar_sets(s)) do
+    local a, b = dir_bytes(set.dir); n, bytes = n + a, bytes + b
+  end
+  local ms = proc.now_ms() - t0
+  say('flink: jars ready in %.1f s: %d jars, %.1f MB under %s', ms / 1000, n, bytes / 1e6, s.jars)
+  return true, { fetched = true, ms = ms, jars = n, bytes = bytes }
+end
+
+-- --- classpath -----------------------------------------------------------------
+
+-- The classpath of a JVM: lib/*.jar in byte order, then the connector's jars
+-- when flink.jdbc_connector is on; the gateway adds opt/flink-sql-gateway.
+function M.classpath(s, role)
+  local parts = {}
+  for _, j in ipairs(list_jars(s.lib)) do parts[#parts + 1] = s.lib .. '/' .. j end
+  if s.connector then
+    for _, j in ipairs(list_jars(s.conn)) do parts[#parts + 1] = s.conn .. '/' .. j end
+  end
+  if role == 'gateway' then
+    parts[#parts + 1] = s.opt .. '/flink-sql-gateway-' .. s.version .. '.jar'
+  end
+  return table.concat(parts, ':')
+end
+
+-- --- config files --------------------------------------------------------------
+
+local function yaml_scalar(v)
+  v = tostring(v)
+  if v:match('^[%w%./_:-][%w%./_: -]*$') and not v:match('^%-') and not v:match(': ') then return v end
+  return '"' .. v:gsub('\\', '\\\\'):gsub('"', '\\"') .. '"'
+end
+
+-- The lines of config.yaml: Flink's flat dotted keys.
+function M.config_entries(s)
+  local e = {
+    { 'jobmanager.rpc.address', '127.0.0.1' },
+    { 'jobmanager.rpc.port', s.rpc_port },
+    { 'jobmanager.bind-host', '127.0.0.1' },
+    { 'jobmanager.memory.process.size', s.jm_memory },
+    { 'taskmanager.host', '127.0.0.1' },
+    { 'taskmanager.bind-host', '127.0.0.1' },
+    { 'taskmanager.rpc.port', 0 },
+    { 'taskmanager.data.port', 0 },
+    { 'taskmanager.numberOfTaskSlots', s.slots },
+    { 'taskmanager.memory.process.size', s.tm_memory },
+    { 'taskmanager.memory.managed.fraction', '0.1' },
+    { 'parallelism.default', 1 },
+    { 'rest.address', '127.0.0.1' },
+    { 'rest.bind-address', '127.0.0.1' },
+    { 'rest.port', s.rest_port },
+    { 'blob.server.port', 0 },
+    { 'high-availability.type', 'NONE' },
+    { 'heartbeat.interval', s.heartbeat_interval_ms },
+    { 'heartbeat.timeout', s.heartbeat_timeout_ms },
+    { 'restart-strategy.type', 'fixed-delay' },
+    { 'restart-strategy.fixed-delay.attempts', s.restart_attempts },
+    { 'restart-strategy.fixed-delay.delay', s.restart_delay_ms .. ' ms' },
+    { 'state.backend.type', 'hashmap' },
+    { 'execution.checkpointing.dir', 'file://' .. s.base .. '/checkpoints' },
+    { 'execution.checkpointing.savepoint-dir', 'file://' .. s.base .. '/savepoints' },
+    { 'io.tmp.dirs', s.base .. '/tmp' },
+    { 'web.upload.dir', s.base .. '/web-upload' },
+    { 'web.tmpdir', s.base .. '/tmp' },
+    { 'execution.target', 'remote' },
+    { 'sql-gateway.endpoint.rest.address', '127.0.0.1' },
+    { 'sql-gateway.endpoint.rest.bind-address', '127.0.0.1' },
+    { 'sql-gateway.endpoint.rest.port', s.gateway_port },
+    { 'sql-gateway.session.idle-timeout', '10 min' },
+  }
+  if s.checkpoint_interval_ms and s.checkpoint_interval_ms > 0 then
+    e[#e + 1] = { 'execution.checkpointing.interval', s.checkpoint_interval_ms .. ' ms' }
+  end
+  return e
+end
+
+function M.config_yaml(s)
+  local lines = { '# written by fmhost from config/ (flink.*) at each start; edits here are lost' }
+  for _, kv in ipairs(M.config_entries(s)) do
+    lines[#lines + 1] = kv[1] .. ': ' .. yaml_scalar(kv[2])
+  end
+  return table.concat(lines, '\n') .. '\n'
+end
+
+-- Write conf/config.yaml and conf/log4j.properties, and create the folders
+-- the config names. Returns true | nil, msg.
+function M.write_conf(s)
+  for _, d in ipairs { s.conf, s.logdir, s.base .. '/checkpoints', s.base .. '/savepoints',
+                       s.base .. '/tmp', s.base .. '/web-upload', s.base .. '/plugins' } do
+    local ok, err = stack.mkdir_p(d)
+    if not ok then return nil, err end
+  end
+  local log4j = stack.read_file(s.log4j_template)
+  if not log4j then return nil, 'cannot read ' .. s.log4j_template end
+  local ok, err = stack.write_file(s.conf .. '/log4j.properties', log4j)
+  if not ok then return nil, err end
+  return stack.write_file(s.conf .. '/config.yaml', M.config_yaml(s))
+end
+
+-- --- command lines -------------------------------------------------------------
+
+local function split_words(line)
+  local out = {}
+  for w in line:gmatch('%S+') do out[#out + 1] = w end
+  return out
+end
+
+local function append(t, list)
+  for _, v in ipairs(list) do t[#t + 1] = v end
+  return t
+end
+
+function M.log_file(s, name) return s.logdir .. '/' .. name .. '.log' end
+function M.out_file(s, name) return s.logdir .. '/' .. name .. '.out' end
+
+local function common_opts(s, name)
+  local log4j = 'file:' .. s.conf .. '/log4j.properties'
+  return append(append({}, M.JAVA17_OPTS), {
+    '-Duser.timezone=UTC',
+    '-Dlog.file=' .. M.log_file(s, name),
+    '-Dlog4j.configuration=' .. log4j,
+    '-Dlog4j.configurationFile=' .. log4j,
+  })
+end
+
+-- The gateway's heap flags from flink.gateway_heap ("768m", "1g").
+local function heap_flags(h)
+  local n, unit = h:lower():match('^(%d+)([kmg]?)$')
+  if not n then return nil end
+  local mb = tonumber(n) * ({ k = 1 / 1024, m = 1, g = 1024, [''] = 1 / 1048576 })[unit]
+  if mb >= 256 then return { '-Xms256m', '-Xmx' .. h } end
+  return { '-Xmx' .. h }
+end
+
+-- argv of a JVM. role: 'jobmanager' | 'taskmanager' | 'gateway'; res: the
+-- BashJavaUtils result {jvm = {...}, dyn = {...}} for JM/TM; cp the classpath.
+function M.command(s, role, name, res, cp)
+  local argv = { 'java' }
+  if role == 'gateway' then
+    append(argv, heap_flags(s.gateway_heap) or { '-Xmx768m' })
+  else
+    append(argv, res.jvm)
+  end
+  append(argv, common_opts(s, name))
+  append(argv, { '-classpath', cp, M.MAIN[role] })
+  if role == 'jobmanager' then
+    append(argv, res.dyn)
+    append(argv, { '--configDir', s.conf, '--executionMode', 'cluster' })
+  elseif role == 'taskmanager' then
+    append(argv, { '--configDir', s.conf })
+    append(argv, res.dyn)
+  end
+  return argv
+end
+
+local function jvm_env(s)
+  return { FLINK_CONF_DIR = s.conf, FLINK_PLUGINS_DIR = s.base .. '/plugins', FLINK_LOG_DIR = s.logdir,
+           JAVA_TOOL_OPTIONS = false, _JAVA_OPTIONS = false }
+end
+
+-- BashJavaUtils computes the memory flags Flink's own launcher would pass:
+-- line 1 the JVM flags, line 2 the dynamic -D key=value pairs. Results are
+-- cached next to the config they were computed from (each run costs ~1 s).
+local BJU_WHAT = { jobmanager = 'GET_JM_RESOURCE_PARAMS', taskmanager = 'GET_TM_RESOURCE_PARAMS' }
+
+local function bju_parse(text)
+  local lines = {}
+  for l in text:gmatch('[^\n]+') do
+    local r = l:match('^BASH_JAVA_UTILS_EXEC_RESULT:(.*)$')
+    if r then lines[#lines + 1] = r end
+  end
+  if #lines < 2 then return nil end
+  return { jvm = split_words(lines[#lines - 1]), dyn = split_words(lines[#lines]) }
+end
+
+local function bju_cache_path(s) return s.conf .. '/memory-params.json' end
+
+local function bju_cached(s, conf_text, cp)
+  local text = stack.read_file(bju_cache_path(s))
+  if not text then return nil end
+  local ok, t = pcall(require('cjson').decode, text)
+  if not ok or type(t) ~= 'table' or t.config ~= conf_text or t.lib ~= s.lib then return nil end
+  if type(t.jobmanager) ~= 'table' or type(t.taskmanager) ~= 'table' then return nil end
+  return t
+end
+
+-- Both results {jobmanager = res, taskmanager = res} | nil, msg. The two
+-- JVMs run side by side.
+function M.memory_params(s, conf_text, cp)
+  local cached = bju_cached(s, conf_text, cp)
+  if cached then return { jobmanager = cached.jobmanager, taskmanager = cached.taskmanager }, true end
+  local procs, outs = {}, {}
+  for role, what in pairs(BJU_WHAT) do
+    outs[role] = s.logdir .. '/bju-' .. role .. '.out'
+    local p, err = proc.spawn { 'java', '-classpath', cp, M.MAIN.bju, what, '--configDir', s.conf,
+                                stdout = outs[role], merge_stderr = true, group = true, env = jvm_env(s) }
+    if not p then
+      for _, q in pairs(procs) do q:kill_tree('KILL'); q:wait(5000) end
+      return nil, 'flink: ' .. err
+    end
+    procs[role] = p
+  end
+  local res, failed = {}, nil
+  for role, p in pairs(procs) do
+    local exited, code = p:wait(60000)
+    if not exited then p:kill_tree('KILL'); p:wait(5000) end
+    local text = stack.read_file(outs[role]) or ''
+    res[role] = bju_parse(text)
+    if not res[role] and not failed then
+      failed = string.format('flink: computing the %s memory parameters failed (%s); %s says:\n%s',
+        role, exited and ('exit ' .. tostring(code)) or 'no answer in 60 s', outs[role], stack.tail(outs[role], 8))
+    end
+  end
+  if failed then return nil, failed end
+  stack.write_file(bju_cache_path(s), require('cjson').encode {
+    config = conf_text, lib = s.lib, jobmanager = res.jobmanager, taskmanager = res.taskmanager })
+  return res, false
+end
+
+-- --- HTTP probes ---------------------------------------------------------------
+
+-- GET a JSON document: through fmhost.flink when it is built in, else curl.
+-- Returns the decoded table | nil, msg.
+local have_flink_module
+local function http_get(base, path, timeout_ms)
+  if have_flink_module == nil then
+    have_flink_module = pcall(require, 'fmhost.flink')
+  end
+  if have_flink_module then
+    local flink = require 'fmhost.flink'
+    local ok, c = pcall(flink.client, { rest = base, gateway = base, timeout_ms = timeout_ms or 3000 })
+    if not ok then return nil, tostring(c) end
+    local t, err = c:rest('GET', path)
+    c:close()
+    return t, err
+  end
+  local r, err = proc.run { 'curl', '-s', '-f', '-m', tostring(math.max(1, (timeout_ms or 3000) // 1000)),
+                            base .. path, timeout_ms = (timeout_ms or 3000) + 2000 }
+  if not r then return nil, err end
+  if not r.ok then return nil, 'curl exit ' .. tostring(r.code) end
+  local ok, t = pcall(require('cjson').decode, r.stdout)
+  if not ok then return nil, 'not JSON: ' .. r.stdout:sub(1, 200) end
+  return t
+end
+M._http_get = http_get
+
+-- A fmhost.flink client for this stack's cluster (or the configured
+-- external one). o: timeout_ms, poll_ms.
+function M.client(cfg, o)
+  local s = M.settings(cfg)
+  o = o or {}
+  return require('fmhost.flink').client { rest = s.rest_url, gateway = s.gateway_url,
+                                          timeout_ms = o.timeout_ms, poll_ms = o.poll_ms }
+end
+
+function M.urls(cfg)
+  local s = M.settings(cfg)
+  return s.rest_url, s.gateway_url
+end
+
+local function sql_quote(v)
+  return "'" .. tostring(v):gsub("'", "''") .. "'"
+end
+
+-- The JDBC URL Flink's MySQL dialect accepts for cfg.mysql.* (the private
+-- MariaDB by default): jdbc:mysql://host:port/database.
+function M.jdbc_url(cfg)
+  return string.format('jdbc:mysql://%s:%d/%s', get(cfg, 'mysql.host', '127.0.0.1'),
+                       int(get(cfg, 'mysql.port', 13306)), get(cfg, 'mysql.database', 'fmhost'))
+end
+
+-- The WITH (...) options of a Flink SQL table on the MariaDB table `table`
+-- through the JDBC connector, as SQL text; extra = {['sink.buffer-flush.max-rows'] = '100', ...}
+-- is appended in key order.
+function M.jdbc_options(cfg, table_name, extra)
+  local opts = {
+    { 'connector', 'jdbc' }, { 'url', M.jdbc_url(cfg) }, { 'driver', 'com.mysql.cj.jdbc.Driver' },
+    { 'table-name', table_name }, { 'username', get(cfg, 'mysql.user', 'fmhost') },
+    { 'password', get(cfg, 'mysql.password', 'fmhost') },
+  }
+  local keys = {}
+  for k in pairs(extra or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do opts[#opts + 1] = { k, extra[k] } end
+  local parts = {}
+  for _, kv in ipairs(opts) do parts[#parts + 1] = sql_quote(kv[1]) .. ' = ' .. sql_quote(kv[2]) end
+  return table.concat(parts, ', ')
+end
+
+-- --- finding our JVMs ----------------------------------------------------------
+
+local function role_of(argv)
+  for _, a in ipairs(argv) do
+    if a == M.MAIN.jobmanager then return 'jobmanager' end
+    if a == M.MAIN.taskmanager then return 'taskmanager' end
+    if a == M.MAIN.gateway then return 'gateway' end
+  end
+  return nil
+end
+
+local function tm_number(name)
+  if name == 'taskmanager' then return 1 end
+  return math.tointeger(tonumber(name:match('^taskmanager%-(%d+)$')))
+end
+
+local function tm_name(n)
+  if n == 1 then return 'taskmanager' end
+  return 'taskmanager-' .. n
+end
+
+-- Every running JVM of this stack, found in /proc by its -Dlog.file
+-- argument under our log folder: {jobmanager = p, gateway = p,
+-- taskmanagers = {p, ...} (by number)}; p = {pid=, name=, role=, n=}.
+function M.find(s)
+  local lfs = require 'lfs'
+  local prefix = '-Dlog.file=' .. s.logdir .. '/'
+  local found = { taskmanagers = {}, all = {} }
+  local me = proc.getpid()
+  for e in lfs.dir('/proc') do
+    local pid = e:match('^%d+$') and math.tointeger(tonumber(e))
+    if pid and pid ~= me then
+      local argv = proc.cmdline(pid)
+      if argv and argv[1] and (argv[1] == 'java' or argv[1]:match('/java$')) then
+        local name
+        for _, a in ipairs(argv) do
+          if a:sub(1, #prefix) == prefix then name = a:sub(#prefix + 1):match('^(.-)%.log$'); break end
+        end
+        local role = name and role_of(argv)
+        if role and proc.pid_alive(pid) then
+          local p = { pid = pid, name = name, role = role, argv = argv }
+          found.all[#found.all + 1] = p
+          if role == 'taskmanager' then
+            p.n = tm_number(name) or 0
+            found.taskmanagers[#found.taskmanagers + 1] = p
+          elseif found[role] == nil or found[role].pid > pid then
+            found[role] = p
+          end
+        end
+      end
+    end
+  end
+  table.sort(found.taskmanagers, function(a, b) return a.n < b.n end)
+  local rank = { jobmanager = 1, taskmanager = 2, gateway = 3 }
+  table.sort(found.all, function(a, b)
+    if a.role ~= b.role then return rank[a.role] < rank[b.role] end
+    return (a.n or 0) < (b.n or 0)
+  end)
+  return found
+end
+
+-- The resident memory of pid in kB (VmRSS), or nil.
+function M.rss_kb(pid)
+  local text = stack.read_file('/proc/' .. pid .. '/status')
+  return text and math.tointeger(tonumber(text:match('VmRSS:%s*(%d+)')))
+end
+
+-- --- up ------------------------------------------------------------------------
+
+-- What a running cluster must match: the settings that go into its JVMs.
+local function fingerprint(s, conf_text)
+  return {
+    version = s.version, connector = s.connector,
+    jdbc_connector_version = s.connector and s.jdbc_version or nil,
+    mysql_driver_version = s.connector and s.mysql_version or nil,
+    gateway_heap = s.gateway_heap, config = conf_text,
+  }
+end
+
+-- The names of the settings in which a running cluster (state st) differs
+-- from s; empty when it matches.
+local function differences(st, s)
+  local want = fingerprint(s, M.config_yaml(s))
+  local have = st and st.fingerprint or {}
+  local out = {}
+  for _, k in ipairs { 'version', 'connector', 'jdbc_connector_version', 'mysql_driver_version', 'gateway_heap' } do
+    if have[k] ~= want[k] then
+      out[#out + 1] = string.format('%s %s -> %s', k, tostring(have[k]), tostring(want[k]))
+    end
+  end
+  if have.config ~= want.config then
+    local old = {}
+    for l in (have.config or ''):gmatch('[^\n]+') do old[l] = true end
+    for l in want.config:gmatch('[^\n]+') do
+      if not old[l] and not l:match('^#') then out[#out + 1] = l:match('^([^:]+)') or l end
+    end
+    if #out == 0 then out[#out + 1] = 'config.yaml' end
+  end
+  return out
+end
+
+local function stop_pids(list, timeout_ms)
+  for _, p in ipairs(list) do proc.signal(p.pid, 'TERM', true) end
+  local deadline = proc.now_ms() + (timeout_ms or 30000)
+  local killed = false
+  for _, p in ipairs(list) do
+    local left = math.max(0, math.floor(deadline - proc.now_ms()))
+    if not proc.wait_pid(p.pid, left) then
+      proc.kill_tree(p.pid, 'KILL', true)
+      killed = true
+    end
+  end
+  for _, p in ipairs(list) do
+    if not proc.wait_pid(p.pid, 10000) then
+      return nil, string.format('flink: %s (pid %d) survived SIGKILL', p.name, p.pid)
+    end
+  end
+  return true, killed
+end
+
+local function spawn_jvm(s, role, name, res, cp)
+  local argv = M.command(s, role, name, res, cp)
+  argv.stdout = M.out_file(s, name)
+  argv.merge_stderr = true
+  argv.session = true
+  argv.cwd = s.base
+  argv.env = jvm_env(s)
+  local p, err = proc.spawn(argv)
+  if not p then return nil, 'flink: ' .. err end
+  return { pid = p.pid, name = name, role = role, handle = p,
+           log = M.log_file(s, name), out = M.out_file(s, name) }
+end
+
+local function state_record(s, procs, extra)
+  local t = {
+    state = 'starting', started_at = os.time(), version = s.version, connector = s.connector,
+    jdbc_connector_version = s.jdbc_version, mysql_driver_version = s.mysql_version,
+    rest_port = s.rest_port, rpc_port = s.rpc_port, gateway_port = s.gateway_port,
+    rest_url = s.rest_url, gateway_url = s.gateway_url, logdir = s.logdir, conf = s.conf,
+    procs = {},
+  }
+  for _, p in ipairs(procs) do
+    t.procs[#t.procs + 1] = { pid = p.pid, name = p.name, role = p.role, log = p.log, out = p.out }
+  end
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return t
+end
+
+-- The end of a JVM's log and stdout for an error message.
+local function log_excerpt(p, from)
+  local parts = {}
+  local out = stack.tail(p.out, 6)
+  if out ~= '' then parts[#parts + 1] = out end
+  local log = stack.tail(p.log, 8, from)
+  local errs = {}
+  for l in log:gmatch('[^\n]+') do
+    if l:match(' ERROR ') or l:match('Exception') then errs[#errs + 1] = l end
+  end
+  parts[#parts + 1] = #errs > 0 and table.concat(errs, '\n') or log
+  return table.concat(parts, '\n')
+end
+
+-- Readiness: /overview lists `want_tms` TaskManagers with every slot, and
+-- the gateway answers /v1/info. Fails early when a JVM exits.
+local function wait_ready(s, procs, timeout_ms, want_tms)
+  local jm_up, gw_up = false, false
+  local last_overview
+  local deadline = proc.now_ms() + timeout_ms
+  while true do
+    for _, p in ipairs(procs) do
+      if p.handle and not p.handle:alive() then
+        local _, code, sig = p.handle:wait(0)
+        return nil, p, string.format('%s exited during start-up (%s)', p.name,
+          code and ('status ' .. code) or ('signal ' .. tostring(sig)))
+      end
+    end
+    local ov = http_get(s.rest_url, '/overview', 2000)
+    if ov then
+      jm_up = true
+      last_overview = ov
+    end
+    if not gw_up then gw_up = http_get(s.gateway_url, '/v1/info', 2000) ~= nil end
+    if ov and gw_up and (tonumber(ov.taskmanagers) or 0) >= want_tms
+       and (tonumber(ov['slots-total']) or 0) >= want_tms * s.slots then
+      return ov
+    end
+    if proc.now_ms() >= deadline then
+      local who, what
+      if not jm_up then
+        who, what = 'jobmanager', 'the JobManager REST endpoint ' .. s.rest_url .. ' never answered'
+      elseif not gw_up then
+        who, what = GATEWAY_NAME, 'the SQL Gateway ' .. s.gateway_url .. ' never answered'
+      else
+        who = 'taskmanager'
+        what = string.format('no TaskManager registered with its %d slots (/overview: %d taskmanagers, %d slots)',
+          s.slots, tonumber(last_overview.taskmanagers) or 0, tonumber(last_overview['slots-total']) or 0)
+      end
+      for _, p in ipairs(procs) do if p.name == who or p.role == who then return nil, p, what end end
+      return nil, procs[1], what
+    end
+    proc.sleep(100)
+  end
+end
+
+local function abort_start(cfg, procs)
+  for _, p in ipairs(procs) do
+    if proc.pid_alive(p.pid) then proc.kill_tree(p.pid, 'KILL', true) end
+  end
+  for _, p in ipairs(procs) do proc.wait_pid(p.pid, 10000) end
+  stack.clear_state(cfg, 'flink')
+end
+
+local function check_ports(s)
+  for _, pp in ipairs { { 'flink.rest_port', s.rest_port }, { 'flink.rpc_port', s.rpc_port },
+                        { 'flink.gateway_port', s.gateway_port } } do
+    local free, ferr = proc.port_free(pp[2], '127.0.0.1')
+    if free == nil then return nil, string.format('flink: port %d (%s): %s', pp[2], pp[1], ferr) end
+    if not free then
+      local who = stack.port_user(pp[2])
+      return nil, string.format('flink: port %d (%s) is already in use%s; nothing was started. '
+        .. 'Stop that process or set %s to a free port', pp[2], pp[1], who and (' by ' .. who) or '', pp[1])
+    end
+  end
+  return true
+end
+
+-- What must hold before anything is stopped or started: the jars (fetched
+-- when missing), java, a usable gateway heap. Returns the java version | nil, msg.
+local function prepare(cfg, s, o)
+  local fok, ferr = M.fetch(cfg, o)
+  if not fok then return nil, ferr end
+  local jv, jerr = M.check_java()
+  if not jv then return nil, 'flink: ' .. jerr end
+  if not heap_flags(s.gateway_heap) then
+    return nil, string.format("flink: flink.gateway_heap '%s' is not a JVM heap size such as 768m or 1g",
+                              s.gateway_heap)
+  end
+  return jv
+end
+
+-- Start JM + TM + gateway (nothing of ours runs). Returns true, info | nil, msg.
+local function start_cluster(cfg, s, o, jv)
+  local pok, perr = check_ports(s)
+  if not pok then return nil, perr end
+  local ok, err = M.write_conf(s)
+  if not ok then return nil, 'flink: ' .. err end
+  local conf_text = M.config_yaml(s)
+  local cp = M.classpath(s)
+  local t0 = proc.now_ms()
+
+  -- the gateway needs no memory parameters: it starts first, beside BashJavaUtils
+  local procs = {}
+  local gw, gerr = spawn_jvm(s, 'gateway', GATEWAY_NAME, nil, M.classpath(s, 'gateway'))
+  if not gw then return nil, gerr end
+  procs[#procs + 1] = gw
+  local res, cached = M.memory_params(s, conf_text, cp)
+  if not res then abort_start(cfg, procs); return nil, cached end
+  for _, role in ipairs { 'jobmanager', 'taskmanager' } do
+    local p, serr = spawn_jvm(s, role, role, res[role], cp)
+    if not p then abort_start(cfg, procs); return nil, serr end
+    table.insert(procs, role == 'jobmanager' and 1 or #procs + 1, p)
+  end
+  local extra = { fingerprint = fingerprint(s, conf_text), classpath = cp, tm_seq = 1,
+                  tm_jvm = res.taskmanager.jvm, tm_dyn = res.taskmanager.dyn, java = jv }
+  stack.write_state(cfg, 'flink', state_record(s, procs, extra))
+
+  local ov, bad, why = wait_ready(s, procs, s.start_timeout_ms, 1)
+  if not ov then
+    abort_start(cfg, procs)
+    return nil, string.format('flink: %s; stopped what was started. Read %s (and %s); its end:\n%s',
+      why, bad.log, bad.out, log_excerpt(bad))
+  end
+  local ms = proc.now_ms() - t0
+  extra.state = 'running'
+  extra.start_ms = ms
+  extra.flink_version = ov['flink-version']
+  stack.write_state(cfg, 'flink', state_record(s, procs, extra))
+  return true, { ms = ms, procs = procs, overview = ov, memory_params_cached = cached,
+                 version = ov['flink-version'] }
+end
+
+-- Start a TaskManager in a running cluster (lock held). Returns true, info | nil, msg.
+local function start_tm_locked(cfg, s, n, o)
+  local st = stack.read_state(cfg, 'flink')
+  local found = M.find(s)
+  if not found.jobmanager or not st or not st.classpath then
+    return nil, 'flink: the cluster is not running (start it with fmhost stack up flink)'
+  end
+  -- a new TaskManager gets a number never used in this cluster's life, so
+  -- its log file is its own
+  local seq = math.tointeger(st.tm_seq) or 1
+  for _, p in ipairs(found.taskmanagers) do seq = math.max(seq, p.n) end
+  if n == nil then n = seq + 1 end
+  if math.type(n) ~= 'integer' or n < 1 then return nil, 'flink: a TaskManager number is an integer >= 1' end
+  for _, p in ipairs(found.taskmanagers) do
+    if p.n == n then return nil, string.format('flink: %s runs already (pid %d)', p.name, p.pid) end
+  end
+  local before = {}
+  local tms = http_get(s.rest_url, '/taskmanagers', 5000)
+  for _, t in ipairs(tms and tms.taskmanagers or {}) do before[t.id] = true end
+  local name = tm_name(n)
+  local p, err = spawn_jvm(s, 'taskmanager', name, { jvm = st.tm_jvm, dyn = st.tm_dyn }, st.classpath)
+  if not p then return nil, err end
+  local t0 = proc.now_ms()
+  st.tm_seq = math.max(seq, n)
+  st.procs = st.procs or {}
+  st.procs[#st.procs + 1] = { pid = p.pid, name = name, role = 'taskmanager', log = p.log, out = p.out }
+  stack.write_state(cfg, 'flink', st)
+  if o.wait == false then return true, { pid = p.pid, name = name, log = p.log } end
+  local id = stack.wait_until(o.timeout_ms or s.start_timeout_ms, 100, function()
+    if not p.handle:alive() then return 'exited' end
+    local now = http_get(s.rest_url, '/taskmanagers', 2000)
+    for _, t in ipairs(now and now.taskmanagers or {}) do
+      if not before[t.id] then return t.id end
+    end
+    return nil
+  end)
+  if not id or id == 'exited' then
+    local what = id == 'exited' and 'exited during start-up' or 'did not register with the JobManager in time'
+    proc.kill_tree(p.pid, 'KILL', true)
+    proc.wait_pid(p.pid, 10000)
+    return nil, string.format('flink: %s %s (stopped it); read %s; its end:\n%s', name, what, p.log, log_excerpt(p))
+  end
+  return true, { pid = p.pid, name = name, n = n, log = p.log, out = p.out, resource_id = id,
+                 ms = proc.now_ms() - t0 }
+end
+
+local function start_locked(cfg, s, o)
+  local say = o.say or silent
+  local found = M.find(s)
+  local st = stack.read_state(cfg, 'flink')
+  if #found.all > 0 then
+    local complete = found.jobmanager and found.gateway
+    local diff = differences(st, s)
+    if complete and #diff == 0 then
+      if #found.taskmanagers == 0 then
+        say('flink: no TaskManager runs; starting one')
+        local ok, info = start_tm_locked(cfg, s, nil, {})
+        if not ok then return nil, info end
+      end
+      return true, { already = true, procs = M.find(s).all }
+    end
+    if complete and not o.restart_on_change then
+      return true, { already = true, procs = found.all,
+        warning = 'flink: running with other settings than the configuration asks (' .. table.concat(diff, ', ')
+          .. "); run 'fmhost stack restart flink' to apply them" }
+    end
+    local jv, perr = prepare(cfg, s, o)
+    if not jv then return nil, perr end
+    say('flink: %s; restarting', complete and ('settings changed: ' .. table.concat(diff, ', '))
+      or 'the cluster runs only in part')
+    local ok, err = stop_pids(found.all, s.stop_timeout_ms)
+    if not ok then return nil, err end
+    stack.clear_state(cfg, 'flink')
+    return start_cluster(cfg, s, o, jv)
+  end
+  local jv, perr = prepare(cfg, s, o)
+  if not jv then return nil, perr end
+  return start_cluster(cfg, s, o, jv)
+end
+
+-- Start the cluster unless it runs. o.say: progress; o.restart_on_change:
+-- restart a running cluster whose settings differ from cfg (ensure does).
+-- Returns true, info | nil, msg. info: {already=, ms= (start-up time),
+-- procs = {{pid, name, role, log, out}...}, warning=, external=}.
+function M.start(cfg, o)
+  o = o or {}
+  local s = M.settings(cfg)
+  if not s.managed then
+    local ov = http_get(s.rest_url, '/overview', 3000)
+    local gw = http_get(s.gateway_url, '/v1/info', 3000)
+    if ov and gw then return true, { already = true, external = true, overview = ov } end
+    return nil, string.format('flink: %s (flink.managed is false, so fmhost starts no cluster)',
+      not ov and ('no JobManager answers at ' .. s.rest_url) or ('no SQL Gateway answers at ' .. s.gateway_url))
+  end
+  return stack.with_lock(cfg, 'flink', s.start_timeout_ms + s.fetch_timeout_ms + 60000, start_locked, cfg, s, o)
+end
+
+function M.up(cfg, o)
+  o = o or {}
+  local say = o.say or silent
+  local ok, info = M.start(cfg, o)
+  if not ok then return nil, info end
+  local s = M.settings(cfg)
+  if info.external then
+    say('flink: not managed here (flink.managed is false); a cluster answers at %s, gateway %s',
+        s.rest_url, s.gateway_url)
+  elseif info.already then
+    local pids = {}
+    for _, p in ipairs(info.procs or {}) do pids[#pids + 1] = string.format('%s %d', p.name, p.pid) end
+    say('flink: already running (%s)', table.concat(pids, ', '))
+    if info.warning then say('%s', info.warning) end
+  else
+    local pids = {}
+    for _, p in ipairs(info.procs) do pids[#pids + 1] = string.format('%s %d', p.name, p.pid) end
+    say('flink: started Flink %s (%s): REST %s, SQL Gateway %s, %d slots, JDBC connector %s, in %.2f s',
+        info.version or s.version, table.concat(pids, ', '), s.rest_url, s.gateway_url, s.slots,
+        s.connector and s.jdbc_version or 'off', info.ms / 1000)
+    say('flink: logs in %s', s.logdir)
+  end
+  return true, info
+end
+
+-- Up when not running, or restarted when it runs with other settings than
+-- cfg (a spec's overridden cfg). Returns true | nil, msg.
+function M.ensure(cfg)
+  local ok, err = M.start(cfg, { restart_on_change = true })
+  if not ok then return nil, err end
+  return true
+end
+
+-- --- down ----------------------------------------------------------------------
+
+local function stop_locked(cfg, s, o)
+  local found = M.find(s)
+  if #found.all == 0 then
+    stack.clear_state(cfg, 'flink')
+    return true, { was_running = false }
+  end
+  local t0 = proc.now_ms()
+  local ok, killed = stop_pids(found.all, s.stop_timeout_ms)
+  if not ok then return nil, killed end
+  stack.clear_state(cfg, 'flink')
+  return true, { was_running = true, procs = found.all, ms = proc.now_ms() - t0, killed = killed }
+end
+
+-- Stop every JVM of the cluster: SIGTERM, wait up to flink.stop_timeout_ms,
+-- then SIGKILL. Idempotent. Returns true, info | nil, msg.
+function M.stop(cfg, o)
+  o = o or {}
+  local s = M.settings(cfg)
+  if not s.managed then return true, { was_running = false, external = true } end
+  return stack.with_lock(cfg, 'flink', s.stop_timeout_ms + 60000, stop_locked, cfg, s, o)
+end
+
+function M.down(cfg, o)
+  o = o or {}
+  local say = o.say or silent
+  local ok, info = M.stop(cfg, o)
+  if not ok then return nil, info end
+  if info.external then
+    say('flink: not managed here (flink.managed is false); nothing to stop')
+  elseif info.was_running then
+    local names = {}
+    for _, p in ipairs(info.procs) do names[#names + 1] = string.format('%s %d', p.name, p.pid) end
+    say('flink: stopped %s in %.2f s%s', table.concat(names, ', '), info.ms / 1000,
+        info.killed and ' (some needed SIGKILL)' or '')
+  else
+    say('flink: not running')
+  end
+  return true, info
+end
+
+-- Restart the Flink part with the settings of cfg (say, a spec's copy with
+-- flink.jdbc_connector = false). Returns true, info | nil, msg.
+function M.restart(cfg, o)
+  local ok, err = M.stop(cfg, o)
+  if not ok then return nil, err end
+  return M.start(cfg, o)
+end
+
+-- --- TaskManagers (failure scenarios) ----------------------------------------
+
+-- The running TaskManagers: {{pid=, name=, n=, log=}, ...} by number.
+function M.taskmanagers(cfg)
+  local s = M.settings(cfg)
+  local out = {}
+  for _, p in ipairs(M.find(s).taskmanagers) do
+    out[#out + 1] = { pid = p.pid, name = p.name, n = p.n, log = M.log_file(s, p.name) }
+  end
+  return out
+end
+
+-- The ResourceID a TaskManager logged at start (its id in /taskmanagers).
+function M.resource_id(cfg, name)
+  local s = M.settings(cfg)
+  local text = stack.read_file(M.log_file(s, name)) or ''
+  local id
+  for m in text:gmatch('Starting TaskManager with ResourceID: (%S+)') do id = m end
+  return id
+end
+
+-- Signal TaskManager number n (nil: the lowest running one), by default
+-- SIGKILL; a KILL waits until the process is gone.
+-- Returns true, {pid=, name=, n=, resource_id=} | nil, msg.
+function M.kill_taskmanager(cfg, n, sig)
+  sig = sig or 'KILL'
+  local s = M.settings(cfg)
+  if not s.managed then return nil, 'flink: flink.managed is false; fmhost does not own that cluster' end
+  local tms = M.find(s).taskmanagers
+  local victim
+  for _, p in ipairs(tms) do
+    if n == nil or p.n == n then victim = p; break end
+  end
+  if not victim then
+    return nil, n and string.format('flink: TaskManager %d is not running', n) or 'flink: no TaskManager runs'
+  end
+  local rid = M.resource_id(cfg, victim.name)
+  local ok, err = proc.signal(victim.pid, sig)
+  if not ok then return nil, 'flink: ' .. err end
+  if proc.signum(sig) == proc.signum('KILL') and not proc.wait_pid(victim.pid, 10000) then
+    return nil, string.format('flink: %s (pid %d) survived SIGKILL', victim.name, victim.pid)
+  end
+  return true, { pid = victim.pid, name = victim.name, n = victim.n, resource_id = rid }
+end
+
+-- Start another TaskManager (number n, default the next unused one; its
+-- own log <name>.log) and wait until it registers. o.wait=false: do not
+-- wait; o.timeout_ms. Returns true, {pid=, name=, n=, log=, resource_id=, ms=} | nil, msg.
+function M.start_taskmanager(cfg, n, o)
+  o = o or {}
+  local s = M.settings(cfg)
+  if not s.managed then return nil, 'flink: flink.managed is false; fmhost does not own that cluster' end
+  return stack.with_lock(cfg, 'flink', s.start_timeout_ms + 60000, start_tm_locked, cfg, s, n, o)
+end
+
+-- --- status --------------------------------------------------------------------
+
+function M.status(cfg)
+  local s = M.settings(cfg)
+  local fields = {}
+  local function add(k, v) fields[#fields + 1] = { k, v } end
+  if not s.managed then
+    local ov = http_get(s.rest_url, '/overview', 2000)
+    local gw = http_get(s.gateway_url, '/v1/info', 2000)
+    add('rest', s.rest_url .. (ov and ' (answering)' or ' (NOT answering)'))
+    add('gateway', s.gateway_url .. (gw and ' (answering)' or ' (NOT answering)'))
+    if ov then add('version', ov['flink-version']) end
+    return { running = ov ~= nil and gw ~= nil, managed = false,
+             summary = ((ov and gw) and 'reachable' or 'NOT reachable') .. ' (not managed: flink.managed is false)',
+             fields = fields }
+  end
+  local found = M.find(s)
+  local st = stack.read_state(cfg, 'flink') or {}
+  local ov = found.jobmanager and http_get(s.rest_url, '/overview', 2000)
+  local gw = found.gateway and http_get(s.gateway_url, '/v1/info', 2000)
+  local running = found.jobmanager ~= nil and found.gateway ~= nil and #found.taskmanagers > 0
+  for _, p in ipairs(found.all) do
+    local rss = M.rss_kb(p.pid)
+    add(p.name, string.format('pid %d%s, log %s', p.pid, rss and string.format(', rss %d MB', rss // 1024) or '',
+                              M.log_file(s, p.name)))
+  end
+  add('rest', string.format('%s%s', s.rest_url, found.jobmanager and (ov and ' (answering)' or ' (not answering)') or ''))
+  add('rpc', '127.0.0.1:' .. s.rpc_port)
+  add('gateway', string.format('%s%s', s.gateway_url, found.gateway and (gw and ' (answering)' or ' (not answering)') or ''))
+  if ov then
+    add('cluster', string.format('%d taskmanagers, %d slots (%d free), %d jobs running, %d finished, %d failed, %d cancelled',
+      ov.taskmanagers or 0, ov['slots-total'] or 0, ov['slots-available'] or 0, ov['jobs-running'] or 0,
+      ov['jobs-finished'] or 0, ov['jobs-failed'] or 0, ov['jobs-cancelled'] or 0))
+  end
+  local fp = st.fingerprint or {}
+  local version = (ov and ov['flink-version']) or (running and st.version) or s.version
+  local conn_on, jdbc, mysql = s.connector, s.jdbc_version, s.mysql_version
+  if running and fp.version then conn_on, jdbc, mysql = fp.connector, fp.jdbc_connector_version, fp.mysql_driver_version end
+  add('versions', string.format('Flink %s, JDBC connector %s', version,
+    conn_on and (jdbc .. ' + mysql-connector-j ' .. mysql) or 'off (flink.jdbc_connector is false)'))
+  if running and #differences(st, s) > 0 then
+    add('note', 'runs with other settings than the configuration (' .. table.concat(differences(st, s), ', ')
+      .. "); 'fmhost stack restart flink' applies them")
+  end
+  local missing = M.missing_jars(s)
+  add('jars', s.jars .. (#missing > 0 and (' (missing: ' .. missing[1].what .. (#missing > 1 and ', ...' or '')
+    .. "; 'fmhost stack fetch flink')") or ''))
+  add('conf', s.conf)
+  add('logs', s.logdir)
+  if running and st.started_at then
+    add('up since', os.date('!%Y-%m-%d %H:%M:%S UTC', math.tointeger(st.started_at) or 0)
+      .. (st.start_ms and string.format(' (started in %.2f s)', st.start_ms / 1000) or ''))
+  end
+  local summary = running and 'running' or (#found.all > 0 and 'running in part' or 'not running')
+  return { running = running, managed = true, procs = found.all, overview = ov, version = version,
+           rest_url = s.rest_url, gateway_url = s.gateway_url, logdir = s.logdir,
+           summary = summary, fields = fields }
+end
+
+-- --- commands ------------------------------------------------------------------
+
+M.commands = {
+  -- fmhost stack fetch flink [--force]: resolve the jars now
+  fetch = function(cfg, words, o)
+    local force = false
+    for _, w in ipairs(words) do
+      if w == '--force' then force = true
+      else io.stderr:write('fmhost: stack fetch flink takes only --force\n'); return stack.EXIT_USAGE end
+    end
+    local ok, info = M.fetch(cfg, { say = o.say, force = force })
+    if not ok then io.stderr:write('fmhost: ', info, '\n'); return stack.EXIT_FAIL end
+    if not info.fetched then
+      o.say('flink: jars present (%d jars, %.1f MB under %s); nothing to fetch', info.jars, info.bytes / 1e6,
+            M.settings(cfg).jars)
+    end
+    return stack.EXIT_OK
+  end,
+  -- fmhost stack classpath flink [gateway]: the classpath the JVMs get
+  classpath = function(cfg, words, o)
+    io.stdout:write(M.classpath(M.settings(cfg), words[1] == 'gateway' and 'gateway' or nil), '\n')
+    return stack.EXIT_OK
+  end,
+}
+
+return M
