@@ -276,14 +276,15 @@ lua_Number fmh_opt_num(lua_State *L, int t, const char *k, lua_Number def) {
   return v;
 }
 
-/* The string stays valid while the options table holds it. */
+/* The string stays valid while the options table holds it; a number is not
+ * accepted, since its string form would be a temporary the table does not
+ * hold. */
 const char *fmh_opt_str(lua_State *L, int t, const char *k, const char *def) {
   if (lua_isnoneornil(L, t)) return def;
   lua_getfield(L, t, k);
   const char *v = def;
   if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-      luaL_error(L, "option '%s' must be a string", k);
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "option '%s' must be a string", k);
     v = lua_tostring(L, -1);
   }
   lua_pop(L, 1);
