@@ -11,7 +11,7 @@
  *   flink._stub_server{replies=}   TEST SUPPORT ONLY: a scripted local HTTP server
  *   Client: overview() config() jobs() job(id) job_handle(id) taskmanagers()
  *           upload_jar(path) run_jar(jarid, opts) session(opts) gateway_info()
- *           rest(method, path[, body]) urls() close()
+ *           rest(method, path[, body]) gateway(method, path[, body]) urls() close()
  *   Job (fmhost.flink.Job): id() state() detail() vertices() exceptions() root_exception()
  *           checkpoints() metrics(vertex[, names[, opts]]) vertex_metrics(vertex[, names])
  *           backpressure(vertex) cancel() stop(opts) wait(states[, timeout_ms])
@@ -421,12 +421,13 @@ static int l_gateway_info(lua_State *L) {
   return n;
 }
 
-static int l_rest(lua_State *L) {
+/* c:rest(method, path[, body]) / c:gateway(method, path[, body]): any call,
+ * the body a Lua table sent as JSON, the answer decoded. */
+static int raw_call(lua_State *L, int gateway) {
   client_ud *u = check_client(L, 1);
   const char *method = luaL_checkstring(L, 2);
   const char *path = luaL_checkstring(L, 3);
   json_t *body = lua_isnoneornil(L, 4) ? NULL : to_json(L, 4, 0);
-  int gateway = lua_toboolean(L, 5);
   fmh_error err = {0};
   json_t *j = gateway ? fmh_flink_gateway(u->c, method, path, body, 0, &err)
                       : fmh_flink_rest(u->c, method, path, body, 0, &err);
@@ -435,6 +436,9 @@ static int l_rest(lua_State *L) {
   fmh_error_clear(&err);
   return n;
 }
+
+static int l_rest(lua_State *L) { return raw_call(L, 0); }
+static int l_gateway(lua_State *L) { return raw_call(L, 1); }
 
 /* ---- jobs ------------------------------------------------------------- */
 
@@ -1126,7 +1130,7 @@ static const luaL_Reg client_methods[] = {
     {"overview", l_overview}, {"config", l_config}, {"jobs", l_jobs}, {"job", l_job},
     {"job_handle", l_job_handle}, {"taskmanagers", l_taskmanagers}, {"upload_jar", l_upload_jar},
     {"run_jar", l_run_jar}, {"session", l_session}, {"gateway_info", l_gateway_info},
-    {"rest", l_rest}, {"urls", l_urls}, {"close", l_client_close}, {NULL, NULL}};
+    {"rest", l_rest}, {"gateway", l_gateway}, {"urls", l_urls}, {"close", l_client_close}, {NULL, NULL}};
 static const luaL_Reg client_meta[] = {
     {"__gc", l_client_close}, {"__close", l_client_close}, {"__tostring", l_client_tostring},
     {NULL, NULL}};

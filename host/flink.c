@@ -808,6 +808,9 @@ static void sql_error(fmh_error *err) {
   free(detail);
 }
 
+/* Below this many rows a result page counts as small (see fetch_all). */
+#define SMALL_PAGE 500
+
 /* ---- result pages: exact DECIMALs ------------------------------------ */
 
 /* Flink writes a DECIMAL into JSON rows as a JSON number with its trailing
@@ -1046,7 +1049,7 @@ json_t *fmh_flink_op_fetch_all(fmh_flink *c, const char *sh, const char *op,
                           "result_kind", "eos", 0);
   json_t *rows = json_object_get(out, "rows"), *kinds = json_object_get(out, "kinds");
   char *path = result_path(sh, op, row_format);
-  long pause = 20;
+  long pause = 20, small_pause = 2;
   int pages = 0;
   int json_rows = !row_format || strcmp(row_format, "JSON") == 0;
   if (!c->gateway) {
@@ -1077,6 +1080,7 @@ json_t *fmh_flink_op_fetch_all(fmh_flink *c, const char *sh, const char *op,
       goto fail;
     }
     int not_ready = strcmp(type, "NOT_READY") == 0;
+    size_t got = json_array_size(json_object_get(json_object_get(r, "results"), "data"));
     if (strcmp(type, "PAYLOAD") == 0 || strcmp(type, "EOS") == 0) {
       json_t *res = json_object_get(r, "results");
       json_t *cols = json_object_get(res, "columns");
@@ -1114,7 +1118,15 @@ json_t *fmh_flink_op_fetch_all(fmh_flink *c, const char *sh, const char *op,
     if (not_ready) {
       sleep_ms(pause);
       pause = pause * 2 > c->poll_ms ? c->poll_ms : pause * 2;
+    } else if (got < SMALL_PAGE) {
+      /* The gateway answers with the rows it holds at that moment: asked
+       * again at once it hands out pages of a row or two, and the calls,
+       * not the job, set the pace. A short pause lets a page fill up. */
+      sleep_ms(small_pause);
+      small_pause = small_pause * 2 > 50 ? 50 : small_pause * 2;
+      pause = 20;
     } else {
+      small_pause = 2;
       pause = 20;
     }
   }

@@ -280,6 +280,37 @@ describe('fmhost.flink against the local Flink cluster #flink', function()
     assert.is_true(#ex.exceptionHistory.entries >= 1)
   end)
 
+  fit('reports the missing MariaDB table a JDBC sink job failed on #mysql', function(c)
+    local okstack, stack = pcall(require, 'fmhost.stack')
+    local up, why = false, 'fmhost.stack is not available'
+    if okstack then up, why = stack.ensure(cfg or {}, { 'mariadb' }) end
+    if not up then return pending('no MariaDB for the JDBC sink: ' .. tostring(why)) end
+    local my = (cfg or {}).mysql or {}
+    local url = ('jdbc:mysql://%s:%d/%s'):format(my.host or '127.0.0.1', my.port or 13306,
+                                                 my.database or 'fmhost')
+    local s <close> = streaming_session(c)
+    assert(s:run([[CREATE TEMPORARY TABLE src (id BIGINT) WITH ('connector' = 'datagen',
+                   'number-of-rows' = '10', 'fields.id.kind' = 'sequence',
+                   'fields.id.start' = '1', 'fields.id.end' = '10')]]))
+    local ok, msg = s:run(([[CREATE TEMPORARY TABLE sink (id BIGINT) WITH ('connector' = 'jdbc',
+                   'url' = '%s', 'table-name' = 'fmhost_no_such_table', 'driver' = 'com.mysql.cj.jdbc.Driver',
+                   'username' = '%s', 'password' = '%s', 'sink.max-retries' = '0')]]):format(
+                   url, my.user or 'fmhost', my.password or 'fmhost'))
+    assert(ok, msg)
+    local op = assert(s:execute('INSERT INTO sink SELECT id FROM src'))
+    local st, emsg = op:wait { timeout_ms = WAIT }
+    if not st and emsg:match("Could not find any factory for identifier 'jdbc'") then
+      return pending('the JDBC connector is not on the cluster\'s classpath')
+    end
+    assert(st, emsg)
+    local job = c:job_handle(assert(op:job_id()))
+    local done, fmsg, info = job:wait('FINISHED', WAIT)
+    assert.is_nil(done, 'the job writing to a missing table finished')
+    assert.are.equal('FAILED', info.state)
+    assert.matches('fmhost_no_such_table', fmsg, 1, true)
+    assert.matches("Table '[%w_]+%.fmhost_no_such_table' doesn't exist", info.root_exception)
+  end)
+
   fit('uploads a job jar and runs it with arguments and parallelism', function(c)
     local lib = (function()
       local base = require('fmhost.stack').dir(cfg or {}) .. '/flink/jars'
