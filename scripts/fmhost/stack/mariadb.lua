@@ -715,8 +715,9 @@ function M.status(cfg)
       if not stack.exists(tls[k]) then lacking[#lacking + 1] = TLS_FILES[k] end
     end
     add('tls', 'on (mysql.tls)' .. (server_tls and ('; ' .. server_tls) or '')
-      .. (have_ssl and have_ssl ~= 'YES' and "; run 'fmhost stack restart mariadb'" or '')
-      .. string.format('; %s@127.0.0.1 requires TLS, %s@127.0.0.1 a client certificate', s.tls_user, s.x509_user))
+      .. (have_ssl and have_ssl ~= 'YES' and "; run 'fmhost stack restart mariadb' to offer it" or '')
+      .. (have_ssl == 'YES' and string.format('; %s@127.0.0.1 requires TLS, %s@127.0.0.1 a client certificate',
+                                                s.tls_user, s.x509_user) or ''))
     add('tls dir', tls.dir .. (#lacking > 0 and (' (missing: ' .. table.concat(lacking, ', ')
       .. '; generated at the next start)') or ''))
     add('tls ca', tls.ca)
