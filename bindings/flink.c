@@ -6,7 +6,7 @@
  *   flink.client{rest=, gateway=, timeout_ms=, poll_ms=}  -> Client; defaults from cfg.flink
  *                                  (rest_url/gateway_url, else 127.0.0.1 and rest_port/gateway_port;
  *                                  http_timeout_ms)
- *   flink.NULL                     SQL NULL in result rows (the shared fmhost NULL)
+ *   flink.NULL                     SQL NULL in result rows: fmhost.pool.NULL
  *   flink._summarize(text)         the one-line summary of a Java stack trace (test support)
  *   flink._stub_server{replies=}   TEST SUPPORT ONLY: a scripted local HTTP server
  *   Client: overview() config() jobs() job(id) job_handle(id) taskmanagers()
@@ -33,7 +33,6 @@
 #define SESSION_T "fmhost.flink.Session"
 #define OP_T "fmhost.flink.Operation"
 #define STUB_T "fmhost.flink.Stub"
-#define NULL_KEY "fmhost.NULL"
 
 typedef struct { fmh_flink *c; } client_ud;
 typedef struct { fmh_flink *c; char id[33]; } job_ud;
@@ -43,17 +42,11 @@ typedef struct { fmh_httpstub *s; } stub_ud;
 
 /* ---- values ----------------------------------------------------------- */
 
-/* The NULL sentinel is shared by every fmhost module through the registry,
- * so a NULL from a Flink result equals a NULL from a MariaDB row. It is the
- * light userdata NULL, which is also what lua-cjson uses for JSON null. */
-static void push_null(lua_State *L) {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, NULL_KEY) == LUA_TNIL) {
-    lua_pop(L, 1);
-    lua_pushlightuserdata(L, NULL);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, NULL_KEY);
-  }
-}
+/* SQL NULL in result rows is the pool's NULL sentinel, so a row from Flink
+ * compares equal to the same row read from MariaDB (luaopen stores it). */
+static const char NULL_KEY = 'n';
+
+static void push_null(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &NULL_KEY); }
 
 /* JSON to Lua. rows: JSON null becomes NULL everywhere; otherwise null
  * object fields are left out and null array elements become NULL (so
@@ -149,8 +142,13 @@ static json_t *to_json(lua_State *L, int i, int depth) {
       return json_stringn(s, n);
     }
     case LUA_TLIGHTUSERDATA:
-      if (lua_touserdata(L, i) == NULL) return json_null();
+    case LUA_TUSERDATA: {
+      push_null(L);
+      int is_null = lua_rawequal(L, i, -1) || lua_touserdata(L, i) == NULL;
+      lua_pop(L, 1);
+      if (is_null) return json_null();
       break;
+    }
     case LUA_TTABLE: {
       lua_Integer n = (lua_Integer)lua_rawlen(L, i);
       int is_array = 1;
@@ -1170,6 +1168,20 @@ int luaopen_fmhost_flink(lua_State *L) {
   fmh_newclass(L, SESSION_T, session_methods, session_meta);
   fmh_newclass(L, OP_T, op_methods, op_meta);
   fmh_newclass(L, STUB_T, stub_methods, stub_meta);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "fmhost.pool");
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+    lua_getfield(L, -1, "NULL");
+    lua_remove(L, -2);
+  } else {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+  if (lua_isnil(L, -1)) { /* without the pool: a sentinel of our own */
+    lua_pop(L, 1);
+    lua_newuserdatauv(L, 0, 0);
+  }
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &NULL_KEY);
   fmh_newmodule(L, "fmhost.flink", flink_funcs);
   push_null(L);
   lua_setfield(L, -2, "NULL");
