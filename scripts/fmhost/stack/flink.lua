@@ -227,7 +227,7 @@ function M.check_java()
 end
 
 -- Why a Maven run failed, from its log: (cause, detail line).
-local function maven_failure(log)
+function M.maven_failure(log)
   local missing = log:match('Could not find artifact ([%w%.%-_:]+)')
     or log:match('([%w%.%-_]+:[%w%.%-_]+:[%w%.%-_]+:[%w%.%-_]+) was not found in')
   if missing then
@@ -306,7 +306,7 @@ function M.fetch(cfg, o)
   stack.write_file(s.maven_log, log)
   if not r or not r.ok then
     rm_rf(stage)
-    local cause, line = maven_failure(log)
+    local cause, line = M.maven_failure(log)
     if not r then cause = 'Maven did not finish: ' .. tostring(rerr) end
     return nil, string.format('flink: fetching jars failed: %s%s; see %s', cause,
       line and ('\n  ' .. line) or '', s.maven_log)
@@ -538,8 +538,14 @@ function M.memory_params(s, conf_text, cp)
     local text = stack.read_file(outs[role]) or ''
     res[role] = bju_parse(text)
     if not res[role] and not failed then
-      failed = string.format('flink: computing the %s memory parameters failed (%s); %s says:\n%s',
-        role, exited and ('exit ' .. tostring(code)) or 'no answer in 60 s', outs[role], stack.tail(outs[role], 8))
+      local cause
+      for l in text:gmatch('[^\n]+') do
+        local c = l:match('^Caused by: [%w%.$]*%.([%w$]+: .*)$')
+        if c then cause = c end
+      end
+      cause = cause or (exited and ('exit ' .. tostring(code)) or 'no answer in 60 s')
+      failed = string.format('flink: computing the %s memory parameters failed: %s (check flink.%s); see %s',
+        role, cause, role == 'jobmanager' and 'jm_memory' or 'tm_memory', outs[role])
     end
   end
   if failed then return nil, failed end
@@ -776,7 +782,8 @@ local function log_excerpt(p, from)
   for l in log:gmatch('[^\n]+') do
     if l:match(' ERROR ') or l:match('Exception') then errs[#errs + 1] = l end
   end
-  parts[#parts + 1] = #errs > 0 and table.concat(errs, '\n') or log
+  local tail = #errs > 0 and table.concat(errs, '\n', math.max(1, #errs - 7)) or log
+  if tail ~= '' then parts[#parts + 1] = tail end
   return table.concat(parts, '\n')
 end
 
@@ -887,8 +894,9 @@ local function start_cluster(cfg, s, o, jv)
   local ov, bad, why = wait_ready(s, procs, s.start_timeout_ms, 1)
   if not ov then
     abort_start(cfg, procs)
-    return nil, string.format('flink: %s; stopped what was started. Read %s (and %s); its end:\n%s',
-      why, bad.log, bad.out, log_excerpt(bad))
+    local excerpt = log_excerpt(bad)
+    return nil, string.format('flink: %s; stopped what was started. Read %s (and %s)%s',
+      why, bad.log, bad.out, excerpt ~= '' and (', which ends:\n' .. excerpt) or '')
   end
   local ms = proc.now_ms() - t0
   extra.state = 'running'
@@ -939,7 +947,9 @@ local function start_tm_locked(cfg, s, n, o)
     local what = id == 'exited' and 'exited during start-up' or 'did not register with the JobManager in time'
     proc.kill_tree(p.pid, 'KILL', true)
     proc.wait_pid(p.pid, 10000)
-    return nil, string.format('flink: %s %s (stopped it); read %s; its end:\n%s', name, what, p.log, log_excerpt(p))
+    local excerpt = log_excerpt(p)
+    return nil, string.format('flink: %s %s (stopped it); read %s%s', name, what, p.log,
+      excerpt ~= '' and (', which ends:\n' .. excerpt) or '')
   end
   return true, { pid = p.pid, name = name, n = n, log = p.log, out = p.out, resource_id = id,
                  ms = proc.now_ms() - t0 }
