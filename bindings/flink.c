@@ -858,9 +858,12 @@ static int op_status(lua_State *L) {
   return n;
 }
 
+/* op:wait([timeout_ms | {timeout_ms=}]) -> final status | nil, msg, info */
 static int op_wait(lua_State *L) {
   op_ud *o = check_op(L, 1);
-  long timeout = opt_ms(L, 2, "timeout_ms", o->timeout_ms);
+  long timeout = lua_isinteger(L, 2) ? (long)lua_tointeger(L, 2)
+                                     : opt_ms(L, 2, "timeout_ms", o->timeout_ms);
+  if (timeout <= 0) luaL_argerror(L, 2, "the timeout must be positive");
   fmh_error err = {0};
   char st[32] = "";
   int n;
