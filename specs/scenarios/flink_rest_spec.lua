@@ -4,9 +4,10 @@
 -- offers, with the outcome checked in Flink itself (job states, row values,
 -- savepoint files, exceptions).
 --
--- When the cluster is not reachable every spec here is pending, with the
--- reason. Jobs are bounded or cancelled/stopped by the spec that starts them;
--- restart-strategy none makes a failing job FAILED at once.
+-- The specs bring the local stack up when it is not (stack.ensure); a cluster
+-- that cannot be reached fails them, with the reason. Jobs are bounded or
+-- cancelled/stopped by the spec that starts them; restart-strategy none makes
+-- a failing job FAILED at once.
 local flink = require 'fmhost.flink'
 local T = require 'fmhost.testing'
 local lfs = require 'lfs'
@@ -18,6 +19,11 @@ local client, why_not
 -- Connect once; decide whether the specs can run.
 local function cluster()
   if client or why_not then return client end
+  local up, why = require('fmhost.stack').ensure(cfg, { 'mariadb', 'flink' })
+  if not up then
+    why_not = 'the local stack did not start: ' .. tostring(why)
+    return nil
+  end
   client = flink.client { timeout_ms = 30000, poll_ms = 200 }
   local ov, msg = client:overview()
   if not ov then
@@ -33,10 +39,10 @@ local function cluster()
   return client
 end
 
--- it() that goes pending when there is no cluster.
+-- it() on the cluster: fails with the reason when there is none.
 local function fit(name, fn)
   it(name, function()
-    if not cluster() then return pending(why_not) end
+    if not cluster() then error(why_not, 0) end
     fn(client)
   end)
 end
@@ -281,10 +287,6 @@ describe('fmhost.flink against the local Flink cluster #flink', function()
   end)
 
   fit('reports the missing MariaDB table a JDBC sink job failed on #mysql', function(c)
-    local okstack, stack = pcall(require, 'fmhost.stack')
-    local up, why = false, 'fmhost.stack is not available'
-    if okstack then up, why = stack.ensure(cfg or {}, { 'mariadb' }) end
-    if not up then return pending('no MariaDB for the JDBC sink: ' .. tostring(why)) end
     local my = (cfg or {}).mysql or {}
     local url = ('jdbc:mysql://%s:%d/%s'):format(my.host or '127.0.0.1', my.port or 13306,
                                                  my.database or 'fmhost')
@@ -298,11 +300,7 @@ describe('fmhost.flink against the local Flink cluster #flink', function()
                    url, my.user or 'fmhost', my.password or 'fmhost'))
     assert(ok, msg)
     local op = assert(s:execute('INSERT INTO sink SELECT id FROM src'))
-    local st, emsg = op:wait { timeout_ms = WAIT }
-    if not st and emsg:match("Could not find any factory for identifier 'jdbc'") then
-      return pending('the JDBC connector is not on the cluster\'s classpath')
-    end
-    assert(st, emsg)
+    assert(op:wait { timeout_ms = WAIT })
     local job = c:job_handle(assert(op:job_id()))
     local done, fmsg, info = job:wait('FINISHED', WAIT)
     assert.is_nil(done, 'the job writing to a missing table finished')
@@ -321,8 +319,8 @@ describe('fmhost.flink against the local Flink cluster #flink', function()
         end
       end
     end)()
-    if not lib then return pending('no Flink lib dir under the stack dir to compile a job jar against') end
-    if not os.execute('command -v javac >/dev/null 2>&1') then return pending('no javac') end
+    assert(lib, 'no Flink lib dir under the stack dir to compile a job jar against')
+    assert(os.execute('command -v javac >/dev/null 2>&1'), 'no javac on PATH (tools/setup.sh installs openjdk-17-jdk-headless)')
     local dir = T.tmpdir('fmhost-jar')
     finally(function() T.rmtree(dir) end)
     T.write_file(dir .. '/SeqJob.java', [[
