@@ -5,8 +5,9 @@
 -- value by value.
 --
 -- The stack (MariaDB + Flink) is brought up when it is not. The two
--- property specs restart the Flink part with an overridden configuration
--- (connector off; another connector version) and restore it afterwards.
+-- property specs start a second, short-lived cluster from an overridden
+-- configuration (connector off; another connector version) beside the
+-- shared one, which keeps running untouched.
 --
 -- The values are deterministic functions of the key, computed in Flink SQL,
 -- so the expected value of every row is known here and compared exactly:
@@ -31,12 +32,29 @@ local function copy(t)
   return out
 end
 
--- cfg with some flink.* keys replaced.
-local function with_flink(base, over)
-  local c = copy(base)
-  c.flink = c.flink or {}
+-- A second cluster for the property specs: cfg with some flink.* keys
+-- replaced, its own stack.dir under /tmp (the jars folder links to the
+-- shared one, a cache) and its own free ports. The shared cluster keeps
+-- running untouched for whoever else uses it; this one is stopped and
+-- removed by the returned function.
+local function isolated_cluster(over)
+  local proc = require 'fmhost.proc'
+  local T = require 'fmhost.testing'
+  local c = copy(cfg)
+  local dir = T.tmpdir('fmhost-flink-prop')
+  c.stack.dir = dir
+  for _, k in ipairs { 'rest_port', 'rpc_port', 'gateway_port' } do
+    local l = assert(proc.listen(0))
+    c.flink[k] = l.port
+    l:close()
+  end
   for k, v in pairs(over) do c.flink[k] = v end
-  return c
+  assert(stack.mkdir_p(dir .. '/flink'))
+  assert(os.execute(string.format("ln -s '%s' '%s'", fl.settings(cfg).jars, dir .. '/flink/jars')))
+  return c, function()
+    fl.stop(c)
+    T.rmtree(dir)
+  end
 end
 
 -- The private MariaDB through fmhost.pool (opened in setup).
@@ -177,8 +195,6 @@ describe('Flink -> MariaDB pipeline through the SQL Gateway #flink #mysql', func
   end)
 
   teardown(function()
-    -- leave the cluster as the configuration asks, whatever a spec did
-    assert(fl.ensure(cfg))
     if client then client:close() end
     if db then db:close() end
   end)
@@ -236,9 +252,9 @@ describe('Flink -> MariaDB pipeline through the SQL Gateway #flink #mysql', func
     run_pipeline(client, cfg, 'fp_prop2', 20)
     check_rows('fp_prop2', 20)
 
-    -- off: restart the Flink part without the connector dir on the classpath
-    local off = with_flink(cfg, { jdbc_connector = false })
-    finally(function() assert(fl.ensure(cfg)) end)
+    -- off: a cluster without the connector folder on its classpath
+    local off, remove = isolated_cluster { jdbc_connector = false }
+    finally(remove)
     assert(fl.ensure(off))
     local c2 = fl.client(off, { timeout_ms = 30000 })
     assert.is_nil(jm_classpath(c2):find('flink-connector-jdbc', 1, true))
@@ -263,12 +279,12 @@ describe('Flink -> MariaDB pipeline through the SQL Gateway #flink #mysql', func
     .. 'configuration is fetched, put on the classpath and runs a pipeline without a code change #slow', function()
     local other = '3.2.0-1.19' -- published on Maven Central for Flink 1.19, loads in 1.20
     assert.are_not.equal(other, fl.settings(cfg).jdbc_version)
-    local alt = with_flink(cfg, { jdbc_connector_version = other })
+    local alt, remove = isolated_cluster { jdbc_connector_version = other }
+    finally(remove)
     local s_alt = fl.settings(alt)
     -- from nothing: the stack must fetch the jars itself
     os.execute("rm -rf '" .. s_alt.conn .. "'")
     assert.are.equal(1, #fl.missing_jars(s_alt))
-    finally(function() assert(fl.ensure(cfg)) end)
     assert(fl.ensure(alt))
     assert.are.equal(0, #fl.missing_jars(s_alt))
     assert.truthy(stack.exists(s_alt.conn .. '/flink-connector-jdbc-' .. other .. '.jar'))
