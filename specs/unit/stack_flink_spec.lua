@@ -194,6 +194,38 @@ describe('local stack: Flink service (no cluster)', function()
     end)
   end)
 
+  describe('an external cluster (flink.managed = false)', function()
+    local function closed_port()
+      local l = assert(require('fmhost.proc').listen(0))
+      local p = l.port
+      l:close()
+      return p
+    end
+
+    it('starts nothing and says which URL does not answer', function()
+      cfg.flink = { managed = false, rest_url = 'http://127.0.0.1:' .. closed_port(),
+                    gateway_url = 'http://127.0.0.1:' .. closed_port() }
+      local ok, msg = fl.start(cfg)
+      assert.is_nil(ok)
+      assert.truthy(msg:find('no JobManager answers at ' .. cfg.flink.rest_url, 1, true), msg)
+      assert.truthy(msg:find('flink.managed is false', 1, true), msg)
+      assert.is_false(stack.exists(dir .. '/flink'))
+      local st = fl.status(cfg)
+      assert.is_false(st.running)
+      assert.is_false(st.managed)
+    end)
+
+    it('refuses to kill or start TaskManagers it does not own', function()
+      cfg.flink = { managed = false }
+      local ok, msg = fl.kill_taskmanager(cfg, 1, 'KILL')
+      assert.is_nil(ok)
+      assert.truthy(msg:find('does not own', 1, true))
+      ok, msg = fl.start_taskmanager(cfg)
+      assert.is_nil(ok)
+      assert.truthy(msg:find('does not own', 1, true))
+    end)
+  end)
+
   describe('JDBC options', function()
     it('builds the WITH clause for cfg.mysql with SQL quoting', function()
       cfg.mysql = { host = '127.0.0.1', port = 13306, database = 'fmhost', user = 'u', password = "p'w" }

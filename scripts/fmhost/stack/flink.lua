@@ -556,28 +556,14 @@ end
 
 -- --- HTTP probes ---------------------------------------------------------------
 
--- GET a JSON document: through fmhost.flink when it is built in, else curl.
--- Returns the decoded table | nil, msg.
-local have_flink_module
+-- GET a JSON document through fmhost.flink. Returns the table | nil, msg.
 local function http_get(base, path, timeout_ms)
-  if have_flink_module == nil then
-    have_flink_module = pcall(require, 'fmhost.flink')
-  end
-  if have_flink_module then
-    local flink = require 'fmhost.flink'
-    local ok, c = pcall(flink.client, { rest = base, gateway = base, timeout_ms = timeout_ms or 3000 })
-    if not ok then return nil, tostring(c) end
-    local t, err = c:rest('GET', path)
-    c:close()
-    return t, err
-  end
-  local r, err = proc.run { 'curl', '-s', '-f', '-m', tostring(math.max(1, (timeout_ms or 3000) // 1000)),
-                            base .. path, timeout_ms = (timeout_ms or 3000) + 2000 }
-  if not r then return nil, err end
-  if not r.ok then return nil, 'curl exit ' .. tostring(r.code) end
-  local ok, t = pcall(require('cjson').decode, r.stdout)
-  if not ok then return nil, 'not JSON: ' .. r.stdout:sub(1, 200) end
-  return t
+  local ok, c = pcall(require('fmhost.flink').client, { rest = base, gateway = base,
+                                                        timeout_ms = timeout_ms or 3000 })
+  if not ok then return nil, tostring(c) end
+  local t, err = c:rest('GET', path)
+  c:close()
+  return t, err
 end
 M._http_get = http_get
 
@@ -706,9 +692,12 @@ end
 -- The names of the settings in which a running cluster (state st) differs
 -- from s; empty when it matches.
 local function differences(st, s)
-  local want = fingerprint(s, M.config_yaml(s))
-  local have = st and st.fingerprint or {}
   local out = {}
+  -- started by something that kept no record: nothing to compare with, and
+  -- no reason to restart a cluster that answers
+  if not (st and type(st.fingerprint) == 'table') then return out end
+  local want = fingerprint(s, M.config_yaml(s))
+  local have = st.fingerprint
   for _, k in ipairs { 'version', 'connector', 'jdbc_connector_version', 'mysql_driver_version', 'gateway_heap' } do
     if have[k] ~= want[k] then
       out[#out + 1] = string.format('%s %s -> %s', k, tostring(have[k]), tostring(want[k]))
