@@ -50,7 +50,13 @@ typedef struct LGen {
   fmh_row_source src; /* first: pool:load reads any userdata that starts with one */
   fmh_gen *g;
   char *columns;      /* "(`a`,`b`)" */
+  struct rowbuf {
+    fmh_gen_cursor *cur; /* scratch of the Lua-side calls (one Lua state: one at a time) */
+    fmh_gen_value *v;
+  } rb;
 } LGen;
+
+typedef struct rowbuf rowbuf;
 
 typedef struct LStream {
   fmh_gen_stream *st;
@@ -353,6 +359,10 @@ static int l_load(lua_State *L) {
 
 static int l_gc(lua_State *L) {
   LGen *lg = luaL_checkudata(L, 1, GEN);
+  fmh_gen_cursor_free(lg->rb.cur);
+  free(lg->rb.v);
+  lg->rb.cur = NULL;
+  lg->rb.v = NULL;
   fmh_gen_free(lg->g);
   lg->g = NULL;
   free(lg->columns);
@@ -389,11 +399,8 @@ static size_t column_index(lua_State *L, LGen *lg, int i) {
     return (size_t)k - 1;
   }
   const char *name = luaL_checkstring(L, i);
-  fmh_gen_colinfo ci;
-  for (size_t k = 0; k < n; k++) {
-    fmh_gen_column_info(lg->g, k, &ci);
-    if (!strcmp(ci.name, name)) return k;
-  }
+  for (size_t k = 0; k < n; k++)
+    if (!strcmp(fmh_gen_column_name(lg->g, k), name)) return k;
   luaL_argerror(L, i, lua_pushfstring(L, "no column named '%s'", name));
   return 0;
 }
@@ -429,7 +436,6 @@ static unsigned char *plain_flags(lua_State *L, LGen *lg, int opts) {
 
 static void push_value(lua_State *L, const fmh_gen *g, size_t col, const fmh_gen_value *v) {
   char buf[64];
-  fmh_gen_colinfo ci;
   switch (v->kind) {
     case FMH_GV_NULL: push_null(L); break;
     case FMH_GV_INT: case FMH_GV_BOOL: lua_pushinteger(L, (lua_Integer)v->n.i); break;
@@ -439,37 +445,20 @@ static void push_value(lua_State *L, const fmh_gen *g, size_t col, const fmh_gen
       break;
     case FMH_GV_DOUBLE: case FMH_GV_FLOAT: lua_pushnumber(L, (lua_Number)v->n.d); break;
     case FMH_GV_DATE: case FMH_GV_TIME: case FMH_GV_DATETIME: case FMH_GV_TIMESTAMP:
-      fmh_gen_column_info(g, col, &ci);
-      lua_pushlstring(L, buf, fmh_gen_format_temporal(g, v->kind, v->n.i, ci.fsp, buf));
+      lua_pushlstring(L, buf, fmh_gen_format_temporal(g, v->kind, v->n.i, fmh_gen_column_fsp(g, col), buf));
       break;
     default: lua_pushlstring(L, v->s ? v->s : "", v->len); break;
   }
 }
 
-typedef struct rowbuf {
-  fmh_gen_cursor *cur;
-  fmh_gen_value *v;
-} rowbuf;
-
-/* a cursor and value array that live in a userdata on the stack (freed by __gc) */
-static int l_rowbuf_gc(lua_State *L) {
-  rowbuf *rb = lua_touserdata(L, 1);
-  fmh_gen_cursor_free(rb->cur);
-  free(rb->v);
-  rb->cur = NULL;
-  rb->v = NULL;
-  return 0;
-}
-
+/* the generator's own scratch, made on first use */
 static rowbuf *new_rowbuf(lua_State *L, LGen *lg) {
-  rowbuf *rb = lua_newuserdatauv(L, sizeof *rb, 0);
-  rb->cur = NULL;
-  rb->v = NULL;
-  luaL_setmetatable(L, "fmhost.gen.RowBuf");
-  rb->cur = fmh_gen_cursor_new(lg->g);
-  rb->v = calloc(fmh_gen_ncols(lg->g), sizeof *rb->v);
-  if (!rb->cur || !rb->v) luaL_error(L, "out of memory");
-  return rb;
+  if (!lg->rb.cur) {
+    lg->rb.cur = fmh_gen_cursor_new(lg->g);
+    lg->rb.v = calloc(fmh_gen_ncols(lg->g), sizeof *lg->rb.v);
+    if (!lg->rb.cur || !lg->rb.v) luaL_error(L, "out of memory");
+  }
+  return &lg->rb;
 }
 
 static void gen_row(lua_State *L, LGen *lg, rowbuf *rb, int64_t row, const unsigned char *plain) {
@@ -485,12 +474,10 @@ static void gen_row(lua_State *L, LGen *lg, rowbuf *rb, int64_t row, const unsig
 static void push_row(lua_State *L, LGen *lg, rowbuf *rb, int by_name) {
   size_t n = fmh_gen_ncols(lg->g);
   lua_createtable(L, by_name ? 0 : (int)n, by_name ? (int)n : 0);
-  fmh_gen_colinfo ci;
   for (size_t k = 0; k < n; k++) {
     push_value(L, lg->g, k, &rb->v[k]);
     if (by_name) {
-      fmh_gen_column_info(lg->g, k, &ci);
-      lua_setfield(L, -2, ci.name);
+      lua_setfield(L, -2, fmh_gen_column_name(lg->g, k));
     } else {
       lua_rawseti(L, -2, (lua_Integer)k + 1);
     }
@@ -535,13 +522,11 @@ static int l_explain(lua_State *L) {
   gen_row(L, lg, rb, row, NULL);
   size_t n = fmh_gen_ncols(lg->g);
   lua_createtable(L, 0, (int)n);
-  fmh_gen_colinfo ci;
   for (size_t k = 0; k < n; k++) {
-    fmh_gen_column_info(lg->g, k, &ci);
     if (rb->v[k].kind == FMH_GV_NULL && rb->v[k].edge < 0) lua_pushliteral(L, "null");
     else if (rb->v[k].edge >= 0) lua_pushfstring(L, "edge:%s", fmh_gen_column_edge(lg->g, k, (size_t)rb->v[k].edge));
     else lua_pushliteral(L, "value");
-    lua_setfield(L, -2, ci.name);
+    lua_setfield(L, -2, fmh_gen_column_name(lg->g, k));
   }
   return 1;
 }
@@ -917,11 +902,6 @@ int luaopen_fmhost_gen(lua_State *L) {
   lua_setfield(L, -2, "__fmh_row_source");
   lua_pop(L, 1);
   fmh_newclass(L, STREAM, stream_methods, stream_meta);
-  if (luaL_newmetatable(L, "fmhost.gen.RowBuf")) {
-    lua_pushcfunction(L, l_rowbuf_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_pop(L, 1);
   /* NULL: the pool's sentinel, so generated rows and rows read back compare */
   lua_getglobal(L, "require");
   lua_pushliteral(L, "fmhost.pool");

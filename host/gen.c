@@ -2033,6 +2033,10 @@ void fmh_gen_column_info(const fmh_gen *g, size_t col, fmh_gen_colinfo *o) {
   memcpy(o->step, c->step, 48);
 }
 
+const char *fmh_gen_column_name(const fmh_gen *g, size_t col) { return g->cols[col].name; }
+fmh_gen_type fmh_gen_column_type(const fmh_gen *g, size_t col) { return g->cols[col].type; }
+int fmh_gen_column_fsp(const fmh_gen *g, size_t col) { return g->cols[col].fsp; }
+
 const char *fmh_gen_column_edge(const fmh_gen *g, size_t col, size_t k) {
   const gcol *c = &g->cols[col];
   return k < (size_t)c->nedges ? fmh_gen_edge_name(c->edge_ids[k]) : NULL;

@@ -95,6 +95,10 @@ typedef struct fmh_gen_colinfo {
 } fmh_gen_colinfo;
 
 void fmh_gen_column_info(const fmh_gen *g, size_t col, fmh_gen_colinfo *out);
+/* Cheap accessors for per-row paths. */
+const char *fmh_gen_column_name(const fmh_gen *g, size_t col);
+fmh_gen_type fmh_gen_column_type(const fmh_gen *g, size_t col);
+int fmh_gen_column_fsp(const fmh_gen *g, size_t col);
 /* The name of edge case k (0..nedges-1) of a column, or NULL. */
 const char *fmh_gen_column_edge(const fmh_gen *g, size_t col, size_t k);
 /* CREATE TABLE for the schema (malloc'ed; caller frees). */
