@@ -19,6 +19,9 @@
 
 /* --- the benchmark table's rows ---------------------------------------- */
 
+/* Per-row work is the load's own cost on a 2-core machine, so rows are
+ * formatted by hand: no printf, no gmtime. */
+
 static const char alphabet[] =
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,\"\\'";
 #define ALPHABET_LEN (sizeof alphabet - 1)
@@ -29,64 +32,167 @@ static uint64_t lane(uint64_t seed, uint64_t k, uint64_t n) {
   return fmh_retry_rand(&s);
 }
 
+/* Digits of v, right-aligned to width (0-padded) when width > 0. */
+static char *put_u64(char *p, uint64_t v, int width) {
+  char tmp[24];
+  int n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n < width) tmp[n++] = '0';
+  while (n) *p++ = tmp[--n];
+  return p;
+}
+
+static char *put_i64(char *p, int64_t v) {
+  if (v < 0) {
+    *p++ = '-';
+    return put_u64(p, (uint64_t)0 - (uint64_t)v, 0);
+  }
+  return put_u64(p, (uint64_t)v, 0);
+}
+
+/* Days since 1970-01-01 to a civil date (proleptic Gregorian). */
+static void civil(int64_t z, int *y, unsigned *m, unsigned *d) {
+  z += 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  unsigned doe = (unsigned)(z - era * 146097);
+  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static char *put2(char *p, unsigned v) {
+  p[0] = (char)('0' + v / 10 % 10);
+  p[1] = (char)('0' + v % 10);
+  return p + 2;
+}
+
 void fmh_bench_row_make(uint64_t seed, uint64_t k, fmh_bench_row *r) {
   r->id = (int64_t)k;
   r->i = (int32_t)(uint32_t)(lane(seed, k, 1) >> 32);
+  /* DECIMAL(22,9): up to 13 integer digits and 9 decimals */
   uint64_t h = lane(seed, k, 2);
-  uint64_t ip = (h >> 1) % 10000000000000ULL; /* 13 integer digits */
+  uint64_t ip = (h >> 1) % 10000000000000ULL;
   uint64_t fr = lane(seed, k, 3) % 1000000000ULL;
-  int neg = (h & 1) && (ip || fr);
-  snprintf(r->d, sizeof r->d, "%s%" PRIu64 ".%09" PRIu64, neg ? "-" : "", ip, fr);
-  r->f = ((double)(lane(seed, k, 4) >> 11) * 0x1.0p-53 - 0.5) * 2e9;
+  char *p = r->d;
+  if ((h & 1) && (ip || fr)) *p++ = '-';
+  p = put_u64(p, ip, 0);
+  *p++ = '.';
+  p = put_u64(p, fr, 9);
+  *p = '\0';
+  /* a DOUBLE that is a multiple of 1/1024 below 2^30: exact in binary and
+   * in at most 10 decimals, so its text needs no float formatting */
+  int64_t m = (int64_t)(lane(seed, k, 4) >> 23) - ((int64_t)1 << 40);
+  r->f = (double)m / 1024.0;
   uint64_t hs = lane(seed, k, 5);
   r->s_null = hs % 50 == 0;
   r->s_len = 0;
   if (!r->s_null) {
     size_t len = (size_t)((hs >> 8) % 65);
-    uint64_t st = lane(seed, k, 6);
-    for (size_t j = 0; j < len; j++) r->s[j] = alphabet[fmh_retry_rand(&st) % ALPHABET_LEN];
+    uint64_t st = lane(seed, k, 6), bits = 0;
+    for (size_t j = 0; j < len; j++) {
+      if (j % 8 == 0) bits = fmh_retry_rand(&st);
+      r->s[j] = alphabet[(bits & 0xff) % ALPHABET_LEN];
+      bits >>= 8;
+    }
     r->s_len = len;
   }
   r->s[r->s_len] = '\0';
-  uint64_t ht = lane(seed, k, 7);
-  time_t secs = (time_t)(946684800ULL + ht % (37ULL * 365 * 86400));
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  snprintf(r->ts, sizeof r->ts, "%04d-%02d-%02d %02d:%02d:%02d.%06u", (tm.tm_year + 1900) % 10000,
-           (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100,
-           (unsigned)(lane(seed, k, 8) % 1000000));
+  /* DATETIME(6) from 2000-01-01 over 37 years */
+  uint64_t secs = 946684800ULL + lane(seed, k, 7) % (37ULL * 365 * 86400);
+  int y;
+  unsigned mo, d;
+  civil((int64_t)(secs / 86400), &y, &mo, &d);
+  unsigned sod = (unsigned)(secs % 86400);
+  p = r->ts;
+  p = put_u64(p, (uint64_t)y, 4);
+  *p++ = '-';
+  p = put2(p, mo);
+  *p++ = '-';
+  p = put2(p, d);
+  *p++ = ' ';
+  p = put2(p, sod / 3600);
+  *p++ = ':';
+  p = put2(p, sod / 60 % 60);
+  *p++ = ':';
+  p = put2(p, sod % 60);
+  *p++ = '.';
+  p = put_u64(p, lane(seed, k, 8) % 1000000, 6);
+  *p = '\0';
   r->b = (int)(lane(seed, k, 9) & 1);
 }
 
-size_t fmh_bench_row_format(const fmh_bench_row *r, int format, char *buf, size_t cap) {
-  char t[512];
-  char s[160];
-  size_t n = 0;
+/* The exact decimal text of f (a multiple of 1/1024). */
+static char *put_f(char *p, double f) {
+  int64_t m = (int64_t)(f * 1024.0);
+  if (m < 0) { *p++ = '-'; m = -m; }
+  p = put_u64(p, (uint64_t)m >> 10, 0);
+  uint64_t frac = ((uint64_t)m & 1023) * 9765625ULL; /* 10^10 / 1024 */
+  if (frac) {
+    char digits[10];
+    int n = 10;
+    for (int i = 9; i >= 0; i--) { digits[i] = (char)('0' + frac % 10); frac /= 10; }
+    while (n > 0 && digits[n - 1] == '0') n--;
+    *p++ = '.';
+    memcpy(p, digits, (size_t)n);
+    p += n;
+  }
+  return p;
+}
+
+#define BENCH_ROW_MAX 320
+
+static size_t format_into(const fmh_bench_row *r, int format, char *out) {
+  char *p = out;
+  int csv = format == FMH_ROW_CSV;
+  char sep = ',';
+  if (!csv) *p++ = '(';
+  p = put_i64(p, r->id);
+  *p++ = sep;
+  p = put_i64(p, r->i);
+  *p++ = sep;
+  size_t dl = strlen(r->d);
+  memcpy(p, r->d, dl);
+  p += dl;
+  *p++ = sep;
+  p = put_f(p, r->f);
+  *p++ = sep;
   if (r->s_null) {
-    strcpy(s, format == FMH_ROW_CSV ? "\\N" : "NULL");
-    n = strlen(s);
+    if (csv) { memcpy(p, "\\N", 2); p += 2; }
+    else { memcpy(p, "NULL", 4); p += 4; }
   } else {
-    char q = format == FMH_ROW_CSV ? '"' : '\'';
-    s[n++] = q;
+    char q = csv ? '"' : '\'';
+    *p++ = q;
     for (size_t j = 0; j < r->s_len; j++) {
       char ch = r->s[j];
-      if (ch == '\\' || ch == q) s[n++] = '\\';
-      s[n++] = ch;
+      if (ch == '\\' || ch == q) *p++ = '\\';
+      *p++ = ch;
     }
-    s[n++] = q;
-    s[n] = '\0';
+    *p++ = q;
   }
-  int len;
-  if (format == FMH_ROW_CSV)
-    len = snprintf(t, sizeof t, "%" PRId64 ",%" PRId32 ",%s,%.17g,%s,%s,%d\n", r->id, r->i, r->d, r->f, s,
-                   r->ts, r->b);
-  else
-    len = snprintf(t, sizeof t, "(%" PRId64 ",%" PRId32 ",%s,%.17g,%s,'%s',%d)", r->id, r->i, r->d, r->f, s,
-                   r->ts, r->b);
-  if (len < 0) return (size_t)-1;
-  if ((size_t)len > cap) return (size_t)len;
-  memcpy(buf, t, (size_t)len);
-  return (size_t)len;
+  *p++ = sep;
+  if (!csv) *p++ = '\'';
+  memcpy(p, r->ts, 26);
+  p += 26;
+  if (!csv) *p++ = '\'';
+  *p++ = sep;
+  *p++ = (char)('0' + (r->b ? 1 : 0));
+  *p++ = csv ? '\n' : ')';
+  return (size_t)(p - out);
+}
+
+size_t fmh_bench_row_format(const fmh_bench_row *r, int format, char *buf, size_t cap) {
+  if (cap >= BENCH_ROW_MAX) return format_into(r, format, buf);
+  char t[BENCH_ROW_MAX];
+  size_t n = format_into(r, format, t);
+  if (n > cap) return n;
+  memcpy(buf, t, n);
+  return n;
 }
 
 typedef struct {

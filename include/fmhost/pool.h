@@ -241,8 +241,10 @@ int fmh_pool_load(fmh_pool *p, const fmh_row_source *src, const fmh_bulk_opts *o
 /* The built-in source for the benchmark table (7 columns):
  *   id BIGINT PRIMARY KEY, i INT, d DECIMAL(22,9), f DOUBLE, s VARCHAR(64),
  *   ts DATETIME(6), b BOOLEAN
- * Row k is a pure function of (seed, k): id = k, s NULL for about 1 row in
- * 50 and otherwise 0..64 characters including ',', '"', '\\' and '\''. */
+ * Row k is a pure function of (seed, k): id = k, f a multiple of 1/1024 in
+ * [-2^30, 2^30) (exact in binary and in decimal text), s NULL for about 1
+ * row in 50 and otherwise 0..64 characters including ',', '"', '\\' and
+ * '\'', ts within 2000..2036 with microseconds. */
 typedef struct fmh_bench_row {
   int64_t id;
   int32_t i;
