@@ -139,10 +139,21 @@ describe('local stack: Flink on an isolated cluster #flink', function()
     assert.are.equal(0, again.code)
     assert.truthy(again.stdout:find('already running', 1, true), again.stdout)
 
+    -- the only TaskManager dies: ensure adds a new one and keeps the rest
+    assert(fl.kill_taskmanager(icfg, 1, 'KILL'))
+    assert(fl.ensure(icfg))
+    local now = fl.find(fl.settings(icfg))
+    assert.are.equal(found.jobmanager.pid, now.jobmanager.pid)
+    assert.are.equal(found.gateway.pid, now.gateway.pid)
+    assert.are.equal(1, #now.taskmanagers)
+    assert.are.equal('taskmanager-2', now.taskmanagers[1].name)
+
     local d = T.run_fmhost(append_all({}, args_for(icfg), { 'stack', 'down', 'flink' }))
     assert.are.equal(0, d.code, d.stderr)
     assert.truthy(d.stdout:find('flink: stopped', 1, true), d.stdout)
-    for _, p in ipairs(found.all) do assert.is_false(proc.pid_alive(p.pid), p.name .. ' still runs') end
+    for _, p in ipairs(append_all({}, found.all, now.all)) do
+      assert.is_false(proc.pid_alive(p.pid), p.name .. ' still runs')
+    end
     assert.are.same({}, jvms())
     local after = T.run_fmhost(append_all({}, args_for(icfg), { 'stack', 'status', 'flink' }))
     assert.are.equal(3, after.code)

@@ -949,7 +949,10 @@ local function start_locked(cfg, s, o)
   local found = M.find(s)
   local st = stack.read_state(cfg, 'flink')
   if #found.all > 0 then
+    -- a JobManager and a gateway run; a missing TaskManager can be added
+    -- only with the start record (its classpath and memory flags)
     local complete = found.jobmanager and found.gateway
+      and (#found.taskmanagers > 0 or (st and st.classpath and st.tm_jvm))
     local diff = differences(st, s)
     if complete and #diff == 0 then
       if #found.taskmanagers == 0 then
