@@ -27,13 +27,33 @@ local function slurp(path)
   return s
 end
 
+-- FMHOST_* variables that are configuration keys, in this process's
+-- environment: a child started by a spec must not inherit them, or a user's
+-- FMHOST_MYSQL_PORT would change what a CLI spec expects.
+local keep = { FMHOST_BIN = true, FMHOST_SCRIPTS = true, FMHOST_ROOT = true, FMHOST_PATH = true }
+local function inherited_config_vars()
+  local names = {}
+  local p = io.popen('env')
+  for line in p:lines() do
+    local name = line:match('^(FMHOST_[%w_]+)=')
+    if name and not keep[name] then names[#names + 1] = name end
+  end
+  p:close()
+  return names
+end
+
 -- Run fmhost with args (a list); opts.env = {NAME=value}, opts.stdin = text,
--- opts.cwd = dir. Returns {stdout=, stderr=, code=} with code the exit status.
+-- opts.cwd = dir, opts.inherit_env = true to keep FMHOST_* configuration
+-- variables of this process. Returns {stdout=, stderr=, code=} with code the
+-- exit status.
 function M.run_fmhost(args, opts)
   opts = opts or {}
   local parts = {}
   if opts.cwd then parts[#parts + 1] = 'cd ' .. M.shell_quote(opts.cwd) .. ' &&' end
   parts[#parts + 1] = 'env'
+  if not opts.inherit_env then
+    for _, name in ipairs(inherited_config_vars()) do parts[#parts + 1] = '-u ' .. name end
+  end
   for k, v in pairs(opts.env or {}) do
     parts[#parts + 1] = M.shell_quote(k .. '=' .. v)
   end
