@@ -253,10 +253,8 @@ end
 -- more words for mvn (say, '-o', or '-s', 'settings.xml').
 -- Returns true, info | nil, msg.
 -- info: {fetched = bool, ms =, jars = n, bytes = n, sets = {...}}
-function M.fetch(cfg, o)
-  o = o or {}
+local function fetch_locked(s, o)
   local say = o.say or silent
-  local s = M.settings(cfg)
   local missing = M.missing_jars(s)
   if #missing == 0 and not o.force then
     local n, bytes = 0, 0
@@ -266,8 +264,6 @@ function M.fetch(cfg, o)
     return true, { fetched = false, jars = n, bytes = bytes }
   end
   local ok, err = check_tool({ 'mvn', '--version' }, 'maven', 'Apache Maven, which fetches Flink\'s jars')
-  if not ok then return nil, 'flink: ' .. err end
-  ok, err = stack.mkdir_p(s.jars)
   if not ok then return nil, 'flink: ' .. err end
   if not stack.exists(s.pom) then return nil, 'flink: the pom ' .. s.pom .. ' is missing' end
 
@@ -286,6 +282,7 @@ function M.fetch(cfg, o)
     dest[set.key] = stage .. '/' .. set.key
     names[#names + 1] = set.what
   end
+  if #names == 0 then names[1] = 'every jar again' end
   say('flink: fetching %s with Maven (log: %s)', table.concat(names, ', '), s.maven_log)
   local t0 = proc.now_ms()
   local argv = {
@@ -336,6 +333,22 @@ function M.fetch(cfg, o)
   local ms = proc.now_ms() - t0
   say('flink: jars ready in %.1f s: %d jars, %.1f MB under %s', ms / 1000, n, bytes / 1e6, s.jars)
   return true, { fetched = true, ms = ms, jars = n, bytes = bytes }
+end
+
+function M.fetch(cfg, o)
+  o = o or {}
+  local s = M.settings(cfg)
+  if #M.missing_jars(s) == 0 and not o.force then return fetch_locked(s, o) end
+  local ok, err = stack.mkdir_p(s.jars)
+  if not ok then return nil, 'flink: ' .. err end
+  -- one Maven run at a time per jar cache (its own lock file: up holds the
+  -- service's lock while it fetches)
+  local lock, lerr = proc.lock(s.jars .. '/.fetch.lock', s.fetch_timeout_ms)
+  if not lock then return nil, 'flink: another fetch holds ' .. s.jars .. '/.fetch.lock: ' .. tostring(lerr) end
+  local res = table.pack(pcall(fetch_locked, s, o))
+  lock:unlock()
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
 end
 
 -- --- classpath -----------------------------------------------------------------
