@@ -974,6 +974,7 @@ static int wrap(lua_State *L, const char *tname, const char *what) {
 }
 
 static int l_decimal(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TSTRING); /* a float would not be exact */
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0, digits = 0, dots = 0;

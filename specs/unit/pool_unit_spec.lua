@@ -1,0 +1,150 @@
+-- fmhost.pool without a server: option checks, the NULL sentinel and typed
+-- wrappers, failures to connect (nothing listens on port 1), and the
+-- built-in benchmark row source. The specs tagged #mysql use a real server.
+local pool = require 'fmhost.pool'
+
+local REFUSED = { host = '127.0.0.1', port = 1, user = 'nobody', password = 'x', connect_timeout_ms = 2000 }
+
+describe('fmhost.pool (no server)', function()
+  describe('options', function()
+    it('raises on options out of range', function()
+      assert.has_error(function() pool.open { size = 0 } end, 'pool: size must be 1..10000')
+      assert.has_error(function() pool.open { size = 2, min_idle = 3 } end, 'pool: min_idle must be 0..size')
+      assert.has_error(function() pool.open { time_zone = "+00:00'; DROP" } end)
+      assert.has_error(function() pool.open { tls = { mode = 'sometimes' } } end)
+      assert.has_error(function() pool.open { tls = { mode = 'verify-identity' } } end,
+                       'pool: tls mode verify-ca and verify-identity need tls ca')
+      assert.has_error(function() pool.open { tls = { mode = 'required', cert = '/x.pem' } } end,
+                       'pool: tls cert and key go together')
+      assert.has_error(function() pool.open { size = 'many' } end, "option 'size' must be an integer")
+    end)
+
+    it('lets a second table override the first (cfg.mysql plus local changes)', function()
+      local p = pool.open({ port = 3306, size = 1, lazy = true }, { port = 1, size = 3, name = 'over' })
+      local s = p:stats()
+      assert.are.equal(3, s.size)
+      assert.are.equal('over', s.name)
+      p:close()
+    end)
+  end)
+
+  describe('connection failures', function()
+    it('returns a retryable connection error when nothing listens', function()
+      local p, msg, info = pool.open(REFUSED)
+      assert.is_nil(p)
+      assert.matches('^connect nobody@127.0.0.1:1/: ', msg)
+      assert.are.equal('mysql', info.kind)
+      assert.is_true(info.code == 2002 or info.code == 2003)
+      assert.are.equal('connection', info.class)
+      assert.is_true(info.retryable)
+    end)
+
+    it('a lazy pool opens without a server and fails each acquire the same way, leaking nothing', function()
+      local p = assert(pool.open(REFUSED, { lazy = true, size = 2 }))
+      for _ = 1, 3 do
+        local c, _, info = p:acquire()
+        assert.is_nil(c)
+        assert.are.equal('connection', info.class)
+      end
+      local s = p:stats()
+      assert.are.same({ 0, 0, 0, 0, 3, 0 }, { s.total, s.active, s.idle, s.opening, s.connect_failures, s.created })
+      p:close()
+      assert.has_error(function() p:acquire() end)
+      assert.has_error(function() p:stats() end)
+    end)
+
+    it('a closed pool stays closed and closing twice is harmless', function()
+      local p = assert(pool.open(REFUSED, { lazy = true }))
+      p:close()
+      p:close()
+      assert.matches('closed', tostring(p))
+    end)
+  end)
+
+  describe('values', function()
+    it('has one NULL that prints as NULL and is not nil', function()
+      assert.are.equal('NULL', tostring(pool.NULL))
+      assert.is_true(pool.is_null(pool.NULL))
+      assert.is_false(pool.is_null(nil))
+      assert.is_false(pool.is_null(false))
+      package.loaded['fmhost.pool'] = nil
+      local again = require 'fmhost.pool'
+      assert.are.equal(pool.NULL, again.NULL)
+    end)
+
+    it('wraps exact decimals, datetimes and blobs, and rejects what is not a decimal', function()
+      assert.are.equal('-12.50', tostring(pool.decimal('-12.50')))
+      assert.are.equal('2024-01-02 03:04:05.5', tostring(pool.datetime('2024-01-02 03:04:05.5')))
+      assert.are.equal('\0\1', tostring(pool.blob('\0\1')))
+      assert.has_error(function() pool.decimal('1e5') end)
+      assert.has_error(function() pool.decimal('') end)
+      assert.has_error(function() pool.decimal(12) end)
+    end)
+  end)
+
+  describe('the benchmark row source', function()
+    local src = pool.bench_source { seed = 99 }
+
+    it('makes row k a pure function of (seed, k)', function()
+      assert.are.same(src:row(1000000), pool.bench_source { seed = 99 }:row(1000000))
+      assert.are.equal(src:csv(7), pool.bench_source { seed = 99 }:csv(7))
+      assert.are_not.equal(src:csv(7), pool.bench_source { seed = 98 }:csv(7))
+      assert.are.equal(99, src.seed)
+      assert.are.equal('(id,i,d,f,s,ts,b)', src.columns)
+    end)
+
+    it('keeps every value inside its column type', function()
+      local nulls = 0
+      for k = 0, 4999 do
+        local r = src:row(k)
+        assert.are.equal(k, r.id)
+        assert.is_true(r.i >= -2147483648 and r.i <= 2147483647)
+        assert.matches('^%-?%d+%.%d%d%d%d%d%d%d%d%d$', r.d)
+        assert.is_true(#r.d:match('^%-?(%d+)') <= 13)
+        assert.is_true(r.f >= -2 ^ 30 and r.f < 2 ^ 30 and r.f * 1024 == math.floor(r.f * 1024))
+        if r.s == pool.NULL then nulls = nulls + 1 else assert.is_true(#r.s <= 64) end
+        assert.matches('^20[0-3]%d%-%d%d%-%d%d %d%d:%d%d:%d%d%.%d%d%d%d%d%d$', r.ts)
+        assert.is_true(r.b == 0 or r.b == 1)
+      end
+      assert.is_true(nulls > 50 and nulls < 200, 'NULLs: ' .. nulls)
+    end)
+
+    it('escapes quotes and backslashes in CSV and SQL', function()
+      for k = 0, 2000 do
+        local r = src:row(k)
+        if r.s ~= pool.NULL and r.s:find('["\\\']') then
+          local csv, sql = src:csv(k), src:sql(k)
+          local want_csv = '"' .. r.s:gsub('[\\"]', '\\%0') .. '"'
+          local want_sql = "'" .. r.s:gsub("[\\']", '\\%0') .. "'"
+          assert.is_truthy(csv:find(want_csv, 1, true), csv)
+          assert.is_truthy(sql:find(want_sql, 1, true), sql)
+          return
+        end
+      end
+      error('no row with a quote in 2000 rows')
+    end)
+
+    it('writes CSV lines and INSERT statements to files', function()
+      local csv, sql = os.tmpname(), os.tmpname()
+      assert(src:write_csv(csv, 10, 2500))
+      assert(src:write_sql(sql, 't', 10, 2500, 1000))
+      local lines, first = 0, nil
+      for line in io.lines(csv) do
+        lines = lines + 1
+        first = first or line
+      end
+      assert.are.equal(2500, lines)
+      assert.are.equal(src:csv(10), first .. '\n')
+      local stmts = 0
+      for line in io.lines(sql) do
+        stmts = stmts + 1
+        assert.matches('^INSERT INTO t %(id,i,d,f,s,ts,b%) VALUES %(.*%);$', line)
+      end
+      assert.are.equal(3, stmts)
+      os.remove(csv); os.remove(sql)
+      local ok, msg = src:write_csv('/nonexistent-dir/x.csv', 0, 1)
+      assert.is_nil(ok)
+      assert.matches('cannot write /nonexistent%-dir/x.csv', msg)
+    end)
+  end)
+end)
