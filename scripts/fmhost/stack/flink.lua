@@ -395,6 +395,9 @@ function M.config_entries(s)
     { 'rest.port', s.rest_port },
     { 'blob.server.port', 0 },
     { 'high-availability.type', 'NONE' },
+    -- the TaskManager starts beside the JobManager and often asks before the
+    -- ResourceManager runs; Flink's default waits 10 s before asking again
+    { 'cluster.registration.error-delay', 1000 },
     { 'heartbeat.interval', s.heartbeat_interval_ms },
     { 'heartbeat.timeout', s.heartbeat_timeout_ms },
     { 'restart-strategy.type', 'fixed-delay' },
