@@ -6,7 +6,8 @@
  *       acquire_timeout_ms, validate_after_ms, max_lifetime_ms, idle_timeout_ms,
  *       housekeeping_ms, connect_timeout_ms, read_timeout_ms, write_timeout_ms,
  *       time_zone, sql_mode, init_sql, local_infile, lazy, prepare_all, name,
- *       tls = {mode=, ca=, cert=, key=} (or tls_mode, tls_ca, tls_cert, tls_key)
+ *       tls = {mode=, ca=, cert=, key=} (or tls_mode, tls_ca, tls_cert, tls_key),
+ *       connect_retry = retry.policy{...} or a table of its fields
  *       (cfg.mysql can be passed as it is; keys it does not know are ignored)
  *   p:acquire([timeout_ms]) -> Conn | nil, msg, info      Conn is <close>-able
  *   p:stats() p:maintain() p:close()   p:load{...}   p:stress{...}
@@ -363,6 +364,28 @@ static int l_open(lua_State *L) {
     if (m < 0)
       return luaL_error(L, "unknown tls mode '%s' (disabled, preferred, required, verify-ca, verify-identity)", mode);
     o.tls_mode = (fmh_tls_mode)m;
+  }
+  if (getopt2(L, "connect_retry")) {
+    /* a retry.policy or a table with the same fields */
+    int t = lua_gettop(L);
+    fmh_retry_policy *r = &o.connect_retry;
+    lua_getfield(L, t, "max_attempts");
+    if (!lua_isnil(L, -1)) r->max_attempts = (int)luaL_checkinteger(L, -1);
+    lua_getfield(L, t, "base_ms");
+    if (!lua_isnil(L, -1)) r->base_ms = luaL_checknumber(L, -1);
+    lua_getfield(L, t, "factor");
+    if (!lua_isnil(L, -1)) r->factor = luaL_checknumber(L, -1);
+    lua_getfield(L, t, "cap_ms");
+    if (!lua_isnil(L, -1)) r->cap_ms = luaL_checknumber(L, -1);
+    lua_getfield(L, t, "jitter");
+    if (!lua_isnil(L, -1)) r->jitter = luaL_checknumber(L, -1);
+    lua_getfield(L, t, "deadline_ms");
+    if (!lua_isnil(L, -1)) r->deadline_ms = luaL_checknumber(L, -1);
+    lua_getfield(L, t, "seed");
+    if (!lua_isnil(L, -1)) r->seed = (uint64_t)luaL_checkinteger(L, -1);
+    lua_settop(L, t - 1);
+  } else {
+    lua_pop(L, 1);
   }
   o.tls_ca = otls(L, "ca");
   o.tls_cert = otls(L, "cert");

@@ -8,6 +8,7 @@
 #include <errmsg.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,8 @@ void fmh_pool_opts_default(fmh_pool_opts *o) {
   o->write_timeout_ms = 60000;
   o->local_infile = 1;
   o->tls_mode = FMH_TLS_DISABLED;
+  fmh_retry_policy_default(&o->connect_retry);
+  o->connect_retry.max_attempts = 1;
 }
 
 static const char *tls_names[] = {"disabled", "preferred", "required", "verify-ca", "verify-identity"};
@@ -108,7 +111,13 @@ static int check_opts(const fmh_pool_opts *o, fmh_error *e) {
     bad = "tls mode verify-ca and verify-identity need tls ca";
   else if ((o->tls_cert && *o->tls_cert) != (o->tls_key && *o->tls_key))
     bad = "tls cert and key go together";
-  if (!bad) return 0;
+  if (!bad) {
+    if (fmh_retry_policy_check(&o->connect_retry, e) == 0) return 0;
+    char why[sizeof e->msg];
+    snprintf(why, sizeof why, "%s", e->msg);
+    fmh_error_set(e, "config", 0, 0, "pool: connect_retry: %s", why);
+    return -1;
+  }
   fmh_error_set(e, "config", 0, 0, "pool: %s", bad);
   return -1;
 }
@@ -233,6 +242,28 @@ static MYSQL *connect_mysql(fmh_pool *p, fmh_error *e) {
     return NULL;
   }
   return m;
+}
+
+typedef struct {
+  fmh_pool *p;
+  MYSQL *m;
+} connect_ctx;
+
+static int connect_attempt(void *ctx, int attempt, fmh_error *e) {
+  connect_ctx *x = ctx;
+  (void)attempt;
+  x->m = connect_mysql(x->p, e);
+  return x->m ? 0 : -1;
+}
+
+/* connect_mysql under the pool's connect_retry policy. */
+static MYSQL *connect_retrying(fmh_pool *p, fmh_error *e) {
+  if (p->o.connect_retry.max_attempts <= 1) return connect_mysql(p, e);
+  connect_ctx x = {p, NULL};
+  uint64_t run = atomic_fetch_add(&p->connect_runs, 1);
+  uint64_t seed = p->o.connect_retry.seed ^ (run * 0x9E3779B97F4A7C15ULL);
+  if (fmh_retry_run(&p->o.connect_retry, seed, connect_attempt, &x, e, NULL) != 0) return NULL;
+  return x.m;
 }
 
 static fmh_conn *conn_new(fmh_pool *p, MYSQL *m) {
@@ -399,7 +430,7 @@ fmh_pool *fmh_pool_open(const fmh_pool_opts *o, fmh_error *e) {
   pthread_cond_init(&p->hk_cv, NULL);
   p->refs = 1;
   if (!o->lazy) {
-    MYSQL *m = connect_mysql(p, e);
+    MYSQL *m = connect_retrying(p, e);
     fmh_conn *c = m ? conn_new(p, m) : NULL;
     if (!c) {
       if (m) { mysql_close(m); fmh_error_set(e, "os", ENOMEM, 0, "pool: out of memory"); }
@@ -455,7 +486,7 @@ void fmh_pool_close(fmh_pool *p) {
 
 /* Open a connection into a slot already counted in total/opening. */
 static fmh_conn *open_in_slot(fmh_pool *p, fmh_error *e) {
-  MYSQL *m = connect_mysql(p, e);
+  MYSQL *m = connect_retrying(p, e);
   fmh_conn *c = m ? conn_new(p, m) : NULL;
   if (m && !c) { mysql_close(m); fmh_error_set(e, "os", ENOMEM, 0, "pool: out of memory"); }
   pthread_mutex_lock(&p->mu);

@@ -4,6 +4,7 @@
 #define FMHOST_POOL_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "fmhost/pool.h"
 
@@ -59,6 +60,7 @@ struct fmh_pool {
   pthread_t hk;
   int hk_running;
   pthread_cond_t hk_cv;
+  atomic_uint_fast64_t connect_runs;  /* draws of the connect_retry jitter streams */
 };
 
 double fmh_pool_now_ms(void);

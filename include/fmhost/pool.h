@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "fmhost/error.h"
+#include "fmhost/retry.h"
 
 typedef struct fmh_pool fmh_pool;
 typedef struct fmh_conn fmh_conn;
@@ -74,6 +75,10 @@ typedef struct fmh_pool_opts {
   int prepare_all;               /* prepared statements (binary protocol) also without parameters */
   fmh_tls_mode tls_mode;
   const char *tls_ca, *tls_cert, *tls_key;
+  /* Opening a connection is retried by this policy on retryable errors
+   * (refused, too many connections, ...) when connect_retry.max_attempts
+   * > 1; the default tries once, so a bad target fails fast. */
+  fmh_retry_policy connect_retry;
 } fmh_pool_opts;
 
 typedef struct fmh_pool_stats {

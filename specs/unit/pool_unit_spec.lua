@@ -53,6 +53,20 @@ describe('fmhost.pool (no server)', function()
       assert.has_error(function() p:stats() end)
     end)
 
+    it('retries opening a connection by its connect_retry policy, then gives up with the last cause', function()
+      local retry = require 'fmhost.retry'
+      local t0 = require('fmhost.proc').now_ms()
+      local p, msg, info = pool.open(REFUSED, { connect_retry = retry.policy { max_attempts = 3, base_ms = 60, factor = 2 } })
+      local took = require('fmhost.proc').now_ms() - t0
+      assert.is_nil(p)
+      assert.matches('^gave up after 3 attempts %(attempts%): connect nobody@127.0.0.1:1/', msg)
+      assert.are.equal('connection', info.class)
+      assert.is_true(info.retryable)
+      assert.is_true(took >= 170, 'took ' .. took .. ' ms') -- 60 + 120 ms of backoff
+      assert.has_error(function() pool.open(REFUSED, { connect_retry = { factor = 0.5 } }) end,
+                       'pool: connect_retry: retry policy: factor must be >= 1')
+    end)
+
     it('a closed pool stays closed and closing twice is harmless', function()
       local p = assert(pool.open(REFUSED, { lazy = true }))
       p:close()
