@@ -1,0 +1,633 @@
+/* fmhost.validate: Lua face of the validator (compare, checksum, schema and
+ * data-quality checks, the verdict and its text).
+ *
+ * Lua sees:
+ *   v.compare{target={pool=, table= | query=, where=, ordered=},
+ *             expected={generator=, first=0, count=} | {pool=, table= | query=, where=, ordered=},
+ *             key='id' | {'a','b'}, columns={name={ulp=, fsp=, time_zone=, as=, ignore=}},
+ *             ignore={names}, max_samples=20, max_value_len=256, time_zone='+00:00',
+ *             allow_extra_columns=false, log=true, label=}
+ *       -> verdict | nil, msg, info
+ *   v.checksum{a={pool=, table=, where=}, b={pool=, table=, where=}, key='id', chunk_rows=10000,
+ *              leaf_rows=1000, parallel=true, columns=, ignore=, max_samples=, max_value_len=,
+ *              time_zone=, log=}  -> verdict (mode 'checksum') | nil, msg, info
+ *   v.schema{pool=, table=, columns={{name=, type=, nullable=, key=}...} | generator=g,
+ *            exact=false, primary_key={...}} -> {ok=, issues={{column=, what=, expected=, actual=}}, primary_key=}
+ *   v.quality{pool=, table=, checks={{'row_count', min=, max=}, {'unique', columns=|column=},
+ *             {'not_null', column=}, {'accepted', column=, values=}, {'relationship', column=,
+ *             ref_table=, ref_column=}}, max_samples=5}
+ *       -> {ok=, results={{name=, kind=, ok=, rows=, failing=, groups=, samples=, detail=}...}}
+ *   v.format(verdict) -> text       v.json_equal(a, b) -> bool, where
+ *   v.decimal_canon(text) -> canonical text | nil      v.ulp_distance(a, b) -> integer
+ * The verdict: {ok=, mode=, counts={expected=, target=, matched=, missing=, extra=, duplicated=,
+ *   duplicate_rows=, expected_duplicated=, mismatched_rows=, mismatched_fields=}, missing={keys},
+ *   extra={keys}, duplicated={keys}, mismatches={{key=, column=, expected=, actual=, reason=,
+ *   detail=}}, columns={{name=, compare=, mismatches=}}, missing_columns=, extra_columns=,
+ *   rows_per_s=, elapsed_s=, seed=, range={first, last}, truncated=, checksum={...}}.
+ * A key is its value (integer or string) or, for a composite key, an array of them; SQL NULL is
+ * pool.NULL. Values in mismatches are display texts (exact for numbers and strings). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmhost/interp.h"
+#include "fmhost/validate.h"
+
+static const char NULL_KEY = 'v';
+
+static void push_null(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &NULL_KEY); }
+
+/* The pool and generator userdata are read through the layout their
+ * bindings give them: an fmhost.pool.Pool starts with its fmh_pool pointer
+ * (NULL once closed); an fmhost.gen.Gen starts with the row source that
+ * pool:load reads, followed by its fmh_gen pointer. */
+typedef struct {
+  fmh_pool *p;
+} pool_ud;
+
+typedef struct {
+  fmh_row_source src;
+  fmh_gen *g;
+} gen_ud;
+
+static fmh_pool *to_pool(lua_State *L, int i, const char *what) {
+  void *ud = luaL_testudata(L, i, "fmhost.pool.Pool");
+  if (!ud) luaL_error(L, "%s: 'pool' must be a pool from fmhost.pool.open", what);
+  fmh_pool *p = ((pool_ud *)ud)->p;
+  if (!p) luaL_error(L, "%s: the pool is closed", what);
+  return p;
+}
+
+static fmh_gen *to_gen(lua_State *L, int i, const char *what) {
+  void *ud = luaL_testudata(L, i, "fmhost.gen.Gen");
+  if (!ud) luaL_error(L, "%s: 'generator' must be a generator from fmhost.gen", what);
+  fmh_gen *g = ((gen_ud *)ud)->g;
+  if (!g) luaL_error(L, "%s: the generator is closed", what);
+  return g;
+}
+
+static int fail(lua_State *L, fmh_error *e) {
+  if (e->kind && strcmp(e->kind, "usage") == 0) {
+    char msg[sizeof e->msg];
+    snprintf(msg, sizeof msg, "%s", e->msg);
+    fmh_error_clear(e);
+    return luaL_error(L, "%s", msg);
+  }
+  int n = fmh_push_error(L, e);
+  fmh_error_clear(e);
+  return n;
+}
+
+/* --- options ------------------------------------------------------------- */
+
+/* A string field that must be a string when present (pointer held by t). */
+static const char *opt_str(lua_State *L, int t, const char *k, const char *what) {
+  lua_getfield(L, t, k);
+  const char *s = NULL;
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s: '%s' must be a string", what, k);
+    s = lua_tostring(L, -1);
+  }
+  lua_pop(L, 1);
+  return s;
+}
+
+/* Read one side {pool=, table=, query=, where=, ordered=, generator=, first=, count=}. */
+static void read_source(lua_State *L, int t, const char *what, fmh_vsource *s, int allow_gen) {
+  memset(s, 0, sizeof *s);
+  if (lua_type(L, t) != LUA_TTABLE) luaL_error(L, "%s must be a table", what);
+  lua_getfield(L, t, "generator");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_getfield(L, t, "gen");
+  }
+  if (!lua_isnil(L, -1)) {
+    if (!allow_gen) luaL_error(L, "%s: a generator cannot stand here", what);
+    s->gen = to_gen(L, -1, what);
+    s->first = fmh_opt_int(L, t, "first", 0);
+    lua_getfield(L, t, "count");
+    if (!lua_isinteger(L, -1)) luaL_error(L, "%s: 'count' (an integer) is required with a generator", what);
+    s->count = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (s->first < 0 || s->count < 0) luaL_error(L, "%s: 'first' and 'count' must be >= 0", what);
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, t, "pool");
+  if (!lua_isnil(L, -1)) s->pool = to_pool(L, -1, what);
+  lua_pop(L, 1);
+  s->table = opt_str(L, t, "table", what);
+  s->query = opt_str(L, t, "query", what);
+  s->where = opt_str(L, t, "where", what);
+  s->ordered = fmh_opt_bool(L, t, "ordered", 0);
+  if (!s->gen && !s->pool) luaL_error(L, "%s: 'pool' (with 'table' or 'query') or 'generator' is required", what);
+}
+
+/* key = 'id' | {'a', 'b'}: names anchored in the options table or the list. */
+static int read_key(lua_State *L, int t, const char **names, int max, const char *what) {
+  lua_getfield(L, t, "key");
+  int n = 0;
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    names[n++] = lua_tostring(L, -1);
+  } else if (lua_type(L, -1) == LUA_TTABLE) {
+    int len = (int)luaL_len(L, -1);
+    if (len < 1 || len > max) luaL_error(L, "%s: 'key' must list 1 to %d columns", what, max);
+    for (int i = 1; i <= len; i++) {
+      lua_rawgeti(L, -1, i);
+      if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s: key[%d] must be a column name", what, i);
+      names[n++] = lua_tostring(L, -1);
+      lua_pop(L, 1); /* still referenced by the key table */
+    }
+  } else {
+    luaL_error(L, "%s: 'key' (a column name or a list of them) is required", what);
+  }
+  lua_pop(L, 1); /* the options table keeps it alive */
+  return n;
+}
+
+/* columns = {name = {ulp=, fsp=, time_zone=, as=, ignore=}} plus ignore = {names}.
+ * The array lives in a userdata left on the stack. */
+static fmh_vcolopt *read_colopts(lua_State *L, int t, int *n, const char *what) {
+  int count = 0;
+  lua_getfield(L, t, "columns");
+  int ci = lua_gettop(L);
+  if (!lua_isnil(L, ci) && !lua_istable(L, ci)) luaL_error(L, "%s: 'columns' must be a table of column options", what);
+  if (lua_istable(L, ci)) {
+    lua_pushnil(L);
+    while (lua_next(L, ci)) {
+      count++;
+      lua_pop(L, 1);
+    }
+  }
+  lua_getfield(L, t, "ignore");
+  int ii = lua_gettop(L);
+  if (!lua_isnil(L, ii) && !lua_istable(L, ii)) luaL_error(L, "%s: 'ignore' must be a list of column names", what);
+  if (lua_istable(L, ii)) count += (int)luaL_len(L, ii);
+  fmh_vcolopt *o = lua_newuserdatauv(L, sizeof *o * (size_t)(count ? count : 1), 0);
+  int k = 0;
+  if (lua_istable(L, ci)) {
+    lua_pushnil(L);
+    while (lua_next(L, ci)) {
+      if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1))
+        luaL_error(L, "%s: columns must map column names to option tables", what);
+      int ot = lua_gettop(L);
+      fmh_vcolopt *c = &o[k++];
+      memset(c, 0, sizeof *c);
+      c->name = lua_tostring(L, -2);
+      c->ignore = fmh_opt_bool(L, ot, "ignore", 0);
+      c->ulp = (int)fmh_opt_int(L, ot, "ulp", 0);
+      c->fsp = (int)fmh_opt_int(L, ot, "fsp", -1);
+      c->time_zone = opt_str(L, ot, "time_zone", what);
+      c->as = opt_str(L, ot, "as", what);
+      lua_pop(L, 1);
+    }
+  }
+  if (lua_istable(L, ii)) {
+    int len = (int)luaL_len(L, ii);
+    for (int i = 1; i <= len; i++) {
+      lua_rawgeti(L, ii, i);
+      if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s: ignore[%d] must be a column name", what, i);
+      fmh_vcolopt *c = &o[k++];
+      memset(c, 0, sizeof *c);
+      c->name = lua_tostring(L, -1);
+      c->ignore = 1;
+      c->fsp = -1;
+      lua_pop(L, 1);
+    }
+  }
+  /* keep the tables (and so the strings) and the array on the stack */
+  *n = k;
+  return o;
+}
+
+/* --- the verdict as a Lua table ------------------------------------------ */
+
+static void set_int(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void set_num(lua_State *L, const char *k, double v) {
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void push_part(lua_State *L, const fmh_vkey_part *p) {
+  switch (p->kind) {
+    case FMH_VK_NULL: push_null(L); break;
+    case FMH_VK_INT: lua_pushinteger(L, p->i); break;
+    case FMH_VK_UINT:
+      if (p->u <= (uint64_t)INT64_MAX) {
+        lua_pushinteger(L, (lua_Integer)p->u);
+      } else {
+        char b[24];
+        snprintf(b, sizeof b, "%" PRIu64, p->u);
+        lua_pushstring(L, b);
+      }
+      break;
+    case FMH_VK_TEXT: lua_pushlstring(L, p->s, p->len); break;
+  }
+}
+
+static void push_key(lua_State *L, const fmh_vkey *k) {
+  if (k->n == 1) {
+    push_part(L, &k->parts[0]);
+    return;
+  }
+  lua_createtable(L, k->n, 0);
+  for (int i = 0; i < k->n; i++) {
+    push_part(L, &k->parts[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+static void push_keys(lua_State *L, const char *field, const fmh_vkey *k, size_t n) {
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    push_key(L, &k[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, field);
+}
+
+static void push_names(lua_State *L, const char *field, char **names, size_t n) {
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushstring(L, names[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, field);
+}
+
+static void push_verdict(lua_State *L, const fmh_verdict *v) {
+  lua_createtable(L, 0, 20);
+  lua_pushboolean(L, v->ok);
+  lua_setfield(L, -2, "ok");
+  lua_pushstring(L, v->mode ? v->mode : "stream");
+  lua_setfield(L, -2, "mode");
+  lua_createtable(L, 0, 10);
+  set_int(L, "expected", (lua_Integer)v->expected);
+  set_int(L, "target", (lua_Integer)v->target);
+  set_int(L, "matched", (lua_Integer)v->matched);
+  set_int(L, "missing", (lua_Integer)v->missing);
+  set_int(L, "extra", (lua_Integer)v->extra);
+  set_int(L, "duplicated", (lua_Integer)v->duplicated);
+  set_int(L, "duplicate_rows", (lua_Integer)v->duplicate_rows);
+  set_int(L, "expected_duplicated", (lua_Integer)v->expected_duplicated);
+  set_int(L, "mismatched_rows", (lua_Integer)v->mismatched_rows);
+  set_int(L, "mismatched_fields", (lua_Integer)v->mismatched_fields);
+  lua_setfield(L, -2, "counts");
+  push_keys(L, "missing", v->missing_keys, v->nmissing_keys);
+  push_keys(L, "extra", v->extra_keys, v->nextra_keys);
+  push_keys(L, "duplicated", v->duplicated_keys, v->nduplicated_keys);
+  lua_createtable(L, (int)v->nmismatches, 0);
+  for (size_t i = 0; i < v->nmismatches; i++) {
+    const fmh_vmismatch *m = &v->mismatches[i];
+    lua_createtable(L, 0, 8);
+    push_key(L, &m->key);
+    lua_setfield(L, -2, "key");
+    lua_pushstring(L, m->column);
+    lua_setfield(L, -2, "column");
+    if (m->expected) lua_pushlstring(L, m->expected, m->expected_len);
+    else push_null(L);
+    lua_setfield(L, -2, "expected");
+    if (m->actual) lua_pushlstring(L, m->actual, m->actual_len);
+    else push_null(L);
+    lua_setfield(L, -2, "actual");
+    lua_pushstring(L, m->reason);
+    lua_setfield(L, -2, "reason");
+    lua_pushstring(L, m->detail ? m->detail : m->reason);
+    lua_setfield(L, -2, "detail");
+    if (m->expected_cut || m->actual_cut) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "cut");
+    }
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "mismatches");
+  lua_createtable(L, (int)v->ncolumns, 0);
+  for (size_t i = 0; i < v->ncolumns; i++) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, v->columns[i].name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, v->columns[i].compare);
+    lua_setfield(L, -2, "compare");
+    set_int(L, "mismatches", (lua_Integer)v->columns[i].mismatches);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "columns");
+  push_names(L, "missing_columns", v->missing_columns, v->nmissing_columns);
+  push_names(L, "extra_columns", v->extra_columns, v->nextra_columns);
+  set_num(L, "rows_per_s", v->rows_per_s);
+  set_num(L, "elapsed_s", v->elapsed_s);
+  lua_pushboolean(L, v->truncated);
+  lua_setfield(L, -2, "truncated");
+  if (v->has_seed) set_int(L, "seed", (lua_Integer)v->seed);
+  if (v->has_range) {
+    lua_createtable(L, 2, 0);
+    lua_pushinteger(L, v->first);
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, v->last);
+    lua_rawseti(L, -2, 2);
+    lua_setfield(L, -2, "range");
+  }
+  if (v->mode && strcmp(v->mode, "checksum") == 0) {
+    lua_createtable(L, 0, 5);
+    set_int(L, "chunks", (lua_Integer)v->chunks);
+    set_int(L, "differing", (lua_Integer)v->chunks_differing);
+    set_int(L, "queries", (lua_Integer)v->checksum_queries);
+    set_int(L, "rows_streamed", (lua_Integer)v->rows_streamed);
+    if (v->checksum_function) {
+      lua_pushstring(L, v->checksum_function);
+      lua_setfield(L, -2, "row_hash");
+    }
+    lua_setfield(L, -2, "checksum");
+  }
+}
+
+/* --- compare ------------------------------------------------------------- */
+
+static int l_compare(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const char *what = "validate.compare";
+  fmh_vcompare_opts o;
+  fmh_vcompare_opts_default(&o);
+  lua_getfield(L, 1, "target");
+  read_source(L, lua_gettop(L), "validate.compare: target", &o.target, 0);
+  lua_getfield(L, 1, "expected");
+  read_source(L, lua_gettop(L), "validate.compare: expected", &o.expected, 1);
+  const char *keys[16];
+  o.nkey = read_key(L, 1, keys, 16, what);
+  o.key = keys;
+  o.cols = read_colopts(L, 1, &o.ncols, what);
+  o.max_samples = (int)fmh_opt_int(L, 1, "max_samples", 20);
+  if (o.max_samples == 0) o.max_samples = -1;
+  lua_Integer mvl = fmh_opt_int(L, 1, "max_value_len", 256);
+  if (mvl < 1) luaL_error(L, "%s: max_value_len must be >= 1", what);
+  o.max_value_len = (size_t)mvl;
+  const char *tz = opt_str(L, 1, "time_zone", what);
+  if (tz) o.time_zone = tz;
+  o.allow_extra_columns = fmh_opt_bool(L, 1, "allow_extra_columns", 0);
+  o.log = fmh_opt_bool(L, 1, "log", 1);
+  o.label = opt_str(L, 1, "label", what);
+  fmh_verdict v;
+  fmh_error e = {0};
+  int rc = fmh_validate_compare(&o, &v, &e);
+  if (rc != 0) {
+    fmh_verdict_free(&v);
+    return fail(L, &e);
+  }
+  push_verdict(L, &v);
+  fmh_verdict_free(&v);
+  return 1;
+}
+
+/* --- format: the Lua verdict back into C for the shared text ------------- */
+
+static uint64_t field_u(lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  lua_Integer v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : (lua_Integer)lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  return v < 0 ? 0 : (uint64_t)v;
+}
+
+static int is_null(lua_State *L, int i) {
+  i = lua_absindex(L, i);
+  push_null(L);
+  int eq = lua_rawequal(L, i, -1);
+  lua_pop(L, 1);
+  return eq || lua_isnil(L, i);
+}
+
+/* A key value (scalar or array) as an fmh_vkey. Every value read is left
+ * on the stack (the verdict's samples are few), so the strings stay put. */
+static void to_part(lua_State *L, int i, fmh_vkey_part *p) {
+  memset(p, 0, sizeof *p);
+  if (is_null(L, i)) {
+    p->kind = FMH_VK_NULL;
+  } else if (lua_isinteger(L, i)) {
+    p->kind = FMH_VK_INT;
+    p->i = lua_tointeger(L, i);
+  } else {
+    size_t n;
+    const char *s = luaL_tolstring(L, i, &n); /* pushed: stays */
+    p->kind = FMH_VK_TEXT;
+    p->s = (char *)s;
+    p->len = n;
+  }
+}
+
+static void to_key(lua_State *L, int i, fmh_vkey *k) {
+  i = lua_absindex(L, i);
+  if (lua_type(L, i) == LUA_TTABLE) {
+    int n = (int)luaL_len(L, i);
+    luaL_checkstack(L, 2 * n + 4, "validate.format: too many key parts");
+    k->n = n;
+    k->parts = lua_newuserdatauv(L, sizeof *k->parts * (size_t)(n ? n : 1), 0);
+    for (int j = 1; j <= n; j++) {
+      lua_rawgeti(L, i, j);
+      to_part(L, -1, &k->parts[j - 1]);
+    }
+    return;
+  }
+  luaL_checkstack(L, 4, "validate.format: too many keys");
+  k->n = 1;
+  k->parts = lua_newuserdatauv(L, sizeof *k->parts, 0);
+  to_part(L, i, &k->parts[0]);
+}
+
+static fmh_vkey *to_keys(lua_State *L, int t, const char *field, size_t *n) {
+  *n = 0;
+  lua_getfield(L, t, field);
+  if (!lua_istable(L, -1)) return NULL;
+  int lt = lua_gettop(L);
+  size_t len = (size_t)luaL_len(L, lt);
+  fmh_vkey *k = lua_newuserdatauv(L, sizeof *k * (len ? len : 1), 0);
+  for (size_t i = 0; i < len; i++) {
+    luaL_checkstack(L, 4, "validate.format: too many keys");
+    lua_rawgeti(L, lt, (lua_Integer)i + 1);
+    to_key(L, -1, &k[i]);
+  }
+  *n = len;
+  return k;
+}
+
+static int l_format(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  fmh_verdict v;
+  memset(&v, 0, sizeof v);
+  lua_getfield(L, 1, "ok");
+  v.ok = lua_toboolean(L, -1);
+  lua_getfield(L, 1, "mode");
+  v.mode = lua_isstring(L, -1) ? lua_tostring(L, -1) : "stream";
+  lua_getfield(L, 1, "counts");
+  if (lua_istable(L, -1)) {
+    int c = lua_gettop(L);
+    v.expected = field_u(L, c, "expected");
+    v.target = field_u(L, c, "target");
+    v.matched = field_u(L, c, "matched");
+    v.missing = field_u(L, c, "missing");
+    v.extra = field_u(L, c, "extra");
+    v.duplicated = field_u(L, c, "duplicated");
+    v.duplicate_rows = field_u(L, c, "duplicate_rows");
+    v.expected_duplicated = field_u(L, c, "expected_duplicated");
+    v.mismatched_rows = field_u(L, c, "mismatched_rows");
+    v.mismatched_fields = field_u(L, c, "mismatched_fields");
+  }
+  lua_getfield(L, 1, "elapsed_s");
+  v.elapsed_s = lua_tonumber(L, -1);
+  lua_getfield(L, 1, "rows_per_s");
+  v.rows_per_s = lua_tonumber(L, -1);
+  lua_getfield(L, 1, "truncated");
+  v.truncated = lua_toboolean(L, -1);
+  lua_getfield(L, 1, "seed");
+  if (lua_isinteger(L, -1)) {
+    v.has_seed = 1;
+    v.seed = (uint64_t)lua_tointeger(L, -1);
+  }
+  lua_getfield(L, 1, "range");
+  if (lua_istable(L, -1)) {
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
+    v.first = lua_tointeger(L, -2);
+    v.last = lua_tointeger(L, -1);
+    lua_pop(L, 2);
+  }
+  lua_getfield(L, 1, "checksum");
+  if (lua_istable(L, -1)) {
+    int c = lua_gettop(L);
+    v.chunks = field_u(L, c, "chunks");
+    v.chunks_differing = field_u(L, c, "differing");
+    v.checksum_queries = field_u(L, c, "queries");
+    v.rows_streamed = field_u(L, c, "rows_streamed");
+  }
+  v.missing_keys = to_keys(L, 1, "missing", &v.nmissing_keys);
+  v.extra_keys = to_keys(L, 1, "extra", &v.nextra_keys);
+  v.duplicated_keys = to_keys(L, 1, "duplicated", &v.nduplicated_keys);
+  /* columns, missing/extra columns */
+  lua_getfield(L, 1, "columns");
+  if (lua_istable(L, -1)) {
+    size_t n = (size_t)luaL_len(L, -1);
+    v.columns = lua_newuserdatauv(L, sizeof *v.columns * (n ? n : 1), 0);
+    lua_insert(L, -2);
+    int lt = lua_gettop(L);
+    for (size_t i = 0; i < n; i++) {
+      luaL_checkstack(L, 4, "validate.format: too many columns");
+      lua_rawgeti(L, lt, (lua_Integer)i + 1);
+      if (lua_istable(L, -1)) {
+        int c = lua_gettop(L);
+        lua_getfield(L, c, "name");
+        v.columns[v.ncolumns].name = (char *)(lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+        lua_getfield(L, c, "compare");
+        v.columns[v.ncolumns].compare = lua_isstring(L, -1) ? lua_tostring(L, -1) : "";
+        v.columns[v.ncolumns].mismatches = field_u(L, c, "mismatches");
+        v.ncolumns++;
+      }
+    }
+  }
+  const char *lists[2] = {"missing_columns", "extra_columns"};
+  for (int li = 0; li < 2; li++) {
+    lua_getfield(L, 1, lists[li]);
+    size_t n = lua_istable(L, -1) ? (size_t)luaL_len(L, -1) : 0;
+    char **names = lua_newuserdatauv(L, sizeof(char *) * (n ? n : 1), 0);
+    int t = lua_gettop(L) - 1;
+    for (size_t i = 0; i < n; i++) {
+      luaL_checkstack(L, 2, "validate.format: too many columns");
+      lua_rawgeti(L, t, (lua_Integer)i + 1);
+      names[i] = (char *)(lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+    }
+    if (li == 0) { v.missing_columns = names; v.nmissing_columns = n; }
+    else { v.extra_columns = names; v.nextra_columns = n; }
+  }
+  lua_getfield(L, 1, "mismatches");
+  if (lua_istable(L, -1)) {
+    size_t n = (size_t)luaL_len(L, -1);
+    int lt = lua_gettop(L);
+    v.mismatches = lua_newuserdatauv(L, sizeof *v.mismatches * (n ? n : 1), 0);
+    memset(v.mismatches, 0, sizeof *v.mismatches * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+      luaL_checkstack(L, 16, "validate.format: too many mismatches");
+      lua_rawgeti(L, lt, (lua_Integer)i + 1);
+      if (!lua_istable(L, -1)) continue;
+      int m = lua_gettop(L);
+      fmh_vmismatch *x = &v.mismatches[v.nmismatches++];
+      lua_getfield(L, m, "key");
+      to_key(L, -1, &x->key);
+      lua_getfield(L, m, "column");
+      x->column = (char *)(lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+      lua_getfield(L, m, "expected");
+      if (!is_null(L, -1)) x->expected = (char *)luaL_tolstring(L, -1, &x->expected_len);
+      lua_getfield(L, m, "actual");
+      if (!is_null(L, -1)) x->actual = (char *)luaL_tolstring(L, -1, &x->actual_len);
+      lua_getfield(L, m, "reason");
+      x->reason = lua_isstring(L, -1) ? lua_tostring(L, -1) : "?";
+      lua_getfield(L, m, "detail");
+      x->detail = (char *)(lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL);
+    }
+  }
+  char *text = fmh_verdict_format(&v);
+  if (!text) return luaL_error(L, "validate.format: out of memory");
+  lua_pushstring(L, text);
+  free(text);
+  return 1;
+}
+
+/* --- helpers ------------------------------------------------------------ */
+
+static int l_json_equal(lua_State *L) {
+  size_t an, bn;
+  const char *a = luaL_checklstring(L, 1, &an), *b = luaL_checklstring(L, 2, &bn);
+  char where[300];
+  int r = fmh_vjson_compare(a, an, b, bn, where, sizeof where);
+  lua_pushboolean(L, r == 0);
+  if (r == 0) return 1;
+  lua_pushstring(L, where);
+  return 2;
+}
+
+static int l_decimal_canon(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  luaL_Buffer b;
+  char *out = luaL_buffinitsize(L, &b, n + 32);
+  size_t w = fmh_vdec_canon(s, n, out, n + 32);
+  if (w == 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  luaL_pushresultsize(&b, w);
+  return 1;
+}
+
+static int l_ulp_distance(lua_State *L) {
+  uint64_t d = fmh_vulp_distance(luaL_checknumber(L, 1), luaL_checknumber(L, 2));
+  lua_pushinteger(L, d > (uint64_t)INT64_MAX ? INT64_MAX : (lua_Integer)d);
+  return 1;
+}
+
+static const luaL_Reg funcs[] = {
+    {"compare", l_compare},
+    {"format", l_format},
+    {"json_equal", l_json_equal},
+    {"decimal_canon", l_decimal_canon},
+    {"ulp_distance", l_ulp_distance},
+    {NULL, NULL},
+};
+
+int luaopen_fmhost_validate(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "fmhost.pool");
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+    lua_getfield(L, -1, "NULL");
+    lua_remove(L, -2);
+  } else {
+    lua_pop(L, 1);
+    lua_newuserdatauv(L, 0, 0);
+  }
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &NULL_KEY);
+  fmh_newmodule(L, "fmhost.validate", funcs);
+  push_null(L);
+  lua_setfield(L, -2, "NULL");
+  return 1;
+}

@@ -1,0 +1,1556 @@
+/* fmhost.validate, the streaming comparison: two sides read in key order
+ * (an unbuffered cursor per SQL side, a generator cursor for generated
+ * rows), merged one row per side at a time, every key classified and every
+ * column of a matched row compared by its comparison class. Counts are
+ * exact, samples capped, memory independent of the row count: one row per
+ * side, one copy of each side's previous key, and the capped samples.
+ * Also the verdict's own helpers (samples, text, freeing). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "fmhost/log.h"
+#include "fmhost/validate.h"
+#include "validate_int.h"
+
+/* --- buffers ------------------------------------------------------------- */
+
+int fmh_vbuf_reserve(vbuf *b, size_t more) {
+  if (b->len + more + 1 <= b->cap) return 0;
+  size_t c = b->cap ? b->cap : 64;
+  while (c < b->len + more + 1) c *= 2;
+  char *p = realloc(b->p, c);
+  if (!p) return -1;
+  b->p = p;
+  b->cap = c;
+  return 0;
+}
+
+int fmh_vbuf_put(vbuf *b, const char *s, size_t n) {
+  if (fmh_vbuf_reserve(b, n) != 0) return -1;
+  if (n) memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+  return 0;
+}
+
+int fmh_vbuf_puts(vbuf *b, const char *s) { return fmh_vbuf_put(b, s, strlen(s)); }
+
+int fmh_vbuf_printf(vbuf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0 || fmh_vbuf_reserve(b, (size_t)n) != 0) return -1;
+  va_start(ap, fmt);
+  vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+  return 0;
+}
+
+int fmh_vbuf_ident(vbuf *b, const char *name, int dotted) {
+  const char *p = name;
+  for (;;) {
+    const char *dot = dotted ? strchr(p, '.') : NULL;
+    size_t n = dot ? (size_t)(dot - p) : strlen(p);
+    if (fmh_vbuf_put(b, "`", 1) != 0) return -1;
+    for (size_t i = 0; i < n; i++)
+      if (fmh_vbuf_put(b, p[i] == '`' ? "``" : p + i, p[i] == '`' ? 2 : 1) != 0) return -1;
+    if (fmh_vbuf_put(b, "`", 1) != 0) return -1;
+    if (!dot) return 0;
+    if (fmh_vbuf_put(b, ".", 1) != 0) return -1;
+    p = dot + 1;
+  }
+}
+
+void fmh_vbuf_free(vbuf *b) {
+  free(b->p);
+  b->p = NULL;
+  b->len = b->cap = 0;
+}
+
+double fmh_vnow(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --- keys ---------------------------------------------------------------- */
+
+void fmh_vkey_free(fmh_vkey *k) {
+  for (int i = 0; i < k->n; i++) free(k->parts[i].s);
+  free(k->parts);
+  k->parts = NULL;
+  k->n = 0;
+}
+
+int fmh_vkey_copy(fmh_vkey *dst, const fmh_vkey *src) {
+  dst->n = 0;
+  dst->parts = calloc((size_t)(src->n ? src->n : 1), sizeof *dst->parts);
+  if (!dst->parts) return -1;
+  for (int i = 0; i < src->n; i++) {
+    dst->parts[i] = src->parts[i];
+    dst->parts[i].s = NULL;
+    if (src->parts[i].kind == FMH_VK_TEXT) {
+      dst->parts[i].s = malloc(src->parts[i].len + 1);
+      if (!dst->parts[i].s) {
+        dst->n = i;
+        fmh_vkey_free(dst);
+        return -1;
+      }
+      memcpy(dst->parts[i].s, src->parts[i].s, src->parts[i].len);
+      dst->parts[i].s[src->parts[i].len] = '\0';
+    }
+    dst->n = i + 1;
+  }
+  return 0;
+}
+
+static void put_quoted(vbuf *b, const char *s, size_t n, size_t cut) {
+  fmh_vbuf_put(b, "'", 1);
+  size_t m = n > cut ? cut : n;
+  for (size_t i = 0; i < m; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '\'' || c == '\\') {
+      char e[2] = {'\\', (char)c};
+      fmh_vbuf_put(b, e, 2);
+    } else if (c == '\n') fmh_vbuf_put(b, "\\n", 2);
+    else if (c == '\t') fmh_vbuf_put(b, "\\t", 2);
+    else if (c == '\r') fmh_vbuf_put(b, "\\r", 2);
+    else if (c < 0x20 || c == 0x7f) fmh_vbuf_printf(b, "\\x%02x", c);
+    else fmh_vbuf_put(b, (const char *)&s[i], 1);
+  }
+  if (m < n) fmh_vbuf_printf(b, "...(%zu bytes)", n);
+  fmh_vbuf_put(b, "'", 1);
+}
+
+void fmh_vkey_text(const fmh_vkey *k, vbuf *b) {
+  if (k->n > 1) fmh_vbuf_put(b, "(", 1);
+  for (int i = 0; i < k->n; i++) {
+    const fmh_vkey_part *p = &k->parts[i];
+    if (i) fmh_vbuf_put(b, ", ", 2);
+    switch (p->kind) {
+      case FMH_VK_NULL: fmh_vbuf_puts(b, "NULL"); break;
+      case FMH_VK_INT: fmh_vbuf_printf(b, "%" PRId64, p->i); break;
+      case FMH_VK_UINT: fmh_vbuf_printf(b, "%" PRIu64, p->u); break;
+      case FMH_VK_TEXT: put_quoted(b, p->s, p->len, 200); break;
+    }
+  }
+  if (k->n > 1) fmh_vbuf_put(b, ")", 1);
+}
+
+int fmh_vbuf_literal(vbuf *b, fmh_conn *c, const fmh_vkey_part *p, int binary) {
+  switch (p->kind) {
+    case FMH_VK_NULL: return fmh_vbuf_puts(b, "NULL");
+    case FMH_VK_INT: return fmh_vbuf_printf(b, "%" PRId64, p->i);
+    case FMH_VK_UINT: return fmh_vbuf_printf(b, "%" PRIu64, p->u);
+    case FMH_VK_TEXT: break;
+  }
+  if (fmh_vbuf_reserve(b, p->len * 2 + 16) != 0) return -1;
+  if (binary) fmh_vbuf_puts(b, "_binary");
+  fmh_vbuf_put(b, "'", 1);
+  unsigned long n = mysql_real_escape_string(fmh_conn_mysql(c), b->p + b->len, p->s, (unsigned long)p->len);
+  b->len += n;
+  return fmh_vbuf_put(b, "'", 1);
+}
+
+/* --- the session time zone ------------------------------------------------ */
+
+int fmh_vsession_tz(fmh_conn *c, const char *tz, fmh_error *e) {
+  vbuf q = {0};
+  fmh_vbuf_puts(&q, "SET @fmh_validate_tz = @@session.time_zone, time_zone = '");
+  for (const char *p = tz; *p; p++) {
+    if (*p == '\'' || *p == '\\') fmh_vbuf_put(&q, "\\", 1);
+    fmh_vbuf_put(&q, p, 1);
+  }
+  fmh_vbuf_put(&q, "'", 1);
+  int rc = q.p ? fmh_conn_exec(c, q.p, q.len, e) : -1;
+  if (!q.p) fmh_error_set(e, "os", ENOMEM, 0, "out of memory");
+  fmh_vbuf_free(&q);
+  return rc;
+}
+
+void fmh_vsession_restore(fmh_conn *c) {
+  static const char sql[] = "SET time_zone = @fmh_validate_tz";
+  fmh_error e = {0};
+  if (fmh_conn_exec(c, sql, sizeof sql - 1, &e) != 0) fmh_conn_mark_broken(c);
+  fmh_error_clear(&e);
+}
+
+/* --- cells: one value of either side, ready to compare ------------------- */
+
+typedef enum {
+  CK_NULL, CK_INT, CK_UINT, CK_DOUBLE, CK_FLOAT, CK_DEC, CK_TEXT, CK_BYTES, CK_JSON,
+  CK_TTEXT,   /* temporal text as the server sends it */
+  CK_TUS      /* temporal as microseconds (generator) */
+} cell_kind;
+
+typedef struct vcell {
+  cell_kind k;
+  char tk;           /* CK_TUS: 'd' date, 't' time, 'x' datetime */
+  int64_t i;
+  uint64_t u;
+  double d;
+  const char *s;
+  size_t len;
+} vcell;
+
+typedef enum { CMP_INTEGER, CMP_DECIMAL, CMP_DOUBLE, CMP_FLOAT, CMP_TEMPORAL, CMP_JSON, CMP_STRING, CMP_BYTES } cmp_class;
+
+static const char *const CLASS_NAMES[] = {"integer", "decimal", "double", "float", "temporal", "json", "string", "bytes"};
+
+static int class_parse(const char *s) {
+  for (int i = 0; i < (int)(sizeof CLASS_NAMES / sizeof *CLASS_NAMES); i++)
+    if (strcmp(s, CLASS_NAMES[i]) == 0) return i;
+  if (strcmp(s, "text") == 0) return CMP_STRING;
+  if (strcmp(s, "binary") == 0 || strcmp(s, "blob") == 0) return CMP_BYTES;
+  return -1;
+}
+
+/* The class a column type calls for (the target's type decides). */
+static cmp_class class_of_sql(const fmh_column *c) {
+  const char *t = c->type;
+  if (!strcmp(t, "tinyint") || !strcmp(t, "smallint") || !strcmp(t, "mediumint") || !strcmp(t, "int") ||
+      !strcmp(t, "bigint") || !strcmp(t, "year") || !strcmp(t, "bit"))
+    return CMP_INTEGER;
+  if (!strcmp(t, "decimal")) return CMP_DECIMAL;
+  if (!strcmp(t, "double")) return CMP_DOUBLE;
+  if (!strcmp(t, "float")) return CMP_FLOAT;
+  if (!strcmp(t, "date") || !strcmp(t, "time") || !strcmp(t, "datetime") || !strcmp(t, "timestamp"))
+    return CMP_TEMPORAL;
+  if (!strcmp(t, "json")) return CMP_JSON;
+  if (c->binary || !strcmp(t, "binary") || !strcmp(t, "varbinary") || !strcmp(t, "blob")) return CMP_BYTES;
+  return CMP_STRING;
+}
+
+static cmp_class class_of_gen(fmh_gen_type t) {
+  switch (t) {
+    case FMH_GEN_TINYINT: case FMH_GEN_SMALLINT: case FMH_GEN_MEDIUMINT: case FMH_GEN_INT: case FMH_GEN_BIGINT:
+    case FMH_GEN_BOOLEAN:
+      return CMP_INTEGER;
+    case FMH_GEN_DECIMAL: return CMP_DECIMAL;
+    case FMH_GEN_FLOAT: return CMP_FLOAT;
+    case FMH_GEN_DOUBLE: return CMP_DOUBLE;
+    case FMH_GEN_BINARY: case FMH_GEN_VARBINARY: case FMH_GEN_TINYBLOB: case FMH_GEN_BLOB: case FMH_GEN_MEDIUMBLOB:
+    case FMH_GEN_LONGBLOB:
+      return CMP_BYTES;
+    case FMH_GEN_DATE: case FMH_GEN_TIME: case FMH_GEN_DATETIME: case FMH_GEN_TIMESTAMP: return CMP_TEMPORAL;
+    case FMH_GEN_JSON: return CMP_JSON;
+    default: return CMP_STRING;
+  }
+}
+
+/* days since 1970-01-01 of a civil date (proleptic Gregorian) */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
+  z += 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+  *y = yoe + era * 400 + (*m <= 2);
+}
+
+#define US_PER_DAY INT64_C(86400000000)
+
+static int digits(const char *s, size_t n, size_t *i, int maxd, int64_t *out) {
+  int64_t v = 0;
+  int k = 0;
+  while (*i < n && k < maxd && s[*i] >= '0' && s[*i] <= '9') {
+    v = v * 10 + (s[*i] - '0');
+    (*i)++;
+    k++;
+  }
+  *out = v;
+  return k;
+}
+
+/* Microseconds of 'YYYY-MM-DD[ HH:MM:SS[.f]]' or a TIME '[-]H:MM:SS[.f]'. */
+static int temporal_parse(const char *s, size_t n, int64_t *us, char *tk) {
+  size_t i = 0;
+  int64_t a, b, c;
+  int neg = 0;
+  if (n >= 10 && s[4] == '-' && s[7] == '-') {
+    int64_t y, mo, d;
+    if (digits(s, n, &i, 4, &y) != 4 || s[i++] != '-' || digits(s, n, &i, 2, &mo) != 2 || s[i++] != '-' ||
+        digits(s, n, &i, 2, &d) != 2)
+      return -1;
+    int64_t v = days_from_civil(y, mo, d) * US_PER_DAY;
+    *tk = 'd';
+    if (i == n) {
+      *us = v;
+      return 0;
+    }
+    if (s[i] != ' ' && s[i] != 'T') return -1;
+    i++;
+    if (digits(s, n, &i, 2, &a) != 2 || i >= n || s[i++] != ':' || digits(s, n, &i, 2, &b) != 2 || i >= n ||
+        s[i++] != ':' || digits(s, n, &i, 2, &c) != 2)
+      return -1;
+    v += ((a * 60 + b) * 60 + c) * INT64_C(1000000);
+    *tk = 'x';
+    if (i < n && s[i] == '.') {
+      i++;
+      int64_t f = 0, scale = 100000;
+      while (i < n && s[i] >= '0' && s[i] <= '9') {
+        if (scale > 0) f += (s[i] - '0') * scale;
+        scale /= 10;
+        i++;
+      }
+      v += f;
+    }
+    if (i != n) return -1;
+    *us = v;
+    return 0;
+  }
+  if (i < n && s[i] == '-') {
+    neg = 1;
+    i++;
+  }
+  if (digits(s, n, &i, 9, &a) < 1 || i >= n || s[i++] != ':' || digits(s, n, &i, 2, &b) != 2 || i >= n ||
+      s[i++] != ':' || digits(s, n, &i, 2, &c) != 2)
+    return -1;
+  int64_t v = ((a * 60 + b) * 60 + c) * INT64_C(1000000);
+  if (i < n && s[i] == '.') {
+    i++;
+    int64_t f = 0, scale = 100000;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+      if (scale > 0) f += (s[i] - '0') * scale;
+      scale /= 10;
+      i++;
+    }
+    v += f;
+  }
+  if (i != n) return -1;
+  *us = neg ? -v : v;
+  *tk = 't';
+  return 0;
+}
+
+static size_t temporal_format(int64_t us, char tk, int fsp, char *out, size_t cap) {
+  if (tk == 't') {
+    uint64_t a = us < 0 ? (uint64_t)(-(us + 1)) + 1 : (uint64_t)us;
+    uint64_t sec = a / 1000000, frac = a % 1000000;
+    int n = snprintf(out, cap, "%s%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64, us < 0 ? "-" : "", sec / 3600,
+                     (sec / 60) % 60, sec % 60);
+    if (fsp > 0 && n > 0 && (size_t)n < cap) {
+      char f[8];
+      snprintf(f, sizeof f, "%06" PRIu64, frac);
+      n += snprintf(out + n, cap - (size_t)n, ".%.*s", fsp, f);
+    }
+    return n > 0 ? (size_t)n : 0;
+  }
+  int64_t days = us >= 0 ? us / US_PER_DAY : -((-us + US_PER_DAY - 1) / US_PER_DAY);
+  int64_t rem = us - days * US_PER_DAY, y;
+  int m, d;
+  civil_from_days(days, &y, &m, &d);
+  int n;
+  if (tk == 'd') return (size_t)snprintf(out, cap, "%04" PRId64 "-%02d-%02d", y, m, d);
+  int64_t sec = rem / 1000000, frac = rem % 1000000;
+  n = snprintf(out, cap, "%04" PRId64 "-%02d-%02d %02" PRId64 ":%02" PRId64 ":%02" PRId64, y, m, d, sec / 3600,
+               (sec / 60) % 60, sec % 60);
+  if (fsp > 0 && n > 0 && (size_t)n < cap) {
+    char f[8];
+    snprintf(f, sizeof f, "%06" PRId64, frac);
+    n += snprintf(out + n, cap - (size_t)n, ".%.*s", fsp, f);
+  }
+  return n > 0 ? (size_t)n : 0;
+}
+
+/* Cut microseconds to fsp digits the way MariaDB stores a longer fraction
+ * (truncation): datetimes toward the past, TIME toward zero. */
+static int64_t temporal_cut(int64_t us, char tk, int fsp) {
+  if (fsp < 0 || fsp >= 6) return us;
+  int64_t unit = 1;
+  for (int i = fsp; i < 6; i++) unit *= 10;
+  if (tk == 't') return us >= 0 ? us / unit * unit : -((-us) / unit * unit);
+  int64_t q = us / unit;
+  if (us < 0 && q * unit != us) q--;
+  return q * unit;
+}
+
+/* Parse "UTC", "Z", "+HH:MM", "-HH:MM" into an offset; -1 when named. */
+static int tz_offset(const char *tz, int64_t *off_us) {
+  if (!tz || !strcasecmp(tz, "UTC") || !strcmp(tz, "Z") || !strcasecmp(tz, "GMT")) {
+    *off_us = 0;
+    return 0;
+  }
+  if ((tz[0] == '+' || tz[0] == '-') && strlen(tz) >= 5) {
+    int h = 0, m = 0;
+    if (sscanf(tz + 1, "%d:%d", &h, &m) == 2 && h >= 0 && h <= 14 && m >= 0 && m < 60) {
+      *off_us = ((int64_t)h * 60 + m) * 60 * INT64_C(1000000) * (tz[0] == '-' ? -1 : 1);
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* --- the comparison ----------------------------------------------------- */
+
+typedef struct vcol {
+  char *name;
+  int ti, ei;          /* column index on the target / expected side */
+  cmp_class cls;
+  int ulp, fsp;
+  int tz_gen;          /* render generator TIMESTAMPs with the generator's own zone */
+  int64_t tz_off;      /* else at this offset */
+  int gen_fsp;
+  int is_key;
+  int binary;          /* the target column is binary (key literals) */
+  fmh_vcolstat *stat;
+} vcol;
+
+typedef struct vside {
+  const char *role;    /* "target" / "expected" */
+  fmh_vsource src;
+  /* SQL */
+  fmh_conn *conn;
+  fmh_cursor *cur;
+  int tz_set;
+  const fmh_value *row;
+  int ncols;
+  const fmh_column *cols;
+  /* generator */
+  fmh_gen_cursor *gc;
+  fmh_gen_value *gv;
+  int64_t next, end;
+  size_t gncols;
+  /* current row */
+  int have;
+  vcell *key;          /* nkey cells */
+  char (*kscr)[96];    /* per key part: text of formatted key cells */
+  fmh_vkey prev;       /* the previous row's key: parts here, text in prevbuf */
+  vbuf prevbuf;
+  int has_prev;
+  uint64_t repeat;     /* 0, or how many rows before this one had the same key */
+  uint64_t rows;
+  char scratch[2][96]; /* display text of numbers and temporals */
+} vside;
+
+struct fmh_vcmp {
+  fmh_vcompare_opts o;
+  fmh_verdict *v;
+  vside t, e;
+  vcol *cols;          /* compared columns */
+  int ncols;
+  vcol *keys;          /* key columns */
+  int resolved;
+  int ncols_t, ncols_e;
+  double t0;
+  vbuf tmp, tmp2;
+  char where[512];
+};
+
+static void cell_from_sql(const fmh_value *v, vcell *c) {
+  memset(c, 0, sizeof *c);
+  switch (v->t) {
+    case FMH_V_NULL: c->k = CK_NULL; break;
+    case FMH_V_INT: case FMH_V_BOOL: c->k = CK_INT; c->i = v->i; break;
+    case FMH_V_UINT: c->k = CK_UINT; c->u = v->u; break;
+    case FMH_V_DOUBLE: c->k = CK_DOUBLE; c->d = v->d; break;
+    case FMH_V_DECIMAL: c->k = CK_DEC; c->s = v->s; c->len = v->len; break;
+    case FMH_V_STRING: c->k = CK_TEXT; c->s = v->s; c->len = v->len; break;
+    case FMH_V_BLOB: c->k = CK_BYTES; c->s = v->s; c->len = v->len; break;
+    case FMH_V_DATETIME: c->k = CK_TTEXT; c->s = v->s; c->len = v->len; break;
+  }
+}
+
+static void cell_from_gen(const fmh_gen *g, const vcol *col, const fmh_gen_value *v, vcell *c, char *scratch,
+                          size_t scap) {
+  memset(c, 0, sizeof *c);
+  switch (v->kind) {
+    case FMH_GV_NULL: c->k = CK_NULL; break;
+    case FMH_GV_INT: case FMH_GV_BOOL: c->k = CK_INT; c->i = v->n.i; break;
+    case FMH_GV_UINT: c->k = CK_UINT; c->u = v->n.u; break;
+    case FMH_GV_DOUBLE: c->k = CK_DOUBLE; c->d = v->n.d; break;
+    case FMH_GV_FLOAT: c->k = CK_FLOAT; c->d = v->n.d; break;
+    case FMH_GV_TEXT: c->k = CK_TEXT; c->s = v->s; c->len = v->len; break;
+    case FMH_GV_BYTES: c->k = CK_BYTES; c->s = v->s; c->len = v->len; break;
+    case FMH_GV_DECIMAL: c->k = CK_DEC; c->s = v->s; c->len = v->len; break;
+    case FMH_GV_JSON: c->k = CK_JSON; c->s = v->s; c->len = v->len; break;
+    case FMH_GV_DATE: c->k = CK_TUS; c->tk = 'd'; c->i = v->n.i * US_PER_DAY; break;
+    case FMH_GV_TIME: c->k = CK_TUS; c->tk = 't'; c->i = v->n.i; break;
+    case FMH_GV_DATETIME: c->k = CK_TUS; c->tk = 'x'; c->i = v->n.i; break;
+    case FMH_GV_TIMESTAMP:
+      if (col && col->tz_gen) {
+        size_t n = fmh_gen_format_temporal(g, FMH_GV_TIMESTAMP, v->n.i, 6, scratch);
+        (void)scap;
+        c->k = CK_TTEXT;
+        c->s = scratch;
+        c->len = n;
+      } else {
+        c->k = CK_TUS;
+        c->tk = 'x';
+        c->i = v->n.i + (col ? col->tz_off : 0);
+      }
+      break;
+  }
+}
+
+/* Display text of a cell (into buf when it needs formatting). */
+static const char *cell_text(const vcell *c, int fsp, char *buf, size_t cap, size_t *len) {
+  switch (c->k) {
+    case CK_NULL: *len = 0; return NULL;
+    case CK_INT: *len = (size_t)snprintf(buf, cap, "%" PRId64, c->i); return buf;
+    case CK_UINT: *len = (size_t)snprintf(buf, cap, "%" PRIu64, c->u); return buf;
+    case CK_DOUBLE: *len = (size_t)(fmh_gen_format_double(buf, c->d) - buf); return buf;
+    case CK_FLOAT: *len = (size_t)(fmh_gen_format_float(buf, (float)c->d) - buf); return buf;
+    case CK_TUS: *len = temporal_format(c->i, c->tk, fsp < 0 ? 6 : fsp, buf, cap); return buf;
+    default: *len = c->len; return c->s;
+  }
+}
+
+static int cell_int(const vcell *c, int *neg, uint64_t *mag) {
+  if (c->k == CK_INT) {
+    *neg = c->i < 0;
+    *mag = c->i < 0 ? (uint64_t)(-(c->i + 1)) + 1 : (uint64_t)c->i;
+    return 0;
+  }
+  if (c->k == CK_UINT) {
+    *neg = 0;
+    *mag = c->u;
+    return 0;
+  }
+  return -1;
+}
+
+static double cell_double(const vcell *c, int *ok) {
+  *ok = 1;
+  switch (c->k) {
+    case CK_INT: return (double)c->i;
+    case CK_UINT: return (double)c->u;
+    case CK_DOUBLE: case CK_FLOAT: return c->d;
+    case CK_DEC: case CK_TEXT: case CK_JSON: {
+      char b[128];
+      if (c->len >= sizeof b) break;
+      memcpy(b, c->s, c->len);
+      b[c->len] = '\0';
+      char *end;
+      double d = strtod(b, &end);
+      if (end != b && *end == '\0') return d;
+      break;
+    }
+    default: break;
+  }
+  *ok = 0;
+  return 0;
+}
+
+static int cell_temporal(const vcell *c, int64_t *us, char *tk) {
+  if (c->k == CK_TUS) {
+    *us = c->i;
+    *tk = c->tk;
+    return 0;
+  }
+  if (c->k == CK_TTEXT || c->k == CK_TEXT) return temporal_parse(c->s, c->len, us, tk);
+  return -1;
+}
+
+static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn) {
+  size_t m = an < bn ? an : bn;
+  int c = m ? memcmp(a, b, m) : 0;
+  if (c) return c < 0 ? -1 : 1;
+  return an < bn ? -1 : an > bn;
+}
+
+/* Key order of two cells, as the server's ORDER BY sorts them. */
+static int key_cmp_cell(const vcell *a, const vcell *b, cmp_class cls, char *ba, char *bb) {
+  if (a->k == CK_NULL || b->k == CK_NULL) return (a->k != CK_NULL) - (b->k != CK_NULL); /* NULLs first */
+  int na, nb;
+  uint64_t ma, mb;
+  if (cell_int(a, &na, &ma) == 0 && cell_int(b, &nb, &mb) == 0) {
+    if (na != nb) return na ? -1 : 1;
+    if (ma == mb) return 0;
+    return (ma < mb) != na ? -1 : 1;
+  }
+  if (cls == CMP_TEMPORAL) {
+    int64_t ua, ub;
+    char ta, tb;
+    if (cell_temporal(a, &ua, &ta) == 0 && cell_temporal(b, &ub, &tb) == 0) return ua < ub ? -1 : ua > ub;
+  }
+  if (cls == CMP_DOUBLE || cls == CMP_FLOAT || a->k == CK_DOUBLE || b->k == CK_DOUBLE) {
+    int oa, ob;
+    double da = cell_double(a, &oa), db = cell_double(b, &ob);
+    if (oa && ob) return da < db ? -1 : da > db;
+  }
+  size_t la, lb;
+  const char *sa = cell_text(a, 6, ba, 96, &la), *sb = cell_text(b, 6, bb, 96, &lb);
+  if (cls == CMP_INTEGER || cls == CMP_DECIMAL || a->k == CK_DEC || b->k == CK_DEC) {
+    fmh_vdec da, db;
+    if (fmh_vdec_parse(sa, la, &da) == 0 && fmh_vdec_parse(sb, lb, &db) == 0) return fmh_vdec_cmp(&da, &db);
+  }
+  return bytes_cmp(sa, la, sb, lb);
+}
+
+static int key_cmp(fmh_vcmp *c) {
+  for (int k = 0; k < c->o.nkey; k++) {
+    int r = key_cmp_cell(&c->t.key[k], &c->e.key[k], c->keys[k].cls, c->t.scratch[0], c->e.scratch[0]);
+    if (r) return r;
+  }
+  return 0;
+}
+
+static int key_part_of(const vcell *cell, fmh_vkey_part *p, char *buf) {
+  memset(p, 0, sizeof *p);
+  size_t len;
+  switch (cell->k) {
+    case CK_NULL: p->kind = FMH_VK_NULL; return 0;
+    case CK_INT: p->kind = FMH_VK_INT; p->i = cell->i; return 0;
+    case CK_UINT: p->kind = FMH_VK_UINT; p->u = cell->u; return 0;
+    default: {
+      const char *s = cell_text(cell, 6, buf, 96, &len);
+      p->kind = FMH_VK_TEXT;
+      p->s = (char *)s;
+      p->len = len;
+      return 0;
+    }
+  }
+}
+
+/* The current key of a side as an fmh_vkey whose text parts point into the row. */
+static void side_key_view(fmh_vcmp *c, vside *s, fmh_vkey *k, fmh_vkey_part *parts) {
+  k->n = c->o.nkey;
+  k->parts = parts;
+  for (int i = 0; i < c->o.nkey; i++) key_part_of(&s->key[i], &parts[i], s->kscr[i]);
+}
+
+/* Order of the current key against the side's previous key. */
+static int prev_cmp(fmh_vcmp *c, vside *s) {
+  for (int k = 0; k < c->o.nkey; k++) {
+    const fmh_vkey_part *p = &s->prev.parts[k];
+    vcell pc;
+    memset(&pc, 0, sizeof pc);
+    switch (p->kind) {
+      case FMH_VK_NULL: pc.k = CK_NULL; break;
+      case FMH_VK_INT: pc.k = CK_INT; pc.i = p->i; break;
+      case FMH_VK_UINT: pc.k = CK_UINT; pc.u = p->u; break;
+      case FMH_VK_TEXT: pc.k = s->key[k].k == CK_BYTES ? CK_BYTES : CK_TEXT; pc.s = p->s; pc.len = p->len; break;
+    }
+    if (c->keys[k].cls == CMP_TEMPORAL && pc.k == CK_TEXT) pc.k = CK_TTEXT;
+    if ((c->keys[k].cls == CMP_DECIMAL) && pc.k == CK_TEXT) pc.k = CK_DEC;
+    int r = key_cmp_cell(&s->key[k], &pc, c->keys[k].cls, s->scratch[0], s->scratch[1]);
+    if (r) return r;
+  }
+  return 0;
+}
+
+/* --- samples --------------------------------------------------------- */
+
+static int cap_samples(fmh_vcmp *c) { return c->o.max_samples < 0 ? 0 : c->o.max_samples; }
+
+static int add_key_sample(fmh_vcmp *c, fmh_vkey **list, size_t *n, const fmh_vkey *k, const char *event) {
+  if ((int)*n >= cap_samples(c)) {
+    c->v->truncated = 1;
+    return 0;
+  }
+  fmh_vkey *nl = realloc(*list, (*n + 1) * sizeof **list);
+  if (!nl) return -1;
+  *list = nl;
+  if (fmh_vkey_copy(&nl[*n], k) != 0) return -1;
+  (*n)++;
+  if (c->o.log) {
+    vbuf kt = {0};
+    fmh_vkey_text(k, &kt);
+    fmh_log_field f[] = {FMH_LS("label", c->o.label), FMH_LS("key", kt.p ? kt.p : "")};
+    fmh_log_emit(FMH_LOG_WARN, event, NULL, NULL, f, 2);
+    fmh_vbuf_free(&kt);
+  }
+  return 0;
+}
+
+static char *dup_cut(const char *s, size_t n, size_t cut, size_t *out_len, int *was_cut) {
+  *was_cut = 0;
+  if (n > cut) {
+    size_t m = cut;
+    while (m > 0 && ((unsigned char)s[m] & 0xC0) == 0x80) m--; /* not inside a UTF-8 character */
+    n = m;
+    *was_cut = 1;
+  }
+  char *p = malloc(n + 1);
+  if (!p) return NULL;
+  if (n) memcpy(p, s, n);
+  p[n] = '\0';
+  *out_len = n;
+  return p;
+}
+
+static int add_mismatch(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *tv, const char *reason,
+                        const char *detail) {
+  c->v->mismatched_fields++;
+  col->stat->mismatches++;
+  if ((int)c->v->nmismatches >= cap_samples(c)) {
+    c->v->truncated = 1;
+    return 0;
+  }
+  fmh_vmismatch *nl = realloc(c->v->mismatches, (c->v->nmismatches + 1) * sizeof *nl);
+  if (!nl) return -1;
+  c->v->mismatches = nl;
+  fmh_vmismatch *m = &nl[c->v->nmismatches];
+  memset(m, 0, sizeof *m);
+  fmh_vkey_part parts[16];
+  fmh_vkey k;
+  side_key_view(c, &c->t, &k, parts);
+  char eb[96], tb[96];
+  size_t el, tl;
+  int fsp = col->cls == CMP_TEMPORAL ? (col->fsp >= 0 ? col->fsp : col->gen_fsp) : 6;
+  const char *es = cell_text(ev, fsp, eb, sizeof eb, &el), *ts = cell_text(tv, fsp, tb, sizeof tb, &tl);
+  if (fmh_vkey_copy(&m->key, &k) != 0) return -1;
+  m->column = strdup(col->name);
+  if (es) m->expected = dup_cut(es, el, c->o.max_value_len, &m->expected_len, &m->expected_cut);
+  if (ts) m->actual = dup_cut(ts, tl, c->o.max_value_len, &m->actual_len, &m->actual_cut);
+  m->reason = reason;
+  m->detail = strdup(detail ? detail : reason);
+  c->v->nmismatches++;
+  if (!m->column || !m->detail || (es && !m->expected) || (ts && !m->actual)) return -1;
+  if (c->o.log) {
+    vbuf kt = {0};
+    fmh_vkey_text(&k, &kt);
+    fmh_log_field f[8];
+    size_t nf = 0;
+    f[nf++] = FMH_LS("label", c->o.label);
+    f[nf++] = FMH_LS("key", kt.p ? kt.p : "");
+    f[nf++] = FMH_LS("column", col->name);
+    f[nf++] = es ? FMH_LSN("expected", m->expected, m->expected_len) : FMH_LS("expected", "NULL");
+    f[nf++] = ts ? FMH_LSN("actual", m->actual, m->actual_len) : FMH_LS("actual", "NULL");
+    f[nf++] = FMH_LS("reason", reason);
+    f[nf++] = FMH_LS("detail", m->detail);
+    fmh_log_emit(FMH_LOG_WARN, "validate.mismatch", reason, "field differs from the expected value", f, nf);
+    fmh_vbuf_free(&kt);
+  }
+  return 0;
+}
+
+/* --- field comparison --------------------------------------------------- */
+
+static uint64_t float_ulps(float a, float b) {
+  if (a == b) return 0;
+  int32_t ia, ib;
+  memcpy(&ia, &a, 4);
+  memcpy(&ib, &b, 4);
+  int64_t oa = ia < 0 ? (int64_t)INT32_MIN - ia : ia, ob = ib < 0 ? (int64_t)INT32_MIN - ib : ib;
+  return (uint64_t)(oa > ob ? oa - ob : ob - oa);
+}
+
+/* Decimal text of a numeric cell for exact comparison. */
+static const char *num_text(const vcell *c, char *buf, size_t *len) { return cell_text(c, 6, buf, 96, len); }
+
+/* 0 equal, 1 mismatch recorded, -1 out of memory. */
+static int compare_field(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *tv) {
+  char detail[400];
+  detail[0] = '\0';
+  if (ev->k == CK_NULL || tv->k == CK_NULL) {
+    if (ev->k == tv->k) return 0;
+    if (ev->k == CK_NULL)
+      return add_mismatch(c, col, ev, tv, FMH_VR_NULL_EXPECTED, "expected NULL, the target holds a value") < 0 ? -1 : 1;
+    return add_mismatch(c, col, ev, tv, FMH_VR_NULL_ACTUAL, "expected a value, the target holds NULL") < 0 ? -1 : 1;
+  }
+  char eb[96], tb[96];
+  size_t el, tl;
+  if (col->cls == CMP_INTEGER) {
+    int en, tn;
+    uint64_t em, tm;
+    if (cell_int(ev, &en, &em) == 0 && cell_int(tv, &tn, &tm) == 0) {
+      if (en == tn && em == tm) return 0;
+      return add_mismatch(c, col, ev, tv, FMH_VR_INTEGER, "integers differ") < 0 ? -1 : 1;
+    }
+    /* else compare as exact decimals */
+  }
+  switch (col->cls) {
+    case CMP_INTEGER:
+    case CMP_DECIMAL: {
+      const char *es = num_text(ev, eb, &el), *ts = num_text(tv, tb, &tl);
+      int invalid;
+      if (fmh_vdec_equal_text(es, el, ts, tl, &invalid)) return 0;
+      const char *why = col->cls == CMP_INTEGER ? FMH_VR_INTEGER : FMH_VR_DECIMAL;
+      return add_mismatch(c, col, ev, tv, why,
+                          invalid ? "not a decimal number on one side, and the texts differ"
+                                  : "decimal values differ numerically") < 0 ? -1 : 1;
+    }
+    case CMP_DOUBLE: {
+      int eo, to;
+      double ed = cell_double(ev, &eo), td = cell_double(tv, &to);
+      if (eo && to) {
+        uint64_t d = fmh_vulp_distance(ed, td);
+        if (d <= (uint64_t)col->ulp) return 0;
+        if (col->ulp > 0)
+          snprintf(detail, sizeof detail, "doubles differ by %" PRIu64 " ULP (tolerance %d)", d, col->ulp);
+        else if (d < 1000000)
+          snprintf(detail, sizeof detail, "doubles differ by %" PRIu64 " ULP", d);
+        else
+          snprintf(detail, sizeof detail, "doubles differ");
+        return add_mismatch(c, col, ev, tv, FMH_VR_DOUBLE, detail) < 0 ? -1 : 1;
+      }
+      return add_mismatch(c, col, ev, tv, FMH_VR_DOUBLE, "not a number on one side") < 0 ? -1 : 1;
+    }
+    case CMP_FLOAT: {
+      int eo, to;
+      double ed = cell_double(ev, &eo), td = cell_double(tv, &to);
+      if (eo && to) {
+        uint64_t d = float_ulps((float)ed, (float)td);
+        if (d <= (uint64_t)col->ulp) return 0;
+        snprintf(detail, sizeof detail, "floats differ at float precision by %" PRIu64 " ULP%s", d,
+                 col->ulp > 0 ? " (over the tolerance)" : "");
+        return add_mismatch(c, col, ev, tv, FMH_VR_FLOAT, detail) < 0 ? -1 : 1;
+      }
+      return add_mismatch(c, col, ev, tv, FMH_VR_FLOAT, "not a number on one side") < 0 ? -1 : 1;
+    }
+    case CMP_TEMPORAL: {
+      int64_t eu, tu;
+      char ek, tk;
+      if (cell_temporal(ev, &eu, &ek) == 0 && cell_temporal(tv, &tu, &tk) == 0) {
+        int fsp = col->fsp;
+        if (temporal_cut(eu, ek, fsp) == temporal_cut(tu, tk, fsp)) return 0;
+        int64_t diff = tu - eu;
+        const char *unit = "microseconds";
+        int64_t adiff = diff < 0 ? -diff : diff;
+        double shown = (double)diff;
+        if (adiff % INT64_C(3600000000) == 0) { unit = "hours"; shown = (double)diff / 3600e6; }
+        else if (adiff % INT64_C(1000000) == 0) { unit = "seconds"; shown = (double)diff / 1e6; }
+        snprintf(detail, sizeof detail, "target is %+.0f %s from the expected value (compared at fsp %d)", shown, unit,
+                 fsp < 0 ? 6 : fsp);
+        return add_mismatch(c, col, ev, tv, FMH_VR_TEMPORAL, detail) < 0 ? -1 : 1;
+      }
+      const char *es = cell_text(ev, 6, eb, sizeof eb, &el), *ts = cell_text(tv, 6, tb, sizeof tb, &tl);
+      if (el == tl && memcmp(es, ts, el) == 0) return 0;
+      return add_mismatch(c, col, ev, tv, FMH_VR_TEMPORAL, "temporal texts differ (not parseable)") < 0 ? -1 : 1;
+    }
+    case CMP_JSON: {
+      const char *es = cell_text(ev, 6, eb, sizeof eb, &el), *ts = cell_text(tv, 6, tb, sizeof tb, &tl);
+      if (el == tl && memcmp(es, ts, el) == 0) return 0; /* the common case, no parsing */
+      char where[300];
+      int r = fmh_vjson_compare(es, el, ts, tl, where, sizeof where);
+      if (r == 0) return 0;
+      snprintf(detail, sizeof detail, "%s%s", r < 0 ? "" : "JSON differs at ", where);
+      return add_mismatch(c, col, ev, tv, r < 0 ? FMH_VR_INVALID_JSON : FMH_VR_JSON, detail) < 0 ? -1 : 1;
+    }
+    case CMP_STRING:
+    case CMP_BYTES: {
+      const char *es = cell_text(ev, 6, eb, sizeof eb, &el), *ts = cell_text(tv, 6, tb, sizeof tb, &tl);
+      if (el == tl && memcmp(es, ts, el) == 0) return 0;
+      size_t m = el < tl ? el : tl, i = 0;
+      while (i < m && es[i] == ts[i]) i++;
+      snprintf(detail, sizeof detail, "%s differ at byte %zu (lengths %zu and %zu)",
+               col->cls == CMP_STRING ? "strings" : "bytes", i, el, tl);
+      return add_mismatch(c, col, ev, tv, col->cls == CMP_STRING ? FMH_VR_STRING : FMH_VR_BYTES, detail) < 0 ? -1 : 1;
+    }
+  }
+  return 0;
+}
+
+/* --- sides ------------------------------------------------------------- */
+
+static void side_cell(fmh_vcmp *c, vside *s, const vcol *col, int idx, vcell *out, char *scratch) {
+  if (s->src.gen) cell_from_gen(s->src.gen, col, &s->gv[idx], out, scratch, 96);
+  else cell_from_sql(&s->row[idx], out);
+}
+
+static int side_fetch(fmh_vcmp *c, vside *s, fmh_error *e) {
+  s->have = 0;
+  if (s->src.gen) {
+    if (s->next >= s->end) return 0;
+    if (fmh_gen_row(s->gc, s->next, NULL, s->gv, e) != 0) return -1;
+    s->next++;
+  } else {
+    int r = fmh_cursor_fetch(s->cur, &s->row, e);
+    if (r <= 0) return r;
+  }
+  s->have = 1;
+  s->rows++;
+  for (int k = 0; k < c->o.nkey; k++) {
+    const vcol *kc = &c->keys[k];
+    side_cell(c, s, kc, s == &c->t ? kc->ti : kc->ei, &s->key[k], s->kscr[k]);
+  }
+  return 1;
+}
+
+/* Keep the current key as the previous one, in storage reused row after row. */
+static int keep_prev(fmh_vcmp *c, vside *s) {
+  fmh_vkey_part parts[16];
+  fmh_vkey k;
+  side_key_view(c, s, &k, parts);
+  s->prevbuf.len = 0;
+  size_t offs[16];
+  for (int i = 0; i < k.n; i++) {
+    s->prev.parts[i] = parts[i];
+    offs[i] = s->prevbuf.len;
+    if (parts[i].kind == FMH_VK_TEXT && fmh_vbuf_put(&s->prevbuf, parts[i].s, parts[i].len) != 0) return -1;
+  }
+  for (int i = 0; i < k.n; i++)
+    s->prev.parts[i].s = parts[i].kind == FMH_VK_TEXT ? s->prevbuf.p + offs[i] : NULL;
+  s->prev.n = k.n;
+  s->has_prev = 1;
+  return 0;
+}
+
+/* Fetch the next row and place it against the previous key. */
+static int side_advance(fmh_vcmp *c, vside *s, fmh_error *e) {
+  if (s->have && keep_prev(c, s) != 0) {
+    fmh_error_set(e, "os", ENOMEM, 0, "validate: out of memory");
+    return -1;
+  }
+  int r = side_fetch(c, s, e);
+  if (r <= 0) return r;
+  if (!s->has_prev) {
+    s->repeat = 0;
+    return 1;
+  }
+  int o = prev_cmp(c, s);
+  if (o < 0) {
+    vbuf a = {0}, b = {0};
+    fmh_vkey_text(&s->prev, &a);
+    fmh_vkey_part parts[16];
+    fmh_vkey k;
+    side_key_view(c, s, &k, parts);
+    fmh_vkey_text(&k, &b);
+    fmh_error_set(e, "validate", 0, 0,
+                  "validate: the %s side is not in key order: key %s came after %s (integers must sort "
+                  "numerically and strings byte by byte: use a binary collation for string keys, and "
+                  "a generator whose key grows with the row number)",
+                  s->role, b.p ? b.p : "?", a.p ? a.p : "?");
+    fmh_vbuf_free(&a);
+    fmh_vbuf_free(&b);
+    return -1;
+  }
+  s->repeat = o == 0 ? s->repeat + 1 : 0;
+  return 1;
+}
+
+static void side_close(vside *s) {
+  if (s->cur) fmh_cursor_close(s->cur);
+  s->cur = NULL;
+  if (s->conn) {
+    if (s->tz_set && !fmh_conn_is_broken(s->conn)) fmh_vsession_restore(s->conn);
+    fmh_pool_release(s->conn);
+  }
+  s->conn = NULL;
+  s->tz_set = 0;
+  s->have = 0;
+  s->has_prev = 0;
+  s->repeat = 0;
+}
+
+static void part_param(const fmh_vkey_part *p, const vcol *k, fmh_value *v) {
+  memset(v, 0, sizeof *v);
+  switch (p->kind) {
+    case FMH_VK_NULL: v->t = FMH_V_NULL; break;
+    case FMH_VK_INT: v->t = FMH_V_INT; v->i = p->i; break;
+    case FMH_VK_UINT: v->t = FMH_V_UINT; v->u = p->u; break;
+    case FMH_VK_TEXT:
+      v->t = k->binary ? FMH_V_BLOB : k->cls == CMP_DECIMAL ? FMH_V_DECIMAL
+             : k->cls == CMP_TEMPORAL ? FMH_V_DATETIME : FMH_V_STRING;
+      v->s = p->s;
+      v->len = p->len;
+      break;
+  }
+}
+
+/* The SELECT of a SQL side; a key range becomes two parameters. */
+static int build_select(fmh_vcmp *c, vside *s, const fmh_vrange *r, vbuf *q, fmh_value *params, int *nparams,
+                        fmh_error *e) {
+  const fmh_vsource *src = &s->src;
+  *nparams = 0;
+  if (src->query && src->ordered) {
+    if (r) {
+      fmh_error_set(e, "usage", 0, 0, "validate: an ordered query cannot be cut into key ranges");
+      return -1;
+    }
+    return fmh_vbuf_puts(q, src->query);
+  }
+  fmh_vbuf_puts(q, "SELECT * FROM ");
+  if (src->query) {
+    fmh_vbuf_puts(q, "(");
+    fmh_vbuf_puts(q, src->query);
+    fmh_vbuf_puts(q, ") AS fmh_q");
+  } else {
+    fmh_vbuf_ident(q, src->table, 1);
+  }
+  int where = 0;
+  if (src->where && src->where[0] && !src->query) {
+    fmh_vbuf_puts(q, " WHERE (");
+    fmh_vbuf_puts(q, src->where);
+    fmh_vbuf_puts(q, ")");
+    where = 1;
+  }
+  if (r && (r->has_lo || r->has_hi)) {
+    if (!c->resolved) {
+      fmh_error_set(e, "usage", 0, 0, "validate: internal: a key range before the columns are known");
+      return -1;
+    }
+    const vcol *k0 = &c->keys[0];
+    if (r->has_lo) {
+      fmh_vbuf_puts(q, where ? " AND " : " WHERE ");
+      where = 1;
+      fmh_vbuf_ident(q, k0->name, 0);
+      fmh_vbuf_puts(q, " > ?");
+      part_param(&r->lo, k0, &params[(*nparams)++]);
+    }
+    if (r->has_hi) {
+      fmh_vbuf_puts(q, where ? " AND " : " WHERE ");
+      fmh_vbuf_ident(q, k0->name, 0);
+      fmh_vbuf_puts(q, " <= ?");
+      part_param(&r->hi, k0, &params[(*nparams)++]);
+    }
+  }
+  fmh_vbuf_puts(q, " ORDER BY ");
+  for (int k = 0; k < c->o.nkey; k++) {
+    if (k) fmh_vbuf_puts(q, ", ");
+    fmh_vbuf_ident(q, c->o.key[k], 0);
+  }
+  if (!q->p) {
+    fmh_error_set(e, "os", ENOMEM, 0, "validate: out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+static int side_open(fmh_vcmp *c, vside *s, const fmh_vrange *r, fmh_error *e) {
+  if (s->src.gen) {
+    s->next = s->src.first;
+    s->end = s->src.first + s->src.count;
+    return 0;
+  }
+  if (fmh_pool_acquire(s->src.pool, -1, &s->conn, e) != 0) return -1;
+  if (fmh_vsession_tz(s->conn, c->o.time_zone, e) != 0) return -1;
+  s->tz_set = 1;
+  vbuf q = {0};
+  fmh_value params[2];
+  int np;
+  if (build_select(c, s, r, &q, params, &np, e) != 0) {
+    fmh_vbuf_free(&q);
+    return -1;
+  }
+  /* the binary protocol: the text protocol sends FLOAT with 6 digits only */
+  fmh_exec_result res;
+  int rc = fmh_conn_run(s->conn, q.p, q.len, params, np, 1, &s->cur, &res, e);
+  fmh_vbuf_free(&q);
+  if (rc != 0) {
+    char m[sizeof e->msg];
+    snprintf(m, sizeof m, "%s", e->msg);
+    snprintf(e->msg, sizeof e->msg, "validate: %s side: %.900s", s->role, m);
+    return -1;
+  }
+  if (!s->cur) {
+    fmh_error_set(e, "usage", 0, 0, "validate: the %s query returned no result set", s->role);
+    return -1;
+  }
+  s->ncols = fmh_cursor_ncols(s->cur);
+  s->cols = fmh_cursor_columns(s->cur);
+  return 0;
+}
+
+/* --- columns ------------------------------------------------------------- */
+
+static int side_ncols(const vside *s) { return s->src.gen ? (int)fmh_gen_ncols(s->src.gen) : s->ncols; }
+
+static const char *side_colname(const vside *s, int i) {
+  if (!s->src.gen) return s->cols[i].name;
+  fmh_gen_colinfo ci;
+  fmh_gen_column_info(s->src.gen, (size_t)i, &ci);
+  return ci.name;
+}
+
+static int side_find(const vside *s, const char *name) {
+  int n = side_ncols(s);
+  for (int i = 0; i < n; i++)
+    if (strcasecmp(side_colname(s, i), name) == 0) return i;
+  return -1;
+}
+
+static const fmh_vcolopt *colopt(const fmh_vcmp *c, const char *name) {
+  for (int i = 0; i < c->o.ncols; i++)
+    if (c->o.cols[i].name && strcasecmp(c->o.cols[i].name, name) == 0) return &c->o.cols[i];
+  return NULL;
+}
+
+static int push_name(char ***list, size_t *n, const char *name) {
+  char **nl = realloc(*list, (*n + 1) * sizeof **list);
+  if (!nl) return -1;
+  *list = nl;
+  if (!(nl[*n] = strdup(name))) return -1;
+  (*n)++;
+  return 0;
+}
+
+static int setup_col(fmh_vcmp *c, vcol *col, const char *name, int ti, int ei, fmh_error *e) {
+  const fmh_vcolopt *opt = colopt(c, name);
+  memset(col, 0, sizeof *col);
+  col->name = strdup(name);
+  if (!col->name) {
+    fmh_error_set(e, "os", ENOMEM, 0, "validate: out of memory");
+    return -1;
+  }
+  col->ti = ti;
+  col->ei = ei;
+  col->fsp = -1;
+  col->gen_fsp = 6;
+  const fmh_column *tc = &c->t.cols[ti];
+  cmp_class cls = class_of_sql(tc);
+  col->binary = tc->binary;
+  int expected_json = 0;
+  if (c->e.src.gen) {
+    fmh_gen_colinfo ci;
+    fmh_gen_column_info(c->e.src.gen, (size_t)ei, &ci);
+    expected_json = class_of_gen(ci.type) == CMP_JSON;
+    if (ci.type == FMH_GEN_DATETIME || ci.type == FMH_GEN_TIMESTAMP || ci.type == FMH_GEN_TIME)
+      col->gen_fsp = ci.fsp;
+    else if (ci.type == FMH_GEN_DATE)
+      col->gen_fsp = 0;
+    if (cls == CMP_STRING && class_of_gen(ci.type) == CMP_BYTES) cls = CMP_BYTES;
+  } else {
+    expected_json = class_of_sql(&c->e.cols[ei]) == CMP_JSON;
+  }
+  if (expected_json && (cls == CMP_STRING || cls == CMP_BYTES)) cls = CMP_JSON;
+  if (opt && opt->as) {
+    int k = class_parse(opt->as);
+    if (k < 0) {
+      fmh_error_set(e, "usage", 0, 0,
+                    "validate: column '%s': unknown comparison '%s' (integer, decimal, double, float, temporal, "
+                    "json, string or bytes)",
+                    name, opt->as);
+      return -1;
+    }
+    cls = (cmp_class)k;
+  }
+  col->cls = cls;
+  if (opt) {
+    if (opt->ulp < 0) {
+      fmh_error_set(e, "usage", 0, 0, "validate: column '%s': ulp must be >= 0", name);
+      return -1;
+    }
+    col->ulp = opt->ulp;
+    if (opt->fsp > 6) {
+      fmh_error_set(e, "usage", 0, 0, "validate: column '%s': fsp must be 0..6", name);
+      return -1;
+    }
+    col->fsp = opt->fsp;
+  }
+  const char *tz = opt && opt->time_zone ? opt->time_zone : c->o.time_zone;
+  if (tz_offset(tz, &col->tz_off) != 0) {
+    const char *gz = c->e.src.gen ? fmh_gen_time_zone(c->e.src.gen) : NULL;
+    if (gz && strcmp(gz, tz) == 0) {
+      col->tz_gen = 1;
+    } else if (c->e.src.gen) {
+      fmh_error_set(e, "usage", 0, 0,
+                    "validate: column '%s': time zone '%s' cannot render generated TIMESTAMPs (use UTC, a fixed "
+                    "offset such as +02:00, or the generator's own zone '%s')",
+                    name, tz, gz ? gz : "UTC");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int resolve(fmh_vcmp *c, fmh_error *e) {
+  fmh_verdict *v = c->v;
+  c->ncols_t = side_ncols(&c->t);
+  c->ncols_e = side_ncols(&c->e);
+  /* options must name real columns */
+  for (int i = 0; i < c->o.ncols; i++) {
+    const char *n = c->o.cols[i].name;
+    if (!n || (side_find(&c->t, n) < 0 && side_find(&c->e, n) < 0)) {
+      fmh_error_set(e, "usage", 0, 0, "validate: columns.%s: no such column on either side", n ? n : "?");
+      return -1;
+    }
+  }
+  c->keys = calloc((size_t)c->o.nkey, sizeof *c->keys);
+  c->cols = calloc((size_t)(c->ncols_e ? c->ncols_e : 1), sizeof *c->cols);
+  v->columns = calloc((size_t)(c->ncols_e ? c->ncols_e : 1), sizeof *v->columns);
+  if (!c->keys || !c->cols || !v->columns) {
+    fmh_error_set(e, "os", ENOMEM, 0, "validate: out of memory");
+    return -1;
+  }
+  static fmh_vcolstat keystat;
+  for (int k = 0; k < c->o.nkey; k++) {
+    int ti = side_find(&c->t, c->o.key[k]), ei = side_find(&c->e, c->o.key[k]);
+    if (ti < 0 || ei < 0) {
+      fmh_error_set(e, "usage", 0, 0, "validate: key column '%s' is not on the %s side", c->o.key[k],
+                    ti < 0 ? "target" : "expected");
+      return -1;
+    }
+    if (setup_col(c, &c->keys[k], c->o.key[k], ti, ei, e) != 0) return -1;
+    c->keys[k].is_key = 1;
+    c->keys[k].stat = &keystat;
+  }
+  for (int j = 0; j < c->ncols_e; j++) {
+    const char *name = side_colname(&c->e, j);
+    const fmh_vcolopt *opt = colopt(c, name);
+    if (opt && opt->ignore) continue;
+    int is_key = 0;
+    for (int k = 0; k < c->o.nkey; k++) is_key |= strcasecmp(c->o.key[k], name) == 0;
+    if (is_key) continue;
+    int ti = side_find(&c->t, name);
+    if (ti < 0) {
+      if (push_name(&v->missing_columns, &v->nmissing_columns, name) != 0) goto oom;
+      continue;
+    }
+    vcol *col = &c->cols[c->ncols];
+    if (setup_col(c, col, name, ti, j, e) != 0) return -1;
+    fmh_vcolstat *st = &v->columns[v->ncolumns++];
+    if (!(st->name = strdup(name))) goto oom;
+    st->compare = CLASS_NAMES[col->cls];
+    col->stat = st;
+    c->ncols++;
+  }
+  for (int i = 0; i < c->ncols_t; i++) {
+    const char *name = side_colname(&c->t, i);
+    const fmh_vcolopt *opt = colopt(c, name);
+    if ((opt && opt->ignore) || side_find(&c->e, name) >= 0) continue;
+    if (push_name(&v->extra_columns, &v->nextra_columns, name) != 0) goto oom;
+  }
+  c->resolved = 1;
+  return 0;
+oom:
+  fmh_error_set(e, "os", ENOMEM, 0, "validate: out of memory");
+  return -1;
+}
+
+/* --- the merge ----------------------------------------------------------- */
+
+static int compare_row(fmh_vcmp *c) {
+  int bad = 0;
+  for (int i = 0; i < c->ncols; i++) {
+    vcol *col = &c->cols[i];
+    vcell ev, tv;
+    char es[96], ts[96];
+    side_cell(c, &c->e, col, col->ei, &ev, es);
+    side_cell(c, &c->t, col, col->ti, &tv, ts);
+    int r = compare_field(c, col, &ev, &tv);
+    if (r < 0) return -1;
+    bad |= r;
+  }
+  if (bad) c->v->mismatched_rows++;
+  return 0;
+}
+
+static int sample_key(fmh_vcmp *c, vside *s, fmh_vkey **list, size_t *n, const char *event) {
+  fmh_vkey_part parts[16];
+  fmh_vkey k;
+  side_key_view(c, s, &k, parts);
+  return add_key_sample(c, list, n, &k, event);
+}
+
+static int advance_expected(fmh_vcmp *c, fmh_error *e) {
+  for (;;) {
+    int r = side_advance(c, &c->e, e);
+    if (r <= 0 || c->e.repeat == 0) return r;
+    c->v->expected_duplicated++;
+  }
+}
+
+static int merge(fmh_vcmp *c, fmh_error *e) {
+  vside *T = &c->t, *E = &c->e;
+  fmh_verdict *v = c->v;
+  if (side_advance(c, T, e) < 0 || advance_expected(c, e) < 0) return -1;
+  int e_matched = 0;
+  for (;;) {
+    if (!T->have && !E->have) break;
+    int k = !E->have ? -1 : !T->have ? 1 : key_cmp(c);
+    if (k > 0) {
+      if (!e_matched) {
+        v->missing++;
+        if (sample_key(c, E, &v->missing_keys, &v->nmissing_keys, "validate.missing") != 0) goto oom;
+      }
+      e_matched = 0;
+      if (advance_expected(c, e) < 0) return -1;
+      continue;
+    }
+    if (T->repeat > 0) {
+      v->duplicate_rows++;
+      if (T->repeat == 1) {
+        v->duplicated++;
+        if (sample_key(c, T, &v->duplicated_keys, &v->nduplicated_keys, "validate.duplicated") != 0) goto oom;
+      }
+      if (k == 0 && compare_row(c) != 0) goto oom;
+    } else if (k == 0) {
+      v->matched++;
+      e_matched = 1;
+      if (compare_row(c) != 0) goto oom;
+    } else {
+      v->extra++;
+      if (sample_key(c, T, &v->extra_keys, &v->nextra_keys, "validate.extra") != 0) goto oom;
+    }
+    if (side_advance(c, T, e) < 0) return -1;
+  }
+  return 0;
+oom:
+  fmh_error_set(e, "os", ENOMEM, 0, "validate: out of memory");
+  return -1;
+}
+
+static int side_init(fmh_vcmp *c, vside *s, fmh_error *e) {
+  s->key = calloc((size_t)c->o.nkey, sizeof *s->key);
+  s->kscr = calloc((size_t)c->o.nkey, sizeof *s->kscr);
+  s->prev.parts = calloc((size_t)c->o.nkey, sizeof *s->prev.parts);
+  if (!s->key || !s->kscr || !s->prev.parts) goto oom;
+  if (s->src.gen) {
+    s->gncols = fmh_gen_ncols(s->src.gen);
+    s->gc = fmh_gen_cursor_new(s->src.gen);
+    s->gv = calloc(s->gncols ? s->gncols : 1, sizeof *s->gv);
+    if (!s->gc || !s->gv) goto oom;
+  }
+  return 0;
+oom:
+  fmh_error_set(e, "os", ENOMEM, 0, "validate: out of memory");
+  return -1;
+}
+
+static void side_free(vside *s) {
+  side_close(s);
+  free(s->key);
+  free(s->kscr);
+  free(s->prev.parts);
+  fmh_vbuf_free(&s->prevbuf);
+  if (s->gc) fmh_gen_cursor_free(s->gc);
+  free(s->gv);
+  memset(s, 0, sizeof *s);
+}
+
+static int check_source(const fmh_vsource *s, const char *role, fmh_error *e) {
+  int n = (s->table != NULL) + (s->query != NULL) + (s->gen != NULL);
+  if (n != 1) {
+    fmh_error_set(e, "usage", 0, 0, "validate: the %s side needs exactly one of table, query or generator", role);
+    return -1;
+  }
+  if ((s->table || s->query) && !s->pool) {
+    fmh_error_set(e, "usage", 0, 0, "validate: the %s side needs a pool", role);
+    return -1;
+  }
+  if (s->gen && (s->first < 0 || s->count < 0)) {
+    fmh_error_set(e, "usage", 0, 0, "validate: the %s side: first and count must be >= 0", role);
+    return -1;
+  }
+  if (s->gen && s->count > 0 && s->first + s->count > fmh_gen_row_limit(s->gen)) {
+    fmh_error_set(e, "usage", 0, 0, "validate: the %s side: the generator cannot produce rows past %" PRId64, role,
+                  fmh_gen_row_limit(s->gen));
+    return -1;
+  }
+  return 0;
+}
+
+void fmh_vcompare_opts_default(fmh_vcompare_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->max_samples = 20;
+  o->max_value_len = 256;
+  o->time_zone = "+00:00";
+}
+
+int fmh_vcmp_begin(const fmh_vcompare_opts *o, fmh_verdict *v, fmh_vcmp **out, fmh_error *e) {
+  *out = NULL;
+  if (check_source(&o->target, "target", e) != 0 || check_source(&o->expected, "expected", e) != 0) return -1;
+  if (o->target.gen) {
+    fmh_error_set(e, "usage", 0, 0, "validate: the target must be a table or a query");
+    return -1;
+  }
+  if (o->nkey < 1 || o->nkey > 16) {
+    fmh_error_set(e, "usage", 0, 0, "validate: between 1 and 16 key columns, not %d", o->nkey);
+    return -1;
+  }
+  fmh_vcmp *c = calloc(1, sizeof *c);
+  if (!c) {
+    fmh_error_set(e, "os", ENOMEM, 0, "validate: out of memory");
+    return -1;
+  }
+  c->o = *o;
+  if (c->o.max_samples == 0) c->o.max_samples = 20;
+  if (c->o.max_value_len == 0) c->o.max_value_len = 256;
+  if (!c->o.time_zone) c->o.time_zone = "+00:00";
+  if (!c->o.label) c->o.label = o->target.table ? o->target.table : "query";
+  c->v = v;
+  c->t.role = "target";
+  c->t.src = o->target;
+  c->e.role = "expected";
+  c->e.src = o->expected;
+  if (side_init(c, &c->t, e) != 0 || side_init(c, &c->e, e) != 0) {
+    side_free(&c->t);
+    side_free(&c->e);
+    free(c);
+    return -1;
+  }
+  if (!v->mode) v->mode = "stream";
+  if (o->expected.gen) {
+    v->has_seed = 1;
+    v->seed = fmh_gen_seed(o->expected.gen);
+    v->has_range = 1;
+    v->first = o->expected.first;
+    v->last = o->expected.first + o->expected.count - 1;
+  }
+  c->t0 = fmh_vnow();
+  *out = c;
+  return 0;
+}
+
+int fmh_vcmp_run(fmh_vcmp *c, const fmh_vrange *r, fmh_error *e) {
+  if (r && c->e.src.gen) {
+    fmh_error_set(e, "usage", 0, 0, "validate: key ranges need SQL sides");
+    return -1;
+  }
+  int rc = -1;
+  if (side_open(c, &c->t, r, e) != 0 || side_open(c, &c->e, r, e) != 0) goto done;
+  if (!c->resolved) {
+    if (resolve(c, e) != 0) goto done;
+  } else if (side_ncols(&c->t) != c->ncols_t || side_ncols(&c->e) != c->ncols_e) {
+    fmh_error_set(e, "validate", 0, 0, "validate: the tables changed shape during the comparison");
+    goto done;
+  }
+  c->t.rows = c->e.rows = 0;
+  rc = merge(c, e);
+  c->v->target += c->t.rows;
+  c->v->expected += c->e.rows;
+done:
+  side_close(&c->t);
+  side_close(&c->e);
+  return rc;
+}
+
+void fmh_vcmp_end(fmh_vcmp *c, double elapsed_s) {
+  fmh_verdict *v = c->v;
+  v->ok = v->missing == 0 && v->extra == 0 && v->duplicated == 0 && v->expected_duplicated == 0 &&
+          v->mismatched_rows == 0 && v->nmissing_columns == 0 && (c->o.allow_extra_columns || v->nextra_columns == 0);
+  v->elapsed_s = elapsed_s >= 0 ? elapsed_s : fmh_vnow() - c->t0;
+  v->rows_per_s = v->elapsed_s > 0 ? (double)v->target / v->elapsed_s : 0;
+  if (c->o.log) {
+    fmh_log_field f[] = {FMH_LS("label", c->o.label), FMH_LB("ok", v->ok), FMH_LI("expected", v->expected),
+                         FMH_LI("target", v->target), FMH_LI("matched", v->matched), FMH_LI("missing", v->missing),
+                         FMH_LI("extra", v->extra), FMH_LI("duplicated", v->duplicated),
+                         FMH_LI("mismatched_rows", v->mismatched_rows),
+                         FMH_LI("mismatched_fields", v->mismatched_fields), FMH_LN("elapsed_s", v->elapsed_s)};
+    fmh_log_emit(v->ok ? FMH_LOG_INFO : FMH_LOG_WARN, "validate.verdict", NULL, NULL, f, sizeof f / sizeof *f);
+  }
+  side_free(&c->t);
+  side_free(&c->e);
+  for (int i = 0; i < c->ncols; i++) free(c->cols[i].name);
+  if (c->keys)
+    for (int k = 0; k < c->o.nkey; k++) free(c->keys[k].name);
+  free(c->cols);
+  free(c->keys);
+  fmh_vbuf_free(&c->tmp);
+  fmh_vbuf_free(&c->tmp2);
+  free(c);
+}
+
+int fmh_validate_compare(const fmh_vcompare_opts *o, fmh_verdict *v, fmh_error *e) {
+  memset(v, 0, sizeof *v);
+  fmh_vcmp *c;
+  if (fmh_vcmp_begin(o, v, &c, e) != 0) return -1;
+  int rc = fmh_vcmp_run(c, NULL, e);
+  fmh_vcmp_end(c, -1);
+  return rc;
+}
+
+/* --- the verdict --------------------------------------------------------- */
+
+static void free_keys(fmh_vkey *k, size_t n) {
+  for (size_t i = 0; i < n; i++) fmh_vkey_free(&k[i]);
+  free(k);
+}
+
+static void free_names(char **l, size_t n) {
+  for (size_t i = 0; i < n; i++) free(l[i]);
+  free(l);
+}
+
+void fmh_verdict_free(fmh_verdict *v) {
+  free_keys(v->missing_keys, v->nmissing_keys);
+  free_keys(v->extra_keys, v->nextra_keys);
+  free_keys(v->duplicated_keys, v->nduplicated_keys);
+  for (size_t i = 0; i < v->nmismatches; i++) {
+    fmh_vmismatch *m = &v->mismatches[i];
+    fmh_vkey_free(&m->key);
+    free(m->column);
+    free(m->expected);
+    free(m->actual);
+    free(m->detail);
+  }
+  free(v->mismatches);
+  for (size_t i = 0; i < v->ncolumns; i++) free(v->columns[i].name);
+  free(v->columns);
+  free_names(v->missing_columns, v->nmissing_columns);
+  free_names(v->extra_columns, v->nextra_columns);
+  free(v->checksum_function);
+  memset(v, 0, sizeof *v);
+}
+
+static void key_list(vbuf *b, const char *what, const fmh_vkey *k, size_t n, uint64_t total) {
+  if (!total) return;
+  fmh_vbuf_printf(b, "  %s keys (%" PRIu64 "%s):", what, total, n < total ? ", first ones" : "");
+  for (size_t i = 0; i < n; i++) {
+    fmh_vbuf_puts(b, i ? ", " : " ");
+    fmh_vkey_text(&k[i], b);
+  }
+  fmh_vbuf_puts(b, "\n");
+}
+
+char *fmh_verdict_format(const fmh_verdict *v) {
+  vbuf b = {0};
+  fmh_vbuf_printf(&b, "validate (%s): %s\n", v->mode ? v->mode : "stream", v->ok ? "OK" : "FAILED");
+  if (v->has_seed)
+    fmh_vbuf_printf(&b, "  expected: generator seed %" PRIu64 ", rows %" PRId64 "..%" PRId64 "\n", v->seed,
+                    v->first, v->last);
+  fmh_vbuf_printf(&b,
+                  "  rows: expected %" PRIu64 ", target %" PRIu64 "; keys matched %" PRIu64 ", missing %" PRIu64
+                  ", extra %" PRIu64 ", duplicated %" PRIu64,
+                  v->expected, v->target, v->matched, v->missing, v->extra, v->duplicated);
+  if (v->duplicate_rows) fmh_vbuf_printf(&b, " (%" PRIu64 " extra copies)", v->duplicate_rows);
+  fmh_vbuf_printf(&b, "; rows with mismatches %" PRIu64 " (%" PRIu64 " fields)\n", v->mismatched_rows,
+                  v->mismatched_fields);
+  if (v->expected_duplicated)
+    fmh_vbuf_printf(&b, "  the expected side repeats %" PRIu64 " keys (its key is not unique)\n",
+                    v->expected_duplicated);
+  if (v->chunks)
+    fmh_vbuf_printf(&b,
+                    "  checksum: %" PRIu64 " chunks, %" PRIu64 " differing, %" PRIu64 " checksum queries, %" PRIu64
+                    " rows streamed\n",
+                    v->chunks, v->chunks_differing, v->checksum_queries, v->rows_streamed);
+  fmh_vbuf_printf(&b, "  time: %.3f s, %.0f rows/s\n", v->elapsed_s, v->rows_per_s);
+  if (v->nmissing_columns) {
+    fmh_vbuf_puts(&b, "  columns missing from the target:");
+    for (size_t i = 0; i < v->nmissing_columns; i++) fmh_vbuf_printf(&b, " %s", v->missing_columns[i]);
+    fmh_vbuf_puts(&b, "\n");
+  }
+  if (v->nextra_columns) {
+    fmh_vbuf_puts(&b, "  columns only in the target:");
+    for (size_t i = 0; i < v->nextra_columns; i++) fmh_vbuf_printf(&b, " %s", v->extra_columns[i]);
+    fmh_vbuf_puts(&b, "\n");
+  }
+  key_list(&b, "missing", v->missing_keys, v->nmissing_keys, v->missing);
+  key_list(&b, "extra", v->extra_keys, v->nextra_keys, v->extra);
+  key_list(&b, "duplicated", v->duplicated_keys, v->nduplicated_keys, v->duplicated);
+  int any = 0;
+  for (size_t i = 0; i < v->ncolumns; i++) {
+    if (!v->columns[i].mismatches) continue;
+    fmh_vbuf_puts(&b, any ? ", " : "  mismatches by column: ");
+    fmh_vbuf_printf(&b, "%s %" PRIu64, v->columns[i].name, v->columns[i].mismatches);
+    any = 1;
+  }
+  if (any) fmh_vbuf_puts(&b, "\n");
+  for (size_t i = 0; i < v->nmismatches; i++) {
+    const fmh_vmismatch *m = &v->mismatches[i];
+    fmh_vbuf_puts(&b, "  key ");
+    fmh_vkey_text(&m->key, &b);
+    fmh_vbuf_printf(&b, " column %s [%s]: expected ", m->column, m->reason);
+    if (m->expected) put_quoted(&b, m->expected, m->expected_len, 120);
+    else fmh_vbuf_puts(&b, "NULL");
+    fmh_vbuf_puts(&b, ", target ");
+    if (m->actual) put_quoted(&b, m->actual, m->actual_len, 120);
+    else fmh_vbuf_puts(&b, "NULL");
+    fmh_vbuf_printf(&b, " (%s)\n", m->detail ? m->detail : "");
+  }
+  if (v->truncated) fmh_vbuf_puts(&b, "  (samples capped: the counts above are complete)\n");
+  return b.p;
+}

@@ -1,0 +1,275 @@
+/* fmhost.validate: an exact verdict on a target table, in bounded memory.
+ *
+ * compare streams the target (SELECT ... ORDER BY key on an unbuffered
+ * cursor) and the expected side (rows [first, first+count) of a generator,
+ * or another table or query on the same or another pool) in key order and
+ * merges them, holding one row per side. Every key is classified: matched,
+ * missing (expected, not in the target), extra (in the target, not
+ * expected), duplicated (seen more than once in the target). The columns of
+ * matched rows are compared with type-aware equality:
+ *   integers exactly (signed and unsigned alike); DECIMAL numerically exact
+ *   (leading zeros, trailing fractional zeros and -0 do not matter); DOUBLE
+ *   exactly or within a declared number of ULPs; FLOAT at float precision;
+ *   DATE/TIME/DATETIME/TIMESTAMP as microsecond values cut to a declared
+ *   fsp (generator TIMESTAMPs rendered in a declared time zone); JSON
+ *   semantically (object member order ignored, numbers as exact decimals,
+ *   arrays in order); strings and bytes byte for byte.
+ * Counts are exact; the samples (keys and field mismatches) are capped.
+ * Key order is the server's ORDER BY order: integers numerically, strings
+ * byte by byte (a binary collation such as utf8mb4_nopad_bin); a side
+ * found out of that order stops the comparison with an error.
+ *
+ * checksum compares two tables by key-range chunk checksums computed by the
+ * server, bisects differing chunks and streams only the rows of the small
+ * ranges left. schema and quality check a table's definition and data. */
+#ifndef FMHOST_VALIDATE_H
+#define FMHOST_VALIDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fmhost/error.h"
+#include "fmhost/gen.h"
+#include "fmhost/pool.h"
+
+/* --- the verdict ------------------------------------------------------ */
+
+typedef enum { FMH_VK_NULL = 0, FMH_VK_INT, FMH_VK_UINT, FMH_VK_TEXT } fmh_vkey_kind;
+
+typedef struct fmh_vkey_part {
+  fmh_vkey_kind kind;
+  int64_t i;
+  uint64_t u;
+  char *s;          /* TEXT: owned copy (decimal, temporal, string or bytes) */
+  size_t len;
+} fmh_vkey_part;
+
+typedef struct fmh_vkey {
+  int n;
+  fmh_vkey_part *parts;
+} fmh_vkey;
+
+typedef struct fmh_vmismatch {
+  fmh_vkey key;
+  char *column;
+  char *expected, *actual;      /* display text, cut to max_value_len; NULL for SQL NULL */
+  size_t expected_len, actual_len;
+  int expected_cut, actual_cut; /* 1 when the text was cut */
+  const char *reason;           /* static code: see fmh_vreason_* below */
+  char *detail;                 /* a sentence: where and how the values differ */
+} fmh_vmismatch;
+
+/* Reasons of a field mismatch. */
+#define FMH_VR_NULL_EXPECTED "null_expected"   /* expected NULL, target has a value */
+#define FMH_VR_NULL_ACTUAL "null_actual"       /* expected a value, target has NULL */
+#define FMH_VR_INTEGER "integer"
+#define FMH_VR_DECIMAL "decimal"
+#define FMH_VR_DOUBLE "double"
+#define FMH_VR_FLOAT "float"
+#define FMH_VR_TEMPORAL "temporal"
+#define FMH_VR_JSON "json"
+#define FMH_VR_INVALID_JSON "invalid_json"
+#define FMH_VR_STRING "string"
+#define FMH_VR_BYTES "bytes"
+
+typedef struct fmh_vcolstat {
+  char *name;
+  const char *compare;          /* "integer", "decimal", "double", ... how it was compared */
+  uint64_t mismatches;
+} fmh_vcolstat;
+
+typedef struct fmh_verdict {
+  int ok;
+  const char *mode;             /* "stream" or "checksum" */
+  uint64_t expected, target, matched, missing, extra;
+  uint64_t duplicated;          /* distinct target keys seen more than once */
+  uint64_t duplicate_rows;      /* the copies beyond the first */
+  uint64_t expected_duplicated; /* keys seen more than once on the expected side */
+  uint64_t mismatched_rows, mismatched_fields;
+  fmh_vkey *missing_keys, *extra_keys, *duplicated_keys;
+  size_t nmissing_keys, nextra_keys, nduplicated_keys;
+  fmh_vmismatch *mismatches;
+  size_t nmismatches;
+  int truncated;                /* some sample list was capped */
+  fmh_vcolstat *columns;        /* the compared columns */
+  size_t ncolumns;
+  char **missing_columns;       /* expected columns the target does not have */
+  size_t nmissing_columns;
+  char **extra_columns;         /* target columns not expected (and not ignored) */
+  size_t nextra_columns;
+  double elapsed_s, rows_per_s; /* rows_per_s: target rows + expected rows over elapsed_s */
+  int has_seed;
+  uint64_t seed;                /* the generator's seed */
+  int has_range;
+  int64_t first, last;          /* the generator's row range, inclusive */
+  /* checksum mode */
+  uint64_t chunks, chunks_differing, checksum_queries, rows_streamed;
+  char *checksum_function;      /* the SQL expression of one row's hash (side a) */
+} fmh_verdict;
+
+void fmh_verdict_free(fmh_verdict *v);
+/* Readable text (malloc'ed). */
+char *fmh_verdict_format(const fmh_verdict *v);
+
+/* --- compare ---------------------------------------------------------- */
+
+/* One side of a comparison. Exactly one of table, query, gen. */
+typedef struct fmh_vsource {
+  fmh_pool *pool;
+  const char *table;   /* "t" or "db.t"; quoted by fmhost */
+  const char *query;   /* any SELECT; wrapped as SELECT * FROM (query) q ORDER BY key unless ordered */
+  const char *where;   /* table only: a condition added to the SELECT */
+  int ordered;         /* query: it already orders by the key */
+  fmh_gen *gen;        /* rows [first, first+count) */
+  int64_t first, count;
+} fmh_vsource;
+
+typedef struct fmh_vcolopt {
+  const char *name;
+  int ignore;          /* not compared */
+  int ulp;             /* DOUBLE: tolerated distance in units in the last place (0 exact) */
+  int fsp;             /* temporal: compare at this many fraction digits (-1: exact, microseconds) */
+  const char *time_zone; /* temporal: zone to render generator TIMESTAMPs in ("+HH:MM", "UTC",
+                            or the generator's own zone); NULL: the compare's time_zone */
+  const char *as;      /* force the comparison: integer|decimal|double|float|temporal|json|string|bytes */
+} fmh_vcolopt;
+
+typedef struct fmh_vcompare_opts {
+  fmh_vsource target, expected;
+  const char *const *key;  /* key column names, in ORDER BY order */
+  int nkey;
+  const fmh_vcolopt *cols;
+  int ncols;
+  int max_samples;         /* per list; default 20 when 0, <0 for none */
+  size_t max_value_len;    /* display text cut; default 256 when 0 */
+  const char *time_zone;   /* session time_zone of SQL sides and default render zone; default "+00:00" */
+  int allow_extra_columns; /* target columns not on the expected side are not a failure */
+  int log;                 /* log each sampled mismatch/missing/extra key as a warn event */
+  const char *label;       /* names the comparison in log events (default: target table) */
+} fmh_vcompare_opts;
+
+void fmh_vcompare_opts_default(fmh_vcompare_opts *o);
+/* Fills v (zeroed first; free it with fmh_verdict_free, also after a
+ * failure). Returns 0, or -1 with e set (bad options, SQL errors, a side
+ * out of key order). */
+int fmh_validate_compare(const fmh_vcompare_opts *o, fmh_verdict *v, fmh_error *e);
+
+/* --- checksum --------------------------------------------------------- */
+
+typedef struct fmh_vchecksum_opts {
+  fmh_vsource a, b;        /* tables only; a plays the target, b the expected side */
+  const char *key;         /* one key column (integer or string) */
+  uint64_t chunk_rows;     /* rows per chunk (default 10000) */
+  uint64_t leaf_rows;      /* bisect until a range holds at most this many rows (default 1000) */
+  int parallel;            /* checksum the two sides on two threads (default 1) */
+  const fmh_vcolopt *cols; /* for the rows streamed in differing ranges */
+  int ncols;
+  const char *const *ignore; /* columns left out of the checksum */
+  int nignore;
+  int max_samples;
+  size_t max_value_len;
+  const char *time_zone;
+  int log;
+} fmh_vchecksum_opts;
+
+void fmh_vchecksum_opts_default(fmh_vchecksum_opts *o);
+int fmh_validate_checksum(const fmh_vchecksum_opts *o, fmh_verdict *v, fmh_error *e);
+
+/* --- schema and data-quality checks ------------------------------------ */
+
+typedef struct fmh_vcol_expect {
+  const char *name;
+  const char *type;        /* as COLUMN_TYPE prints it ("bigint(20)", "decimal(22,9)", "varchar(64)")
+                              or without display width ("bigint", "int unsigned"); NULL: any */
+  int nullable;            /* -1: any */
+  const char *key;         /* "PRI", "UNI", "MUL", "" (none), NULL: any */
+} fmh_vcol_expect;
+
+typedef struct fmh_vschema_issue {
+  char *column;
+  const char *what;        /* "missing", "extra", "type", "nullable", "key", "order" */
+  char *expected, *actual;
+} fmh_vschema_issue;
+
+typedef struct fmh_vschema_result {
+  int ok;
+  fmh_vschema_issue *issues;
+  size_t nissues;
+  char **primary_key;      /* the table's primary key columns in order */
+  size_t nprimary_key;
+} fmh_vschema_result;
+
+typedef struct fmh_vschema_opts {
+  fmh_pool *pool;
+  const char *table;       /* "t" or "db.t" (default database: the connection's) */
+  const fmh_vcol_expect *cols;
+  int ncols;
+  int exact;               /* columns not listed are issues ("extra"), and the order must match */
+  const char *const *primary_key; /* expected primary key columns, or NULL */
+  int nprimary_key;
+} fmh_vschema_opts;
+
+int fmh_validate_schema(const fmh_vschema_opts *o, fmh_vschema_result *r, fmh_error *e);
+void fmh_vschema_result_free(fmh_vschema_result *r);
+
+typedef enum {
+  FMH_VQ_ROW_COUNT,        /* min <= COUNT(*) <= max */
+  FMH_VQ_UNIQUE,           /* columns together unique (NULLs ignored, as a UNIQUE index would) */
+  FMH_VQ_NOT_NULL,         /* column never NULL */
+  FMH_VQ_ACCEPTED,         /* column in values (NULL accepted unless not_null) */
+  FMH_VQ_RELATIONSHIP      /* every non-NULL column value exists as ref_column in ref_table */
+} fmh_vq_kind;
+
+typedef struct fmh_vquality_check {
+  fmh_vq_kind kind;
+  const char *name;        /* label in the result; default from kind and column */
+  const char *const *columns;
+  int ncolumns;
+  int64_t min, max;        /* row_count; max < 0: unbounded */
+  const char *const *values;  /* accepted */
+  const size_t *value_lens;
+  int nvalues;
+  const char *ref_table, *ref_column;
+  fmh_pool *ref_pool;      /* relationship: must be the same server (a join); NULL: the table's */
+  const char *where;       /* restrict the checked rows */
+} fmh_vquality_check;
+
+typedef struct fmh_vquality_result {
+  char *name;
+  const char *kind;
+  int ok;
+  uint64_t rows;           /* rows checked */
+  uint64_t failing;        /* failing rows (row_count: 0 or 1; unique: rows in duplicated groups) */
+  uint64_t groups;         /* unique: duplicated value groups */
+  fmh_vkey *samples;       /* sample keys (the primary key, or the checked columns without one) */
+  size_t nsamples;
+  char *detail;
+} fmh_vquality_result;
+
+typedef struct fmh_vquality_opts {
+  fmh_pool *pool;
+  const char *table;
+  const fmh_vquality_check *checks;
+  int nchecks;
+  int max_samples;         /* default 5 when 0 */
+} fmh_vquality_opts;
+
+/* r receives nchecks results. Returns 0 or -1 (SQL error, bad options). */
+int fmh_validate_quality(const fmh_vquality_opts *o, fmh_vquality_result *r, fmh_error *e);
+void fmh_vquality_result_free(fmh_vquality_result *r);
+
+/* --- value helpers (shared with specs through the binding) ------------ */
+
+/* Canonical form of a decimal number text ([-]digits[.digits][e[+-]digits]):
+ * "-0012.3400" -> "-1234e-2"; "0", "-0.0" -> "0". Returns the length
+ * written to out (cap at least len + 24), or 0 when s is not a number. */
+size_t fmh_vdec_canon(const char *s, size_t len, char *out, size_t cap);
+/* 0 when two JSON texts are semantically equal; 1 when they differ (path
+ * of the first difference in where, if not NULL); -1 when one is not valid
+ * JSON (which one and why in where). */
+int fmh_vjson_compare(const char *a, size_t alen, const char *b, size_t blen, char *where, size_t wcap);
+/* Distance of two doubles in units in the last place (0 when equal,
+ * UINT64_MAX when one is NaN). */
+uint64_t fmh_vulp_distance(double a, double b);
+
+#endif

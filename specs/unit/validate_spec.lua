@@ -1,0 +1,85 @@
+-- fmhost.validate value rules that need no server: exact decimals, JSON
+-- compared semantically, ULP distances, and the verdict's text.
+local V = require 'fmhost.validate'
+
+describe('fmhost.validate value rules', function()
+  it('puts decimal text in one canonical form whatever its zeros and sign', function()
+    assert.are.equal('1234e-2', V.decimal_canon('12.34'))
+    assert.are.equal('1234e-2', V.decimal_canon('0012.3400'))
+    assert.are.equal('-1234e-2', V.decimal_canon('-12.340'))
+    assert.are.equal('0', V.decimal_canon('-0.000'))
+    assert.are.equal('0', V.decimal_canon('0'))
+    assert.are.equal('1e2', V.decimal_canon('100'))
+    assert.are.equal('1e2', V.decimal_canon('1e2'))
+    assert.are.equal('1e2', V.decimal_canon('0.1E+3'))
+    assert.are.equal('12345678901234567890123456789012345', V.decimal_canon('12345678901234567890123456789012345.000'))
+    assert.is_nil(V.decimal_canon('12a'))
+    assert.is_nil(V.decimal_canon(''))
+    assert.is_nil(V.decimal_canon('.'))
+  end)
+
+  it('finds JSON documents equal when only member order or spacing differs', function()
+    assert.is_true(V.json_equal('{"a":1,"b":[1,2,{"c":null}]}', '{ "b": [1, 2, {"c": null}], "a": 1 }'))
+    assert.is_true(V.json_equal('{"n":1.50}', '{"n":1.5}'))
+    assert.is_true(V.json_equal('{"n":100}', '{"n":1e2}'))
+    assert.is_true(V.json_equal('"\\u00e9"', '"é"'))
+    assert.is_true(V.json_equal('"\\ud83d\\ude00"', '"😀"'))
+    assert.is_true(V.json_equal('{}', ' {} '))
+  end)
+
+  it('names the path where two JSON documents differ', function()
+    local eq, where = V.json_equal('{"a":{"b":[1,2,3]}}', '{"a":{"b":[1,2,4]}}')
+    assert.is_false(eq)
+    assert.are.equal('$.a.b[2]: number 3 vs 4', where)
+    eq, where = V.json_equal('{"a":1}', '{"a":1,"b":2}')
+    assert.is_false(eq)
+    assert.are.equal('$.b: only in the target document', where)
+    eq, where = V.json_equal('[1,2]', '[2,1]')
+    assert.is_false(eq)
+    assert.matches('^%$%[0%]', where)
+    eq, where = V.json_equal('{"s":"x"}', '{"s":1}')
+    assert.is_false(eq)
+    assert.are.equal('$.s: string vs number', where)
+  end)
+
+  it('compares JSON numbers exactly, past double precision', function()
+    assert.is_false(V.json_equal('12345678901234567890123', '12345678901234567890124'))
+    assert.is_true(V.json_equal('12345678901234567890123', '12345678901234567890123.0'))
+    assert.is_false(V.json_equal('0.1000000000000000000001', '0.1'))
+  end)
+
+  it('reports invalid JSON as such', function()
+    local eq, where = V.json_equal('{"a":', '{}')
+    assert.is_false(eq)
+    assert.matches('expected document is not JSON', where)
+    eq, where = V.json_equal('{}', '{"a" 1}')
+    assert.is_false(eq)
+    assert.matches('target document is not JSON', where)
+  end)
+
+  it('measures double distances in units in the last place', function()
+    assert.are.equal(0, V.ulp_distance(1.5, 1.5))
+    assert.are.equal(0, V.ulp_distance(0.0, -0.0))
+    assert.are.equal(1, V.ulp_distance(1.0, 1.0 + 2 ^ -52))
+    assert.are.equal(2, V.ulp_distance(-4.9e-324, 4.9e-324))
+    assert.are.equal(1, V.ulp_distance(1.0, 1.0 - 2 ^ -53))
+    assert.are.equal(3, V.ulp_distance(2.0, 2.0 + 3 * 2 ^ -51))
+  end)
+
+  it('formats a verdict as readable text', function()
+    local text = V.format {
+      ok = false, mode = 'stream', seed = 7, range = { 0, 99 },
+      counts = { expected = 100, target = 100, matched = 99, missing = 1, extra = 1, duplicated = 0,
+                 mismatched_rows = 1, mismatched_fields = 1 },
+      missing = { 5 }, extra = { 'k\n1' }, duplicated = {},
+      mismatches = { { key = { 1, 'a' }, column = 'd', expected = '1.5', actual = V.NULL, reason = 'null_actual',
+                       detail = 'expected a value, the target holds NULL' } },
+      elapsed_s = 0.5, rows_per_s = 200,
+    }
+    assert.matches('FAILED', text, 1, true)
+    assert.matches('generator seed 7, rows 0..99', text, 1, true)
+    assert.matches('missing keys (1): 5', text, 1, true)
+    assert.matches("extra keys (1): 'k\\n1'", text, 1, true)
+    assert.matches("key (1, 'a') column d [null_actual]: expected '1.5', target NULL", text, 1, true)
+  end)
+end)
