@@ -836,9 +836,15 @@ static int l_flatten(lua_State *L) {
         int integral = v[k].len < 20;
         for (size_t j = 0; j < v[k].len && integral; j++) integral = (v[k].s[j] >= '0' && v[k].s[j] <= '9') || (j == 0 && v[k].s[j] == '-');
         if (integral && !(v[k].len == 2 && v[k].s[0] == '-' && v[k].s[1] == '0')) {
-          lua_Integer i = (lua_Integer)strtoll(v[k].s, NULL, 10);
-          lua_pop(L, 1);
-          lua_pushinteger(L, i);
+          char num[24];
+          memcpy(num, v[k].s, v[k].len);
+          num[v[k].len] = 0; /* the values sit back to back in b */
+          errno = 0;
+          long long i = strtoll(num, NULL, 10);
+          if (errno == 0) {
+            lua_pop(L, 1);
+            lua_pushinteger(L, (lua_Integer)i);
+          }
         }
       }
     }

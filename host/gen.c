@@ -167,7 +167,7 @@ fmh_gen_schema *fmh_gen_schema_new(void) {
   fmh_gen_schema *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->seed = 1;
-  snprintf(s->time_zone, sizeof s->time_zone, "UTC");
+  snprintf(s->time_zone, sizeof s->time_zone, "+00:00");
   snprintf(s->collation, sizeof s->collation, "utf8mb4_nopad_bin");
   return s;
 }
