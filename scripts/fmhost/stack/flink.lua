@@ -537,7 +537,8 @@ function M.memory_params(s, conf_text, cp)
   local cached = bju_cached(s, conf_text, cp)
   if cached then return { jobmanager = cached.jobmanager, taskmanager = cached.taskmanager }, true end
   local procs, outs = {}, {}
-  for role, what in pairs(BJU_WHAT) do
+  for _, role in ipairs { 'jobmanager', 'taskmanager' } do
+    local what = BJU_WHAT[role]
     outs[role] = s.logdir .. '/bju-' .. role .. '.out'
     local p, err = proc.spawn { 'java', '-classpath', cp, M.MAIN.bju, what, '--configDir', s.conf,
                                 stdout = outs[role], merge_stderr = true, group = true, env = jvm_env(s) }
@@ -548,7 +549,8 @@ function M.memory_params(s, conf_text, cp)
     procs[role] = p
   end
   local res, failed = {}, nil
-  for role, p in pairs(procs) do
+  for _, role in ipairs { 'jobmanager', 'taskmanager' } do
+    local p = procs[role]
     local exited, code = p:wait(60000)
     if not exited then p:kill_tree('KILL'); p:wait(5000) end
     local text = stack.read_file(outs[role]) or ''
