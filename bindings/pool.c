@@ -891,6 +891,21 @@ static int l_stress(lua_State *L) {
   return 1;
 }
 
+static int l_fifo_probe(lua_State *L) {
+  LPool *lp = check_pool(L, 1);
+  int n = (int)luaL_checkinteger(L, 2);
+  luaL_argcheck(L, n >= 1 && n <= 256, 2, "1..256 waiters");
+  int served[256];
+  fmh_error e = {0};
+  if (fmh_pool_fifo_probe(lp->p, n, served, &e) != 0) return push_fail(L, &e);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_pushinteger(L, served[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
 /* --- the benchmark source ------------------------------------------------- */
 
 static int l_bench_source(lua_State *L) {
@@ -1033,7 +1048,7 @@ static const luaL_Reg pool_methods[] = {
     {"acquire", l_acquire},  {"stats", l_stats},   {"maintain", l_maintain},
     {"close", l_pool_close}, {"exec", l_pool_exec}, {"query", l_pool_query},
     {"row", l_pool_row},     {"scalar", l_pool_scalar}, {"transaction", l_pool_transaction},
-    {"load", l_load},        {"stress", l_stress}, {NULL, NULL}};
+    {"load", l_load},        {"stress", l_stress}, {"fifo_probe", l_fifo_probe}, {NULL, NULL}};
 static const luaL_Reg pool_meta[] = {
     {"__gc", l_pool_close}, {"__close", l_pool_close}, {"__tostring", l_pool_tostring}, {NULL, NULL}};
 

@@ -352,8 +352,10 @@ static void wq_remove(fmh_pool *p, fmh_waiter *w) {
   p->waiting--;
 }
 
-static void note_active(fmh_pool *p) {
+/* c goes to an acquirer (p->mu held): its grant number orders hand-outs. */
+static void note_active(fmh_pool *p, fmh_conn *c) {
   if (p->active > p->peak_active) p->peak_active = p->active;
+  c->grant = ++p->grants;
 }
 
 /* A slot (room for one more connection) became free: give it to the first
@@ -374,7 +376,7 @@ static void place(fmh_pool *p, fmh_conn *c) {
   if (w) {
     w->conn = c;
     p->active++;
-    note_active(p);
+    note_active(p, c);
     pthread_cond_signal(&w->cv);
     return;
   }
@@ -533,7 +535,7 @@ int fmh_pool_acquire(fmh_pool *p, int timeout_ms, fmh_conn **out, fmh_error *e) 
       c = p->idle_head;
       idle_remove(p, c);
       p->active++;
-      note_active(p);
+      note_active(p, c);
     } else if (!p->wq_head && p->total < p->o.size) {
       p->total++;
       p->opening++;
@@ -585,7 +587,7 @@ int fmh_pool_acquire(fmh_pool *p, int timeout_ms, fmh_conn **out, fmh_error *e) 
       c = open_in_slot(p, e);
       if (!c) { unref_locked_or_not(p, 0); return -1; }
       p->active++;
-      note_active(p);
+      note_active(p, c);
       counts k = snap(p);
       pthread_mutex_unlock(&p->mu);
       log_state(p, FMH_LOG_INFO, "connect", NULL, c->serial, k, NULL);
@@ -621,7 +623,7 @@ int fmh_pool_acquire(fmh_pool *p, int timeout_ms, fmh_conn **out, fmh_error *e) 
     c = open_in_slot(p, e);
     if (!c) { unref_locked_or_not(p, 0); return -1; }
     p->active++;
-    note_active(p);
+    note_active(p, c);
     k = snap(p);
     pthread_mutex_unlock(&p->mu);
     log_state(p, FMH_LOG_INFO, "connect", NULL, c->serial, k, NULL);

@@ -698,3 +698,96 @@ int fmh_pool_stress(fmh_pool *p, const fmh_stress_opts *o, fmh_stress_result *r,
   }
   return 0;
 }
+
+/* --- FIFO probe -------------------------------------------------------- */
+
+typedef struct {
+  fmh_pool *pool;
+  int index;
+  uint64_t base;      /* hand-outs before the waiters queued */
+  int n;
+  int *served;        /* served[k] = index of the k-th waiter served */
+  int failed;
+  pthread_t th;
+} fifo_job;
+
+static void *fifo_thread(void *arg) {
+  fifo_job *j = arg;
+  fmh_error e = {0};
+  fmh_conn *c;
+  if (fmh_pool_acquire(j->pool, 30000, &c, &e) != 0) {
+    j->failed = 1;
+    fmh_error_clear(&e);
+    return NULL;
+  }
+  /* the hand-out number, taken under the pool's lock, orders the waiters
+   * however the threads are scheduled afterwards */
+  uint64_t k = c->grant - j->base - 1;
+  if (k < (uint64_t)j->n) j->served[k] = j->index;
+  else j->failed = 1;
+  fmh_pool_release(c);
+  return NULL;
+}
+
+static int wait_waiting(fmh_pool *p, int n) {
+  for (int i = 0; i < 30000; i++) {
+    fmh_pool_stats s;
+    fmh_pool_stats_get(p, &s);
+    if (s.waiting >= n) return 0;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  return -1;
+}
+
+int fmh_pool_fifo_probe(fmh_pool *p, int n, int *served, fmh_error *e) {
+  fmh_pool_stats s;
+  fmh_pool_stats_get(p, &s);
+  if (n < 1 || n > 256) {
+    fmh_error_set(e, "usage", 0, 0, "fifo probe: 1..256 waiters");
+    return -1;
+  }
+  /* hold every connection the pool may open, so the waiters must queue */
+  fmh_conn **held = calloc((size_t)s.size, sizeof *held);
+  fifo_job *jobs = calloc((size_t)n, sizeof *jobs);
+  int nheld = 0, started = 0, rc = 0;
+  if (!held || !jobs) {
+    fmh_error_set(e, "os", ENOMEM, 0, "fifo probe: out of memory");
+    rc = -1;
+    goto done;
+  }
+  for (; nheld < s.size; nheld++) {
+    if (fmh_pool_acquire(p, -1, &held[nheld], e) != 0) { rc = -1; goto done; }
+  }
+  pthread_mutex_lock(&p->mu);
+  uint64_t base = p->grants;
+  pthread_mutex_unlock(&p->mu);
+  for (int i = 0; i < n; i++) served[i] = 0;
+  for (; started < n; started++) {
+    jobs[started] = (fifo_job){p, started + 1, base, n, served, 0, 0};
+    if (pthread_create(&jobs[started].th, NULL, fifo_thread, &jobs[started]) != 0) {
+      fmh_error_set(e, "os", errno, 0, "fifo probe: cannot start a thread");
+      rc = -1;
+      break;
+    }
+    /* the next waiter starts only once this one is queued */
+    if (wait_waiting(p, started + 1) != 0) {
+      fmh_error_set(e, "timeout", 0, 0, "fifo probe: waiter %d never queued", started + 1);
+      rc = -1;
+      started++;
+      break;
+    }
+  }
+done:
+  while (nheld > 0) fmh_pool_release(held[--nheld]);
+  for (int i = 0; i < started; i++) {
+    pthread_join(jobs[i].th, NULL);
+    if (jobs[i].failed && rc == 0) {
+      fmh_error_set(e, "timeout", 0, 0, "fifo probe: waiter %d was not served", i + 1);
+      rc = -1;
+    }
+  }
+  free(held);
+  free(jobs);
+  return rc;
+}

@@ -36,6 +36,7 @@ struct fmh_conn {
   const char *evict_reason;
   unsigned long thread_id;
   uint64_t serial;
+  uint64_t grant;                 /* the pool's hand-out number of its current use */
   fmh_cursor *cursor;             /* the open cursor, if any */
   fmh_stmt_entry stmts[FMH_STMT_CACHE];
   int nstmts;
@@ -53,6 +54,7 @@ struct fmh_pool {
   int refs;         /* the owner's plus one per connection in use */
   int peak_active;
   uint64_t next_serial;
+  uint64_t grants;  /* connections handed out so far */
   uint64_t created, destroyed, acquires, releases, timeouts, connect_failures;
   uint64_t validations, validation_failures, broken, evicted_idle, evicted_lifetime;
   uint64_t hist[FMH_POOL_HIST];

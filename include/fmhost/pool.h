@@ -296,4 +296,10 @@ typedef struct fmh_stress_result {
 
 int fmh_pool_stress(fmh_pool *p, const fmh_stress_opts *o, fmh_stress_result *r, fmh_error *e);
 
+/* Take every connection, queue n threads one after another (each starts
+ * once the previous one waits), then give the connections back; served[k]
+ * is the 1-based number of the k-th waiter served. FIFO means
+ * served[k] == k + 1. For specs of the waiting queue. */
+int fmh_pool_fifo_probe(fmh_pool *p, int n, int *served, fmh_error *e);
+
 #endif

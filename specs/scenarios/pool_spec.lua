@@ -468,6 +468,15 @@ describe('fmhost.pool #mysql', function()
       assert.are.equal(s.acquires, s.releases)
     end)
 
+    it('serves waiting C threads in the order they queued (FIFO), one hand-off at a time', function()
+      p = open { size = 2, acquire_timeout_ms = 30000 }
+      local served = assert(p:fifo_probe(12))
+      assert.are.same({ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 }, served)
+      local s = balanced(p)
+      assert.are.equal(0, s.active)
+      assert.are.equal(2, s.created)
+    end)
+
     it('counts acquire timeouts under contention and still balances', function()
       p = open { size = 1 }
       local r = assert(p:stress { threads = 4, acquires = 20, hold_us_max = 20000, timeout_ms = 5, seed = 3 })
