@@ -382,6 +382,54 @@ static int l_compare(lua_State *L) {
   return 1;
 }
 
+/* --- checksum ---------------------------------------------------------- */
+
+static int l_checksum(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const char *what = "validate.checksum";
+  fmh_vchecksum_opts o;
+  fmh_vchecksum_opts_default(&o);
+  lua_getfield(L, 1, "a");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "target");
+  }
+  read_source(L, lua_gettop(L), "validate.checksum: a", &o.a, 0);
+  lua_getfield(L, 1, "b");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "expected");
+  }
+  read_source(L, lua_gettop(L), "validate.checksum: b", &o.b, 0);
+  if (!o.a.table || !o.b.table) luaL_error(L, "%s: both sides must be {pool=, table=}", what);
+  const char *keys[1];
+  if (read_key(L, 1, keys, 1, what) != 1) luaL_error(L, "%s: 'key' must be one column", what);
+  o.key = keys[0];
+  lua_Integer cr = fmh_opt_int(L, 1, "chunk_rows", 10000), lr = fmh_opt_int(L, 1, "leaf_rows", 1000);
+  if (cr < 1 || lr < 1) luaL_error(L, "%s: chunk_rows and leaf_rows must be >= 1", what);
+  o.chunk_rows = (uint64_t)cr;
+  o.leaf_rows = (uint64_t)lr;
+  o.parallel = fmh_opt_bool(L, 1, "parallel", 1);
+  o.cols = read_colopts(L, 1, &o.ncols, what);
+  o.max_samples = (int)fmh_opt_int(L, 1, "max_samples", 20);
+  if (o.max_samples == 0) o.max_samples = -1;
+  lua_Integer mvl = fmh_opt_int(L, 1, "max_value_len", 256);
+  if (mvl < 1) luaL_error(L, "%s: max_value_len must be >= 1", what);
+  o.max_value_len = (size_t)mvl;
+  const char *tz = opt_str(L, 1, "time_zone", what);
+  if (tz) o.time_zone = tz;
+  o.log = fmh_opt_bool(L, 1, "log", 1);
+  fmh_verdict v;
+  fmh_error e = {0};
+  if (fmh_validate_checksum(&o, &v, &e) != 0) {
+    fmh_verdict_free(&v);
+    return fail(L, &e);
+  }
+  push_verdict(L, &v);
+  fmh_verdict_free(&v);
+  return 1;
+}
+
 /* --- format: the Lua verdict back into C for the shared text ------------- */
 
 static uint64_t field_u(lua_State *L, int t, const char *k) {
@@ -608,6 +656,7 @@ static int l_ulp_distance(lua_State *L) {
 
 static const luaL_Reg funcs[] = {
     {"compare", l_compare},
+    {"checksum", l_checksum},
     {"format", l_format},
     {"json_equal", l_json_equal},
     {"decimal_canon", l_decimal_canon},

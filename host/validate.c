@@ -945,19 +945,44 @@ static void side_close(vside *s) {
   s->repeat = 0;
 }
 
-static void part_param(const fmh_vkey_part *p, const vcol *k, fmh_value *v) {
+static void part_param(const fmh_vkey_part *p, int binary, fmh_value *v) {
   memset(v, 0, sizeof *v);
   switch (p->kind) {
     case FMH_VK_NULL: v->t = FMH_V_NULL; break;
     case FMH_VK_INT: v->t = FMH_V_INT; v->i = p->i; break;
     case FMH_VK_UINT: v->t = FMH_V_UINT; v->u = p->u; break;
     case FMH_VK_TEXT:
-      v->t = k->binary ? FMH_V_BLOB : k->cls == CMP_DECIMAL ? FMH_V_DECIMAL
-             : k->cls == CMP_TEMPORAL ? FMH_V_DATETIME : FMH_V_STRING;
+      v->t = binary ? FMH_V_BLOB : FMH_V_STRING;
       v->s = p->s;
       v->len = p->len;
       break;
   }
+}
+
+int fmh_vrange_sql(vbuf *q, const char *key, const char *where, const fmh_vrange *r, int binary, fmh_value *params,
+                   int *nparams) {
+  int w = 0;
+  *nparams = 0;
+  if (where && where[0]) {
+    fmh_vbuf_puts(q, " WHERE (");
+    fmh_vbuf_puts(q, where);
+    fmh_vbuf_puts(q, ")");
+    w = 1;
+  }
+  if (r && r->has_lo) {
+    fmh_vbuf_puts(q, w ? " AND " : " WHERE ");
+    w = 1;
+    fmh_vbuf_ident(q, key, 0);
+    fmh_vbuf_puts(q, r->lo_incl ? " >= ?" : " > ?");
+    part_param(&r->lo, binary, &params[(*nparams)++]);
+  }
+  if (r && r->has_hi) {
+    fmh_vbuf_puts(q, w ? " AND " : " WHERE ");
+    fmh_vbuf_ident(q, key, 0);
+    fmh_vbuf_puts(q, " <= ?");
+    part_param(&r->hi, binary, &params[(*nparams)++]);
+  }
+  return q->p ? 0 : -1;
 }
 
 /* The SELECT of a SQL side; a key range becomes two parameters. */
@@ -980,33 +1005,7 @@ static int build_select(fmh_vcmp *c, vside *s, const fmh_vrange *r, vbuf *q, fmh
   } else {
     fmh_vbuf_ident(q, src->table, 1);
   }
-  int where = 0;
-  if (src->where && src->where[0] && !src->query) {
-    fmh_vbuf_puts(q, " WHERE (");
-    fmh_vbuf_puts(q, src->where);
-    fmh_vbuf_puts(q, ")");
-    where = 1;
-  }
-  if (r && (r->has_lo || r->has_hi)) {
-    if (!c->resolved) {
-      fmh_error_set(e, "usage", 0, 0, "validate: internal: a key range before the columns are known");
-      return -1;
-    }
-    const vcol *k0 = &c->keys[0];
-    if (r->has_lo) {
-      fmh_vbuf_puts(q, where ? " AND " : " WHERE ");
-      where = 1;
-      fmh_vbuf_ident(q, k0->name, 0);
-      fmh_vbuf_puts(q, " > ?");
-      part_param(&r->lo, k0, &params[(*nparams)++]);
-    }
-    if (r->has_hi) {
-      fmh_vbuf_puts(q, where ? " AND " : " WHERE ");
-      fmh_vbuf_ident(q, k0->name, 0);
-      fmh_vbuf_puts(q, " <= ?");
-      part_param(&r->hi, k0, &params[(*nparams)++]);
-    }
-  }
+  fmh_vrange_sql(q, c->o.key[0], src->query ? NULL : src->where, r, 0, params, nparams);
   fmh_vbuf_puts(q, " ORDER BY ");
   for (int k = 0; k < c->o.nkey; k++) {
     if (k) fmh_vbuf_puts(q, ", ");
@@ -1394,6 +1393,8 @@ int fmh_vcmp_begin(const fmh_vcompare_opts *o, fmh_verdict *v, fmh_vcmp **out, f
   *out = c;
   return 0;
 }
+
+int fmh_vcmp_resolved(const fmh_vcmp *c) { return c->resolved; }
 
 int fmh_vcmp_run(fmh_vcmp *c, const fmh_vrange *r, fmh_error *e) {
   if (r && c->e.src.gen) {

@@ -42,10 +42,10 @@ int fmh_vkey_copy(fmh_vkey *dst, const fmh_vkey *src);
 /* Display text of a key ("7", "'abc'", "(1, 'x')"), appended to b. */
 void fmh_vkey_text(const fmh_vkey *k, vbuf *b);
 
-/* A key range of a single-column key, for checksum mode: key > lo (when
- * has_lo) and key <= hi (when has_hi). */
+/* A key range of a single-column key, for checksum mode: key > lo (>= when
+ * lo_incl) when has_lo, and key <= hi when has_hi. */
 typedef struct fmh_vrange {
-  int has_lo, has_hi;
+  int has_lo, has_hi, lo_incl;
   fmh_vkey_part lo, hi;
 } fmh_vrange;
 
@@ -55,6 +55,8 @@ typedef struct fmh_vcmp fmh_vcmp;
 int fmh_vcmp_begin(const fmh_vcompare_opts *o, fmh_verdict *v, fmh_vcmp **out, fmh_error *e);
 /* Compare the rows in r (NULL: all); counts and samples add up in v. */
 int fmh_vcmp_run(fmh_vcmp *c, const fmh_vrange *r, fmh_error *e);
+/* 1 once a run has matched the two sides' columns. */
+int fmh_vcmp_resolved(const fmh_vcmp *c);
 /* Settle ok, elapsed time and rates; frees c. */
 void fmh_vcmp_end(fmh_vcmp *c, double elapsed_s);
 
@@ -65,6 +67,10 @@ void fmh_vsession_restore(fmh_conn *c);
 
 /* SQL literal of a key part (strings escaped on c's connection). */
 int fmh_vbuf_literal(vbuf *b, fmh_conn *c, const fmh_vkey_part *p, int binary);
+/* " WHERE key > ? AND key <= ?" (or part of it) for a range, with its
+ * parameters; `where` (may be NULL) is ANDed in first. */
+int fmh_vrange_sql(vbuf *q, const char *key, const char *where, const fmh_vrange *r, int binary, fmh_value *params,
+                   int *nparams);
 
 double fmh_vnow(void);
 
