@@ -1195,7 +1195,10 @@ static size_t one_char(fmh_charset cs, uint32_t r, char *p, int *nch) {
  * copy. Built once from a fixed stream: the same on every machine. */
 #define TAB_BITS 14
 #define TAB_N (1u << TAB_BITS)
-typedef struct { uint64_t bytes[TAB_N]; uint8_t len[TAB_N], nch[TAB_N]; } char_tab;
+/* an entry: the character's bytes (at most 5) in the low bytes, the
+ * character count in byte 6 and the byte length in byte 7 */
+typedef struct { unsigned char b[8]; } centry;
+typedef struct { centry e[TAB_N]; } char_tab;
 static char_tab tab_utf8, tab_latin1;
 static pthread_once_t tabs_once = PTHREAD_ONCE_INIT;
 
@@ -1206,9 +1209,9 @@ static void fill_tab(char_tab *t, fmh_charset cs) {
     int nch;
     uint32_t bits = (k >> (TAB_BITS - 8)) | ((uint32_t)fmh_rng_next(&r) & 0xffffff00u);
     size_t n = one_char(cs, bits, tmp, &nch);
-    memcpy(&t->bytes[k], tmp, 8);
-    t->len[k] = (uint8_t)n;
-    t->nch[k] = (uint8_t)nch;
+    memcpy(t->e[k].b, tmp, n);
+    t->e[k].b[6] = (unsigned char)nch;
+    t->e[k].b[7] = (unsigned char)n;
   }
 }
 static void build_tabs(void) {
@@ -1218,7 +1221,7 @@ static void build_tabs(void) {
 
 /* Append up to nchars characters (and at most cap bytes) to b. */
 static int gen_text(fmh_gen_buf *b, fmh_charset cs, fmh_rng *r, size_t nchars, size_t cap) {
-  if (fmh_gen_buf_reserve(b, (nchars < cap ? nchars : cap) * 4 + 16) != 0) return -1;
+  if (fmh_reserve(b, (nchars < cap ? nchars : cap) * 4 + 16) != 0) return -1;
   size_t start = b->len, chars = 0;
   char *out = b->p;
   if (cs == CS_ASCII || cs == CS_ALNUM) {
@@ -1236,20 +1239,39 @@ static int gen_text(fmh_gen_buf *b, fmh_charset cs, fmh_rng *r, size_t nchars, s
     const char_tab *t = cs == CS_UTF8 ? &tab_utf8 : &tab_latin1;
     int capped = cap < 4 * nchars; /* else n characters always fit */
     size_t len = b->len;
+    /* 8 bytes stored per character, little-endian: the entry's own bytes
+     * first; the rest is overwritten by the next one or lies past the end */
+#define PUT_ENTRY(e)                      \
+  do {                                    \
+    const centry *e_ = (e);               \
+    memcpy(out + len, e_->b, 8);          \
+    len += e_->b[7];                      \
+    chars += e_->b[6];                    \
+  } while (0)
+    if (!capped) {
+      /* four characters a draw while at least eight may still come */
+      while (nchars - chars >= 8) {
+        uint64_t x = fmh_rng_next(r);
+        PUT_ENTRY(&t->e[x & (TAB_N - 1)]);
+        PUT_ENTRY(&t->e[(x >> TAB_BITS) & (TAB_N - 1)]);
+        PUT_ENTRY(&t->e[(x >> (2 * TAB_BITS)) & (TAB_N - 1)]);
+        PUT_ENTRY(&t->e[(x >> (3 * TAB_BITS)) & (TAB_N - 1)]);
+      }
+    }
     while (chars < nchars) {
       uint64_t x = fmh_rng_next(r);
       for (int j = 0; j < 4 && chars < nchars; j++, x >>= TAB_BITS) {
         unsigned k = (unsigned)(x & (TAB_N - 1));
-        if (t->nch[k] > nchars - chars) k &= TAB_N / 2 - 1; /* no room for a pair: the ASCII half */
-        memcpy(out + len, &t->bytes[k], 8);
-        len += t->len[k];
-        chars += t->nch[k];
+        const centry *e = &t->e[k];
+        if (e->b[6] > nchars - chars) e = &t->e[k & (TAB_N / 2 - 1)]; /* no room for a pair: ASCII */
+        PUT_ENTRY(e);
         if (capped && len - start > cap) {
-          b->len = len - t->len[k];
+          b->len = len - e->b[7];
           return 0;
         }
       }
     }
+#undef PUT_ENTRY
     b->len = len;
     return 0;
   }
@@ -1275,7 +1297,7 @@ static void char_fix(const gcol *c, char *s, size_t len) {
 }
 
 static int append(fmh_gen_buf *b, const void *s, size_t n) {
-  if (fmh_gen_buf_reserve(b, n) != 0) return -1;
+  if (fmh_reserve(b, n) != 0) return -1;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   return 0;
@@ -1289,7 +1311,7 @@ static int text_edge(const gcol *c, int id, fmh_rng *r, fmh_gen_buf *b) {
     case E_S_LIMIT_CHARS: {
       /* n characters, all one byte; for TEXT types: cap bytes of ASCII */
       size_t want = is_text(c->type) && c->type >= FMH_GEN_TINYTEXT ? cap : n;
-      if (fmh_gen_buf_reserve(b, want) != 0) return -1;
+      if (fmh_reserve(b, want) != 0) return -1;
       size_t s0 = b->len;
       if (gen_text(b, CS_ASCII, r, want, want) != 0) return -1;
       char_fix(c, b->p + s0, b->len - s0);
@@ -1300,7 +1322,7 @@ static int text_edge(const gcol *c, int id, fmh_rng *r, fmh_gen_buf *b) {
        * exactly cap bytes, four-byte characters then a 3/2/1-byte tail */
       size_t chars = c->type <= FMH_GEN_VARCHAR ? n : cap;
       size_t bytes = c->type <= FMH_GEN_VARCHAR ? 4 * n : cap;
-      if (fmh_gen_buf_reserve(b, bytes) != 0) return -1;
+      if (fmh_reserve(b, bytes) != 0) return -1;
       size_t s0 = b->len, k = 0;
       while (k < chars && (b->len - s0) + 4 <= bytes) {
         char tmp[4];
@@ -1380,13 +1402,15 @@ static int text_edge(const gcol *c, int id, fmh_rng *r, fmh_gen_buf *b) {
 
 /* canonical decimal text from an optional '-' and p digits (int part then scale) */
 static int put_decimal(fmh_gen_buf *b, int neg, const char *digits, int p, int s) {
-  if (fmh_gen_buf_reserve(b, (size_t)p + 4) != 0) return -1;
+  if (fmh_reserve(b, (size_t)p + 4) != 0) return -1;
   char *o = b->p + b->len, *start = o;
   int ip = p - s, k = 0;
   while (k < ip - 1 && digits[k] == '0') k++; /* strip leading zeros, keep one */
-  int allzero = 1;
-  for (int j = 0; j < p; j++) allzero &= digits[j] == '0';
-  if (neg && !allzero) *o++ = '-';
+  if (neg) {
+    int allzero = 1;
+    for (int j = 0; j < p && allzero; j++) allzero = digits[j] == '0';
+    if (!allzero) *o++ = '-';
+  }
   if (ip == 0) *o++ = '0';
   else { memcpy(o, digits + k, (size_t)(ip - k)); o += ip - k; }
   if (s > 0) {
@@ -1398,13 +1422,17 @@ static int put_decimal(fmh_gen_buf *b, int neg, const char *digits, int p, int s
   return 0;
 }
 
+/* n random decimal digits: each 64-bit draw gives 19, read off its top by
+ * multiplying by ten */
 static void rand_digits(fmh_rng *r, char *d, int n) {
   while (n > 0) {
-    uint64_t x = fmh_rng_next(r) % 1000000000000000000ull;
-    int m = n < 18 ? n : 18;
-    char tmp[18];
-    fmh_gen_fmt_digits(tmp, x, 18);
-    memcpy(d, tmp + 18 - m, (size_t)m);
+    uint64_t x = fmh_rng_next(r);
+    int m = n < 19 ? n : 19;
+    for (int k = 0; k < m; k++) {
+      fmh_u128 t = (fmh_u128)x * 10u;
+      d[k] = (char)('0' + (int)(t >> 64));
+      x = (uint64_t)t;
+    }
     d += m;
     n -= m;
   }
@@ -1543,7 +1571,7 @@ static double double_value(const gcol *c, fmh_rng *r, int64_t row, int seq) {
 /* ---- binary -------------------------------------------------------------- */
 
 static int rand_bytes(fmh_gen_buf *b, fmh_rng *r, size_t n) {
-  if (fmh_gen_buf_reserve(b, n + 8) != 0) return -1;
+  if (fmh_reserve(b, n + 8) != 0) return -1;
   char *o = b->p + b->len;
   for (size_t k = 0; k < n; k += 8) {
     uint64_t x = fmh_rng_next(r); /* bytes taken low first: the same on any host */
@@ -1564,7 +1592,7 @@ static int bin_edge(const gcol *c, int id, fmh_rng *r, fmh_gen_buf *b) {
     case E_B_ZEROS: case E_B_FF: {
       size_t m = fixed ? fixed : (n ? n : 1);
       if (m > n && !fixed) m = n;
-      if (fmh_gen_buf_reserve(b, m) != 0) return -1;
+      if (fmh_reserve(b, m) != 0) return -1;
       memset(b->p + b->len, id == E_B_ZEROS ? 0 : 0xff, m);
       b->len += m;
       break;
@@ -1575,7 +1603,7 @@ static int bin_edge(const gcol *c, int id, fmh_rng *r, fmh_gen_buf *b) {
   /* BINARY(n) values are exactly n bytes (the server pads with zeros) */
   if (fixed && b->len - s0 < fixed) {
     size_t pad = fixed - (b->len - s0);
-    if (fmh_gen_buf_reserve(b, pad) != 0) return -1;
+    if (fmh_reserve(b, pad) != 0) return -1;
     memset(b->p + b->len, 0, pad);
     b->len += pad;
   }
@@ -1711,7 +1739,8 @@ static int cell(fmh_gen_cursor *cur, size_t ci, int64_t row, uint64_t rowmix, in
   v->s = NULL;
   v->len = 0;
   cur->offs[ci] = SIZE_MAX;
-  uint64_t u = fmh_rng_next(&r);
+  /* the NULL / edge-case draw, only for columns that have either */
+  uint64_t u = (c->always_null || c->null_thr || c->edge_thr > c->null_thr) ? fmh_rng_next(&r) : UINT64_MAX;
   int edge = -1;
   if (c->unique) plain = 0; /* keys keep their values */
   if (!plain) {
@@ -1851,7 +1880,7 @@ static int cell(fmh_gen_cursor *cur, size_t ci, int64_t row, uint64_t rowmix, in
       rc = text_edge(c, edge, &r, b);
     } else if (c->unique && seq) {
       /* a zero-padded counter: sorts as the rows do */
-      if (fmh_gen_buf_reserve(b, 20) != 0) return -1;
+      if (fmh_reserve(b, 20) != 0) return -1;
       fmh_gen_fmt_digits(b->p + b->len, (uint64_t)row, c->tok_len);
       b->len += (size_t)c->tok_len;
     } else if (seq) {
@@ -1865,7 +1894,7 @@ static int cell(fmh_gen_cursor *cur, size_t ci, int64_t row, uint64_t rowmix, in
       if (c->unique) {
         /* a base-32 token of the permuted row, then random text */
         uint64_t t = perm((uint64_t)row, c->uniq_domain, c->uniq_bits, c->key);
-        if (fmh_gen_buf_reserve(b, 16) != 0) return -1;
+        if (fmh_reserve(b, 16) != 0) return -1;
         for (int k = c->tok_len - 1; k >= 0; k--) { b->p[b->len + (size_t)k] = base32[t & 31]; t >>= 5; }
         b->len += (size_t)c->tok_len;
         if (lo < (size_t)c->tok_len) lo = (size_t)c->tok_len;
@@ -1885,7 +1914,7 @@ static int cell(fmh_gen_cursor *cur, size_t ci, int64_t row, uint64_t rowmix, in
     int rc = 0;
     if (plain) {
       if (c->type == FMH_GEN_BINARY) {
-        if (fmh_gen_buf_reserve(b, (size_t)c->length) != 0) return -1;
+        if (fmh_reserve(b, (size_t)c->length) != 0) return -1;
         memset(b->p + b->len, 0, (size_t)c->length);
         b->len += (size_t)c->length;
       }
@@ -1898,7 +1927,7 @@ static int cell(fmh_gen_cursor *cur, size_t ci, int64_t row, uint64_t rowmix, in
         uint64_t t = c->unique && !seq ? perm((uint64_t)row, c->uniq_domain, c->uniq_bits, c->key) : (uint64_t)row;
         int w = c->unique ? c->tok_len : (int)(c->max_chars > 8 ? 8 : c->max_chars);
         if ((size_t)w > n) n = (size_t)w;
-        if (fmh_gen_buf_reserve(b, (size_t)w) != 0) return -1;
+        if (fmh_reserve(b, (size_t)w) != 0) return -1;
         for (int k = w - 1; k >= 0; k--) { b->p[b->len + (size_t)k] = (char)(t & 0xff); t >>= 8; }
         b->len += (size_t)w;
         rc = rand_bytes(b, &r, n - (size_t)w);

@@ -48,6 +48,11 @@ static inline uint64_t fmh_rng_below(fmh_rng *r, uint64_t n) {
   return (uint64_t)(((fmh_u128)x * n) >> 64);
 }
 
+/* room for `more` bytes: the common case inline */
+static inline int fmh_reserve(fmh_gen_buf *b, size_t more) {
+  return b->len + more <= b->cap ? 0 : fmh_gen_buf_reserve(b, more);
+}
+
 /* ---- time zones (gen_tz.c) ---- */
 typedef struct fmh_tz {
   char name[64];

@@ -12,7 +12,7 @@
 #include "gen_int.h"
 
 static int put(fmh_gen_buf *b, const char *s, size_t n) {
-  if (fmh_gen_buf_reserve(b, n) != 0) return -1;
+  if (fmh_reserve(b, n) != 0) return -1;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   return 0;
@@ -21,7 +21,7 @@ static int puts_(fmh_gen_buf *b, const char *s) { return put(b, s, strlen(s)); }
 
 int fmh_gen_json_string(fmh_gen_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
-  if (fmh_gen_buf_reserve(b, n * 6 + 2) != 0) return -1;
+  if (fmh_reserve(b, n * 6 + 2) != 0) return -1;
   char *o = b->p + b->len;
   *o++ = '"';
   for (size_t k = 0; k < n; k++) {
@@ -67,7 +67,7 @@ static const char *const words[] = {
 #define NWORDS (sizeof words / sizeof words[0])
 
 static int digits(fmh_gen_buf *b, fmh_rng *r, int n, int lead_nonzero) {
-  if (fmh_gen_buf_reserve(b, (size_t)n + 20) != 0) return -1;
+  if (fmh_reserve(b, (size_t)n + 20) != 0) return -1;
   for (int k = 0; k < n;) {
     uint64_t x = fmh_rng_next(r) % 1000000000000000000ull;
     char tmp[18];
@@ -137,7 +137,7 @@ static int json_value(const gcol *c, fmh_rng *r, int depth_left, fmh_gen_buf *b)
     uint64_t bits = ((uint64_t)(1023 + e) << 52) | (x & 0xfffffffffffffull) | (x & 0x8000000000000000ull);
     double d;
     memcpy(&d, &bits, 8);
-    if (fmh_gen_buf_reserve(b, 32) != 0) return -1;
+    if (fmh_reserve(b, 32) != 0) return -1;
     b->len = (size_t)(fmh_gen_fmt_double(b->p + b->len, d) - b->p);
     return 0;
   }

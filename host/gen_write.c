@@ -37,9 +37,24 @@
 
 /* ---- temporal text ------------------------------------------------------- */
 
+static const char two_digits[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+static char *put2(char *p, unsigned v) {
+  memcpy(p, two_digits + 2 * v, 2);
+  return p + 2;
+}
+
 static char *frac(char *p, int64_t us, int fsp) {
   if (fsp <= 0) return p;
   *p++ = '.';
+  if (fsp == 6) {
+    unsigned u = (unsigned)us;
+    p = put2(p, u / 10000);
+    p = put2(p, u / 100 % 100);
+    return put2(p, u % 100);
+  }
   int64_t div = 1;
   for (int k = fsp; k < 6; k++) div *= 10;
   return fmh_gen_fmt_digits(p, (uint64_t)(us / div), fsp);
@@ -50,19 +65,21 @@ static char *ymd(char *p, int64_t days) {
   unsigned m, d;
   fmh_civil_from_days(days, &y, &m, &d);
   if (y < 0) { *p++ = '-'; y = -y; }
-  p = y > 9999 ? fmh_gen_fmt_u64(p, (uint64_t)y) : fmh_gen_fmt_digits(p, (uint64_t)y, 4);
+  if (y > 9999) p = fmh_gen_fmt_u64(p, (uint64_t)y);
+  else { p = put2(p, (unsigned)(y / 100)); p = put2(p, (unsigned)(y % 100)); }
   *p++ = '-';
-  p = fmh_gen_fmt_digits(p, m, 2);
+  p = put2(p, m);
   *p++ = '-';
-  return fmh_gen_fmt_digits(p, d, 2);
+  return put2(p, d);
 }
 
 static char *hms(char *p, int64_t secs) {
-  p = fmh_gen_fmt_digits(p, (uint64_t)(secs / 3600), secs / 3600 >= 100 ? 3 : 2);
+  int64_t h = secs / 3600;
+  p = h >= 100 ? fmh_gen_fmt_digits(p, (uint64_t)h, 3) : put2(p, (unsigned)h);
   *p++ = ':';
-  p = fmh_gen_fmt_digits(p, (uint64_t)(secs / 60 % 60), 2);
+  p = put2(p, (unsigned)(secs / 60 % 60));
   *p++ = ':';
-  return fmh_gen_fmt_digits(p, (uint64_t)(secs % 60), 2);
+  return put2(p, (unsigned)(secs % 60));
 }
 
 size_t fmh_gen_fmt_temporal(const fmh_gen *g, fmh_gen_vkind kind, int64_t v, int fsp, char *out, int utc_z) {
@@ -108,26 +125,40 @@ char *fmh_gen_format_float(char *p, float v) { return fmh_gen_fmt_float(p, v); }
 
 /* ---- escaping ------------------------------------------------------------ */
 
-/* bytes the CSV writer escapes: \ " NUL LF CR ^Z */
-static unsigned char csv_special[256];
-static unsigned char sql_special[256];
-static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
-static void make_tables(void) {
-  csv_special['\\'] = '\\'; csv_special['"'] = '"'; csv_special[0] = '0';
-  csv_special['\n'] = 'n'; csv_special['\r'] = 'r'; csv_special[0x1a] = 'Z';
-  sql_special['\\'] = '\\'; sql_special['\''] = '\''; sql_special[0] = '0';
-  sql_special['\n'] = 'n'; sql_special['\r'] = 'r'; sql_special[0x1a] = 'Z';
+/* bytes the writers escape, and the letter after the backslash (SQL
+ * doubles its quote instead) */
+static const unsigned char csv_special[256] = {
+    [0] = '0', ['\n'] = 'n', ['\r'] = 'r', [0x1a] = 'Z', ['"'] = '"', ['\\'] = '\\'};
+static const unsigned char sql_special[256] = {
+    [0] = '0', ['\n'] = 'n', ['\r'] = 'r', [0x1a] = 'Z', ['\''] = '\'', ['\\'] = '\\'};
+
+/* 8 bytes at a time: none below 0x20, none equal to `a` or `b` (then no
+ * byte of the word needs escaping in either table) */
+static int plain8(uint64_t x, uint64_t a, uint64_t b) {
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  uint64_t low = (x - ones * 0x20) & ~x & highs; /* a byte < 0x20 (or >= 0xa0 false positives: fine) */
+  uint64_t xa = x ^ a, xb = x ^ b;
+  uint64_t za = (xa - ones) & ~xa & highs, zb = (xb - ones) & ~xb & highs;
+  return (low | za | zb) == 0;
 }
 
 static int escaped(fmh_gen_buf *b, const char *s, size_t n, char quote, const unsigned char *table) {
-  if (fmh_gen_buf_reserve(b, 2 * n + 2) != 0) return -1;
+  if (fmh_reserve(b, 2 * n + 2) != 0) return -1;
   char *o = b->p + b->len;
   *o++ = quote;
   const unsigned char *u = (const unsigned char *)s;
   size_t k = 0;
+  const uint64_t q1 = 0x0101010101010101ull * (unsigned char)'\\';
+  const uint64_t q2 = 0x0101010101010101ull * (unsigned char)(quote == '"' ? '"' : '\'');
   while (k < n) {
-    /* copy the plain run */
+    /* copy the plain run, a word at a time while it lasts */
     size_t run = k;
+    while (run + 8 <= n) {
+      uint64_t x;
+      memcpy(&x, s + run, 8);
+      if (!plain8(x, q1, q2)) break;
+      run += 8;
+    }
     while (run < n && !table[u[run]]) run++;
     memcpy(o, s + k, run - k);
     o += run - k;
@@ -145,7 +176,7 @@ static int escaped(fmh_gen_buf *b, const char *s, size_t n, char quote, const un
 
 static int base64(fmh_gen_buf *b, const unsigned char *s, size_t n) {
   static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  if (fmh_gen_buf_reserve(b, (n + 2) / 3 * 4 + 2) != 0) return -1;
+  if (fmh_reserve(b, (n + 2) / 3 * 4 + 2) != 0) return -1;
   char *o = b->p + b->len;
   *o++ = '"';
   size_t k = 0;
@@ -167,7 +198,7 @@ static int base64(fmh_gen_buf *b, const unsigned char *s, size_t n) {
 
 static int hexlit(fmh_gen_buf *b, const unsigned char *s, size_t n) {
   static const char hx[] = "0123456789ABCDEF";
-  if (fmh_gen_buf_reserve(b, 2 * n + 3) != 0) return -1;
+  if (fmh_reserve(b, 2 * n + 3) != 0) return -1;
   char *o = b->p + b->len;
   *o++ = 'X';
   *o++ = '\'';
@@ -178,7 +209,7 @@ static int hexlit(fmh_gen_buf *b, const unsigned char *s, size_t n) {
 }
 
 static int raw(fmh_gen_buf *b, const char *s, size_t n) {
-  if (fmh_gen_buf_reserve(b, n) != 0) return -1;
+  if (fmh_reserve(b, n) != 0) return -1;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   return 0;
@@ -187,10 +218,9 @@ static int raw(fmh_gen_buf *b, const char *s, size_t n) {
 /* ---- one value ------------------------------------------------------------ */
 
 int fmh_gen_format_value(const fmh_gen *g, size_t col, const fmh_gen_value *v, const fmh_gen_out *o, fmh_gen_buf *b) {
-  pthread_once(&tables_once, make_tables);
   const gcol *c = &g->cols[col];
   fmh_gen_format f = o->format;
-  if (fmh_gen_buf_reserve(b, 64) != 0) return -1;
+  if (fmh_reserve(b, 64) != 0) return -1;
   char *p = b->p + b->len;
   switch (v->kind) {
     case FMH_GV_NULL:
