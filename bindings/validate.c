@@ -349,6 +349,7 @@ static void push_verdict(lua_State *L, const fmh_verdict *v) {
 
 static int l_compare(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checkstack(L, 32, "validate.compare");
   const char *what = "validate.compare";
   fmh_vcompare_opts o;
   fmh_vcompare_opts_default(&o);
@@ -386,6 +387,7 @@ static int l_compare(lua_State *L) {
 
 static int l_checksum(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checkstack(L, 32, "validate.checksum");
   const char *what = "validate.checksum";
   fmh_vchecksum_opts o;
   fmh_vchecksum_opts_default(&o);
@@ -427,6 +429,245 @@ static int l_checksum(lua_State *L) {
   }
   push_verdict(L, &v);
   fmh_verdict_free(&v);
+  return 1;
+}
+
+/* --- schema and quality ------------------------------------------------- */
+
+static int l_schema(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const char *what = "validate.schema";
+  fmh_vschema_opts o;
+  memset(&o, 0, sizeof o);
+  lua_getfield(L, 1, "pool");
+  o.pool = to_pool(L, -1, what);
+  o.table = opt_str(L, 1, "table", what);
+  if (!o.table) luaL_error(L, "%s: 'table' is required", what);
+  lua_getfield(L, 1, "generator");
+  fmh_gen *g = lua_isnil(L, -1) ? NULL : to_gen(L, -1, what);
+  o.exact = fmh_opt_bool(L, 1, "exact", g != NULL);
+  const char **pk = NULL;
+  int npk = 0;
+  if (g) {
+    size_t n = fmh_gen_ncols(g);
+    fmh_vcol_expect *c = lua_newuserdatauv(L, sizeof *c * (n ? n : 1), 0);
+    pk = lua_newuserdatauv(L, sizeof *pk * (n ? n : 1), 0);
+    luaL_checkstack(L, (int)(2 * n + 8), what);
+    for (size_t i = 0; i < n; i++) {
+      fmh_gen_colinfo ci;
+      fmh_gen_column_info(g, i, &ci);
+      lua_pushstring(L, ci.name); /* anchored on the stack */
+      c[i].name = lua_tostring(L, -1);
+      lua_pushstring(L, ci.sql_type);
+      c[i].type = lua_tostring(L, -1);
+      c[i].nullable = ci.nullable && !ci.primary_key;
+      c[i].key = ci.primary_key ? "PRI" : ci.unique ? "UNI" : NULL;
+      if (ci.primary_key) pk[npk++] = c[i].name;
+    }
+    o.cols = c;
+    o.ncols = (int)n;
+    o.primary_key = pk;
+    o.nprimary_key = npk;
+  } else {
+    lua_getfield(L, 1, "columns");
+    if (!lua_istable(L, -1)) luaL_error(L, "%s: 'columns' (a list of {name=, type=, nullable=, key=}) or 'generator' is required", what);
+    int lt = lua_gettop(L);
+    int n = (int)luaL_len(L, lt);
+    fmh_vcol_expect *c = lua_newuserdatauv(L, sizeof *c * (size_t)(n ? n : 1), 0);
+    luaL_checkstack(L, n + 8, what);
+    for (int i = 0; i < n; i++) {
+      lua_rawgeti(L, lt, i + 1);
+      int ct = lua_gettop(L);
+      if (!lua_istable(L, ct)) luaL_error(L, "%s: columns[%d] must be a table", what, i + 1);
+      c[i].name = opt_str(L, ct, "name", what);
+      if (!c[i].name) luaL_error(L, "%s: columns[%d] needs a name", what, i + 1);
+      c[i].type = opt_str(L, ct, "type", what);
+      lua_getfield(L, ct, "nullable");
+      c[i].nullable = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
+      lua_pop(L, 1);
+      c[i].key = opt_str(L, ct, "key", what);
+      /* the row table stays on the stack, anchoring its strings */
+    }
+    o.cols = c;
+    o.ncols = n;
+  }
+  lua_getfield(L, 1, "primary_key");
+  if (lua_istable(L, -1)) {
+    int lt = lua_gettop(L);
+    int n = (int)luaL_len(L, lt);
+    pk = lua_newuserdatauv(L, sizeof *pk * (size_t)(n ? n : 1), 0);
+    luaL_checkstack(L, n + 8, what);
+    for (int i = 0; i < n; i++) {
+      lua_rawgeti(L, lt, i + 1);
+      if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s: primary_key[%d] must be a column name", what, i + 1);
+      pk[i] = lua_tostring(L, -1);
+    }
+    o.primary_key = pk;
+    o.nprimary_key = n;
+  } else if (lua_type(L, -1) == LUA_TSTRING) {
+    pk = lua_newuserdatauv(L, sizeof *pk, 0);
+    pk[0] = lua_tostring(L, -2);
+    o.primary_key = pk;
+    o.nprimary_key = 1;
+  }
+  fmh_vschema_result r;
+  fmh_error e = {0};
+  if (fmh_validate_schema(&o, &r, &e) != 0) {
+    fmh_vschema_result_free(&r);
+    return fail(L, &e);
+  }
+  lua_createtable(L, 0, 3);
+  lua_pushboolean(L, r.ok);
+  lua_setfield(L, -2, "ok");
+  lua_createtable(L, (int)r.nissues, 0);
+  for (size_t i = 0; i < r.nissues; i++) {
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, r.issues[i].column);
+    lua_setfield(L, -2, "column");
+    lua_pushstring(L, r.issues[i].what);
+    lua_setfield(L, -2, "what");
+    if (r.issues[i].expected) {
+      lua_pushstring(L, r.issues[i].expected);
+      lua_setfield(L, -2, "expected");
+    }
+    if (r.issues[i].actual) {
+      lua_pushstring(L, r.issues[i].actual);
+      lua_setfield(L, -2, "actual");
+    }
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "issues");
+  push_names(L, "primary_key", r.primary_key, r.nprimary_key);
+  fmh_vschema_result_free(&r);
+  return 1;
+}
+
+static const char *const QUALITY_KINDS[] = {"row_count", "unique", "not_null", "accepted", "relationship", NULL};
+
+static int l_quality(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const char *what = "validate.quality";
+  fmh_vquality_opts o;
+  memset(&o, 0, sizeof o);
+  lua_getfield(L, 1, "pool");
+  o.pool = to_pool(L, -1, what);
+  o.table = opt_str(L, 1, "table", what);
+  if (!o.table) luaL_error(L, "%s: 'table' is required", what);
+  o.max_samples = (int)fmh_opt_int(L, 1, "max_samples", 5);
+  lua_getfield(L, 1, "checks");
+  if (!lua_istable(L, -1)) luaL_error(L, "%s: 'checks' (a list) is required", what);
+  int lt = lua_gettop(L);
+  lua_Integer len = luaL_len(L, lt);
+  if (len < 0 || len > 10000) luaL_error(L, "%s: 'checks' must list 0 to 10000 checks", what);
+  int n = (int)len;
+  size_t cap = n > 0 ? (size_t)n : 1;
+  fmh_vquality_check *k = lua_newuserdatauv(L, sizeof *k * cap, 0);
+  memset(k, 0, sizeof *k * cap);
+  for (int i = 0; i < n; i++) {
+    luaL_checkstack(L, 8, what);
+    lua_rawgeti(L, lt, i + 1);
+    int ct = lua_gettop(L);
+    if (!lua_istable(L, ct)) luaL_error(L, "%s: checks[%d] must be a table", what, i + 1);
+    lua_rawgeti(L, ct, 1);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_getfield(L, ct, "check");
+    }
+    const char *kind = lua_tostring(L, -1);
+    int kk = -1;
+    for (int j = 0; kind && QUALITY_KINDS[j]; j++)
+      if (strcmp(kind, QUALITY_KINDS[j]) == 0) kk = j;
+    if (kk < 0)
+      luaL_error(L, "%s: checks[%d]: unknown check '%s' (row_count, unique, not_null, accepted, relationship)", what,
+                 i + 1, kind ? kind : "?");
+    lua_pop(L, 1);
+    k[i].kind = (fmh_vq_kind)kk;
+    k[i].name = opt_str(L, ct, "name", what);
+    k[i].where = opt_str(L, ct, "where", what);
+    k[i].min = fmh_opt_int(L, ct, "min", 0);
+    k[i].max = fmh_opt_int(L, ct, "max", -1);
+    k[i].ref_table = opt_str(L, ct, "ref_table", what);
+    k[i].ref_column = opt_str(L, ct, "ref_column", what);
+    lua_getfield(L, ct, "ref_pool");
+    if (!lua_isnil(L, -1)) k[i].ref_pool = to_pool(L, -1, what);
+    lua_pop(L, 1);
+    /* columns: 'column' or 'columns' */
+    lua_getfield(L, ct, "columns");
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_getfield(L, ct, "column");
+    }
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      const char **cols = lua_newuserdatauv(L, sizeof *cols, 0);
+      cols[0] = lua_tostring(L, -2);
+      k[i].columns = cols;
+      k[i].ncolumns = 1;
+    } else if (lua_istable(L, -1)) {
+      int cl = lua_gettop(L);
+      int m = (int)luaL_len(L, cl);
+      const char **cols = lua_newuserdatauv(L, sizeof *cols * (size_t)(m ? m : 1), 0);
+      for (int j = 0; j < m; j++) {
+        lua_rawgeti(L, cl, j + 1);
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s: checks[%d].columns[%d] must be a name", what, i + 1, j + 1);
+        cols[j] = lua_tostring(L, -1);
+        lua_pop(L, 1); /* anchored by the list */
+      }
+      k[i].columns = cols;
+      k[i].ncolumns = m;
+    } else if (kk != FMH_VQ_ROW_COUNT) {
+      luaL_error(L, "%s: checks[%d] (%s) needs 'column' or 'columns'", what, i + 1, QUALITY_KINDS[kk]);
+    }
+    if (kk == FMH_VQ_ACCEPTED) {
+      lua_getfield(L, ct, "values");
+      if (!lua_istable(L, -1)) luaL_error(L, "%s: checks[%d] (accepted) needs 'values'", what, i + 1);
+      int vl = lua_gettop(L);
+      int m = (int)luaL_len(L, vl);
+      const char **vals = lua_newuserdatauv(L, sizeof *vals * (size_t)(m ? m : 1), 0);
+      size_t *lens = lua_newuserdatauv(L, sizeof *lens * (size_t)(m ? m : 1), 0);
+      luaL_checkstack(L, m + 4, what);
+      for (int j = 0; j < m; j++) {
+        lua_rawgeti(L, vl, j + 1);
+        vals[j] = luaL_tolstring(L, -1, &lens[j]); /* both stay on the stack */
+      }
+      k[i].values = vals;
+      k[i].value_lens = lens;
+      k[i].nvalues = m;
+    }
+  }
+  o.checks = k;
+  o.nchecks = n;
+  fmh_vquality_result *r = lua_newuserdatauv(L, sizeof *r * cap, 0);
+  memset(r, 0, sizeof *r * cap);
+  fmh_error e = {0};
+  int rc = fmh_validate_quality(&o, r, &e);
+  if (rc != 0) {
+    for (int i = 0; i < n; i++) fmh_vquality_result_free(&r[i]);
+    return fail(L, &e);
+  }
+  int all = 1;
+  lua_createtable(L, 0, 2);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, r[i].name ? r[i].name : "");
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, r[i].kind);
+    lua_setfield(L, -2, "kind");
+    lua_pushboolean(L, r[i].ok);
+    lua_setfield(L, -2, "ok");
+    set_int(L, "rows", (lua_Integer)r[i].rows);
+    set_int(L, "failing", (lua_Integer)r[i].failing);
+    if (k[i].kind == FMH_VQ_UNIQUE) set_int(L, "groups", (lua_Integer)r[i].groups);
+    push_keys(L, "samples", r[i].samples, r[i].nsamples);
+    lua_pushstring(L, r[i].detail ? r[i].detail : "");
+    lua_setfield(L, -2, "detail");
+    lua_rawseti(L, -2, i + 1);
+    all &= r[i].ok;
+    fmh_vquality_result_free(&r[i]);
+  }
+  lua_setfield(L, -2, "results");
+  lua_pushboolean(L, all);
+  lua_setfield(L, -2, "ok");
   return 1;
 }
 
@@ -503,6 +744,7 @@ static fmh_vkey *to_keys(lua_State *L, int t, const char *field, size_t *n) {
 static int l_format(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
+  luaL_checkstack(L, 64, "validate.format");
   fmh_verdict v;
   memset(&v, 0, sizeof v);
   lua_getfield(L, 1, "ok");
@@ -657,6 +899,8 @@ static int l_ulp_distance(lua_State *L) {
 static const luaL_Reg funcs[] = {
     {"compare", l_compare},
     {"checksum", l_checksum},
+    {"schema", l_schema},
+    {"quality", l_quality},
     {"format", l_format},
     {"json_equal", l_json_equal},
     {"decimal_canon", l_decimal_canon},
