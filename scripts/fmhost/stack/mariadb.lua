@@ -49,6 +49,7 @@ function M.settings(cfg)
     root_user = get(cfg, 'mysql.root_user', 'root'),
     collation = get(cfg, 'mysql.collation', 'utf8mb4_nopad_bin'),
     tls = get(cfg, 'mysql.tls', true),
+    server_version = get(cfg, 'mysql.server_version', 'auto'),
     start_timeout_ms = get(cfg, 'mysql.start_timeout_ms', 60000),
     stop_timeout_ms = get(cfg, 'mysql.stop_timeout_ms', 60000),
     base = base,
@@ -72,6 +73,65 @@ local function marks(s)
   return { '--defaults-file=' .. s.cnf }
 end
 
+-- --- the announced version ---------------------------------------------------
+
+-- MariaDB 10.x announces itself in the handshake as "5.5.5-10.11.x-MariaDB"
+-- (the prefix kept old replicas working). mysql-connector-j, the driver of
+-- Flink's JDBC connector, parses that as server 5.5.5 and, since 5.5.5 is
+-- below 5.6.4 (fractional seconds), truncates every TIMESTAMP/TIME it sends
+-- to whole seconds, silently; no connection property turns it back on
+-- (sendFractionalSeconds can only turn it off). MariaDB's `version` option
+-- replaces the announced string (and drops the prefix), so the stack's
+-- server announces "5.7.19-<real version>" by default (mysql.server_version
+-- "auto"). Why 5.7.19 exactly: at least 5.6.4 (fractions kept) and below
+-- 5.7.20, from which the driver reads @@transaction_isolation, a variable
+-- MariaDB has only from 11.1 (10.11 knows @@tx_isolation): an alias of 5.7.20
+-- or more, or the bare real version, makes every Flink JDBC connection fail.
+-- The side effect: SELECT VERSION(), @@version and every client's server
+-- version show the alias (the real version follows the dash).
+M.VERSION_ALIAS_PREFIX = '5.7.19-'
+M.VERSION_MAX = 59 -- mariadbd keeps the first 59 bytes of `version`
+
+local binary_version
+-- The version of the mariadbd on PATH ("10.11.19-MariaDB-0+deb12u1"), the
+-- string VERSION() returns without an alias; nil when it does not run.
+function M.binary_version()
+  if binary_version == nil then
+    local r = proc.run { 'mariadbd', '--version', timeout_ms = 10000 }
+    binary_version = r and r.ok and r.stdout:match('Ver%s+(%S+)') or false
+  end
+  return binary_version or nil
+end
+
+-- The version string the server is told to announce (my.cnf `version`) from
+-- mysql.server_version: "auto" -> VERSION_ALIAS_PREFIX .. binary_version();
+-- "native" or "" -> false (MariaDB's own, with the 5.5.5- prefix in the
+-- handshake); anything else verbatim. Returns the string | false | nil, msg.
+function M.server_version(s)
+  local v = s.server_version
+  if v == nil or v == '' or v == 'native' then return false end
+  if v == 'auto' then
+    local real = M.binary_version()
+    if not real then
+      return nil, 'mariadb: mysql.server_version is auto, but `mariadbd --version` did not run; '
+        .. 'is mariadb-server installed? (or set mysql.server_version to a version string or native)'
+    end
+    return M.VERSION_ALIAS_PREFIX .. real
+  end
+  if type(v) ~= 'string' or #v > M.VERSION_MAX or not v:match('^[%w%.%-+_~:]+$') then
+    return nil, string.format('mariadb: mysql.server_version %q is not usable: give auto, native, or up to %d '
+      .. 'characters of letters, digits and . - + _ ~ : (like 5.7.19-10.11.6-MariaDB)', tostring(v), M.VERSION_MAX)
+  end
+  return v
+end
+
+-- What SELECT VERSION() returns on a server started with settings s.
+local function expected_version(s)
+  local v = M.server_version(s)
+  if v then return v end
+  return M.binary_version()
+end
+
 -- --- my.cnf ------------------------------------------------------------------
 
 -- Why these settings:
@@ -88,6 +148,9 @@ end
 --  * UTC server time zone: TIMESTAMP values do not depend on the machine.
 --  * skip-name-resolve: no DNS on connect; users are @'127.0.0.1' (TCP)
 --    and @'localhost' (socket).
+--  * version: the string announced to clients (mysql.server_version; see
+--    M.server_version): by default 5.7.19-<real version>, so Flink's MySQL
+--    driver keeps the milliseconds of the timestamps it writes.
 --  * with mysql.tls: ssl_ca/ssl_cert/ssl_key from <stack.dir>/mariadb/tls/,
 --    TLS 1.2 and 1.3 only. TLS is offered, not required
 --    (require_secure_transport stays off): accounts ask for it one by one.
@@ -119,6 +182,8 @@ function M.my_cnf(s)
     'innodb_flush_log_at_trx_commit = 2',
     'innodb_doublewrite = 0',
   } do lines[#lines + 1] = l end
+  local version = M.server_version(s)
+  if version then lines[#lines + 1] = 'version = ' .. version end
   if s.tls then
     lines[#lines + 1] = 'ssl_ca = ' .. s.tls_dir .. '/' .. TLS_FILES.ca
     lines[#lines + 1] = 'ssl_cert = ' .. s.tls_dir .. '/' .. TLS_FILES.server_cert
@@ -412,12 +477,6 @@ end
 
 -- --- up ----------------------------------------------------------------------
 
-local function version_of_binary()
-  local r = proc.run { 'mariadbd', '--version', timeout_ms = 10000 }
-  if not r or not r.ok then return nil end
-  return r.stdout:match('Ver%s+(%S+)')
-end
-
 -- Initialise the datadir once: into a temporary folder renamed into place
 -- when complete, so an interrupted run never leaves half a datadir.
 local function init_datadir(s, say)
@@ -476,8 +535,20 @@ local function abort_start(cfg, s, p)
   stack.clear_state(cfg, 'mariadb')
 end
 
+-- The version a running server announces: from the start record when it
+-- is that server's, else asked (root, socket). nil when it cannot be asked.
+local function running_version(cfg, s, pid, st)
+  if st and st.pid == pid and st.version then return st.version end
+  local out = M.client(cfg, 'SELECT VERSION();', { root = true, timeout_ms = 5000 })
+  return out and out:match('[^\n]+') or nil
+end
+
+local stop_locked
+
 local function start_locked(cfg, s, o)
   local say = o.say or silent
+  local _, verr = M.server_version(s)
+  if verr then return nil, verr end
   local pid, st = find_pid(cfg, s)
   if pid then
     local port = st and st.port or s.port
@@ -486,7 +557,22 @@ local function start_locked(cfg, s, o)
         warning = string.format('mariadb: running on port %d, but mysql.port is %d; '
           .. "run 'fmhost stack restart mariadb' to move it", port, s.port) }
     end
-    return true, { already = true, pid = pid, port = port }
+    -- a server started before mysql.server_version changed (or before it
+    -- existed) announces another version: Flink's driver may then drop
+    -- fractional seconds, so ensure (o.restart_on_change) restarts it
+    local announced, wanted = running_version(cfg, s, pid, st), expected_version(s)
+    if not (announced and wanted and announced ~= wanted) then
+      return true, { already = true, pid = pid, port = port, version = announced }
+    end
+    local why = string.format('announces version %s, but mysql.server_version (%s) asks for %s',
+                              announced, tostring(s.server_version), wanted)
+    if not o.restart_on_change then
+      return true, { already = true, pid = pid, port = port, version = announced,
+        warning = 'mariadb: the running server ' .. why .. "; run 'fmhost stack restart mariadb' to apply it" }
+    end
+    say('mariadb: the running server %s; restarting it', why)
+    local ok, err = stop_locked(cfg, s, o)
+    if not ok then return nil, err end
   end
   if #s.socket > 107 then
     return nil, string.format('mariadb: the socket path %s is longer than a Unix socket may be (107 bytes); '
@@ -599,16 +685,18 @@ function M.up(cfg, o)
   return true, info
 end
 
--- Up when not running, silently (specs call it).
+-- Up when not running, silently (specs call it); a running server that
+-- announces another version than mysql.server_version asks for is
+-- restarted (the only setting ensure applies to a running server).
 function M.ensure(cfg)
-  local ok, err = M.start(cfg, {})
+  local ok, err = M.start(cfg, { restart_on_change = true })
   if not ok then return nil, err end
   return true
 end
 
 -- --- down ----------------------------------------------------------------------
 
-local function stop_locked(cfg, s, o)
+function stop_locked(cfg, s, o)
   local say = o.say or silent
   local pid = find_pid(cfg, s)
   if not pid then
@@ -705,7 +793,17 @@ function M.status(cfg)
   add('user', string.format('%s@127.0.0.1 and @localhost, database %s', s.user, s.database))
   add('log', s.log)
   add('config', s.cnf)
-  add('version', version or (pid and '?') or nil)
+  local vnote = ''
+  if version then
+    local real, wanted = M.binary_version(), expected_version(s)
+    if real and version ~= real and version:find(real, 1, true) then
+      vnote = ' (an alias of ' .. real .. ' announced to clients: mysql.server_version)'
+    end
+    if wanted and version ~= wanted then
+      vnote = vnote .. '; mysql.server_version asks for ' .. wanted .. ": run 'fmhost stack restart mariadb'"
+    end
+  end
+  add('version', version and (version .. vnote) or (pid and '?') or nil)
   local tls = M.tls_files(cfg)
   local server_tls = have_ssl == 'YES' and 'the server offers TLS'
     or have_ssl and ('the running server has no TLS (have_ssl ' .. have_ssl .. ')') or nil
