@@ -678,7 +678,7 @@ static int edge_applies(const fmh_gen *g, const gcol *c, int id) {
     case E_D_MIN: return !c->is_unsigned;
     case E_D_I64MAX1: return c->precision - c->scale >= 19;
     case E_D_MAX_INT: return c->precision > c->scale && c->scale > 0;
-    case E_F_MINUS_ZERO: case E_F_MINUS_MIN_SUB: case E_F_MINUS_MAX: return !c->drange;
+    case E_F_MINUS_ZERO: case E_F_MINUS_MIN_SUB: case E_F_MINUS_MAX: return !c->drange && !c->is_unsigned;
     case E_F_I53: case E_F_I53_2: return c->type == FMH_GEN_DOUBLE && !c->drange;
     case E_F_ZERO: case E_F_MIN_SUB: case E_F_MAX_SUB: case E_F_MIN_NORMAL: case E_F_MAX: case E_F_ONE:
     case E_F_ONE_ULP: case E_F_TENTH: case E_F_THIRD: case E_F_BIG: case E_F_TINY_FIXED: return !c->drange;
@@ -875,7 +875,8 @@ static int build_col(fmh_gen *g, gcol *c, fmh_error *err) {
     } else if (c->unique) {
       if (c->drange) FAIL("column '%s': unique FLOAT/DOUBLE cannot take min/max", nm);
       /* every finite bit pattern but -0: 2 * (positive finite patterns) - 1 */
-      c->uniq_domain = c->type == FMH_GEN_DOUBLE ? 2 * 0x7ff0000000000000ull - 1 : 2ull * 0x7f800000ull - 1;
+      uint64_t half = c->type == FMH_GEN_DOUBLE ? 0x7ff0000000000000ull : 0x7f800000ull;
+      c->uniq_domain = c->is_unsigned ? half : 2 * half - 1;
       if (c->type == FMH_GEN_FLOAT) c->row_limit = (int64_t)c->uniq_domain;
     }
   } else if (is_text(c->type)) {
