@@ -46,6 +46,9 @@
 
 static const char NULL_KEY = 'n'; /* registry: the NULL sentinel (pool's when it loads) */
 
+/* Layout promise: an fmhost.gen.Gen userdata starts with the row source
+ * that pool:load reads, followed by the fmh_gen pointer (NULL once
+ * closed); other bindings (fmhost.validate) read the generator that way. */
 typedef struct LGen {
   fmh_row_source src; /* first: pool:load reads any userdata that starts with one */
   fmh_gen *g;
