@@ -441,6 +441,10 @@ typedef struct vside {
   uint64_t repeat;     /* 0, or how many rows before this one had the same key */
   uint64_t rows;
   char scratch[2][96]; /* display text of numbers and temporals */
+  char **probe;        /* SQL sides: the column names the probe found */
+  int nprobe;
+  uint64_t sig;        /* and a hash of their types */
+  int key_binary;      /* the first key column is binary */
 } vside;
 
 struct fmh_vcmp {
@@ -997,7 +1001,14 @@ static int build_select(fmh_vcmp *c, vside *s, const fmh_vrange *r, vbuf *q, fmh
     }
     return fmh_vbuf_puts(q, src->query);
   }
-  fmh_vbuf_puts(q, "SELECT * FROM ");
+  /* The columns by name, with a signature of their types in a comment: a
+   * statement prepared before the table changed is never reused after. */
+  fmh_vbuf_printf(q, "SELECT /* fmhost.validate %016" PRIx64 " */ ", s->sig);
+  for (int i = 0; i < s->nprobe; i++) {
+    if (i) fmh_vbuf_puts(q, ", ");
+    fmh_vbuf_ident(q, s->probe[i], 0);
+  }
+  fmh_vbuf_puts(q, " FROM ");
   if (src->query) {
     fmh_vbuf_puts(q, "(");
     fmh_vbuf_puts(q, src->query);
@@ -1005,7 +1016,7 @@ static int build_select(fmh_vcmp *c, vside *s, const fmh_vrange *r, vbuf *q, fmh
   } else {
     fmh_vbuf_ident(q, src->table, 1);
   }
-  fmh_vrange_sql(q, c->o.key[0], src->query ? NULL : src->where, r, 0, params, nparams);
+  fmh_vrange_sql(q, c->o.key[0], src->query ? NULL : src->where, r, s->key_binary, params, nparams);
   fmh_vbuf_puts(q, " ORDER BY ");
   for (int k = 0; k < c->o.nkey; k++) {
     if (k) fmh_vbuf_puts(q, ", ");
@@ -1018,6 +1029,80 @@ static int build_select(fmh_vcmp *c, vside *s, const fmh_vrange *r, vbuf *q, fmh
   return 0;
 }
 
+static void probe_free(vside *s) {
+  for (int i = 0; i < s->nprobe; i++) free(s->probe[i]);
+  free(s->probe);
+  s->probe = NULL;
+  s->nprobe = 0;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+  return h;
+}
+
+/* SELECT * ... LIMIT 0 in the text protocol (never cached): the columns as
+ * they are now, and the key columns checked against them. */
+static int side_probe(fmh_vcmp *c, vside *s, fmh_error *e) {
+  probe_free(s);
+  vbuf q = {0};
+  fmh_vbuf_puts(&q, "SELECT * FROM ");
+  if (s->src.query) {
+    fmh_vbuf_puts(&q, "(");
+    fmh_vbuf_puts(&q, s->src.query);
+    fmh_vbuf_puts(&q, ") AS fmh_q");
+  } else {
+    fmh_vbuf_ident(&q, s->src.table, 1);
+  }
+  fmh_vbuf_puts(&q, " LIMIT 0");
+  if (!q.p) {
+    fmh_error_set(e, "os", ENOMEM, 0, "validate: out of memory");
+    return -1;
+  }
+  fmh_cursor *cur;
+  fmh_exec_result res;
+  int rc = fmh_conn_run(s->conn, q.p, q.len, NULL, 0, 0, &cur, &res, e);
+  fmh_vbuf_free(&q);
+  if (rc != 0) return -1;
+  if (!cur) {
+    fmh_error_set(e, "usage", 0, 0, "validate: the %s query returned no result set", s->role);
+    return -1;
+  }
+  int n = fmh_cursor_ncols(cur);
+  const fmh_column *cols = fmh_cursor_columns(cur);
+  s->probe = calloc((size_t)(n ? n : 1), sizeof *s->probe);
+  uint64_t h = UINT64_C(0xcbf29ce484222325);
+  for (int i = 0; s->probe && i < n; i++) {
+    if (!(s->probe[i] = strdup(cols[i].name))) break;
+    s->nprobe = i + 1;
+    h = fnv(h, cols[i].name, strlen(cols[i].name) + 1);
+    h = fnv(h, cols[i].type, strlen(cols[i].type) + 1);
+    int meta[4] = {cols[i].unsigned_, cols[i].decimals, cols[i].binary, (int)cols[i].length};
+    h = fnv(h, meta, sizeof meta);
+  }
+  s->sig = h;
+  int key_binary = 0, missing = -1;
+  for (int k = 0; k < c->o.nkey && missing < 0; k++) {
+    int found = -1;
+    for (int i = 0; i < n && found < 0; i++)
+      if (strcasecmp(cols[i].name, c->o.key[k]) == 0) found = i;
+    if (found < 0) missing = k;
+    else if (k == 0) key_binary = cols[found].binary;
+  }
+  fmh_cursor_close(cur);
+  if (s->nprobe != n) {
+    fmh_error_set(e, "os", ENOMEM, 0, "validate: out of memory");
+    return -1;
+  }
+  if (missing >= 0) {
+    fmh_error_set(e, "usage", 0, 0, "validate: key column '%s' is not on the %s side", c->o.key[missing], s->role);
+    return -1;
+  }
+  s->key_binary = key_binary;
+  return 0;
+}
+
 static int side_open(fmh_vcmp *c, vside *s, const fmh_vrange *r, fmh_error *e) {
   if (s->src.gen) {
     s->next = s->src.first;
@@ -1027,6 +1112,7 @@ static int side_open(fmh_vcmp *c, vside *s, const fmh_vrange *r, fmh_error *e) {
   if (fmh_pool_acquire(s->src.pool, -1, &s->conn, e) != 0) return -1;
   if (fmh_vsession_tz(s->conn, c->o.time_zone, e) != 0) return -1;
   s->tz_set = 1;
+  if (!(s->src.query && s->src.ordered) && side_probe(c, s, e) != 0) return -1;
   vbuf q = {0};
   fmh_value params[2];
   int np;
@@ -1311,6 +1397,7 @@ oom:
 
 static void side_free(vside *s) {
   side_close(s);
+  probe_free(s);
   free(s->key);
   free(s->kscr);
   free(s->prev.parts);
