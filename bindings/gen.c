@@ -57,12 +57,15 @@ typedef struct LGen {
     fmh_gen_cursor *cur; /* scratch of the Lua-side calls (one Lua state: one at a time) */
     fmh_gen_value *v;
   } rb;
+  int streams;        /* open streams, which read the generator from their threads */
+  fmh_gen *held;      /* closed while streams were open: freed by the last one */
 } LGen;
 
 typedef struct rowbuf rowbuf;
 
 typedef struct LStream {
   fmh_gen_stream *st;
+  struct LGen *owner; /* pinned by the stream's user value */
 } LStream;
 
 static void push_null(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &NULL_KEY); }
@@ -129,6 +132,10 @@ static void prod_close(void *ctx) {
 
 static int src_open(void *ctx, uint64_t first, uint64_t count, fmh_row_producer *out, fmh_error *e) {
   fmh_gen *g = ctx;
+  if (!g) {
+    fmh_error_set(e, "usage", 0, 0, "the generator is closed");
+    return -1;
+  }
   if (first > (uint64_t)INT64_MAX || count > (uint64_t)INT64_MAX - first ||
       (int64_t)(first + count) > fmh_gen_row_limit(g)) {
     fmh_error_set(e, "range", 0, 0, "rows %" PRIu64 "..%" PRIu64 " are past the generator's row limit %" PRId64, first,
@@ -366,7 +373,8 @@ static int l_gc(lua_State *L) {
   free(lg->rb.v);
   lg->rb.cur = NULL;
   lg->rb.v = NULL;
-  fmh_gen_free(lg->g);
+  if (lg->streams > 0) lg->held = lg->g; /* the last stream frees it */
+  else fmh_gen_free(lg->g);
   lg->g = NULL;
   free(lg->columns);
   lg->columns = NULL;
@@ -646,12 +654,15 @@ static int l_stream(lua_State *L) {
   }
   LStream *ls = lua_newuserdatauv(L, sizeof *ls, 1);
   ls->st = NULL;
+  ls->owner = NULL;
   luaL_setmetatable(L, STREAM);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1); /* the stream pins its generator */
   fmh_error e = {0};
   ls->st = fmh_gen_stream_new(lg->g, &o, from, to, threads, &e);
   if (!ls->st) return fail(L, &e);
+  ls->owner = lg;
+  lg->streams++;
   return 1;
 }
 
@@ -683,8 +694,15 @@ static int l_stream_rows(lua_State *L) {
 
 static int l_stream_close(lua_State *L) {
   LStream *ls = luaL_checkudata(L, 1, STREAM);
-  fmh_gen_stream_free(ls->st);
+  if (!ls->st) return 0;
+  fmh_gen_stream_free(ls->st); /* joins its threads */
   ls->st = NULL;
+  LGen *lg = ls->owner;
+  ls->owner = NULL;
+  if (lg && --lg->streams == 0 && lg->held) {
+    fmh_gen_free(lg->held);
+    lg->held = NULL;
+  }
   return 0;
 }
 

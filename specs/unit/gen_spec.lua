@@ -136,6 +136,32 @@ describe('fmhost.gen', function()
       T.rmtree(dir)
     end)
 
+    it('streams rows in chunks that add up to the writer output, also after the generator is closed', function()
+      local st
+      local want
+      do
+        local g <close> = assert(gen.load('all_types'))
+        want = g:jsonl(0, 9000)
+        st = g:stream(0, 9000, { format = 'jsonl', threads = 2 })
+      end
+      collectgarbage()
+      local parts = {}
+      while true do
+        local s = st:read(7777)
+        if not s then break end
+        assert.is_true(#s <= 7777)
+        parts[#parts + 1] = s
+      end
+      assert.are.equal(9000, st:rows())
+      st:close()
+      assert.are.equal(want, table.concat(parts))
+      local g = assert(gen.load('seven'))
+      do local closing <close> = g end
+      local ok, err = pcall(g.row, g, 0)
+      assert.is_false(ok)
+      assert.matches('generator is closed', err)
+    end)
+
     it("keeps a column's values when other columns are added or reordered", function()
       local cols = { { name = 'a', type = 'INT', edge_ratio = 0.2 }, { name = 'b', type = 'VARCHAR(20)' },
                      { name = 'c', type = 'DECIMAL(10,2)', nullable = true } }
