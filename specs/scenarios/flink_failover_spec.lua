@@ -1,0 +1,340 @@
+-- A TaskManager dies under a running job: a streaming INSERT through the SQL
+-- Gateway from a throttled datagen sequence (keys 1..N) into a JDBC upsert
+-- sink (PRIMARY KEY) on the private MariaDB, checkpointing every second. The
+-- spec SIGKILLs the only TaskManager of the shared cluster, checks that the
+-- JobManager drops it and that the job neither finishes nor writes while no
+-- TaskManager exists, starts a new TaskManager, checks that the job restarts
+-- on it from the latest checkpoint, and at the end compares MariaDB with
+-- keys 1..N value by value: no key lost, none doubled (rows written after the
+-- restored checkpoint are written again; the upsert key makes that harmless,
+-- and a trigger counts how many were).
+--
+-- The steps share one job and run in order; a step whose predecessor failed
+-- says so.
+--
+-- The restart strategy is set for this job: fixed-delay, ONE attempt, a
+-- RESTART_DELAY long enough for a new TaskManager to register. Why: a
+-- standalone ResourceManager with no TaskManager answers a restarted job's
+-- slot request at once with "not enough resources" (it does not wait for
+-- slot.request.timeout), and every such failure spends an attempt, so with
+-- a short delay the attempts run out before any new TaskManager can arrive.
+-- With one attempt and a long delay the kill spends exactly that attempt,
+-- the job sits in RESTARTING while no TaskManager exists, and the restart
+-- runs once the new one has registered; any second failure (a JDBC error
+-- after the restart, say) fails the job instead of hiding in a retry, and
+-- numRestarts must end at exactly 1.
+--
+-- Afterwards the shared cluster has a TaskManager (the new one) and no job of
+-- this spec running; teardown cancels the job and adds a TaskManager when a
+-- step failed half-way.
+local stack = require 'fmhost.stack'
+local pool = require 'fmhost.pool'
+local proc = require 'fmhost.proc'
+
+local fl = stack.flink
+local WAIT = 180000 -- ms: generous; only a hang reaches it
+local N = 5000      -- keys 1..N (the sequence generator keeps its range in state: stay far below ~100k)
+local RATE = 250    -- rows per second: the job runs ~20 s, so the kill lands mid-stream
+local TABLE = 'ff_failover'
+local RESTART_DELAY_S = 30 -- > the no-TaskManager window (5 s) + a TaskManager's start-up (4 s here), with room
+
+local client, db
+local run = {} -- what the steps share: session, job, resource ids, counts, times
+
+local function need(...)
+  for _, k in ipairs { ... } do
+    if run[k] == nil then error('an earlier step failed (no ' .. k .. '); see its failure', 0) end
+  end
+end
+
+local function scalar(sql)
+  local rows = assert(db:query(sql))
+  local _, v = next(rows[1])
+  return v
+end
+
+local function row_count() return scalar('SELECT COUNT(*) AS n FROM ' .. TABLE) end
+
+-- The job's vertices and, for each subtask, its status and TaskManager:
+-- {{name=, status=, subtasks={{status=, tm=}, ...}}, ...}
+local function placement(job)
+  local out = {}
+  for _, v in ipairs(assert(job:vertices())) do
+    local d = assert(client:rest('GET', '/jobs/' .. job:id() .. '/vertices/' .. v.id))
+    local subs = {}
+    for _, st in ipairs(d.subtasks or {}) do subs[#subs + 1] = { status = st.status, tm = st['taskmanager-id'] } end
+    out[#out + 1] = { name = v.name, status = v.status, subtasks = subs }
+  end
+  return out
+end
+
+-- true when every subtask of every vertex is RUNNING on TaskManager tm_id.
+local function all_running_on(job, tm_id)
+  for _, v in ipairs(placement(job)) do
+    if v.status ~= 'RUNNING' or #v.subtasks == 0 then return false end
+    for _, st in ipairs(v.subtasks) do
+      if st.status ~= 'RUNNING' or st.tm ~= tm_id then return false end
+    end
+  end
+  return true
+end
+
+local function describe_placement(job)
+  local parts = {}
+  for _, v in ipairs(placement(job)) do
+    local subs = {}
+    for _, st in ipairs(v.subtasks) do subs[#subs + 1] = st.status .. '@' .. tostring(st.tm) end
+    parts[#parts + 1] = string.format('%s %s [%s]', v.name, v.status, table.concat(subs, ', '))
+  end
+  return table.concat(parts, '; ')
+end
+
+local function registered_ids()
+  local ids = {}
+  for _, t in ipairs(assert(client:taskmanagers())) do ids[#ids + 1] = t.id end
+  return ids
+end
+
+local function num_restarts(job)
+  local m = assert(client:rest('GET', '/jobs/' .. job:id() .. '/metrics?get=numRestarts'))
+  return m[1] and math.tointeger(tonumber(m[1].value)) or nil
+end
+
+-- The expected row of key id, as fmhost.pool returns it.
+local function expected(id)
+  return { id = id, v = id * 7, label = 'k' .. id }
+end
+
+describe('Flink failover: a TaskManager SIGKILLed under a running JDBC upsert job #flink #mysql', function()
+  setup(function()
+    assert(stack.ensure(cfg, { 'mariadb', 'flink' }))
+    client = fl.client(cfg, { timeout_ms = 30000 })
+    local m = cfg.mysql
+    db = assert(pool.open { host = m.host, port = m.port, user = m.user, password = m.password,
+                            database = m.database, charset = 'utf8mb4', size = 2 })
+  end)
+
+  teardown(function()
+    if run.job then
+      local st = run.job:state()
+      if st and st ~= 'FINISHED' and st ~= 'FAILED' and st ~= 'CANCELED' then
+        run.job:cancel()
+        run.job:wait({ 'CANCELED', 'FAILED', 'FINISHED' }, WAIT)
+      end
+    end
+    if run.session then run.session:close() end
+    -- a step that failed between kill and start leaves no TaskManager: add one
+    assert(stack.ensure(cfg, { 'flink' }))
+    if client then client:close() end
+    if db then db:close() end
+  end)
+
+  it('streams datagen keys into MariaDB through the JDBC upsert sink on the only TaskManager, '
+    .. 'and completes a checkpoint', function()
+    local ids = registered_ids()
+    assert(#ids == 1 and #fl.taskmanagers(cfg) == 1, string.format('the spec needs exactly one TaskManager in '
+      .. 'the shared cluster; %d registered (%s), %d running here', #ids, table.concat(ids, ', '),
+      #fl.taskmanagers(cfg)))
+    local tm_id = ids[1]
+
+    assert(db:exec('DROP TABLE IF EXISTS ' .. TABLE))
+    assert(db:exec('DROP TABLE IF EXISTS ' .. TABLE .. '_replays'))
+    assert(db:exec('CREATE TABLE ' .. TABLE .. ' (id BIGINT PRIMARY KEY, v BIGINT NOT NULL, '
+      .. 'label VARCHAR(32) NOT NULL) DEFAULT CHARSET = utf8mb4'))
+    -- counts the upserts that hit an existing key (replays after the restore)
+    assert(db:exec('CREATE TABLE ' .. TABLE .. '_replays (n BIGINT NOT NULL)'))
+    assert(db:exec('INSERT INTO ' .. TABLE .. '_replays VALUES (0)'))
+    assert(db:exec('CREATE TRIGGER ' .. TABLE .. '_upd BEFORE UPDATE ON ' .. TABLE
+      .. ' FOR EACH ROW UPDATE ' .. TABLE .. '_replays SET n = n + 1'))
+
+    run.session = assert(client:session {
+      name = 'flink_failover_spec',
+      properties = {
+        ['execution.runtime-mode'] = 'streaming',
+        ['table.dml-sync'] = 'false',
+        ['parallelism.default'] = '1',
+        ['execution.checkpointing.interval'] = '1 s',
+        ['restart-strategy.type'] = 'fixed-delay',
+        ['restart-strategy.fixed-delay.attempts'] = '1',
+        ['restart-strategy.fixed-delay.delay'] = RESTART_DELAY_S .. ' s',
+      },
+    })
+    local s = run.session
+    assert(s:run(string.format([[CREATE TEMPORARY TABLE ff_src (id BIGINT) WITH ('connector' = 'datagen',
+      'rows-per-second' = '%d', 'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '%d')]],
+      RATE, N)))
+    assert(s:run(string.format([[CREATE TEMPORARY TABLE ff_sink (id BIGINT, v BIGINT, label STRING,
+      PRIMARY KEY (id) NOT ENFORCED) WITH (%s)]], fl.jdbc_options(cfg, TABLE))))
+    local op = assert(s:execute([[INSERT INTO ff_sink
+      SELECT id, id * 7, 'k' || CAST(id AS STRING) FROM ff_src]]))
+    assert(op:wait { timeout_ms = WAIT })
+    local job = client:job_handle(assert(op:job_id()))
+    run.job = job
+    run.t_submit = proc.now_ms()
+
+    assert.are.equal('RUNNING', (assert(job:wait('RUNNING', WAIT))))
+    local placed = stack.wait_until(WAIT, 250, function() return all_running_on(job, tm_id) end)
+    assert(placed, 'the job never ran on ' .. tm_id .. ': ' .. describe_placement(job))
+    -- rows arrive, and a checkpoint completes after they did
+    local rows = stack.wait_until(WAIT, 250, function()
+      local n = row_count()
+      return n > 0 and n
+    end)
+    assert(rows, 'no row reached MariaDB')
+    local cp = stack.wait_until(WAIT, 250, function()
+      local c = job:checkpoints()
+      return c and c.counts and c.counts.completed >= 2 and c
+    end)
+    assert(cp, 'no checkpoint completed')
+    assert.are.equal('COMPLETED', cp.latest.completed.status)
+    assert.are.equal('RUNNING', (assert(job:state())))
+    run.tm_id = tm_id
+    run.cp_before = cp.latest.completed.id
+  end)
+
+  it('drops the SIGKILLed TaskManager from /taskmanagers; the job neither finishes nor writes a row '
+    .. 'while no TaskManager exists', function()
+    need('job', 'tm_id')
+    local job = run.job
+    local ok, killed = fl.kill_taskmanager(cfg, nil, 'KILL')
+    assert(ok, killed)
+    run.t_kill = proc.now_ms()
+    run.rows_at_kill = row_count()
+    assert.is_false(proc.pid_alive(killed.pid))
+    assert.are.equal(run.tm_id, killed.resource_id, 'the killed TaskManager is the one the job ran on')
+    assert.is_true(run.rows_at_kill < N, 'the source had finished before the kill: raise N or lower RATE')
+
+    local gone = stack.wait_until(fl.settings(cfg).heartbeat_timeout_ms + 60000, 200, function()
+      return #registered_ids() == 0
+    end)
+    assert(gone, 'the killed TaskManager is still registered: ' .. table.concat(registered_ids(), ', '))
+    run.t_gone = proc.now_ms()
+
+    -- The ResourceManager drops a dead TaskManager as soon as its connection
+    -- breaks; the JobMaster learns of it only when its own heartbeat to the
+    -- TaskManager times out (flink.heartbeat_timeout_ms). Until then the
+    -- tasks still read RUNNING on the dead TaskManager. Meanwhile the job must
+    -- not end and nothing can reach MariaDB.
+    local seen = {}
+    local function job_waits()
+      assert.are.same({}, registered_ids())
+      local st = assert(job:state())
+      seen[st] = true
+      assert(st == 'RUNNING' or st == 'RESTARTING',
+        'with no TaskManager the job went ' .. st .. ': ' .. tostring((job:root_exception())))
+      return st
+    end
+    local noticed = stack.wait_until(fl.settings(cfg).heartbeat_timeout_ms + 60000, 200, function()
+      job_waits()
+      return not all_running_on(job, run.tm_id)
+    end)
+    assert(noticed, 'the job still runs on the dead TaskManager: ' .. describe_placement(job))
+    run.t_noticed = proc.now_ms()
+    local rows0 = row_count()
+    -- a few more seconds without any TaskManager: the job waits for slots
+    local deadline = proc.now_ms() + 5000
+    while proc.now_ms() < deadline do
+      job_waits()
+      for _, v in ipairs(placement(job)) do
+        for _, st in ipairs(v.subtasks) do
+          assert(st.status ~= 'RUNNING' and st.status ~= 'FINISHED',
+            'a subtask is ' .. st.status .. ' with no TaskManager: ' .. describe_placement(job))
+        end
+      end
+      proc.sleep(250)
+    end
+    assert.are.equal(rows0, row_count(), 'rows reached MariaDB with no TaskManager')
+    assert.are.equal(run.rows_at_kill, rows0, 'rows reached MariaDB after the kill')
+    local waiting = {}
+    for _, v in ipairs(placement(job)) do waiting[#waiting + 1] = v.status end
+    local states = {}
+    for k in pairs(seen) do states[#states + 1] = k end
+    table.sort(states)
+    print(string.format('\n  TaskManager gone from /taskmanagers %.1f s after SIGKILL, from the job\'s view %.1f s after;'
+      .. ' job states seen without one: %s; vertices then %s; %d of %d rows written at the kill',
+      (run.t_gone - run.t_kill) / 1000, (run.t_noticed - run.t_kill) / 1000, table.concat(states, ', '),
+      table.concat(waiting, ', '), run.rows_at_kill, N))
+    run.killed = killed
+  end)
+
+  it('restarts the job on a NEW TaskManager, restored from the latest completed checkpoint', function()
+    need('job', 'killed')
+    local job = run.job
+    local ok, new = fl.start_taskmanager(cfg)
+    assert(ok, new)
+    run.t_new = proc.now_ms()
+    assert.are_not.equal(run.killed.resource_id, new.resource_id)
+    assert.are.same({ new.resource_id }, registered_ids())
+    local placed = stack.wait_until(WAIT, 250, function() return all_running_on(job, new.resource_id) end)
+    assert(placed, 'the job is not running on the new TaskManager ' .. new.resource_id .. ': '
+      .. describe_placement(job) .. '; state ' .. tostring(job:state()) .. '; ' .. tostring((job:root_exception())))
+    run.t_running = proc.now_ms()
+    assert.are.equal('RUNNING', (assert(job:state())))
+    assert.are.equal(1, num_restarts(job))
+    -- /checkpoints is cached for a few seconds: poll for the restore
+    local cp = stack.wait_until(WAIT, 500, function()
+      local c = job:checkpoints()
+      return c and c.latest and c.latest.restored and c
+    end)
+    assert(cp, 'the job reports no restored checkpoint')
+    local restored = cp.latest.restored
+    assert.is_true(cp.counts.restored >= 1)
+    assert.is_false(restored.is_savepoint == true)
+    assert.is_true(restored.id >= run.cp_before, string.format('restored checkpoint %d is older than %d, '
+      .. 'completed before the kill', restored.id, run.cp_before))
+    -- rows flow again, written from the new TaskManager
+    local more = stack.wait_until(WAIT, 250, function() return row_count() > run.rows_at_kill end)
+    assert(more, 'no new row reached MariaDB after the restart')
+    print(string.format('\n  new TaskManager registered in %.1f s; job RUNNING on it %.1f s after the job saw the loss '
+      .. '(restart delay %d s); restored checkpoint %d (%d completed before the kill)', new.ms / 1000,
+      (run.t_running - run.t_noticed) / 1000, RESTART_DELAY_S, restored.id, run.cp_before))
+    run.new = new
+  end)
+
+  it('ends FINISHED with exactly keys 1..N in MariaDB, every value as computed: none lost, none doubled', function()
+    need('job', 'new')
+    local job = run.job
+    local state, msg, info = job:wait('FINISHED', WAIT)
+    assert(state == 'FINISHED', string.format('job ended %s: %s\n%s', tostring(info and info.state), tostring(msg),
+      tostring(info and info.root_exception)))
+    run.t_end = proc.now_ms()
+    assert.are.equal(1, num_restarts(job), 'more than the one restart the kill caused')
+    assert.are.equal(N, row_count())
+    assert.are.equal(N, scalar('SELECT COUNT(DISTINCT id) AS n FROM ' .. TABLE))
+    local rows = assert(db:query('SELECT id, v, label FROM ' .. TABLE .. ' ORDER BY id'))
+    local bad = {}
+    for i = 1, N do
+      local want, got = expected(i), rows[i] or {}
+      for _, col in ipairs { 'id', 'v', 'label' } do
+        if got[col] ~= want[col] then
+          bad[#bad + 1] = string.format('row %d %s: want %s, got %s', i, col, tostring(want[col]), tostring(got[col]))
+          break
+        end
+      end
+      if #bad >= 10 then break end
+    end
+    assert(#bad == 0, 'MariaDB differs from keys 1..' .. N .. ' (first differences):\n' .. table.concat(bad, '\n'))
+    local replays = scalar('SELECT n FROM ' .. TABLE .. '_replays')
+    print(string.format('\n  %d rows exact; %d upserts hit an existing key (replayed after the restore); '
+      .. 'job %.1f s from submit to FINISHED', N, replays, (run.t_end - run.t_submit) / 1000))
+    run.finished = true
+  end)
+
+  it('leaves the shared cluster healthy: the new TaskManager registered with every slot free, '
+    .. 'the job no longer running', function()
+    need('finished')
+    local tms = assert(client:taskmanagers())
+    assert.are.equal(1, #tms)
+    assert.are.equal(run.new.resource_id, tms[1].id)
+    -- slots come back when the finished job releases them
+    local free = stack.wait_until(WAIT, 250, function()
+      local t = assert(client:taskmanagers())[1]
+      return t and t.freeSlots == t.slotsNumber
+    end)
+    assert(free, 'the finished job still holds slots')
+    for _, j in ipairs(assert(client:jobs())) do
+      if j.id == run.job:id() then assert.are.equal('FINISHED', j.status) end
+    end
+    assert.are.equal(1, #fl.taskmanagers(cfg))
+  end)
+end)
