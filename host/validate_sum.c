@@ -6,7 +6,7 @@
  * the width from the table's row estimate; other keys: boundaries found by
  * walking side a's key index chunk_rows rows at a time). Each side answers
  * per chunk
- *   SELECT COUNT(*), BIT_XOR(CRC32(<row encoding>)) FROM t WHERE key in range
+ *   SELECT COUNT(*), BIT_XOR(CRC32(<row encoding>) * (CRC32(key) | 1)) FROM t WHERE key in range
  * and a chunk whose pair differs is halved and checked again until a range
  * holds at most leaf_rows rows; those ranges are compared row by row by the
  * streaming comparator, which gives the verdict its keys and fields.
@@ -18,8 +18,16 @@
  * inside a value and NULL vs '' cannot be confused); a FLOAT/DOUBLE column
  * is its binary exponent and an integer mantissa computed with exact power-
  * of-two arithmetic (x = m * 2^(e-54)), which is cheaper for the server
- * than printing a double and loses nothing. What remains is CRC32's 2^-32
- * chance per differing chunk; COUNT(*) catches rows that cancel in the XOR.
+ * than printing a double and loses nothing.
+ * CRC32 is linear over GF(2), and so is XOR: the same bit flip at the same
+ * distance from the end of two rows' encodings (one microsecond off in the
+ * same column of two rows, say) changes both CRCs by the same value, and
+ * the two changes would cancel in a plain BIT_XOR of CRCs. Each row's CRC
+ * is therefore multiplied (exactly, in 64 bits) by an odd weight drawn from
+ * its key (CRC32 of the key), so equal CRC changes of two rows become
+ * unrelated 64-bit changes that cancel only by coincidence. COUNT(*)
+ * catches a row that appears twice (its two equal terms do cancel). A
+ * differing chunk thus escapes with a chance of the order of 2^-32.
  * The two sides run on two threads, each on its own connection. */
 #include <errno.h>
 #include <inttypes.h>
@@ -219,7 +227,9 @@ static int side_checksum(sctx *x, sside *s, const fmh_vrange *r, uint64_t *count
   s->q.len = 0;
   fmh_vbuf_puts(&s->q, "SELECT COUNT(*), BIT_XOR(");
   fmh_vbuf_put(&s->q, s->hash.p, s->hash.len);
-  fmh_vbuf_puts(&s->q, ") FROM ");
+  fmh_vbuf_puts(&s->q, " * (CRC32(");
+  fmh_vbuf_ident(&s->q, x->o->key, 0);
+  fmh_vbuf_puts(&s->q, ") | 1)) FROM ");
   fmh_vbuf_ident(&s->q, s->src.table, 1);
   fmh_value p[2];
   int np;

@@ -1,0 +1,152 @@
+-- validate_checksum: fmhost.validate's checksum mode on two identical tables
+-- of 4 x bench.rows rows (the 7-column table, config/schemas/seven.yaml),
+-- against `CHECKSUM TABLE a; CHECKSUM TABLE b` by the stock client on the
+-- same tables, both in this run, medians of bench.runs runs taken in turn.
+-- Rows per second count the rows of both tables. Then 100 differences are
+-- injected into b (deleted rows, extra rows, changed DECIMAL, DOUBLE,
+-- VARCHAR, DATETIME and NULL values, at rows drawn from the seed), and the
+-- verdict must name exactly those 100 keys and nothing else.
+-- Targets: ratio >= 0.5; all 100 differences found, nothing else.
+local gen = require 'fmhost.gen'
+local pool = require 'fmhost.pool'
+local stack = require 'fmhost.stack'
+local proc = require 'fmhost.proc'
+local V = require 'fmhost.validate'
+local Rng = require 'fmhost.check.rng'
+
+local M = { name = 'validate_checksum', needs = { 'mariadb' },
+            about = 'fmhost.validate checksum mode on two identical tables vs CHECKSUM TABLE on both' }
+
+local SEED = 42
+local A, B_ = 'bench_vsum_a', 'bench_vsum_b'
+
+local function ensure_pair(p, g, rows)
+  local mark = ('fmhost bench seven seed=%d rows=%d'):format(SEED, rows)
+  local function ok(name)
+    return p:scalar('SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() '
+                    .. 'AND TABLE_NAME = ?', name) == mark
+  end
+  for _, t in ipairs { A, B_ } do
+    if not ok(t) then
+      assert(p:exec('DROP TABLE IF EXISTS ' .. t))
+      assert(p:exec(g:create_table_sql(t)))
+      assert(p:load { table = t, source = g, rows = rows, threads = 2 })
+      assert(p:exec(("ALTER TABLE %s COMMENT = '%s'"):format(t, mark)))
+    end
+  end
+end
+
+-- k differences in b, one each; returns what the verdict must say and the rows touched.
+local function inject(p, rows, k)
+  local rng = Rng.for_case(SEED, 100)
+  local want = { missing = {}, extra = {}, fields = {} }
+  local chosen, ids = {}, {}
+  local function upd(set, id, col)
+    assert(p:exec('UPDATE ' .. B_ .. ' SET ' .. set .. ' WHERE id = ?', id))
+    want.fields[#want.fields + 1] = id .. ':' .. col
+  end
+  while #ids < k do
+    local id = rng:int(1, rows)
+    if not chosen[id] then
+      chosen[id] = true
+      ids[#ids + 1] = id
+      local kind = #ids % 7
+      if kind == 0 then -- a row b lacks: the target (a) holds it extra
+        assert(p:exec('DELETE FROM ' .. B_ .. ' WHERE id = ?', id))
+        want.extra[#want.extra + 1] = id
+      elseif kind == 1 then upd('d = IF(d > 0, d - 0.000000001, d + 0.000000001)', id, 'd')
+      elseif kind == 2 then upd('f = IF(f = 0.5, 0.25, 0.5)', id, 'f')
+      elseif kind == 3 then upd("s = IF(s <=> 'fmhost', 'fmhosT', 'fmhost')", id, 's')
+      elseif kind == 4 then
+        upd("ts = IF(ts > '1001-01-01', ts - INTERVAL 1 MICROSECOND, ts + INTERVAL 1 MICROSECOND)", id, 'ts')
+      elseif kind == 5 then upd('b = 1 - b', id, 'b')
+      else -- a row only b holds: missing from the target
+        assert(p:exec('INSERT INTO ' .. B_ .. ' SELECT id + ?, i, d, f, s, ts, b FROM ' .. B_ .. ' WHERE id = ?',
+                      rows + 1000, id))
+        want.missing[#want.missing + 1] = id + rows + 1000
+      end
+    end
+  end
+  return want, ids
+end
+
+local function restore(p, rows, ids)
+  assert(p:exec('DELETE FROM ' .. B_ .. ' WHERE id > ?', rows))
+  assert(p:exec('REPLACE INTO ' .. B_ .. ' SELECT * FROM ' .. A .. ' WHERE id IN (' .. table.concat(ids, ',') .. ')'))
+end
+
+local function sorted(t)
+  table.sort(t, function(x, y) return tostring(x) < tostring(y) end)
+  return t
+end
+
+function M.run(cfg, B)
+  local rows = 4 * (math.tointeger(stack.get(cfg, 'bench.rows', 1000000)) or 1000000)
+  local runs = math.max(3, math.tointeger(stack.get(cfg, 'bench.runs', 3)) or 3)
+  local g = assert(gen.load('seven', { seed = SEED }))
+  local p = assert(pool.open(cfg.mysql or {}, { size = 4, read_timeout_ms = 600000 }))
+  ensure_pair(p, g, rows)
+
+  local s = stack.service('mariadb').settings(cfg)
+  local client = ('MYSQL_PWD=%s mariadb --no-defaults --protocol=TCP -h %s -P %d -u %s -D %s -e %s > /dev/null')
+    :format(stack.shell_quote(s.password), stack.shell_quote(s.host), s.port, stack.shell_quote(s.user),
+            stack.shell_quote(s.database), stack.shell_quote(('CHECKSUM TABLE %s; CHECKSUM TABLE %s'):format(A, B_)))
+
+  local opts = { a = { pool = p, table = A }, b = { pool = p, table = B_ }, key = 'id', log = false }
+  local ft, bt, last = {}, {}, nil
+  for i = 1, runs do
+    local t0 = proc.now_ms()
+    local v = assert(V.checksum(opts))
+    ft[i] = (proc.now_ms() - t0) / 1000
+    if not v.ok then error('validate_checksum: the two tables differ before any injection:\n' .. V.format(v)) end
+    last = v
+    t0 = proc.now_ms()
+    local ok, how, code = os.execute(client)
+    bt[i] = (proc.now_ms() - t0) / 1000
+    if not ok then error(('the mariadb client failed (%s %s)'):format(how, code)) end
+  end
+
+  -- 100 differences: found exactly?
+  local k = 100
+  local want, ids = inject(p, rows, k)
+  opts.max_samples = 200
+  local t0 = proc.now_ms()
+  local v = assert(V.checksum(opts))
+  local diff_s = (proc.now_ms() - t0) / 1000
+  local got = { missing = sorted(v.missing), extra = sorted(v.extra), fields = {} }
+  for _, m in ipairs(v.mismatches) do got.fields[#got.fields + 1] = m.key .. ':' .. m.column end
+  sorted(got.fields)
+  sorted(want.missing)
+  sorted(want.extra)
+  sorted(want.fields)
+  local exact = require('cjson').encode(got) == require('cjson').encode(want)
+  local found = #got.missing + #got.extra + #got.fields
+  restore(p, rows, ids)
+  local after = assert(V.checksum(opts))
+  if not after.ok then error('validate_checksum: b was not restored:\n' .. V.format(after)) end
+  p:close()
+
+  local f_med, b_med = B.median(ft), B.median(bt)
+  local r = {
+    name = M.name,
+    rows = rows,
+    fmhost = { rows_per_s = 2 * rows / f_med, wall_s = f_med, chunks = last.checksum.chunks,
+               queries = last.checksum.queries, row_hash = last.checksum.row_hash },
+    baseline = { what = 'CHECKSUM TABLE a; CHECKSUM TABLE b (stock mariadb client, TCP)',
+                 rows_per_s = 2 * rows / b_med, wall_s = b_med },
+    injected = { differences = k, found = found, exact = exact, wall_s = diff_s,
+                 chunks_differing = v.checksum.differing, rows_streamed = v.checksum.rows_streamed,
+                 counts = v.counts },
+    targets = { ratio = 0.5, found = k },
+    runs = { fmhost_s = ft, baseline_s = bt },
+  }
+  r.ratio = r.fmhost.rows_per_s / r.baseline.rows_per_s
+  r.met = r.ratio >= 0.5 and exact
+  if not exact then
+    r.injected.want = want
+    r.injected.got = got
+  end
+  return r
+end
+
+return M
