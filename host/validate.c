@@ -1172,7 +1172,7 @@ static int push_name(char ***list, size_t *n, const char *name) {
   return 0;
 }
 
-static int setup_col(fmh_vcmp *c, vcol *col, const char *name, int ti, int ei, fmh_error *e) {
+static int setup_col_(fmh_vcmp *c, vcol *col, const char *name, int ti, int ei, fmh_error *e) {
   const fmh_vcolopt *opt = colopt(c, name);
   memset(col, 0, sizeof *col);
   col->name = strdup(name);
@@ -1239,6 +1239,14 @@ static int setup_col(fmh_vcmp *c, vcol *col, const char *name, int ti, int ei, f
     }
   }
   return 0;
+}
+
+/* On failure the column holds nothing to free. */
+static int setup_col(fmh_vcmp *c, vcol *col, const char *name, int ti, int ei, fmh_error *e) {
+  if (setup_col_(c, col, name, ti, ei, e) == 0) return 0;
+  free(col->name);
+  col->name = NULL;
+  return -1;
 }
 
 static int resolve(fmh_vcmp *c, fmh_error *e) {

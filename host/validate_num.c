@@ -339,7 +339,7 @@ static long jcontainer(jdoc *d, int obj) {
   nd->nkids = d->nt - mark;
   if (grow((void **)&d->kid, &d->ck, d->nk + nd->nkids, sizeof *d->kid) != 0) return -1;
   nd->kids = d->nk;
-  memcpy(d->kid + d->nk, d->tmp + mark, nd->nkids * sizeof *d->kid);
+  if (nd->nkids) memcpy(d->kid + d->nk, d->tmp + mark, nd->nkids * sizeof *d->kid);
   d->nk += nd->nkids;
   d->nt = mark;
   if (obj && nd->nkids > 1) {
