@@ -450,7 +450,21 @@ static int min_max(sctx *x, sside *s, int64_t *lo, int64_t *hi, uint64_t *est, f
   if (rc == 1 && row[0].t == FMH_V_INT && row[0].i > 0) *est = (uint64_t)row[0].i;
   if (rc == 1 && row[0].t == FMH_V_UINT) *est = row[0].u;
   fmh_cursor_close(q);
-  return rc < 0 ? -1 : 1;
+  if (rc < 0) return -1;
+  if (*est == 0) {
+    /* no statistics yet: count, or sparse keys would make countless chunks */
+    s->q.len = 0;
+    fmh_vbuf_puts(&s->q, "SELECT COUNT(*) FROM ");
+    fmh_vbuf_ident(&s->q, s->src.table, 1);
+    if (fmh_vrange_sql(&s->q, x->o->key, s->src.where, NULL, 0, p, &np) != 0) return oom(e);
+    x->v->checksum_queries++;
+    if (fmh_conn_run(s->conn, s->q.p, s->q.len, NULL, 0, 1, &q, &res, e) != 0) return -1;
+    rc = fmh_cursor_fetch(q, &row, e);
+    if (rc == 1 && row[0].t == FMH_V_INT && row[0].i > 0) *est = (uint64_t)row[0].i;
+    fmh_cursor_close(q);
+    if (rc < 0) return -1;
+  }
+  return 1;
 }
 
 /* --- bisection ----------------------------------------------------------- */
