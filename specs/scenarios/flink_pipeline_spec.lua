@@ -283,16 +283,17 @@ describe('Flink -> MariaDB pipeline through the SQL Gateway #flink #mysql', func
     icfg.mysql.socket = ''
     icfg.mysql.tls = false
     icfg.mysql.server_version = 'native'
-    finally(function()
+    local p
+    finally(function() -- busted keeps one finally per it: everything here
+      if p then p:close() end
       mariadb.stop(icfg)
       T.rmtree(dir)
     end)
     assert(mariadb.ensure(icfg))
     local real = assert(mariadb.binary_version())
-    local p = assert(pool.open { host = '127.0.0.1', port = icfg.mysql.port, user = icfg.mysql.user,
-                                 password = icfg.mysql.password, database = icfg.mysql.database,
-                                 charset = 'utf8mb4', size = 1 })
-    finally(function() p:close() end)
+    p = assert(pool.open { host = '127.0.0.1', port = icfg.mysql.port, user = icfg.mysql.user,
+                           password = icfg.mysql.password, database = icfg.mysql.database,
+                           charset = 'utf8mb4', size = 1 })
     assert.are.equal(real, (assert(p:query('SELECT VERSION() AS v')))[1].v)
     assert.are.equal('5.5.5-' .. real, handshake_version(icfg.mysql.port))
 
