@@ -28,8 +28,9 @@ local function slurp(path)
 end
 
 -- FMHOST_* variables that are configuration keys, in this process's
--- environment: a child started by a spec must not inherit them, or a user's
--- FMHOST_MYSQL_PORT would change what a CLI spec expects.
+-- environment. A child inherits them (it must reach the same servers), except
+-- with opts.hermetic: a spec of the CLI's own defaults must not see a user's
+-- FMHOST_MYSQL_PORT.
 local keep = { FMHOST_BIN = true, FMHOST_SCRIPTS = true, FMHOST_ROOT = true, FMHOST_PATH = true }
 local function inherited_config_vars()
   local names = {}
@@ -43,7 +44,7 @@ local function inherited_config_vars()
 end
 
 -- Run fmhost with args (a list); opts.env = {NAME=value}, opts.stdin = text,
--- opts.cwd = dir, opts.inherit_env = true to keep FMHOST_* configuration
+-- opts.cwd = dir, opts.hermetic = true to drop the FMHOST_* configuration
 -- variables of this process. Returns {stdout=, stderr=, code=} with code the
 -- exit status.
 function M.run_fmhost(args, opts)
@@ -51,7 +52,7 @@ function M.run_fmhost(args, opts)
   local parts = {}
   if opts.cwd then parts[#parts + 1] = 'cd ' .. M.shell_quote(opts.cwd) .. ' &&' end
   parts[#parts + 1] = 'env'
-  if not opts.inherit_env then
+  if opts.hermetic then
     for _, name in ipairs(inherited_config_vars()) do parts[#parts + 1] = '-u ' .. name end
   end
   for k, v in pairs(opts.env or {}) do

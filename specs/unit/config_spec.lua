@@ -5,6 +5,14 @@
 local config = require 'fmhost.config'
 local T = require 'fmhost.testing'
 
+-- children see no FMHOST_* configuration variables of the environment the
+-- spec runs in: these specs check defaults and origins
+local function run_hermetic(args, opts)
+  opts = opts or {}
+  opts.hermetic = true
+  return T.run_fmhost(args, opts)
+end
+
 local root = _FMHOST_ROOT
 local schema_file = root .. '/config/schema.yaml'
 local default_file = root .. '/config/default.yaml'
@@ -172,7 +180,7 @@ describe('fmhost.config', function()
     end)
 
     it('reads FMHOST_* variables from the real environment of a child fmhost', function()
-      local r = T.run_fmhost({ '-e', 'print(cfg.mysql.port, require("fmhost.config").origin(cfg, "mysql.port"))' },
+      local r = run_hermetic({ '-e', 'print(cfg.mysql.port, require("fmhost.config").origin(cfg, "mysql.port"))' },
                              { env = { FMHOST_MYSQL_PORT = '3399' } })
       assert.are.equal(0, r.code, r.stderr)
       assert.are.equal('3399\tenvironment FMHOST_MYSQL_PORT\n', r.stdout)
@@ -180,11 +188,11 @@ describe('fmhost.config', function()
 
     it('takes the overlay from FMHOST_ENV or --env, and --set over the environment, in a child fmhost', function()
       local chunk = 'print(cfg.mysql.connect_timeout_ms, cfg.mysql.port)'
-      local r = T.run_fmhost({ '-e', chunk }, { env = { FMHOST_ENV = 'ci' } })
+      local r = run_hermetic({ '-e', chunk }, { env = { FMHOST_ENV = 'ci' } })
       assert.are.equal(0, r.code, r.stderr)
       local ci = assert(config.load { env = 'ci' })
       assert.are.equal(ci.mysql.connect_timeout_ms .. '\t13306\n', r.stdout)
-      r = T.run_fmhost({ '--env', 'ci', '--set', 'mysql.port=3400', '-e', chunk },
+      r = run_hermetic({ '--env', 'ci', '--set', 'mysql.port=3400', '-e', chunk },
                        { env = { FMHOST_MYSQL_PORT = '3399' } })
       assert.are.equal(0, r.code, r.stderr)
       assert.are.equal(ci.mysql.connect_timeout_ms .. '\t3400\n', r.stdout)
@@ -382,7 +390,7 @@ describe('fmhost.config', function()
 
   describe('the command line', function()
     it('fmhost config show exits 0 and prints every key with its origin', function()
-      local r = T.run_fmhost({ '--set', 'mysql.password=Sup3r-S3cret', 'config', 'show' })
+      local r = run_hermetic({ '--set', 'mysql.password=Sup3r-S3cret', 'config', 'show' })
       assert.are.equal(0, r.code, r.stderr)
       assert.are.equal(#config.schema(), #lines(r.stdout))
       assert.falsy(r.stdout:find('Sup3r-S3cret', 1, true))
@@ -390,20 +398,20 @@ describe('fmhost.config', function()
     end)
 
     it('fmhost --set mysql.port=abc config show exits 2 with the one-line message', function()
-      local r = T.run_fmhost({ '--set', 'mysql.port=abc', 'config', 'show' })
+      local r = run_hermetic({ '--set', 'mysql.port=abc', 'config', 'show' })
       assert.are.equal(2, r.code)
       assert.are.equal('', r.stdout)
       assert.are.equal("fmhost: --set: mysql.port: expected an integer, got 'abc'\n", r.stderr)
     end)
 
     it('exits 2 naming the overlay file when FMHOST_ENV names a missing one', function()
-      local r = T.run_fmhost({ 'config', 'show' }, { env = { FMHOST_ENV = 'nonesuch' } })
+      local r = run_hermetic({ 'config', 'show' }, { env = { FMHOST_ENV = 'nonesuch' } })
       assert.are.equal(2, r.code)
       assert.truthy(r.stderr:match("^fmhost: [^\n]*config/nonesuch%.yaml: cannot read the overlay of environment 'nonesuch': No such file or directory\n$"), r.stderr)
     end)
 
     it('exits 2 naming the variable for a bad FMHOST_* value', function()
-      local r = T.run_fmhost({ 'config', 'show' }, { env = { FMHOST_NATS_PORT = '0' } })
+      local r = run_hermetic({ 'config', 'show' }, { env = { FMHOST_NATS_PORT = '0' } })
       assert.are.equal(2, r.code)
       assert.are.equal("fmhost: environment FMHOST_NATS_PORT: nats.port: expected a port 1..65535, got '0'\n", r.stderr)
     end)
