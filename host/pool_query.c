@@ -1,6 +1,8 @@
 /* fmhost.pool, statements: text and prepared statements on a pooled
  * connection, parameters bound by type, results streamed row by row into
  * typed fmh_values (the typing rules are in include/fmhost/pool.h). */
+#include <ctype.h>
+#include <errmsg.h>
 #include <errno.h>
 #include <float.h>
 #include <stdio.h>
@@ -31,6 +33,9 @@ struct fmh_cursor {
   fmh_value *vals;
   MYSQL_BIND *binds;
   colbuf *cb;
+  char *names;            /* the column names of this execution, when the statement's are stale */
+  int transient;          /* stmt is not in the cache: closed with the cursor */
+  int stale;              /* stmt's metadata is out of date: re-prepared on its next run */
   int done;
   unsigned warnings;
 };
@@ -57,6 +62,23 @@ static void stmt_forget(fmh_conn *c, MYSQL_STMT *st) {
   }
 }
 
+/* Take st out of the cache without closing it. */
+static void stmt_uncache(fmh_conn *c, MYSQL_STMT *st) {
+  for (int i = 0; i < c->nstmts; i++) {
+    if (c->stmts[i].stmt != st) continue;
+    free(c->stmts[i].sql);
+    c->stmts[i] = c->stmts[--c->nstmts];
+    return;
+  }
+}
+
+/* Close st, reading any rows still pending on the session first
+ * (mysql_stmt_close drains them), whether or not the cache holds it. */
+static void stmt_drop(fmh_conn *c, MYSQL_STMT *st, int transient) {
+  if (transient) mysql_stmt_close(st);
+  else stmt_forget(c, st);
+}
+
 static int stmt_error(fmh_conn *c, MYSQL_STMT *st, fmh_error *e, const char *what) {
   unsigned code = mysql_stmt_errno(st);
   if (code == 0) return fmh_conn_error(c, e, what);
@@ -65,6 +87,37 @@ static int stmt_error(fmh_conn *c, MYSQL_STMT *st, fmh_error *e, const char *wha
   return -1;
 }
 
+/* The statement only reads: its first keyword (after blanks, comments and
+ * opening parentheses) is SELECT, WITH, SHOW, VALUES or TABLE. Running it a
+ * second time changes nothing. Executable comments count as code. */
+static int sql_reads_only(const char *sql, size_t len) {
+  size_t i = 0;
+  for (;;) {
+    while (i < len && (isspace((unsigned char)sql[i]) || sql[i] == '(')) i++;
+    if (i + 1 < len && sql[i] == '/' && sql[i + 1] == '*') {
+      if (i + 2 < len && (sql[i + 2] == '!' || sql[i + 2] == 'M')) return 0;
+      size_t k = i + 2;
+      while (k + 1 < len && !(sql[k] == '*' && sql[k + 1] == '/')) k++;
+      if (k + 1 >= len) return 0;
+      i = k + 2;
+    } else if (i < len && (sql[i] == '#' || (i + 2 < len && sql[i] == '-' && sql[i + 1] == '-' &&
+                                               isspace((unsigned char)sql[i + 2])))) {
+      while (i < len && sql[i] != '\n') i++;
+    } else {
+      break;
+    }
+  }
+  static const char *const words[] = {"SELECT", "WITH", "SHOW", "VALUES", "TABLE"};
+  for (size_t w = 0; w < sizeof words / sizeof *words; w++) {
+    size_t n = strlen(words[w]), k = 0;
+    while (k < n && i + k < len && toupper((unsigned char)sql[i + k]) == words[w][k]) k++;
+    if (k == n && (i + n == len || !(isalnum((unsigned char)sql[i + n]) || sql[i + n] == '_'))) return 1;
+  }
+  return 0;
+}
+
+/* The prepared statement for sql: from the connection's cache, or newly
+ * prepared into it. */
 static MYSQL_STMT *stmt_get(fmh_conn *c, const char *sql, size_t len, fmh_error *e) {
   for (int i = 0; i < c->nstmts; i++) {
     fmh_stmt_entry *s = &c->stmts[i];
@@ -296,6 +349,7 @@ static void cursor_free(fmh_cursor *q) {
   free(q->binds);
   free(q->vals);
   free(q->cols);
+  free(q->names);
   free(q);
 }
 
@@ -372,6 +426,39 @@ oom:
 
 /* --- running ------------------------------------------------------------ */
 
+/* The statement's result columns are named as when it was prepared: after
+ * the server re-prepared it for a changed table with as many columns as
+ * before, libmariadb updates their types but keeps the old names. The
+ * session's metadata of this execution has the current ones: copy them into
+ * the cursor, and have the statement prepared afresh next time. */
+static int take_current_names(fmh_cursor *q, fmh_error *e) {
+  MYSQL *my = q->c->my;
+  if (!my->fields || my->field_count != (unsigned)q->ncols) return 0;
+  size_t need = 0;
+  int stale = 0;
+  for (int i = 0; i < q->ncols; i++) {
+    const char *now = my->fields[i].name ? my->fields[i].name : "";
+    if (strcmp(now, q->cols[i].name ? q->cols[i].name : "") != 0) stale = 1;
+    need += strlen(now) + 1;
+  }
+  if (!stale) return 0;
+  q->names = malloc(need);
+  if (!q->names) {
+    fmh_error_set(e, "os", ENOMEM, 0, "query: out of memory");
+    return -1;
+  }
+  char *p = q->names;
+  for (int i = 0; i < q->ncols; i++) {
+    const char *now = my->fields[i].name ? my->fields[i].name : "";
+    size_t n = strlen(now) + 1;
+    memcpy(p, now, n);
+    q->cols[i].name = p;
+    p += n;
+  }
+  q->stale = 1;
+  return 0;
+}
+
 int fmh_conn_run(fmh_conn *c, const char *sql, size_t len, const fmh_value *params, int nparams,
                  int prepared, fmh_cursor **out, fmh_exec_result *res, fmh_error *e) {
   *out = NULL;
@@ -380,20 +467,16 @@ int fmh_conn_run(fmh_conn *c, const char *sql, size_t len, const fmh_value *para
     usage_error(e, "connection busy: a cursor is still open on it (close it first)");
     return -1;
   }
-  if (nparams == 0 && (prepared || c->pool->o.prepare_all)) {
-    MYSQL_STMT *st = stmt_get(c, sql, len, e);
-    if (!st && e->code == 1295) { /* not in the prepared statement protocol: text it is */
+  MYSQL_STMT *st = NULL;
+  if (nparams > 0 || prepared || c->pool->o.prepare_all) {
+    st = stmt_get(c, sql, len, e);
+    if (!st && nparams == 0 && e->code == 1295) { /* not in the prepared statement protocol: text it is */
       fmh_error_clear(e);
-      prepared = 0;
     } else if (!st) {
       return -1;
-    } else {
-      prepared = 1;
     }
-  } else if (nparams > 0) {
-    prepared = 1;
   }
-  if (!prepared) {
+  if (!st) {
     if (mysql_real_query(c->my, sql, (unsigned long)len) != 0) return fmh_conn_error(c, e, "query");
     MYSQL_RES *r = mysql_use_result(c->my);
     if (!r) {
@@ -418,8 +501,6 @@ int fmh_conn_run(fmh_conn *c, const char *sql, size_t len, const fmh_value *para
     *out = q;
     return 0;
   }
-  MYSQL_STMT *st = stmt_get(c, sql, len, e);
-  if (!st) return -1;
   unsigned long want = mysql_stmt_param_count(st);
   if (want != (unsigned long)nparams) {
     fmh_error_set(e, "usage", 0, 0, "statement has %lu placeholders but %d values were given", want, nparams);
@@ -427,15 +508,32 @@ int fmh_conn_run(fmh_conn *c, const char *sql, size_t len, const fmh_value *para
   }
   parambuf pb;
   if (params_bind(params, nparams, &pb, e) != 0) return -1;
-  if (nparams > 0 && mysql_stmt_bind_param(st, pb.b) != 0) {
-    params_free(&pb);
-    return stmt_error(c, st, e, "bind");
+  int rc = -1, reads_only = sql_reads_only(sql, len);
+  for (int attempt = 1; attempt <= 2; attempt++) {
+    if (nparams > 0 && mysql_stmt_bind_param(st, pb.b) != 0) {
+      stmt_error(c, st, e, "bind");
+      stmt_forget(c, st);
+      params_free(&pb);
+      return -1;
+    }
+    rc = mysql_stmt_execute(st);
+    if (rc == 0 || mysql_stmt_errno(st) != CR_NEW_STMT_METADATA || !reads_only || attempt == 2) break;
+    /* The table changed since the statement was prepared and the server ran
+     * it with another number of columns, which libmariadb refuses to read.
+     * The statement only reads: drop it (which reads the rows left on the
+     * session), prepare it again and run it once more. */
+    stmt_forget(c, st);
+    st = stmt_get(c, sql, len, e);
+    if (!st) {
+      params_free(&pb);
+      return -1;
+    }
   }
-  int rc = mysql_stmt_execute(st);
   params_free(&pb);
   if (rc != 0) {
     stmt_error(c, st, e, "execute");
-    if (c->broken) stmt_forget(c, st);
+    /* rows of a refused result wait on the session: dropping the statement reads them */
+    if (c->broken || mysql_stmt_errno(st) == CR_NEW_STMT_METADATA) stmt_forget(c, st);
     return -1;
   }
   MYSQL_RES *meta = mysql_stmt_result_metadata(st);
@@ -446,15 +544,22 @@ int fmh_conn_run(fmh_conn *c, const char *sql, size_t len, const fmh_value *para
     res->warnings = mysql_warning_count(c->my);
     return 0;
   }
+  /* A statement that writes and returns rows (INSERT ... RETURNING, CALL)
+   * leaves the cache and is closed with its cursor: a cached statement may
+   * be run a second time after its table changed (above), which must never
+   * repeat a write. */
+  int transient = !reads_only;
+  if (transient) stmt_uncache(c, st);
   fmh_cursor *q = cursor_new(c, meta, st, e);
   if (!q) {
     mysql_free_result(meta);
-    mysql_stmt_free_result(st);
+    stmt_drop(c, st, transient);
     return -1;
   }
-  if (bind_results(q, e) != 0) {
+  q->transient = transient;
+  if (take_current_names(q, e) != 0 || bind_results(q, e) != 0) {
     mysql_free_result(meta);
-    mysql_stmt_free_result(st);
+    stmt_drop(c, st, transient);
     cursor_free(q);
     return -1;
   }
@@ -628,7 +733,7 @@ void fmh_cursor_close(fmh_cursor *q) {
   if (q->stmt) {
     mysql_free_result(q->res);           /* the metadata */
     if (!c->broken && mysql_stmt_free_result(q->stmt) != 0) c->broken = 1; /* drains unread rows */
-    if (c->broken) stmt_forget(c, q->stmt);
+    if (c->broken || q->stale || q->transient) stmt_drop(c, q->stmt, q->transient);
   } else {
     mysql_free_result(q->res);           /* drains unread rows */
     while (!c->broken && mysql_more_results(c->my)) {

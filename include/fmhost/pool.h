@@ -168,7 +168,13 @@ typedef struct fmh_exec_result {
 /* Run sql with params (the text protocol when nparams == 0 and neither
  * prepared nor the pool's prepare_all ask otherwise, else a prepared
  * statement, cached per connection; a statement the server cannot prepare
- * falls back to text when it has no parameters). A statement without
+ * falls back to text when it has no parameters). Results always carry the
+ * table's current columns: when a table changed under a cached statement,
+ * its column names are taken from this execution and the statement is
+ * prepared afresh next time; when the number of columns changed, a statement
+ * that only reads (SELECT, WITH, SHOW, VALUES, TABLE) is prepared again and
+ * run a second time. Statements that write and return rows (INSERT ...
+ * RETURNING, CALL) are not kept, so a write never runs twice. A statement without
  * a result set completes here (res filled, *out = NULL). One with a result
  * set leaves an open cursor in *out that streams rows from the server; the
  * connection is busy until fmh_cursor_close. */
