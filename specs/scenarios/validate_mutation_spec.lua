@@ -134,6 +134,19 @@ local function members(json)
   return out
 end
 
+-- the name of a member (its JSON string as written, escapes and all)
+local function member_name(member)
+  local first = assert(member:find('"', 1, true), 'a member starts with its name')
+  local i = first + 1
+  while i <= #member do
+    local ch = member:sub(i, i)
+    if ch == '\\' then i = i + 2
+    elseif ch == '"' then return member:sub(first, i)
+    else i = i + 1 end
+  end
+  error('unterminated member name in ' .. member)
+end
+
 describe('fmhost.validate finds exactly what was corrupted #mysql', function()
   setup(function()
     assert(stack.ensure(_G.cfg or {}, { 'mariadb' }))
@@ -262,7 +275,7 @@ describe('fmhost.validate finds exactly what was corrupted #mysql', function()
     local id = pick(c, "JSON_TYPE(j) = 'OBJECT' AND JSON_LENGTH(j) >= 1", 1)[1]
     local j = c:scalar('SELECT j FROM ' .. T .. ' WHERE id = ?', id)
     local m = members(j)
-    local name = m[1]:match('^%s*("[^"]*")%s*:')
+    local name = member_name(m[1])
     m[1] = name .. ': "fmhost-changed"'
     local changed = '{' .. table.concat(m, ',') .. '}'
     assert(c:exec('UPDATE ' .. T .. ' SET j = ? WHERE id = ?', changed, id))
