@@ -118,23 +118,23 @@ static void push_cfg(lua_State *L, const fmh_config *c) {
   }
 }
 
-static void set_str(lua_State *L, const char *k, const char *v) {
+/* t[k] = v, only for a non-empty v */
+static void set_nonempty(lua_State *L, const char *k, const char *v) {
   if (!v || !*v) return;
-  lua_pushstring(L, v);
-  lua_setfield(L, -2, k);
+  fmh_set_str(L, k, v);
 }
 
 static int push_config_error(lua_State *L, const fmh_config_error *err) {
   luaL_pushfail(L);
   lua_pushstring(L, err->e.msg);
   fmh_push_error_info(L, &err->e);
-  set_str(L, "file", err->file);
-  if (err->line) { lua_pushinteger(L, err->line); lua_setfield(L, -2, "line"); }
-  if (err->column) { lua_pushinteger(L, err->column); lua_setfield(L, -2, "column"); }
-  set_str(L, "key", err->key);
-  set_str(L, "expected", err->expected);
-  set_str(L, "got", err->got);
-  set_str(L, "suggestion", err->suggestion);
+  set_nonempty(L, "file", err->file);
+  if (err->line) fmh_set_int(L, "line", err->line);
+  if (err->column) fmh_set_int(L, "column", err->column);
+  set_nonempty(L, "key", err->key);
+  set_nonempty(L, "expected", err->expected);
+  set_nonempty(L, "got", err->got);
+  set_nonempty(L, "suggestion", err->suggestion);
   return 3;
 }
 
@@ -384,22 +384,15 @@ static int l_show(lua_State *L) {
 
 static void push_key(lua_State *L, const fmh_config_key *k) {
   lua_createtable(L, 0, 12);
-  lua_pushstring(L, k->key);
-  lua_setfield(L, -2, "key");
-  lua_pushstring(L, k->type_name);
-  lua_setfield(L, -2, "type");
-  lua_pushstring(L, k->doc);
-  lua_setfield(L, -2, "doc");
-  lua_pushboolean(L, k->required);
-  lua_setfield(L, -2, "required");
-  lua_pushboolean(L, k->secret);
-  lua_setfield(L, -2, "secret");
-  lua_pushstring(L, k->expected);
-  lua_setfield(L, -2, "expected");
-  lua_pushinteger(L, k->line);
-  lua_setfield(L, -2, "line");
-  if (k->env) { lua_pushstring(L, k->env); lua_setfield(L, -2, "env"); }
-  if (k->when_empty) { lua_pushstring(L, k->when_empty); lua_setfield(L, -2, "when_empty"); }
+  fmh_set_str(L, "key", k->key);
+  fmh_set_str(L, "type", k->type_name);
+  fmh_set_str(L, "doc", k->doc);
+  fmh_set_bool(L, "required", k->required);
+  fmh_set_bool(L, "secret", k->secret);
+  fmh_set_str(L, "expected", k->expected);
+  fmh_set_int(L, "line", k->line);
+  if (k->env) fmh_set_str(L, "env", k->env);
+  if (k->when_empty) fmh_set_str(L, "when_empty", k->when_empty);
   int integral = k->type != FMH_CFG_NUMBER;
   if (k->has_min) {
     if (integral) lua_pushinteger(L, (lua_Integer)k->min); else lua_pushnumber(L, k->min);
@@ -410,11 +403,7 @@ static void push_key(lua_State *L, const fmh_config_key *k) {
     lua_setfield(L, -2, "max");
   }
   if (k->values) {
-    lua_createtable(L, (int)k->nvalues, 0);
-    for (size_t i = 0; i < k->nvalues; i++) {
-      lua_pushstring(L, k->values[i]);
-      lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
+    fmh_push_strings(L, k->values, k->nvalues);
     lua_setfield(L, -2, "values");
   }
 }

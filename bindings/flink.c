@@ -700,10 +700,9 @@ static int job_wait(lua_State *L) {
     return 1;
   }
   fmh_push_error(L, &err);
-  if (state[0]) { lua_pushstring(L, state); lua_setfield(L, -2, "state"); }
-  lua_pushstring(L, j->id);
-  lua_setfield(L, -2, "job_id");
-  if (root) { lua_pushstring(L, root); lua_setfield(L, -2, "root_exception"); }
+  if (state[0]) fmh_set_str(L, "state", state);
+  fmh_set_str(L, "job_id", j->id);
+  if (root) fmh_set_str(L, "root_exception", root);
   free(root);
   fmh_error_clear(&err);
   return 3;
@@ -869,7 +868,7 @@ static int op_wait(lua_State *L) {
   int n;
   if (fmh_flink_op_wait(o->c, o->sh, o->op, timeout, st, sizeof st, &err)) {
     n = fmh_push_error(L, &err);
-    if (st[0]) { lua_pushstring(L, st); lua_setfield(L, -2, "state"); }
+    if (st[0]) fmh_set_str(L, "state", st);
   } else {
     lua_pushstring(L, st);
     n = 1;
@@ -908,13 +907,11 @@ static void push_result(lua_State *L, json_t *r) {
   push_json(L, json_object_get(r, "kinds"), 0, 0);
   lua_setfield(L, -2, "kinds");
   const char *jid = json_string_value(json_object_get(r, "job_id"));
-  if (jid) { lua_pushstring(L, jid); lua_setfield(L, -2, "job_id"); }
+  if (jid) fmh_set_str(L, "job_id", jid);
   const char *rk = json_string_value(json_object_get(r, "result_kind"));
-  if (rk) { lua_pushstring(L, rk); lua_setfield(L, -2, "result_kind"); }
-  lua_pushboolean(L, json_is_true(json_object_get(r, "eos")));
-  lua_setfield(L, -2, "eos");
-  lua_pushinteger(L, (lua_Integer)json_array_size(rows));
-  lua_setfield(L, -2, "count");
+  if (rk) fmh_set_str(L, "result_kind", rk);
+  fmh_set_bool(L, "eos", json_is_true(json_object_get(r, "eos")));
+  fmh_set_int(L, "count", (lua_Integer)json_array_size(rows));
 }
 
 /* Fetch (or reuse the complete result fetched before). Leaves rows and
@@ -1018,8 +1015,7 @@ static int session_run(lua_State *L) {
   char st[32] = "";
   if (fmh_flink_op_wait(o->c, o->sh, o->op, timeout, st, sizeof st, &err)) {
     n = fmh_push_error(L, &err);
-    lua_pushstring(L, o->op);
-    lua_setfield(L, -2, "operation");
+    fmh_set_str(L, "operation", o->op);
     fmh_error_clear(&err);
     return n;
   }
@@ -1096,12 +1092,9 @@ static int stub_requests(lua_State *L) {
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
     lua_createtable(L, 0, 4);
-    lua_pushstring(L, seen[i].method);
-    lua_setfield(L, -2, "method");
-    lua_pushstring(L, seen[i].target);
-    lua_setfield(L, -2, "path");
-    lua_pushstring(L, seen[i].content_type);
-    lua_setfield(L, -2, "content_type");
+    fmh_set_str(L, "method", seen[i].method);
+    fmh_set_str(L, "path", seen[i].target);
+    fmh_set_str(L, "content_type", seen[i].content_type);
     lua_pushlstring(L, seen[i].body, seen[i].body_len);
     lua_setfield(L, -2, "body");
     lua_rawseti(L, -2, (lua_Integer)i + 1);
@@ -1171,19 +1164,7 @@ int luaopen_fmhost_flink(lua_State *L) {
   fmh_newclass(L, SESSION_T, session_methods, session_meta);
   fmh_newclass(L, OP_T, op_methods, op_meta);
   fmh_newclass(L, STUB_T, stub_methods, stub_meta);
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "fmhost.pool");
-  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
-    lua_getfield(L, -1, "NULL");
-    lua_remove(L, -2);
-  } else {
-    lua_pop(L, 1);
-    lua_pushnil(L);
-  }
-  if (lua_isnil(L, -1)) { /* without the pool: a sentinel of our own */
-    lua_pop(L, 1);
-    lua_newuserdatauv(L, 0, 0);
-  }
+  fmh_push_pool_null(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &NULL_KEY);
   fmh_newmodule(L, "fmhost.flink", flink_funcs);
   push_null(L);

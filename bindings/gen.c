@@ -708,51 +708,46 @@ static int l_stream_close(lua_State *L) {
 
 /* ---- description -------------------------------------------------------- */
 
-static void set_str(lua_State *L, const char *k, const char *v) { lua_pushstring(L, v); lua_setfield(L, -2, k); }
-static void set_int(lua_State *L, const char *k, lua_Integer v) { lua_pushinteger(L, v); lua_setfield(L, -2, k); }
-static void set_num(lua_State *L, const char *k, double v) { lua_pushnumber(L, v); lua_setfield(L, -2, k); }
-static void set_bool(lua_State *L, const char *k, int v) { lua_pushboolean(L, v); lua_setfield(L, -2, k); }
-
 static int l_schema(lua_State *L) {
   LGen *lg = check_gen(L, 1);
   fmh_gen *g = lg->g;
   size_t n = fmh_gen_ncols(g);
   lua_createtable(L, 0, 6);
-  set_str(L, "name", fmh_gen_name(g));
-  set_int(L, "seed", (lua_Integer)fmh_gen_seed(g));
-  set_str(L, "time_zone", fmh_gen_time_zone(g));
-  set_int(L, "row_limit", (lua_Integer)fmh_gen_row_limit(g));
+  fmh_set_str(L, "name", fmh_gen_name(g));
+  fmh_set_int(L, "seed", (lua_Integer)fmh_gen_seed(g));
+  fmh_set_str(L, "time_zone", fmh_gen_time_zone(g));
+  fmh_set_int(L, "row_limit", (lua_Integer)fmh_gen_row_limit(g));
   lua_createtable(L, (int)n, 0);
   static const char *const dists[] = {"uniform", "sequential", "zipf"};
   for (size_t k = 0; k < n; k++) {
     fmh_gen_colinfo c;
     fmh_gen_column_info(g, k, &c);
     lua_createtable(L, 0, 24);
-    set_str(L, "name", c.name);
-    set_str(L, "type", c.type_name);
-    set_str(L, "sql_type", c.sql_type);
-    set_bool(L, "unsigned", c.is_unsigned);
-    if (c.type == FMH_GEN_DECIMAL) { set_int(L, "precision", c.precision); set_int(L, "scale", c.scale); }
+    fmh_set_str(L, "name", c.name);
+    fmh_set_str(L, "type", c.type_name);
+    fmh_set_str(L, "sql_type", c.sql_type);
+    fmh_set_bool(L, "unsigned", c.is_unsigned);
+    if (c.type == FMH_GEN_DECIMAL) { fmh_set_int(L, "precision", c.precision); fmh_set_int(L, "scale", c.scale); }
     if (c.length >= 0 && (c.type >= FMH_GEN_CHAR && c.type <= FMH_GEN_LONGBLOB)) {
-      set_int(L, "length", c.length);
-      set_int(L, "max_bytes", (lua_Integer)c.max_bytes);
-      set_int(L, "min_length", c.min_length);
+      fmh_set_int(L, "length", c.length);
+      fmh_set_int(L, "max_bytes", (lua_Integer)c.max_bytes);
+      fmh_set_int(L, "min_length", c.min_length);
     }
-    if (c.type >= FMH_GEN_CHAR && c.type <= FMH_GEN_LONGTEXT) set_str(L, "charset", c.charset);
-    if (c.type >= FMH_GEN_TIME && c.type <= FMH_GEN_TIMESTAMP) set_int(L, "fsp", c.fsp);
-    if (c.type == FMH_GEN_JSON) { set_int(L, "depth", c.depth); set_int(L, "width", c.width); set_int(L, "edge_depth", c.edge_depth); }
-    set_bool(L, "nullable", c.nullable);
-    set_bool(L, "unique", c.unique);
-    set_bool(L, "primary_key", c.primary_key);
-    set_num(L, "null_ratio", c.null_ratio);
-    set_num(L, "edge_ratio", c.edge_ratio);
-    set_str(L, "distribution", dists[c.dist]);
-    if (c.dist == FMH_GEN_ZIPF) { set_int(L, "zipf_n", c.zipf_n); set_num(L, "zipf_s", c.zipf_s); }
-    if (c.cardinality) set_int(L, "cardinality", c.cardinality);
-    if (c.min[0]) set_str(L, "min", c.min);
-    if (c.max[0]) set_str(L, "max", c.max);
-    if (c.start[0]) set_str(L, "start", c.start);
-    if (c.step[0]) set_str(L, "step", c.step);
+    if (c.type >= FMH_GEN_CHAR && c.type <= FMH_GEN_LONGTEXT) fmh_set_str(L, "charset", c.charset);
+    if (c.type >= FMH_GEN_TIME && c.type <= FMH_GEN_TIMESTAMP) fmh_set_int(L, "fsp", c.fsp);
+    if (c.type == FMH_GEN_JSON) { fmh_set_int(L, "depth", c.depth); fmh_set_int(L, "width", c.width); fmh_set_int(L, "edge_depth", c.edge_depth); }
+    fmh_set_bool(L, "nullable", c.nullable);
+    fmh_set_bool(L, "unique", c.unique);
+    fmh_set_bool(L, "primary_key", c.primary_key);
+    fmh_set_num(L, "null_ratio", c.null_ratio);
+    fmh_set_num(L, "edge_ratio", c.edge_ratio);
+    fmh_set_str(L, "distribution", dists[c.dist]);
+    if (c.dist == FMH_GEN_ZIPF) { fmh_set_int(L, "zipf_n", c.zipf_n); fmh_set_num(L, "zipf_s", c.zipf_s); }
+    if (c.cardinality) fmh_set_int(L, "cardinality", c.cardinality);
+    if (c.min[0]) fmh_set_str(L, "min", c.min);
+    if (c.max[0]) fmh_set_str(L, "max", c.max);
+    if (c.start[0]) fmh_set_str(L, "start", c.start);
+    if (c.step[0]) fmh_set_str(L, "step", c.step);
     if (c.nvalues) {
       lua_createtable(L, (int)c.nvalues, 0);
       for (size_t j = 0; j < c.nvalues; j++) {
@@ -925,20 +920,11 @@ static const luaL_Reg gen_funcs[] = {
 int luaopen_fmhost_gen(lua_State *L) {
   fmh_newclass(L, GEN, gen_methods, gen_meta);
   luaL_getmetatable(L, GEN);
-  lua_pushboolean(L, 1);
-  lua_setfield(L, -2, "__fmh_row_source");
+  fmh_set_bool(L, "__fmh_row_source", 1);
   lua_pop(L, 1);
   fmh_newclass(L, STREAM, stream_methods, stream_meta);
   /* NULL: the pool's sentinel, so generated rows and rows read back compare */
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "fmhost.pool");
-  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
-    lua_getfield(L, -1, "NULL");
-    lua_remove(L, -2);
-  } else {
-    lua_pop(L, 1);
-    lua_newuserdatauv(L, 0, 0);
-  }
+  fmh_push_pool_null(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &NULL_KEY);
   fmh_newmodule(L, "fmhost.gen", gen_funcs);
   push_null(L);

@@ -227,17 +227,14 @@ static int l_status(lua_State *L) {
   int code, sig;
   int ended = fmh_proc_wait(u->p, 0, &code, &sig);
   lua_createtable(L, 0, 4);
-  lua_pushinteger(L, u->pid);
-  lua_setfield(L, -2, "pid");
-  lua_pushboolean(L, !ended);
-  lua_setfield(L, -2, "running");
+  fmh_set_int(L, "pid", u->pid);
+  fmh_set_bool(L, "running", !ended);
   if (ended) {
     if (sig) {
       push_signame(L, sig);
       lua_setfield(L, -2, "signal");
     } else {
-      lua_pushinteger(L, code);
-      lua_setfield(L, -2, "code");
+      fmh_set_int(L, "code", code);
     }
   }
   return 1;
@@ -273,10 +270,8 @@ static void push_output(lua_State *L, const fmh_proc_result *r) {
   lua_setfield(L, -2, "stdout");
   lua_pushlstring(L, r->err ? r->err : "", r->errlen);
   lua_setfield(L, -2, "stderr");
-  lua_pushboolean(L, r->out_truncated || r->err_truncated);
-  lua_setfield(L, -2, "truncated");
-  lua_pushnumber(L, r->wall_ms);
-  lua_setfield(L, -2, "ms");
+  fmh_set_bool(L, "truncated", r->out_truncated || r->err_truncated);
+  fmh_set_num(L, "ms", r->wall_ms);
 }
 
 static int l_run(lua_State *L) {
@@ -304,11 +299,9 @@ static int l_run(lua_State *L) {
     push_signame(L, r.sig);
     lua_setfield(L, -2, "signal");
   } else {
-    lua_pushinteger(L, r.code);
-    lua_setfield(L, -2, "code");
+    fmh_set_int(L, "code", r.code);
   }
-  lua_pushboolean(L, r.sig == 0 && r.code == 0);
-  lua_setfield(L, -2, "ok");
+  fmh_set_bool(L, "ok", r.sig == 0 && r.code == 0);
   push_output(L, &r);
   fmh_proc_result_free(&r);
   return 1;

@@ -251,47 +251,35 @@ static const char *dir_name(int d) {
 
 static void push_toxic(lua_State *L, const fmh_proxy_toxic *t) {
   lua_newtable(L);
-  lua_pushstring(L, fmh_proxy_toxic_name(t->kind));
-  lua_setfield(L, -2, "name");
+  fmh_set_str(L, "name", fmh_proxy_toxic_name(t->kind));
   switch (t->kind) {
     case FMH_TOXIC_DOWN:
-      lua_pushboolean(L, t->reset);
-      lua_setfield(L, -2, "reset");
+      fmh_set_bool(L, "reset", t->reset);
       return; /* no direction: the whole link is down */
     case FMH_TOXIC_RESET_PEER:
       if (t->after_bytes >= 0) {
-        lua_pushinteger(L, t->after_bytes);
-        lua_setfield(L, -2, "after_bytes");
+        fmh_set_int(L, "after_bytes", t->after_bytes);
       }
-      lua_pushinteger(L, t->timeout_ms);
-      lua_setfield(L, -2, "timeout_ms");
+      fmh_set_int(L, "timeout_ms", t->timeout_ms);
       break;
     case FMH_TOXIC_LATENCY:
-      lua_pushnumber(L, t->ms);
-      lua_setfield(L, -2, "ms");
-      lua_pushnumber(L, t->jitter_ms);
-      lua_setfield(L, -2, "jitter");
+      fmh_set_num(L, "ms", t->ms);
+      fmh_set_num(L, "jitter", t->jitter_ms);
       break;
     case FMH_TOXIC_BANDWIDTH:
-      lua_pushnumber(L, t->rate_kib);
-      lua_setfield(L, -2, "rate");
+      fmh_set_num(L, "rate", t->rate_kib);
       break;
     case FMH_TOXIC_SLICER:
-      lua_pushinteger(L, t->avg_size);
-      lua_setfield(L, -2, "avg_size");
-      lua_pushinteger(L, t->size_variation);
-      lua_setfield(L, -2, "size_variation");
-      lua_pushinteger(L, t->delay_us);
-      lua_setfield(L, -2, "delay_us");
+      fmh_set_int(L, "avg_size", t->avg_size);
+      fmh_set_int(L, "size_variation", t->size_variation);
+      fmh_set_int(L, "delay_us", t->delay_us);
       break;
     case FMH_TOXIC_TIMEOUT:
-      lua_pushinteger(L, t->timeout_ms);
-      lua_setfield(L, -2, "timeout_ms");
+      fmh_set_int(L, "timeout_ms", t->timeout_ms);
       break;
     default: break;
   }
-  lua_pushstring(L, dir_name(t->direction));
-  lua_setfield(L, -2, "direction");
+  fmh_set_str(L, "direction", dir_name(t->direction));
 }
 
 static int l_toxics(lua_State *L) {
@@ -306,25 +294,20 @@ static int l_toxics(lua_State *L) {
   return 1;
 }
 
-static void set_int(lua_State *L, const char *k, uint64_t v) {
-  lua_pushinteger(L, (lua_Integer)v);
-  lua_setfield(L, -2, k);
-}
-
 static int l_stats(lua_State *L) {
   fmh_proxy *p = check_proxy(L, 1);
   fmh_proxy_stats s;
   fmh_proxy_get_stats(p, &s);
   lua_createtable(L, 0, 9);
-  set_int(L, "bytes_up", s.bytes_up);
-  set_int(L, "bytes_down", s.bytes_down);
-  set_int(L, "bytes_dropped", s.bytes_dropped);
-  set_int(L, "accepted", s.accepted);
-  set_int(L, "active", s.active);
-  set_int(L, "closed", s.closed);
-  set_int(L, "upstream_errors", s.upstream_errors);
+  fmh_set_int(L, "bytes_up", s.bytes_up);
+  fmh_set_int(L, "bytes_down", s.bytes_down);
+  fmh_set_int(L, "bytes_dropped", s.bytes_dropped);
+  fmh_set_int(L, "accepted", s.accepted);
+  fmh_set_int(L, "active", s.active);
+  fmh_set_int(L, "closed", s.closed);
+  fmh_set_int(L, "upstream_errors", s.upstream_errors);
   lua_createtable(L, 0, FMH_TOXIC_COUNT);
-  for (int k = 0; k < FMH_TOXIC_COUNT; k++) set_int(L, fmh_proxy_toxic_name((fmh_toxic_kind)k), s.activations[k]);
+  for (int k = 0; k < FMH_TOXIC_COUNT; k++) fmh_set_int(L, fmh_proxy_toxic_name((fmh_toxic_kind)k), s.activations[k]);
   lua_setfield(L, -2, "activations");
   return 1;
 }
@@ -380,8 +363,7 @@ static int l_tcp_client(lua_State *L) {
 static int push_received(lua_State *L, long rc, char *buf, size_t got, int eof, fmh_error *e) {
   if (rc < 0) {
     int n = push_failure(L, e);
-    lua_pushinteger(L, (lua_Integer)got);
-    lua_setfield(L, -2, "received");
+    fmh_set_int(L, "received", (lua_Integer)got);
     lua_pushlstring(L, buf ? buf : "", got);
     lua_setfield(L, -2, "data");
     free(buf);

@@ -90,14 +90,11 @@ static void push_delays(lua_State *L, const double *d, int n) {
 
 /* Set attempts, delays, cause and elapsed_ms in the table on top. */
 static void set_outcome(lua_State *L, const fmh_retry_state *st, double elapsed) {
-  lua_pushinteger(L, st->attempts);
-  lua_setfield(L, -2, "attempts");
+  fmh_set_int(L, "attempts", st->attempts);
   push_delays(L, st->delays, st->ndelays);
   lua_setfield(L, -2, "delays");
-  lua_pushstring(L, fmh_retry_cause_name(st->cause));
-  lua_setfield(L, -2, "cause");
-  lua_pushnumber(L, elapsed);
-  lua_setfield(L, -2, "elapsed_ms");
+  fmh_set_str(L, "cause", fmh_retry_cause_name(st->cause));
+  fmh_set_num(L, "elapsed_ms", elapsed);
 }
 
 static int l_run(lua_State *L) {
@@ -149,12 +146,9 @@ static int l_run(lua_State *L) {
     lua_pushvalue(L, base + 3);
   } else {
     lua_createtable(L, 0, 8);
-    lua_pushstring(L, "retry");
-    lua_setfield(L, -2, "kind");
-    lua_pushboolean(L, st.cause != FMH_RETRY_PERMANENT);
-    lua_setfield(L, -2, "retryable");
-    lua_pushstring(L, msg);
-    lua_setfield(L, -2, "message");
+    fmh_set_str(L, "kind", "retry");
+    fmh_set_bool(L, "retryable", st.cause != FMH_RETRY_PERMANENT);
+    fmh_set_str(L, "message", msg);
   }
   set_outcome(L, &st, elapsed);
   luaL_pushfail(L);
@@ -167,8 +161,7 @@ static int l_last(lua_State *L) {
   Policy *P = check_policy(L, 1);
   if (!P->have_last) { lua_pushnil(L); return 1; }
   lua_createtable(L, 0, 5);
-  lua_pushboolean(L, P->last.cause == FMH_RETRY_OK);
-  lua_setfield(L, -2, "ok");
+  fmh_set_bool(L, "ok", P->last.cause == FMH_RETRY_OK);
   set_outcome(L, &P->last, P->last_elapsed);
   return 1;
 }

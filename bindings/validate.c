@@ -202,16 +202,6 @@ static fmh_vcolopt *read_colopts(lua_State *L, int t, int *n, const char *what) 
 
 /* --- the verdict as a Lua table ------------------------------------------ */
 
-static void set_int(lua_State *L, const char *k, lua_Integer v) {
-  lua_pushinteger(L, v);
-  lua_setfield(L, -2, k);
-}
-
-static void set_num(lua_State *L, const char *k, double v) {
-  lua_pushnumber(L, v);
-  lua_setfield(L, -2, k);
-}
-
 static void push_part(lua_State *L, const fmh_vkey_part *p) {
   switch (p->kind) {
     case FMH_VK_NULL: push_null(L); break;
@@ -251,31 +241,25 @@ static void push_keys(lua_State *L, const char *field, const fmh_vkey *k, size_t
 }
 
 static void push_names(lua_State *L, const char *field, char **names, size_t n) {
-  lua_createtable(L, (int)n, 0);
-  for (size_t i = 0; i < n; i++) {
-    lua_pushstring(L, names[i]);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-  }
+  fmh_push_strings(L, (const char *const *)names, n);
   lua_setfield(L, -2, field);
 }
 
 static void push_verdict(lua_State *L, const fmh_verdict *v) {
   lua_createtable(L, 0, 20);
-  lua_pushboolean(L, v->ok);
-  lua_setfield(L, -2, "ok");
-  lua_pushstring(L, v->mode ? v->mode : "stream");
-  lua_setfield(L, -2, "mode");
+  fmh_set_bool(L, "ok", v->ok);
+  fmh_set_str(L, "mode", v->mode ? v->mode : "stream");
   lua_createtable(L, 0, 10);
-  set_int(L, "expected", (lua_Integer)v->expected);
-  set_int(L, "target", (lua_Integer)v->target);
-  set_int(L, "matched", (lua_Integer)v->matched);
-  set_int(L, "missing", (lua_Integer)v->missing);
-  set_int(L, "extra", (lua_Integer)v->extra);
-  set_int(L, "duplicated", (lua_Integer)v->duplicated);
-  set_int(L, "duplicate_rows", (lua_Integer)v->duplicate_rows);
-  set_int(L, "expected_duplicated", (lua_Integer)v->expected_duplicated);
-  set_int(L, "mismatched_rows", (lua_Integer)v->mismatched_rows);
-  set_int(L, "mismatched_fields", (lua_Integer)v->mismatched_fields);
+  fmh_set_int(L, "expected", (lua_Integer)v->expected);
+  fmh_set_int(L, "target", (lua_Integer)v->target);
+  fmh_set_int(L, "matched", (lua_Integer)v->matched);
+  fmh_set_int(L, "missing", (lua_Integer)v->missing);
+  fmh_set_int(L, "extra", (lua_Integer)v->extra);
+  fmh_set_int(L, "duplicated", (lua_Integer)v->duplicated);
+  fmh_set_int(L, "duplicate_rows", (lua_Integer)v->duplicate_rows);
+  fmh_set_int(L, "expected_duplicated", (lua_Integer)v->expected_duplicated);
+  fmh_set_int(L, "mismatched_rows", (lua_Integer)v->mismatched_rows);
+  fmh_set_int(L, "mismatched_fields", (lua_Integer)v->mismatched_fields);
   lua_setfield(L, -2, "counts");
   push_keys(L, "missing", v->missing_keys, v->nmissing_keys);
   push_keys(L, "extra", v->extra_keys, v->nextra_keys);
@@ -286,21 +270,17 @@ static void push_verdict(lua_State *L, const fmh_verdict *v) {
     lua_createtable(L, 0, 8);
     push_key(L, &m->key);
     lua_setfield(L, -2, "key");
-    lua_pushstring(L, m->column);
-    lua_setfield(L, -2, "column");
+    fmh_set_str(L, "column", m->column);
     if (m->expected) lua_pushlstring(L, m->expected, m->expected_len);
     else push_null(L);
     lua_setfield(L, -2, "expected");
     if (m->actual) lua_pushlstring(L, m->actual, m->actual_len);
     else push_null(L);
     lua_setfield(L, -2, "actual");
-    lua_pushstring(L, m->reason);
-    lua_setfield(L, -2, "reason");
-    lua_pushstring(L, m->detail ? m->detail : m->reason);
-    lua_setfield(L, -2, "detail");
+    fmh_set_str(L, "reason", m->reason);
+    fmh_set_str(L, "detail", m->detail ? m->detail : m->reason);
     if (m->expected_cut || m->actual_cut) {
-      lua_pushboolean(L, 1);
-      lua_setfield(L, -2, "cut");
+      fmh_set_bool(L, "cut", 1);
     }
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
@@ -308,21 +288,18 @@ static void push_verdict(lua_State *L, const fmh_verdict *v) {
   lua_createtable(L, (int)v->ncolumns, 0);
   for (size_t i = 0; i < v->ncolumns; i++) {
     lua_createtable(L, 0, 3);
-    lua_pushstring(L, v->columns[i].name);
-    lua_setfield(L, -2, "name");
-    lua_pushstring(L, v->columns[i].compare);
-    lua_setfield(L, -2, "compare");
-    set_int(L, "mismatches", (lua_Integer)v->columns[i].mismatches);
+    fmh_set_str(L, "name", v->columns[i].name);
+    fmh_set_str(L, "compare", v->columns[i].compare);
+    fmh_set_int(L, "mismatches", (lua_Integer)v->columns[i].mismatches);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_setfield(L, -2, "columns");
   push_names(L, "missing_columns", v->missing_columns, v->nmissing_columns);
   push_names(L, "extra_columns", v->extra_columns, v->nextra_columns);
-  set_num(L, "rows_per_s", v->rows_per_s);
-  set_num(L, "elapsed_s", v->elapsed_s);
-  lua_pushboolean(L, v->truncated);
-  lua_setfield(L, -2, "truncated");
-  if (v->has_seed) set_int(L, "seed", (lua_Integer)v->seed);
+  fmh_set_num(L, "rows_per_s", v->rows_per_s);
+  fmh_set_num(L, "elapsed_s", v->elapsed_s);
+  fmh_set_bool(L, "truncated", v->truncated);
+  if (v->has_seed) fmh_set_int(L, "seed", (lua_Integer)v->seed);
   if (v->has_range) {
     lua_createtable(L, 2, 0);
     lua_pushinteger(L, v->first);
@@ -333,13 +310,12 @@ static void push_verdict(lua_State *L, const fmh_verdict *v) {
   }
   if (v->mode && strcmp(v->mode, "checksum") == 0) {
     lua_createtable(L, 0, 5);
-    set_int(L, "chunks", (lua_Integer)v->chunks);
-    set_int(L, "differing", (lua_Integer)v->chunks_differing);
-    set_int(L, "queries", (lua_Integer)v->checksum_queries);
-    set_int(L, "rows_streamed", (lua_Integer)v->rows_streamed);
+    fmh_set_int(L, "chunks", (lua_Integer)v->chunks);
+    fmh_set_int(L, "differing", (lua_Integer)v->chunks_differing);
+    fmh_set_int(L, "queries", (lua_Integer)v->checksum_queries);
+    fmh_set_int(L, "rows_streamed", (lua_Integer)v->rows_streamed);
     if (v->checksum_function) {
-      lua_pushstring(L, v->checksum_function);
-      lua_setfield(L, -2, "row_hash");
+      fmh_set_str(L, "row_hash", v->checksum_function);
     }
     lua_setfield(L, -2, "checksum");
   }
@@ -517,22 +493,17 @@ static int l_schema(lua_State *L) {
     return fail(L, &e);
   }
   lua_createtable(L, 0, 3);
-  lua_pushboolean(L, r.ok);
-  lua_setfield(L, -2, "ok");
+  fmh_set_bool(L, "ok", r.ok);
   lua_createtable(L, (int)r.nissues, 0);
   for (size_t i = 0; i < r.nissues; i++) {
     lua_createtable(L, 0, 4);
-    lua_pushstring(L, r.issues[i].column);
-    lua_setfield(L, -2, "column");
-    lua_pushstring(L, r.issues[i].what);
-    lua_setfield(L, -2, "what");
+    fmh_set_str(L, "column", r.issues[i].column);
+    fmh_set_str(L, "what", r.issues[i].what);
     if (r.issues[i].expected) {
-      lua_pushstring(L, r.issues[i].expected);
-      lua_setfield(L, -2, "expected");
+      fmh_set_str(L, "expected", r.issues[i].expected);
     }
     if (r.issues[i].actual) {
-      lua_pushstring(L, r.issues[i].actual);
-      lua_setfield(L, -2, "actual");
+      fmh_set_str(L, "actual", r.issues[i].actual);
     }
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
@@ -649,25 +620,20 @@ static int l_quality(lua_State *L) {
   lua_createtable(L, n, 0);
   for (int i = 0; i < n; i++) {
     lua_createtable(L, 0, 8);
-    lua_pushstring(L, r[i].name ? r[i].name : "");
-    lua_setfield(L, -2, "name");
-    lua_pushstring(L, r[i].kind);
-    lua_setfield(L, -2, "kind");
-    lua_pushboolean(L, r[i].ok);
-    lua_setfield(L, -2, "ok");
-    set_int(L, "rows", (lua_Integer)r[i].rows);
-    set_int(L, "failing", (lua_Integer)r[i].failing);
-    if (k[i].kind == FMH_VQ_UNIQUE) set_int(L, "groups", (lua_Integer)r[i].groups);
+    fmh_set_str(L, "name", r[i].name ? r[i].name : "");
+    fmh_set_str(L, "kind", r[i].kind);
+    fmh_set_bool(L, "ok", r[i].ok);
+    fmh_set_int(L, "rows", (lua_Integer)r[i].rows);
+    fmh_set_int(L, "failing", (lua_Integer)r[i].failing);
+    if (k[i].kind == FMH_VQ_UNIQUE) fmh_set_int(L, "groups", (lua_Integer)r[i].groups);
     push_keys(L, "samples", r[i].samples, r[i].nsamples);
-    lua_pushstring(L, r[i].detail ? r[i].detail : "");
-    lua_setfield(L, -2, "detail");
+    fmh_set_str(L, "detail", r[i].detail ? r[i].detail : "");
     lua_rawseti(L, -2, i + 1);
     all &= r[i].ok;
     fmh_vquality_result_free(&r[i]);
   }
   lua_setfield(L, -2, "results");
-  lua_pushboolean(L, all);
-  lua_setfield(L, -2, "ok");
+  fmh_set_bool(L, "ok", all);
   return 1;
 }
 
@@ -909,15 +875,7 @@ static const luaL_Reg funcs[] = {
 };
 
 int luaopen_fmhost_validate(lua_State *L) {
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "fmhost.pool");
-  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
-    lua_getfield(L, -1, "NULL");
-    lua_remove(L, -2);
-  } else {
-    lua_pop(L, 1);
-    lua_newuserdatauv(L, 0, 0);
-  }
+  fmh_push_pool_null(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &NULL_KEY);
   fmh_newmodule(L, "fmhost.validate", funcs);
   push_null(L);

@@ -9,6 +9,7 @@
 #include "fmhost/interp.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,52 @@ int fmh_push_error(lua_State *L, const fmh_error *e) {
   lua_pushstring(L, e->msg);
   fmh_push_error_info(L, e);
   return 3;
+}
+
+/* --- table fields ----------------------------------------------------- */
+
+void fmh_set_int(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+void fmh_set_num(lua_State *L, const char *k, lua_Number v) {
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, k);
+}
+
+void fmh_set_bool(lua_State *L, const char *k, int v) {
+  lua_pushboolean(L, v);
+  lua_setfield(L, -2, k);
+}
+
+void fmh_set_str(lua_State *L, const char *k, const char *v) {
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+void fmh_push_strings(lua_State *L, const char *const *v, size_t n) {
+  lua_createtable(L, n > INT32_MAX ? 0 : (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushstring(L, v[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+}
+
+void fmh_push_pool_null(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "fmhost.pool");
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+    lua_getfield(L, -1, "NULL");
+    lua_remove(L, -2);
+  } else {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_newuserdatauv(L, 0, 0);
+  }
 }
 
 /* --- classes and modules, with the --trace wrapper -------------------- */
