@@ -93,6 +93,10 @@ static void copy_opts(fmh_pool_opts *d, const fmh_pool_opts *s) {
   d->tls_key = dup_or_null(s->tls_key);
 }
 
+/* The CA is used only to check the server's certificate: modes preferred
+ * and required encrypt without a check. */
+static int tls_uses_ca(fmh_tls_mode m) { return m == FMH_TLS_VERIFY_CA || m == FMH_TLS_VERIFY_IDENTITY; }
+
 static int check_opts(const fmh_pool_opts *o, fmh_error *e) {
   const char *bad = NULL;
   if (o->size < 1 || o->size > 10000) bad = "size must be 1..10000";
@@ -225,7 +229,7 @@ static MYSQL *connect_mysql(fmh_pool *p, fmh_error *e) {
   }
   if (o->init_sql) mysql_optionsv(m, MYSQL_INIT_COMMAND, o->init_sql);
   if (o->tls_mode != FMH_TLS_DISABLED) {
-    mysql_ssl_set(m, o->tls_key, o->tls_cert, o->tls_ca, NULL, NULL);
+    mysql_ssl_set(m, o->tls_key, o->tls_cert, tls_uses_ca(o->tls_mode) ? o->tls_ca : NULL, NULL, NULL);
     if (o->tls_mode >= FMH_TLS_REQUIRED) mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &yes);
     my_bool verify = o->tls_mode == FMH_TLS_VERIFY_IDENTITY;
     mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
@@ -428,6 +432,14 @@ fmh_pool *fmh_pool_open(const fmh_pool_opts *o, fmh_error *e) {
     return NULL;
   }
   copy_opts(&p->o, o);
+  if ((p->o.tls_mode == FMH_TLS_PREFERRED || p->o.tls_mode == FMH_TLS_REQUIRED) && p->o.tls_ca &&
+      fmh_log_enabled(FMH_LOG_WARN)) {
+    fmh_log_field f[] = {FMH_LS("pool", p->o.name), FMH_LS("mode", fmh_tls_mode_name(p->o.tls_mode)),
+                         FMH_LS("ca", p->o.tls_ca)};
+    fmh_log_emit(FMH_LOG_WARN, "pool.tls", NULL,
+                 "tls ca is not used: this mode encrypts without checking the server certificate (verify-ca checks it)",
+                 f, sizeof f / sizeof *f);
+  }
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->hk_cv, NULL);
   p->refs = 1;

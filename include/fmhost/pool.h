@@ -42,11 +42,14 @@ typedef struct fmh_pool fmh_pool;
 typedef struct fmh_conn fmh_conn;
 typedef struct fmh_cursor fmh_cursor;
 
+/* TLS. tls_ca is used only to check the server certificate (verify-ca,
+ * verify-identity); preferred and required encrypt without any check and
+ * ignore it (with a warning logged as event "pool.tls"). */
 typedef enum {
   FMH_TLS_DISABLED = 0,
   FMH_TLS_PREFERRED,       /* TLS when the server offers it, no certificate check */
   FMH_TLS_REQUIRED,        /* TLS or fail, no certificate check */
-  FMH_TLS_VERIFY_CA,       /* TLS, server certificate signed by tls_ca */
+  FMH_TLS_VERIFY_CA,       /* TLS or fail, server certificate signed by tls_ca */
   FMH_TLS_VERIFY_IDENTITY  /* as VERIFY_CA, and the certificate names the host */
 } fmh_tls_mode;
 

@@ -9,6 +9,8 @@
 local pool = require 'fmhost.pool'
 local stack = require 'fmhost.stack'
 local proc = require 'fmhost.proc'
+local log = require 'fmhost.log'
+local cjson = require 'cjson'
 
 local function mysql_cfg()
   assert(stack.ensure(_G.cfg or {}, { 'mariadb' }))
@@ -66,7 +68,8 @@ describe('fmhost.pool TLS #mysql', function()
     p:close()
   end)
 
-  it('refuses a server whose certificate another CA signed, with a clear TLS error', function()
+  -- a CA of its own that signed nothing the server has; fn(path) runs with it
+  local function with_wrong_ca(fn)
     local dir = os.tmpname()
     os.remove(dir)
     assert(proc.run { 'mkdir', '-p', dir }.ok)
@@ -74,12 +77,44 @@ describe('fmhost.pool TLS #mysql', function()
                                 '-nodes', '-keyout', dir .. '/k.pem', '-out', dir .. '/ca.pem', '-days', '1',
                                 '-subj', '/CN=fmhost wrong CA', timeout_ms = 30000 })
     assert(r.ok, r.stderr)
-    local p, msg, info = pool.open(mysql_cfg(), { tls = { mode = 'verify-ca', ca = dir .. '/ca.pem' } })
+    local ok, err = pcall(fn, dir .. '/ca.pem')
     proc.run { 'rm', '-rf', dir }
-    assert.is_nil(p)
-    assert.matches('TLS', msg)
-    assert.are.same({ 2026, 'tls', false }, { info.code, info.class, info.retryable })
+    assert(ok, err)
+  end
+
+  it('refuses a server whose certificate another CA signed, with a clear TLS error', function()
+    with_wrong_ca(function(ca)
+      local p, msg, info = pool.open(mysql_cfg(), { tls = { mode = 'verify-ca', ca = ca } })
+      assert.is_nil(p)
+      assert.matches('TLS', msg)
+      assert.are.same({ 2026, 'tls', false }, { info.code, info.class, info.retryable })
+    end)
   end)
+
+  it('required encrypts without checking the certificate even when a CA is given, and logs that the CA is unused',
+    function()
+      with_wrong_ca(function(ca)
+        local path = os.tmpname()
+        local old = log.level()
+        assert(log.configure { level = 'warn', file = path, stderr = false })
+        local p, msg = pool.open(mysql_cfg(), { name = 'tls-required-ca', tls = { mode = 'required', ca = ca } })
+        assert(log.configure { level = old, stderr = true, file = '' })
+        local warned
+        for line in io.lines(path) do
+          local e = cjson.decode(line)
+          if e.event == 'pool.tls' and e.pool == 'tls-required-ca' then warned = e end
+        end
+        os.remove(path)
+        assert.is_truthy(p, msg)
+        local cipher, server_says = session_tls(p)
+        p:close()
+        assert.is_string(cipher)
+        assert.are.equal(cipher, server_says)
+        assert.is_table(warned, 'a pool.tls warning')
+        assert.are.same({ 'warn', 'required', ca }, { warned.level, warned.mode, warned.ca })
+        assert.matches('tls ca is not used', warned.msg, 1, true)
+      end)
+    end)
 
   it('an account that requires TLS is refused without it and admitted with it', function()
     local p, msg, info = pool.open(mysql_cfg(), { user = files.user, tls = { mode = 'disabled' } })
