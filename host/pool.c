@@ -6,13 +6,16 @@
 
 #include <errno.h>
 #include <errmsg.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fmhost/log.h"
 #include "fmhost/retry.h"
@@ -93,6 +96,24 @@ static void copy_opts(fmh_pool_opts *d, const fmh_pool_opts *s) {
   d->tls_key = dup_or_null(s->tls_key);
 }
 
+/* A TLS file the pool will hand to libmariadb must be a readable regular
+ * file: libmariadb's own errors do not name the file. */
+static int check_tls_file(const char *what, const char *path, fmh_error *e) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    fmh_error_set(e, "config", errno, 0, "pool: tls %s '%s' cannot be read: %s", what, path, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  close(fd);
+  if (!regular) {
+    fmh_error_set(e, "config", 0, 0, "pool: tls %s '%s' is not a regular file", what, path);
+    return -1;
+  }
+  return 0;
+}
+
 /* The CA is used only to check the server's certificate: modes preferred
  * and required encrypt without a check. */
 static int tls_uses_ca(fmh_tls_mode m) { return m == FMH_TLS_VERIFY_CA || m == FMH_TLS_VERIFY_IDENTITY; }
@@ -115,6 +136,11 @@ static int check_opts(const fmh_pool_opts *o, fmh_error *e) {
     bad = "tls mode verify-ca and verify-identity need tls ca";
   else if ((o->tls_cert && *o->tls_cert) != (o->tls_key && *o->tls_key))
     bad = "tls cert and key go together";
+  if (!bad && o->tls_mode != FMH_TLS_DISABLED) {
+    if (tls_uses_ca(o->tls_mode) && check_tls_file("ca", o->tls_ca, e) != 0) return -1;
+    if (o->tls_cert && *o->tls_cert && check_tls_file("cert", o->tls_cert, e) != 0) return -1;
+    if (o->tls_key && *o->tls_key && check_tls_file("key", o->tls_key, e) != 0) return -1;
+  }
   if (!bad) {
     if (fmh_retry_policy_check(&o->connect_retry, e) == 0) return 0;
     char why[sizeof e->msg];

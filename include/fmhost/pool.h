@@ -44,7 +44,9 @@ typedef struct fmh_cursor fmh_cursor;
 
 /* TLS. tls_ca is used only to check the server certificate (verify-ca,
  * verify-identity); preferred and required encrypt without any check and
- * ignore it (with a warning logged as event "pool.tls"). */
+ * ignore it (with a warning logged as event "pool.tls"). fmh_pool_open
+ * refuses (kind "config") a CA, cert or key it would use that is not a
+ * readable regular file, naming it. */
 typedef enum {
   FMH_TLS_DISABLED = 0,
   FMH_TLS_PREFERRED,       /* TLS when the server offers it, no certificate check */

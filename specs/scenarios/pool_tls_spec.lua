@@ -116,6 +116,20 @@ describe('fmhost.pool TLS #mysql', function()
       end)
     end)
 
+  it('names a CA, certificate or key file that cannot be read before connecting', function()
+    local missing = os.tmpname() .. '.absent.pem'
+    for _, over in ipairs {
+      { tls = { mode = 'verify-ca', ca = missing }, what = 'ca' },
+      { tls = { mode = 'required', cert = missing, key = files.client_key }, what = 'cert' },
+      { tls = { mode = 'verify-ca', ca = files.ca, cert = files.client_cert, key = missing }, what = 'key' },
+    } do
+      local ok, err = pcall(pool.open, mysql_cfg(), { tls = over.tls })
+      assert.is_false(ok)
+      assert.matches("pool: tls " .. over.what .. " '" .. missing .. "' cannot be read: No such file or directory",
+                     err, 1, true)
+    end
+  end)
+
   it('an account that requires TLS is refused without it and admitted with it', function()
     local p, msg, info = pool.open(mysql_cfg(), { user = files.user, tls = { mode = 'disabled' } })
     assert.is_nil(p)

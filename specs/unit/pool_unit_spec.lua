@@ -19,6 +19,23 @@ describe('fmhost.pool (no server)', function()
       assert.has_error(function() pool.open { size = 'many' } end, "option 'size' must be an integer")
     end)
 
+    it('names a TLS file it would use that is missing or not a file, before connecting', function()
+      local missing = os.tmpname() .. '.absent.pem'
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert(require('lfs').mkdir(dir))
+      local function opening(tls) return function() pool.open(REFUSED, { lazy = true, tls = tls }) end end
+      assert.has_error(opening { mode = 'verify-ca', ca = missing },
+                       "pool: tls ca '" .. missing .. "' cannot be read: No such file or directory")
+      assert.has_error(opening { mode = 'verify-identity', ca = dir }, "pool: tls ca '" .. dir .. "' is not a regular file")
+      assert.has_error(opening { mode = 'preferred', cert = missing, key = missing },
+                       "pool: tls cert '" .. missing .. "' cannot be read: No such file or directory")
+      -- required checks no certificate: its CA is not read, so not checked either
+      local p = assert(pool.open(REFUSED, { lazy = true, tls = { mode = 'required', ca = missing } }))
+      p:close()
+      os.remove(dir)
+    end)
+
     it('lets a second table override the first (cfg.mysql plus local changes)', function()
       local p = pool.open({ port = 3306, size = 1, lazy = true }, { port = 1, size = 3, name = 'over' })
       local s = p:stats()
