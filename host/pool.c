@@ -224,6 +224,27 @@ static void describe_target(const fmh_pool *p, char *buf, size_t n) {
              o->database ? o->database : "");
 }
 
+/* A TLS failure in the user's terms: what was being checked (mode, CA,
+ * host) and what libmariadb said. Never retryable: the same options fail the
+ * same way. */
+static void tls_error(const fmh_pool_opts *o, MYSQL *m, const char *what, fmh_error *e) {
+  const char *mode = fmh_tls_mode_name(o->tls_mode), *lib = mysql_error(m);
+  char text[sizeof e->msg];
+  if (tls_uses_ca(o->tls_mode) && (strstr(lib, "certificate") || strstr(lib, "verif"))) {
+    char host[300] = "";
+    if (o->tls_mode == FMH_TLS_VERIFY_IDENTITY)
+      snprintf(host, sizeof host, ", host %s", o->host ? o->host : "127.0.0.1");
+    snprintf(text, sizeof text, "server certificate verification failed (tls mode %s%s, ca %s): %s", mode, host,
+             o->tls_ca, lib);
+  } else if (tls_uses_ca(o->tls_mode)) {
+    snprintf(text, sizeof text, "TLS handshake failed (tls mode %s, ca %s): %s", mode, o->tls_ca, lib);
+  } else {
+    snprintf(text, sizeof text, "TLS handshake failed (tls mode %s): %s", mode, lib);
+  }
+  fmh_pool_fill_error(e, CR_SSL_CONNECTION_ERROR, mysql_sqlstate(m), text, what);
+  e->retryable = 0;
+}
+
 /* Open one MYSQL session with every option of the pool. */
 static MYSQL *connect_mysql(fmh_pool *p, fmh_error *e) {
   const fmh_pool_opts *o = &p->o;
@@ -261,7 +282,12 @@ static MYSQL *connect_mysql(fmh_pool *p, fmh_error *e) {
     mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
   }
   if (!mysql_real_connect(m, o->host, o->user, o->password, o->database, o->port, o->socket, 0)) {
-    fmh_pool_fill_error(e, mysql_errno(m), mysql_sqlstate(m), mysql_error(m), what);
+    unsigned code = mysql_errno(m);
+    if (code == CR_SSL_CONNECTION_ERROR) {
+      tls_error(o, m, what, e);
+    } else {
+      fmh_pool_fill_error(e, code, mysql_sqlstate(m), mysql_error(m), what);
+    }
     mysql_close(m);
     return NULL;
   }

@@ -82,13 +82,23 @@ describe('fmhost.pool TLS #mysql', function()
     assert(ok, err)
   end
 
-  it('refuses a server whose certificate another CA signed, with a clear TLS error', function()
-    with_wrong_ca(function(ca)
-      local p, msg, info = pool.open(mysql_cfg(), { tls = { mode = 'verify-ca', ca = ca } })
-      assert.is_nil(p)
-      assert.matches('TLS', msg)
-      assert.are.same({ 2026, 'tls', false }, { info.code, info.class, info.retryable })
+  it('refuses a server whose certificate another CA signed, saying the certificate check failed and with which CA',
+    function()
+      with_wrong_ca(function(ca)
+        local p, msg, info = pool.open(mysql_cfg(), { tls = { mode = 'verify-ca', ca = ca } })
+        assert.is_nil(p)
+        assert.matches(': server certificate verification failed (tls mode verify-ca, ca ' .. ca
+                       .. '): TLS/SSL error: self-signed certificate in certificate chain (error 2026', msg, 1, true)
+        assert.are.same({ 2026, 'tls', false }, { info.code, info.class, info.retryable })
+      end)
     end)
+
+  it('verify-identity names the host the certificate does not name', function()
+    local p, msg, info = pool.open(mysql_cfg(), { host = '127.1', tls = { mode = 'verify-identity', ca = files.ca } })
+    assert.is_nil(p)
+    assert.matches(': server certificate verification failed (tls mode verify-identity, host 127.1, ca ' .. files.ca
+                   .. '): ', msg, 1, true)
+    assert.are.same({ 2026, 'tls', false }, { info.code, info.class, info.retryable })
   end)
 
   it('required encrypts without checking the certificate even when a CA is given, and logs that the CA is unused',
