@@ -84,11 +84,21 @@ static void push_json(lua_State *L, const json_t *j, int rows, int depth) {
   }
 }
 
-/* Push j (stealing the reference); on NULL push the error. */
-static int push_json_or_error(lua_State *L, json_t *j, const fmh_error *err) {
-  if (!j) return fmh_push_error(L, err);
+/* Push j (stealing the reference); on NULL push the error. Clears err. */
+static int push_json_or_error(lua_State *L, json_t *j, fmh_error *err) {
+  if (!j) return fmh_fail(L, err);
   push_json(L, j, 0, 0);
   json_decref(j);
+  fmh_error_clear(err);
+  return 1;
+}
+
+/* Push text (true when NULL) or, when rc is not 0, the error. Clears err. */
+static int push_outcome(lua_State *L, int rc, const char *text, fmh_error *err) {
+  if (rc) return fmh_fail(L, err);
+  if (text) lua_pushstring(L, text);
+  else lua_pushboolean(L, 1);
+  fmh_error_clear(err);
   return 1;
 }
 
@@ -299,50 +309,41 @@ static int l_urls(lua_State *L) {
 static int l_overview(lua_State *L) {
   fmh_error err = {0};
   json_t *j = fmh_flink_overview(check_client(L, 1)->c, &err);
-  int n = push_json_or_error(L, j, &err);
-  fmh_error_clear(&err);
-  return n;
+  return push_json_or_error(L, j, &err);
 }
 
 static int l_config(lua_State *L) {
   fmh_error err = {0};
   json_t *j = fmh_flink_config(check_client(L, 1)->c, &err);
-  int n = push_json_or_error(L, j, &err);
-  fmh_error_clear(&err);
-  return n;
+  return push_json_or_error(L, j, &err);
 }
 
-/* Push the array under key of j (an empty list when absent). */
+/* Push the array under key of j (an empty list when absent). Clears err. */
 static int push_list_of(lua_State *L, json_t *j, const char *key, fmh_error *err) {
-  if (!j) return fmh_push_error(L, err);
+  if (!j) return fmh_fail(L, err);
   json_t *a = json_object_get(j, key);
   if (a) push_json(L, a, 0, 0);
   else lua_newtable(L);
   json_decref(j);
+  fmh_error_clear(err);
   return 1;
 }
 
 static int l_jobs(lua_State *L) {
   fmh_error err = {0};
-  int n = push_list_of(L, fmh_flink_jobs(check_client(L, 1)->c, &err), "jobs", &err);
-  fmh_error_clear(&err);
-  return n;
+  return push_list_of(L, fmh_flink_jobs(check_client(L, 1)->c, &err), "jobs", &err);
 }
 
 static int l_taskmanagers(lua_State *L) {
   fmh_error err = {0};
-  int n = push_list_of(L, fmh_flink_taskmanagers(check_client(L, 1)->c, &err), "taskmanagers", &err);
-  fmh_error_clear(&err);
-  return n;
+  return push_list_of(L, fmh_flink_taskmanagers(check_client(L, 1)->c, &err), "taskmanagers", &err);
 }
 
 static int l_job(lua_State *L) {
   client_ud *u = check_client(L, 1);
   const char *id = check_job_id(L, 2);
   fmh_error err = {0};
-  int n = push_json_or_error(L, fmh_flink_job(u->c, id, &err), &err);
-  fmh_error_clear(&err);
-  return n;
+  return push_json_or_error(L, fmh_flink_job(u->c, id, &err), &err);
 }
 
 static void new_job(lua_State *L, fmh_flink *c, const char *id) {
@@ -365,9 +366,7 @@ static int l_upload_jar(lua_State *L) {
   fmh_error err = {0};
   char *jarid = NULL;
   if (fmh_flink_jar_upload(u->c, path, &jarid, &err)) {
-    int n = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return n;
+    return fmh_fail(L, &err);
   }
   lua_pushstring(L, jarid);
   free(jarid);
@@ -404,9 +403,7 @@ static int l_run_jar(lua_State *L) {
   fmh_error err = {0};
   char jobid[33];
   if (fmh_flink_jar_run(u->c, jarid, entry, args, nargs, par, sp, anr, timeout, jobid, &err)) {
-    int n = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return n;
+    return fmh_fail(L, &err);
   }
   new_job(L, u->c, jobid);
   return 1;
@@ -414,9 +411,7 @@ static int l_run_jar(lua_State *L) {
 
 static int l_gateway_info(lua_State *L) {
   fmh_error err = {0};
-  int n = push_json_or_error(L, fmh_flink_gateway_info(check_client(L, 1)->c, &err), &err);
-  fmh_error_clear(&err);
-  return n;
+  return push_json_or_error(L, fmh_flink_gateway_info(check_client(L, 1)->c, &err), &err);
 }
 
 /* c:rest(method, path[, body]) / c:gateway(method, path[, body]): any call,
@@ -430,9 +425,7 @@ static int raw_call(lua_State *L, int gateway) {
   json_t *j = gateway ? fmh_flink_gateway(u->c, method, path, body, 0, &err)
                       : fmh_flink_rest(u->c, method, path, body, 0, &err);
   json_decref(body);
-  int n = push_json_or_error(L, j, &err);
-  fmh_error_clear(&err);
-  return n;
+  return push_json_or_error(L, j, &err);
 }
 
 static int l_rest(lua_State *L) { return raw_call(L, 0); }
@@ -461,36 +454,26 @@ static int job_state(lua_State *L) {
   job_ud *j = check_job(L, 1);
   fmh_error err = {0};
   char st[32];
-  int n;
-  if (fmh_flink_job_state(j->c, j->id, st, sizeof st, &err)) n = fmh_push_error(L, &err);
-  else { lua_pushstring(L, st); n = 1; }
-  fmh_error_clear(&err);
-  return n;
+  return push_outcome(L, fmh_flink_job_state(j->c, j->id, st, sizeof st, &err), st, &err);
 }
 
 static int job_detail(lua_State *L) {
   job_ud *j = check_job(L, 1);
   fmh_error err = {0};
-  int n = push_json_or_error(L, fmh_flink_job(j->c, j->id, &err), &err);
-  fmh_error_clear(&err);
-  return n;
+  return push_json_or_error(L, fmh_flink_job(j->c, j->id, &err), &err);
 }
 
 static int job_vertices(lua_State *L) {
   job_ud *j = check_job(L, 1);
   fmh_error err = {0};
-  int n = push_list_of(L, fmh_flink_job(j->c, j->id, &err), "vertices", &err);
-  fmh_error_clear(&err);
-  return n;
+  return push_list_of(L, fmh_flink_job(j->c, j->id, &err), "vertices", &err);
 }
 
 static int job_exceptions(lua_State *L) {
   job_ud *j = check_job(L, 1);
   int max = (int)luaL_optinteger(L, 2, 0);
   fmh_error err = {0};
-  int n = push_json_or_error(L, fmh_flink_job_exceptions(j->c, j->id, max, &err), &err);
-  fmh_error_clear(&err);
-  return n;
+  return push_json_or_error(L, fmh_flink_job_exceptions(j->c, j->id, max, &err), &err);
 }
 
 static int job_root_exception(lua_State *L) {
@@ -498,9 +481,7 @@ static int job_root_exception(lua_State *L) {
   fmh_error err = {0};
   json_t *ex = fmh_flink_job_exceptions(j->c, j->id, 1, &err);
   if (!ex) {
-    int n = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return n;
+    return fmh_fail(L, &err);
   }
   const char *name = NULL;
   const char *trace = fmh_flink_root_exception(ex, &name);
@@ -515,9 +496,7 @@ static int job_root_exception(lua_State *L) {
 static int job_checkpoints(lua_State *L) {
   job_ud *j = check_job(L, 1);
   fmh_error err = {0};
-  int n = push_json_or_error(L, fmh_flink_job_checkpoints(j->c, j->id, &err), &err);
-  fmh_error_clear(&err);
-  return n;
+  return push_json_or_error(L, fmh_flink_job_checkpoints(j->c, j->id, &err), &err);
 }
 
 /* The vertex argument: a 32-hex id, a 1-based index or part of a name. */
@@ -575,9 +554,7 @@ static int job_metrics(lua_State *L) {
   json_t *r = NULL;
   if (vertex_arg(L, j, 2, vid, &err) == 0) r = fmh_flink_subtask_metrics(j->c, j->id, vid, names, agg, &err);
   if (!r) {
-    int n = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return n;
+    return fmh_fail(L, &err);
   }
   lua_newtable(L);
   size_t i;
@@ -604,9 +581,7 @@ static int job_vertex_metrics(lua_State *L) {
   json_t *r = NULL;
   if (vertex_arg(L, j, 2, vid, &err) == 0) r = fmh_flink_vertex_metrics(j->c, j->id, vid, names, &err);
   if (!r) {
-    int n = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return n;
+    return fmh_fail(L, &err);
   }
   lua_newtable(L);
   size_t i;
@@ -629,19 +604,13 @@ static int job_backpressure(lua_State *L) {
   char vid[33];
   json_t *r = NULL;
   if (vertex_arg(L, j, 2, vid, &err) == 0) r = fmh_flink_backpressure(j->c, j->id, vid, &err);
-  int n = push_json_or_error(L, r, &err);
-  fmh_error_clear(&err);
-  return n;
+  return push_json_or_error(L, r, &err);
 }
 
 static int job_cancel(lua_State *L) {
   job_ud *j = check_job(L, 1);
   fmh_error err = {0};
-  int n;
-  if (fmh_flink_job_cancel(j->c, j->id, &err)) n = fmh_push_error(L, &err);
-  else { lua_pushboolean(L, 1); n = 1; }
-  fmh_error_clear(&err);
-  return n;
+  return push_outcome(L, fmh_flink_job_cancel(j->c, j->id, &err), NULL, &err);
 }
 
 /* job:stop{savepoint_dir=, drain=false, timeout_ms=120000} -> savepoint path */
@@ -654,11 +623,9 @@ static int job_stop(lua_State *L) {
   long timeout = opt_ms(L, 2, "timeout_ms", 120000);
   fmh_error err = {0};
   char *loc = NULL;
-  int n;
-  if (fmh_flink_job_stop(j->c, j->id, dir, drain, timeout, &loc, &err)) n = fmh_push_error(L, &err);
-  else { lua_pushstring(L, loc); n = 1; }
+  int rc = fmh_flink_job_stop(j->c, j->id, dir, drain, timeout, &loc, &err);
+  int n = push_outcome(L, rc, loc, &err);
   free(loc);
-  fmh_error_clear(&err);
   return n;
 }
 
@@ -724,9 +691,7 @@ static int l_session(lua_State *L) {
   int rc = fmh_flink_session_open(u->c, name, props, &sh, &err);
   json_decref(props);
   if (rc) {
-    int n = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return n;
+    return fmh_fail(L, &err);
   }
   session_ud *s = lua_newuserdatauv(L, sizeof *s, 0);
   s->c = NULL;
@@ -747,11 +712,8 @@ static int session_close_impl(lua_State *L, int from_gc) {
     int rc = fmh_flink_session_close(s->c, s->sh, from_gc ? 1000 : 0, &err);
     free(s->sh);
     s->sh = NULL;
-    if (!from_gc) {
-      if (rc) n = fmh_push_error(L, &err);
-      else { lua_pushboolean(L, 1); n = 1; }
-    }
-    fmh_error_clear(&err);
+    if (from_gc) fmh_error_clear(&err);
+    else n = push_outcome(L, rc, NULL, &err);
   } else if (!from_gc) {
     lua_pushboolean(L, 1);
     n = 1;
@@ -780,11 +742,7 @@ static int session_handle(lua_State *L) {
 static int session_heartbeat(lua_State *L) {
   session_ud *s = check_session(L, 1);
   fmh_error err = {0};
-  int n;
-  if (fmh_flink_session_heartbeat(s->c, s->sh, &err)) n = fmh_push_error(L, &err);
-  else { lua_pushboolean(L, 1); n = 1; }
-  fmh_error_clear(&err);
-  return n;
+  return push_outcome(L, fmh_flink_session_heartbeat(s->c, s->sh, &err), NULL, &err);
 }
 
 /* s:execute(sql[, {timeout_ms=, execution_timeout_ms=, config={}}]) -> Operation */
@@ -806,9 +764,7 @@ static int session_execute(lua_State *L) {
   int rc = fmh_flink_statement(s->c, s->sh, sql, conf, exec_timeout, &oh, &err);
   json_decref(conf);
   if (rc) {
-    int n = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return n;
+    return fmh_fail(L, &err);
   }
   op_ud *o = lua_newuserdatauv(L, sizeof *o, 2);
   memset(o, 0, sizeof *o);
@@ -850,11 +806,7 @@ static int op_status(lua_State *L) {
   op_ud *o = check_op(L, 1);
   fmh_error err = {0};
   char st[32];
-  int n;
-  if (fmh_flink_op_status(o->c, o->sh, o->op, st, sizeof st, &err)) n = fmh_push_error(L, &err);
-  else { lua_pushstring(L, st); n = 1; }
-  fmh_error_clear(&err);
-  return n;
+  return push_outcome(L, fmh_flink_op_status(o->c, o->sh, o->op, st, sizeof st, &err), st, &err);
 }
 
 /* op:wait([timeout_ms | {timeout_ms=}]) -> final status | nil, msg, info */
@@ -936,11 +888,7 @@ static int fetch_into(lua_State *L, op_ud *o, int opts) {
   lua_pop(L, 1);
   fmh_error err = {0};
   json_t *r = fmh_flink_op_fetch_all(o->c, o->sh, o->op, fmt, timeout, max_rows, &err);
-  if (!r) {
-    fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return 3;
-  }
+  if (!r) return fmh_fail(L, &err);
   push_result(L, r);
   int complete = json_is_true(json_object_get(r, "eos"));
   json_decref(r);
@@ -972,9 +920,7 @@ static int op_job_id(lua_State *L) {
   if (lua_isnil(L, -1)) {
     fmh_error err = {0};
     fmh_error_set(&err, "flink", 0, 0, "operation %s has no job (it is not an INSERT or a query)", o->op);
-    n = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return n;
+    return fmh_fail(L, &err);
   }
   return 1;
 }
@@ -982,21 +928,14 @@ static int op_job_id(lua_State *L) {
 static int op_cancel(lua_State *L) {
   op_ud *o = check_op(L, 1);
   fmh_error err = {0};
-  int n;
-  if (fmh_flink_op_cancel(o->c, o->sh, o->op, &err)) n = fmh_push_error(L, &err);
-  else { lua_pushboolean(L, 1); n = 1; }
-  fmh_error_clear(&err);
-  return n;
+  return push_outcome(L, fmh_flink_op_cancel(o->c, o->sh, o->op, &err), NULL, &err);
 }
 
 static int op_close(lua_State *L) {
   op_ud *o = luaL_checkudata(L, 1, OP_T);
   if (o->closed) { lua_pushboolean(L, 1); return 1; }
   fmh_error err = {0};
-  int n;
-  if (fmh_flink_op_close(o->c, o->sh, o->op, &err)) n = fmh_push_error(L, &err);
-  else { lua_pushboolean(L, 1); n = 1; }
-  fmh_error_clear(&err);
+  int n = push_outcome(L, fmh_flink_op_close(o->c, o->sh, o->op, &err), NULL, &err);
   o->closed = 1;
   return n;
 }
@@ -1062,9 +1001,7 @@ static int l_stub_server(lua_State *L) {
   luaL_setmetatable(L, STUB_T);
   u->s = fmh_httpstub_start(r, n, &err);
   if (!u->s) {
-    int k = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return k;
+    return fmh_fail(L, &err);
   }
   return 1;
 }

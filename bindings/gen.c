@@ -83,12 +83,6 @@ static LGen *check_gen(lua_State *L, int i) {
   return lg;
 }
 
-static int fail(lua_State *L, fmh_error *e) {
-  int n = fmh_push_error(L, e);
-  fmh_error_clear(e);
-  return n;
-}
-
 /* ---- row source for pool:load ------------------------------------------- */
 
 typedef struct producer {
@@ -319,7 +313,7 @@ static int push_gen(lua_State *L, fmh_gen_schema *s, int opts) {
   luaL_setmetatable(L, GEN);
   lg->g = fmh_gen_new(s, seed_set, seed, &e);
   fmh_gen_schema_free(s);
-  if (!lg->g) return fail(L, &e);
+  if (!lg->g) return fmh_fail(L, &e);
   /* the column list of the load statements */
   size_t ncols = fmh_gen_ncols(lg->g), cap = 3;
   fmh_gen_colinfo ci;
@@ -346,7 +340,7 @@ static int l_new(lua_State *L) {
   fmh_error e = {0};
   if (schema_from_table(L, s, 1, &e) != 0) {
     fmh_gen_schema_free(s);
-    return fail(L, &e);
+    return fmh_fail(L, &e);
   }
   return push_gen(L, s, 2);
 }
@@ -363,7 +357,7 @@ static int l_load(lua_State *L) {
   }
   fmh_error e = {0};
   fmh_gen_schema *s = fmh_gen_schema_load_yaml(path, &e);
-  if (!s) return fail(L, &e);
+  if (!s) return fmh_fail(L, &e);
   return push_gen(L, s, 2);
 }
 
@@ -474,12 +468,7 @@ static rowbuf *new_rowbuf(lua_State *L, LGen *lg) {
 
 static void gen_row(lua_State *L, LGen *lg, rowbuf *rb, int64_t row, const unsigned char *plain) {
   fmh_error e = {0};
-  if (fmh_gen_row(rb->cur, row, plain, rb->v, &e) != 0) {
-    char msg[sizeof e.msg];
-    snprintf(msg, sizeof msg, "%s", e.msg);
-    fmh_error_clear(&e);
-    luaL_error(L, "%s", msg);
-  }
+  if (fmh_gen_row(rb->cur, row, plain, rb->v, &e) != 0) fmh_raise(L, &e);
 }
 
 static void push_row(lua_State *L, LGen *lg, rowbuf *rb, int by_name) {
@@ -596,10 +585,7 @@ static int text_rows(lua_State *L, fmh_gen_format f) {
   fmh_error e = {0};
   if (fmh_gen_append(rb->cur, &o, from, to, &b, &e) != 0) {
     fmh_gen_buf_free(&b);
-    char msg[sizeof e.msg];
-    snprintf(msg, sizeof msg, "%s", e.msg);
-    fmh_error_clear(&e);
-    return luaL_error(L, "%s", msg);
+    return fmh_raise(L, &e);
   }
   lua_pushlstring(L, b.p ? b.p : "", b.len);
   fmh_gen_buf_free(&b);
@@ -627,7 +613,7 @@ static int write_common(lua_State *L, int fixed, fmh_gen_format f) {
   }
   fmh_error e = {0};
   int64_t n = fmh_gen_write_file(lg->g, &o, path, from, to, threads, &e);
-  if (n < 0) return fail(L, &e);
+  if (n < 0) return fmh_fail(L, &e);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
@@ -660,7 +646,7 @@ static int l_stream(lua_State *L) {
   lua_setiuservalue(L, -2, 1); /* the stream pins its generator */
   fmh_error e = {0};
   ls->st = fmh_gen_stream_new(lg->g, &o, from, to, threads, &e);
-  if (!ls->st) return fail(L, &e);
+  if (!ls->st) return fmh_fail(L, &e);
   ls->owner = lg;
   lg->streams++;
   return 1;
@@ -680,7 +666,7 @@ static int l_stream_read(lua_State *L) {
   char *p = luaL_buffinitsize(L, &b, (size_t)max);
   fmh_error e = {0};
   long n = fmh_gen_stream_read(ls->st, p, (size_t)max, &e);
-  if (n < 0) return fail(L, &e);
+  if (n < 0) return fmh_fail(L, &e);
   if (n == 0) { lua_pushnil(L); return 1; }
   luaL_pushresultsize(&b, (size_t)n);
   return 1;
@@ -831,7 +817,7 @@ static int l_flatten(lua_State *L) {
   fmh_error e = {0};
   if (fmh_gen_flatten(json, len, paths, (size_t)n, v, &b, &e) != 0) {
     fmh_gen_buf_free(&b);
-    return fail(L, &e);
+    return fmh_fail(L, &e);
   }
   lua_createtable(L, (int)n, 0);
   lua_createtable(L, (int)n, 0);

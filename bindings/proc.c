@@ -163,9 +163,7 @@ static int l_spawn(lua_State *L) {
   luaL_setmetatable(L, PROC_T);
   u->p = fmh_proc_spawn(&o, &err);
   if (!u->p) {
-    int n = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return n;
+    return fmh_fail(L, &err);
   }
   u->pid = fmh_proc_pid(u->p);
   return 1;
@@ -195,9 +193,7 @@ static int l_signal_m(lua_State *L) {
   int group = lua_toboolean(L, 3);
   fmh_error err = {0};
   if (fmh_proc_signal(u->p, sig, group, &err) != 0) {
-    int n = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return n;
+    return fmh_fail(L, &err);
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -332,9 +328,7 @@ static int l_signal(lua_State *L) {
   int sig = check_sig(L, 2, "TERM");
   fmh_error err = {0};
   if (fmh_proc_kill(pid, sig, lua_toboolean(L, 3), &err) != 0) {
-    int n = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return n;
+    return fmh_fail(L, &err);
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -396,9 +390,7 @@ static int l_port_free(lua_State *L) {
   fmh_error err = {0};
   int r = fmh_proc_port_free(host, port, &err);
   if (r < 0) {
-    int n = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return n;
+    return fmh_fail(L, &err);
   }
   lua_pushboolean(L, r);
   return 1;
@@ -430,9 +422,7 @@ static int l_listen(lua_State *L) {
   int bound = 0;
   int fd = fmh_proc_listen(host, port, &bound, &err);
   if (fd < 0) {
-    int n = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return n;
+    return fmh_fail(L, &err);
   }
   u->fd = fd;
   u->port = bound;
@@ -475,9 +465,7 @@ static int l_lock(lua_State *L) {
   fmh_error err = {0};
   int fd = fmh_proc_lock(path, (long)ms, &err);
   if (fd < 0) {
-    int n = fmh_push_error(L, &err);
-    fmh_error_clear(&err);
-    return n;
+    return fmh_fail(L, &err);
   }
   *u = fd;
   return 1;

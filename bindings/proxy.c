@@ -91,12 +91,6 @@ static void check_keys(lua_State *L, int t, const char *what, const char *const 
   }
 }
 
-static int push_failure(lua_State *L, fmh_error *e) {
-  int n = fmh_push_error(L, e);
-  fmh_error_clear(e);
-  return n;
-}
-
 /* --- proxy ---------------------------------------------------------------- */
 
 static void fill_opts(lua_State *L, int t, fmh_proxy_opts *o, int echo) {
@@ -133,7 +127,7 @@ static int start_common(lua_State *L, int echo) {
   luaL_setmetatable(L, PROXY_T);
   fmh_error e = {0};
   u->p = echo ? fmh_proxy_start_echo(&o, &e) : fmh_proxy_start(&o, &e);
-  if (!u->p) return push_failure(L, &e);
+  if (!u->p) return fmh_fail(L, &e);
   return 1;
 }
 
@@ -214,11 +208,7 @@ static int l_toxic(lua_State *L) {
     tx.reset = fmh_opt_bool(L, t, "reset", 0);
   }
   fmh_error e = {0};
-  if (fmh_proxy_set_toxic(p, &tx, &e) != 0) {
-    lua_pushstring(L, e.msg);
-    fmh_error_clear(&e);
-    return lua_error(L);
-  }
+  if (fmh_proxy_set_toxic(p, &tx, &e) != 0) return fmh_raise(L, &e);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -354,7 +344,7 @@ static int l_tcp_client(lua_State *L) {
   luaL_setmetatable(L, CLIENT_T);
   fmh_error e = {0};
   u->fd = fmh_proxy_client_connect(host, (int)port, (int)ms, &e);
-  if (u->fd < 0) return push_failure(L, &e);
+  if (u->fd < 0) return fmh_fail(L, &e);
   return 1;
 }
 
@@ -362,7 +352,7 @@ static int l_tcp_client(lua_State *L) {
  * what did arrive otherwise. buf is freed. */
 static int push_received(lua_State *L, long rc, char *buf, size_t got, int eof, fmh_error *e) {
   if (rc < 0) {
-    int n = push_failure(L, e);
+    int n = fmh_fail(L, e);
     fmh_set_int(L, "received", (lua_Integer)got);
     lua_pushlstring(L, buf ? buf : "", got);
     lua_setfield(L, -2, "data");
@@ -381,7 +371,7 @@ static int l_client_send(lua_State *L) {
   const char *s = luaL_checklstring(L, 2, &len);
   int ms = opt_timeout(L, 3, 5000);
   fmh_error e = {0};
-  if (fmh_proxy_client_send(fd, s, len, ms, &e) != 0) return push_failure(L, &e);
+  if (fmh_proxy_client_send(fd, s, len, ms, &e) != 0) return fmh_fail(L, &e);
   lua_pushboolean(L, 1);
   return 1;
 }

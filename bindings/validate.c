@@ -67,16 +67,11 @@ static fmh_gen *to_gen(lua_State *L, int i, const char *what) {
   return g;
 }
 
+/* A "usage" error is the caller's mistake and raises; the rest return
+ * nil, msg, info. */
 static int fail(lua_State *L, fmh_error *e) {
-  if (e->kind && strcmp(e->kind, "usage") == 0) {
-    char msg[sizeof e->msg];
-    snprintf(msg, sizeof msg, "%s", e->msg);
-    fmh_error_clear(e);
-    return luaL_error(L, "%s", msg);
-  }
-  int n = fmh_push_error(L, e);
-  fmh_error_clear(e);
-  return n;
+  if (e->kind && strcmp(e->kind, "usage") == 0) return fmh_raise(L, e);
+  return fmh_fail(L, e);
 }
 
 /* --- options ------------------------------------------------------------- */

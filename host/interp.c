@@ -159,6 +159,19 @@ int fmh_push_error(lua_State *L, const fmh_error *e) {
   return 3;
 }
 
+int fmh_fail(lua_State *L, fmh_error *e) {
+  int n = fmh_push_error(L, e);
+  fmh_error_clear(e);
+  return n;
+}
+
+int fmh_raise(lua_State *L, fmh_error *e) {
+  char msg[sizeof e->msg];
+  snprintf(msg, sizeof msg, "%s", e->msg);
+  fmh_error_clear(e);            /* luaL_error does not return */
+  return luaL_error(L, "%s", msg);
+}
+
 /* --- table fields ----------------------------------------------------- */
 
 void fmh_set_int(lua_State *L, const char *k, lua_Integer v) {

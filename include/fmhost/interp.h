@@ -31,6 +31,12 @@ void fmh_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, cons
 int fmh_push_error(lua_State *L, const fmh_error *e);
 /* Push the info table of e alone. */
 void fmh_push_error_info(lua_State *L, const fmh_error *e);
+/* Push nil, msg, info for e and clear it (its detail is freed); returns 3,
+ * so a binding ends with `return fmh_fail(L, &err);`. */
+int fmh_fail(lua_State *L, fmh_error *e);
+/* Raise e's message as a Lua error, clearing e first (for failures that are
+ * the caller's mistake, or that a binding reports by raising). */
+int fmh_raise(lua_State *L, fmh_error *e);
 /* Create a module table from funcs; under --trace each function is wrapped
  * so that every call is logged with its arguments and duration. */
 void fmh_newmodule(lua_State *L, const char *name, const luaL_Reg *funcs);
