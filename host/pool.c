@@ -8,6 +8,7 @@
 #include <errmsg.h>
 #include <fcntl.h>
 #include <math.h>
+#include <mysql/plugin_auth.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,8 +22,67 @@
 #include "fmhost/retry.h"
 #include "pool_internal.h"
 
+/* --- refusing a server without TLS before authenticating -----------------
+ *
+ * libmariadb 3.3 refuses a server that does not offer TLS before it sends
+ * the user name and password only when it also checks the host name
+ * (MYSQL_OPT_SSL_VERIFY_SERVER_CERT) or a certificate fingerprint;
+ * MYSQL_OPT_SSL_ENFORCE merely asks for TLS, and without it the login goes
+ * out in plain text. So modes required and verify-ca (and verify-identity,
+ * for one message) start the handshake with this client authentication
+ * plugin: it runs after the server's greeting, before anything about the
+ * user is sent, and fails when the greeting does not offer TLS. Otherwise
+ * it sends an empty answer over the now encrypted session, and the server
+ * switches to the account's own plugin (one more round trip).
+ *
+ * Debian's <mysql/client_plugin.h> includes <ma_compress.h>, which
+ * libmariadb-dev does not ship, so the plugin's layout is spelled out here:
+ * the client plugin ABI (MYSQL_CLIENT_PLUGIN_HEADER followed by
+ * authenticate_user, interface version 1.0). */
+struct tls_guard_plugin {
+  int type;
+  unsigned int interface_version;
+  const char *name, *author, *desc;
+  unsigned int version[3];
+  const char *license;
+  void *mysql_api;
+  int (*init)(char *, size_t, int, va_list);
+  int (*deinit)(void);
+  int (*options)(const char *, const void *);
+  int (*authenticate_user)(MYSQL_PLUGIN_VIO *vio, MYSQL *mysql);
+};
+
+#define TLS_GUARD "fmhost_tls_guard"
+enum { GUARD_NOT_RUN = 0, GUARD_REFUSED, GUARD_PASSED };
+/* what the guard saw on this thread's current connect */
+static _Thread_local int guard_seen;
+
+static int tls_guard_auth(MYSQL_PLUGIN_VIO *vio, MYSQL *mysql) {
+  unsigned long caps = 0;
+  if (mariadb_get_infov(mysql, MARIADB_CONNECTION_SERVER_CAPABILITIES, &caps) != 0 || !(caps & CLIENT_SSL)) {
+    guard_seen = GUARD_REFUSED;
+    return CR_SSL_CONNECTION_ERROR; /* nothing was sent */
+  }
+  guard_seen = GUARD_PASSED;
+  /* the handshake answer: TLS starts first (and checks the certificate as
+   * configured), then the server asks for the account's plugin */
+  return vio->write_packet(vio, (const unsigned char *)"", 0) ? CR_ERROR : CR_OK;
+}
+
+static struct tls_guard_plugin tls_guard = {
+    2 /* MYSQL_CLIENT_AUTHENTICATION_PLUGIN */, 0x0100, TLS_GUARD, "fmhost",
+    "refuses a server that does not offer TLS before authenticating", {1, 0, 0}, "GPL", NULL, NULL, NULL,
+    NULL, tls_guard_auth};
+static int tls_guard_ready;
+
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-static void lib_init(void) { mysql_library_init(0, NULL, NULL); }
+static void lib_init(void) {
+  mysql_library_init(0, NULL, NULL);
+  MYSQL *m = mysql_init(NULL);
+  if (!m) return;
+  tls_guard_ready = mysql_client_register_plugin(m, (struct st_mysql_client_plugin *)(void *)&tls_guard) != NULL;
+  mysql_close(m);
+}
 
 double fmh_pool_now_ms(void) {
   struct timespec ts;
@@ -227,10 +287,15 @@ static void describe_target(const fmh_pool *p, char *buf, size_t n) {
 /* A TLS failure in the user's terms: what was being checked (mode, CA,
  * host) and what libmariadb said. Never retryable: the same options fail the
  * same way. */
-static void tls_error(const fmh_pool_opts *o, MYSQL *m, const char *what, fmh_error *e) {
+static void tls_error(const fmh_pool_opts *o, MYSQL *m, int refused, const char *what, fmh_error *e) {
   const char *mode = fmh_tls_mode_name(o->tls_mode), *lib = mysql_error(m);
   char text[sizeof e->msg];
-  if (tls_uses_ca(o->tls_mode) && (strstr(lib, "certificate") || strstr(lib, "verif"))) {
+  if (refused) {
+    snprintf(text, sizeof text,
+             "TLS required (mode %s) but the server does not offer TLS: refused before sending the user name "
+             "or password, since the session is not encrypted",
+             mode);
+  } else if (tls_uses_ca(o->tls_mode) && (strstr(lib, "certificate") || strstr(lib, "verif"))) {
     char host[300] = "";
     if (o->tls_mode == FMH_TLS_VERIFY_IDENTITY)
       snprintf(host, sizeof host, ", host %s", o->host ? o->host : "127.0.0.1");
@@ -241,7 +306,8 @@ static void tls_error(const fmh_pool_opts *o, MYSQL *m, const char *what, fmh_er
   } else {
     snprintf(text, sizeof text, "TLS handshake failed (tls mode %s): %s", mode, lib);
   }
-  fmh_pool_fill_error(e, CR_SSL_CONNECTION_ERROR, mysql_sqlstate(m), text, what);
+  const char *state = mysql_sqlstate(m);
+  fmh_pool_fill_error(e, CR_SSL_CONNECTION_ERROR, refused ? "08001" : state, text, what);
   e->retryable = 0;
 }
 
@@ -275,16 +341,24 @@ static MYSQL *connect_mysql(fmh_pool *p, fmh_error *e) {
     mysql_optionsv(m, MYSQL_INIT_COMMAND, init);
   }
   if (o->init_sql) mysql_optionsv(m, MYSQL_INIT_COMMAND, o->init_sql);
+  int guarded = 0;
   if (o->tls_mode != FMH_TLS_DISABLED) {
     mysql_ssl_set(m, o->tls_key, o->tls_cert, tls_uses_ca(o->tls_mode) ? o->tls_ca : NULL, NULL, NULL);
-    if (o->tls_mode >= FMH_TLS_REQUIRED) mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &yes);
+    if (o->tls_mode >= FMH_TLS_REQUIRED) {
+      mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &yes);
+      if (tls_guard_ready) {
+        mysql_optionsv(m, MYSQL_DEFAULT_AUTH, TLS_GUARD);
+        guarded = 1;
+      }
+    }
     my_bool verify = o->tls_mode == FMH_TLS_VERIFY_IDENTITY;
     mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
   }
+  guard_seen = GUARD_NOT_RUN;
   if (!mysql_real_connect(m, o->host, o->user, o->password, o->database, o->port, o->socket, 0)) {
     unsigned code = mysql_errno(m);
-    if (code == CR_SSL_CONNECTION_ERROR) {
-      tls_error(o, m, what, e);
+    if (code == CR_SSL_CONNECTION_ERROR || (guarded && guard_seen == GUARD_REFUSED)) {
+      tls_error(o, m, guarded && guard_seen == GUARD_REFUSED, what, e);
     } else {
       fmh_pool_fill_error(e, code, mysql_sqlstate(m), mysql_error(m), what);
     }
@@ -292,8 +366,12 @@ static MYSQL *connect_mysql(fmh_pool *p, fmh_error *e) {
     return NULL;
   }
   if (o->tls_mode >= FMH_TLS_REQUIRED && !mysql_get_ssl_cipher(m)) {
-    fmh_error_set(e, "mysql", CR_SSL_CONNECTION_ERROR, 0, "%s: TLS required (mode %s) but the session is not encrypted",
-                  what, fmh_tls_mode_name(o->tls_mode));
+    /* only a server that announces no authentication plugins gets here
+     * (MariaDB and MySQL announce them since 5.5): the guard did not run */
+    char text[200];
+    snprintf(text, sizeof text, "TLS required (mode %s) but the session is not encrypted",
+             fmh_tls_mode_name(o->tls_mode));
+    fmh_pool_fill_error(e, CR_SSL_CONNECTION_ERROR, "08001", text, what);
     mysql_close(m);
     return NULL;
   }

@@ -42,14 +42,15 @@ typedef struct fmh_pool fmh_pool;
 typedef struct fmh_conn fmh_conn;
 typedef struct fmh_cursor fmh_cursor;
 
-/* TLS. tls_ca is used only to check the server certificate (verify-ca,
- * verify-identity); preferred and required encrypt without any check and
- * ignore it (with a warning logged as event "pool.tls"). fmh_pool_open
- * refuses (kind "config") a CA, cert or key it would use that is not a
- * readable regular file, naming it. A failed check reads "server
- * certificate verification failed (tls mode M, [host H, ]ca PATH):
- * <libmariadb's text>"; TLS errors have code 2026 (CR_SSL_CONNECTION_ERROR)
- * and are never retryable. */
+/* TLS. Modes required and above refuse a server that does not offer TLS
+ * before the user name or password is sent. tls_ca is used only to check
+ * the server certificate (verify-ca, verify-identity); preferred and
+ * required encrypt without any check and ignore it (with a warning logged
+ * as event "pool.tls"). fmh_pool_open refuses (kind "config") a CA, cert or
+ * key it would use that is not a readable regular file, naming it. A
+ * failed check reads "server certificate verification failed (tls mode M,
+ * [host H, ]ca PATH): <libmariadb's text>"; TLS errors have code 2026
+ * (CR_SSL_CONNECTION_ERROR) and are never retryable. */
 typedef enum {
   FMH_TLS_DISABLED = 0,
   FMH_TLS_PREFERRED,       /* TLS when the server offers it, no certificate check */

@@ -189,14 +189,44 @@ describe('fmhost.pool TLS #mysql', function()
       end
     end)
 
+    -- the server's own count of failed logins
+    local function denied()
+      local p = assert(pool.open(cfg2.mysql, { socket = '', size = 1, name = 'notls-admin' }))
+      local c <close> = assert(p:acquire())
+      local n = tonumber(c:scalar("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+                                  .. "WHERE VARIABLE_NAME = 'ACCESS_DENIED_ERRORS'"))
+      c:release()
+      p:close()
+      return n
+    end
+
     it('mode=required fails with a TLS error; preferred falls back to plain text', function()
       local p, msg, info = pool.open(cfg2.mysql, { socket = '', tls = { mode = 'required' } })
       assert.is_nil(p)
-      assert.matches('TLS required %(mode required%) but the session is not encrypted', msg)
-      assert.are.same({ 'tls', false }, { info.class, info.retryable })
+      assert.matches('TLS required %(mode required%) but the server does not offer TLS: refused before sending '
+                     .. 'the user name or password', msg)
+      assert.are.same({ 2026, 'tls', false, '08001' }, { info.code, info.class, info.retryable, info.sqlstate })
       p = assert(pool.open(cfg2.mysql, { socket = '', tls = { mode = 'preferred' } }))
       assert.is_nil((session_tls(p)))
       p:close()
+    end)
+
+    it('required and verify-ca refuse before authenticating: a wrong password never reaches the server', function()
+      local before = denied()
+      -- the check itself: a wrong password in plain text is refused by the server
+      local p, _, info = pool.open(cfg2.mysql, { socket = '', password = 'not-the-password' })
+      assert.is_nil(p)
+      assert.are.equal(1045, info.code)
+      assert.are.equal(before + 1, denied())
+      for _, mode in ipairs { 'required', 'verify-ca', 'verify-identity' } do
+        local msg
+        p, msg, info = pool.open(cfg2.mysql, { socket = '', password = 'not-the-password',
+                                               tls = { mode = mode, ca = mode ~= 'required' and files.ca or nil } })
+        assert.is_nil(p, mode)
+        assert.matches('TLS required (mode ' .. mode .. ') but the server does not offer TLS', msg, 1, true)
+        assert.are.same({ 2026, 'tls' }, { info.code, info.class }, mode)
+      end
+      assert.are.equal(before + 1, denied()) -- the server saw no login attempt
     end)
   end)
 end)
