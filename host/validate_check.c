@@ -30,11 +30,8 @@ static void split_table(const char *t, char *db, size_t dbcap, const char **name
   }
 }
 
-/* Run an information_schema query: head, the schema expression (the
- * table's database, or DATABASE()), then tail, with the table name as the
- * last parameter. */
-static int meta_query(fmh_conn *c, const char *head, const char *tail, const char *table, fmh_cursor **q,
-                      fmh_error *e) {
+int fmh_vmeta_query(fmh_conn *c, const char *head, const char *tail, const char *table, fmh_cursor **q,
+                    fmh_error *e) {
   char db[200];
   const char *name;
   split_table(table, db, sizeof db, &name);
@@ -176,7 +173,7 @@ void fmh_vschema_result_free(fmh_vschema_result *r) {
 
 static int read_pk(fmh_conn *c, const char *table, char ***pk, size_t *n, fmh_error *e) {
   fmh_cursor *q;
-  if (meta_query(c, "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ",
+  if (fmh_vmeta_query(c, "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ",
                  " AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX", table, &q, e) != 0)
     return -1;
   const fmh_value *row;
@@ -207,7 +204,7 @@ int fmh_validate_schema(const fmh_vschema_opts *o, fmh_vschema_result *r, fmh_er
   size_t n = 0;
   int rc = -1;
   fmh_cursor *q;
-  if (meta_query(c,
+  if (fmh_vmeta_query(c,
                  "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY FROM information_schema.COLUMNS "
                  "WHERE TABLE_SCHEMA = ",
                  " AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION", o->table, &q, e) != 0)

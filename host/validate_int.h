@@ -72,6 +72,12 @@ int fmh_vbuf_literal(vbuf *b, fmh_conn *c, const fmh_vkey_part *p, int binary);
 int fmh_vrange_sql(vbuf *q, const char *key, const char *where, const fmh_vrange *r, int binary, fmh_value *params,
                    int *nparams);
 
+/* Run an information_schema query: head, the schema expression (the
+ * database of a "db.table" name, else DATABASE()), then tail, with the
+ * table's own name as the last parameter. */
+int fmh_vmeta_query(fmh_conn *c, const char *head, const char *tail, const char *table, fmh_cursor **q,
+                    fmh_error *e);
+
 double fmh_vnow(void);
 
 #endif

@@ -87,42 +87,12 @@ static int oom(fmh_error *e) {
 
 /* --- metadata ------------------------------------------------------------ */
 
-static void split_table(const char *t, char *db, size_t dbcap, const char **name) {
-  const char *dot = strchr(t, '.');
-  db[0] = '\0';
-  *name = t;
-  if (dot && (size_t)(dot - t) < dbcap) {
-    memcpy(db, t, (size_t)(dot - t));
-    db[dot - t] = '\0';
-    *name = dot + 1;
-  }
-}
-
 static int load_columns(sside *s, fmh_error *e) {
-  char db[200];
-  const char *name;
-  split_table(s->src.table, db, sizeof db, &name);
-  static const char sql_db[] =
-      "SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
-      "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
-  static const char sql_cur[] =
-      "SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
-      "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
-  fmh_value p[2];
-  memset(p, 0, sizeof p);
-  int np = 0;
-  if (db[0]) {
-    p[np].t = FMH_V_STRING;
-    p[np].s = db;
-    p[np++].len = strlen(db);
-  }
-  p[np].t = FMH_V_STRING;
-  p[np].s = name;
-  p[np++].len = strlen(name);
   fmh_cursor *q;
-  fmh_exec_result r;
-  const char *sql = db[0] ? sql_db : sql_cur;
-  if (fmh_conn_run(s->conn, sql, strlen(sql), p, np, 1, &q, &r, e) != 0) return -1;
+  if (fmh_vmeta_query(s->conn, "SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
+                      "WHERE TABLE_SCHEMA = ", " AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION", s->src.table, &q,
+                      e) != 0)
+    return -1;
   const fmh_value *row;
   int rc;
   while ((rc = fmh_cursor_fetch(q, &row, e)) == 1) {
@@ -427,24 +397,9 @@ static int min_max(sctx *x, sside *s, int64_t *lo, int64_t *hi, uint64_t *est, f
   if (rc < 0) return -1;
   if (have != 1) return have;
   /* the row estimate of the table's statistics (0 when unknown) */
-  char db[200];
-  const char *name;
-  split_table(s->src.table, db, sizeof db, &name);
-  static const char sql_db[] = "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?";
-  static const char sql_cur[] =
-      "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?";
-  memset(p, 0, sizeof p);
-  np = 0;
-  if (db[0]) {
-    p[np].t = FMH_V_STRING;
-    p[np].s = db;
-    p[np++].len = strlen(db);
-  }
-  p[np].t = FMH_V_STRING;
-  p[np].s = name;
-  p[np++].len = strlen(name);
-  const char *sql = db[0] ? sql_db : sql_cur;
-  if (fmh_conn_run(s->conn, sql, strlen(sql), p, np, 1, &q, &res, e) != 0) return -1;
+  if (fmh_vmeta_query(s->conn, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ",
+                      " AND TABLE_NAME = ?", s->src.table, &q, e) != 0)
+    return -1;
   *est = 0;
   rc = fmh_cursor_fetch(q, &row, e);
   if (rc == 1 && row[0].t == FMH_V_INT && row[0].i > 0) *est = (uint64_t)row[0].i;
