@@ -22,7 +22,8 @@
  *   pool.bench_source{seed=} -> a row source for p:load (and :row(k), :csv(k), :sql(k),
  *       :write_csv(path, first, count), :write_sql(path, table, first, count, batch_rows))
  * Expected failures return nil, msg, info with info.class from fmhost.retry;
- * misuse (bad arguments, a released connection, a busy connection) raises. */
+ * misuse (bad arguments, a released connection, a busy connection) raises.
+ * Other bindings get a Pool's fmh_pool through fmhost/pool_lua.h. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 
 #include "fmhost/interp.h"
 #include "fmhost/pool.h"
+#include "fmhost/pool_lua.h"
 #include "fmhost/retry.h"
 
 #define POOL "fmhost.pool.Pool"
@@ -100,6 +102,15 @@ static LPool *check_pool(lua_State *L, int i) {
   if (!lp->p) luaL_argerror(L, i, "pool is closed");
   return lp;
 }
+
+/* include/fmhost/pool_lua.h: how other bindings get at a Pool */
+fmh_pool *fmh_lua_topool(lua_State *L, int idx, int *closed) {
+  LPool *lp = luaL_testudata(L, idx, POOL);
+  if (closed) *closed = lp && !lp->p;
+  return lp ? lp->p : NULL;
+}
+
+fmh_pool *fmh_lua_checkpool(lua_State *L, int idx) { return check_pool(L, idx)->p; }
 
 static LConn *check_conn(lua_State *L, int i) {
   LConn *lc = luaL_checkudata(L, i, CONN);

@@ -32,30 +32,27 @@
 #include <string.h>
 
 #include "fmhost/interp.h"
+#include "fmhost/pool_lua.h"
 #include "fmhost/validate.h"
 
 static const char NULL_KEY = 'v';
 
 static void push_null(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &NULL_KEY); }
 
-/* The pool and generator userdata are read through the layout their
- * bindings give them: an fmhost.pool.Pool starts with its fmh_pool pointer
- * (NULL once closed); an fmhost.gen.Gen starts with the row source that
- * pool:load reads, followed by its fmh_gen pointer. */
-typedef struct {
-  fmh_pool *p;
-} pool_ud;
-
+/* A pool comes through fmhost.pool's own accessor (fmhost/pool_lua.h). The
+ * generator userdata is read through the layout its binding gives it: an
+ * fmhost.gen.Gen starts with the row source that pool:load reads, followed
+ * by its fmh_gen pointer. */
 typedef struct {
   fmh_row_source src;
   fmh_gen *g;
 } gen_ud;
 
 static fmh_pool *to_pool(lua_State *L, int i, const char *what) {
-  void *ud = luaL_testudata(L, i, "fmhost.pool.Pool");
-  if (!ud) luaL_error(L, "%s: 'pool' must be a pool from fmhost.pool.open", what);
-  fmh_pool *p = ((pool_ud *)ud)->p;
-  if (!p) luaL_error(L, "%s: the pool is closed", what);
+  int closed = 0;
+  fmh_pool *p = fmh_lua_topool(L, i, &closed);
+  if (closed) luaL_error(L, "%s: the pool is closed", what);
+  if (!p) luaL_error(L, "%s: 'pool' must be a pool from fmhost.pool.open", what);
   return p;
 }
 

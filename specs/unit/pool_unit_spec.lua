@@ -31,7 +31,12 @@ describe('fmhost.pool (no server)', function()
       assert.has_error(opening { mode = 'preferred', cert = missing, key = missing },
                        "pool: tls cert '" .. missing .. "' cannot be read: No such file or directory")
       -- required checks no certificate: its CA is not read, so not checked either
-      local p = assert(pool.open(REFUSED, { lazy = true, tls = { mode = 'required', ca = missing } }))
+      local log = require 'fmhost.log'
+      local old = log.level()
+      log.set_level('error') -- the pool warns that this CA goes unused
+      local ok, p = pcall(pool.open, REFUSED, { lazy = true, tls = { mode = 'required', ca = missing } })
+      log.set_level(old)
+      assert(ok, p)
       p:close()
       os.remove(dir)
     end)
@@ -89,6 +94,48 @@ describe('fmhost.pool (no server)', function()
       p:close()
       p:close()
       assert.matches('closed', tostring(p))
+    end)
+  end)
+
+  describe('a Pool in other bindings', function()
+    -- the folder this spec file is in, up to the source tree's root
+    local root = debug.getinfo(1, 'S').source:match('^@(.-)specs/unit/[^/]+$') or ''
+
+    local function read(path)
+      local f = assert(io.open(root .. path, 'rb'))
+      local s = f:read('a')
+      f:close()
+      return s
+    end
+
+    it('reach the fmh_pool only through include/fmhost/pool_lua.h, never through the userdata layout', function()
+      local header = read('include/fmhost/pool_lua.h')
+      assert.matches('fmh_pool %*fmh_lua_checkpool%(lua_State %*L, int idx%);', header)
+      assert.matches('fmh_pool %*fmh_lua_topool%(lua_State %*L, int idx, int %*closed%);', header)
+      local bindings = assert(io.popen('ls ' .. root .. 'bindings/*.c')):read('a')
+      local seen = 0
+      for path in bindings:gmatch('[^\n]+') do
+        local name = path:match('([^/]+)%.c$')
+        if name ~= 'pool' then
+          seen = seen + 1
+          local src = read('bindings/' .. name .. '.c')
+          assert.is_nil(src:find('"fmhost.pool.Pool"', 1, true), 'bindings/' .. name .. '.c reads the Pool userdata')
+        end
+      end
+      assert.is_true(seen >= 2)
+      assert.matches('#include "fmhost/pool_lua.h"', read('bindings/validate.c'), 1, true)
+    end)
+
+    it('fmhost.validate refuses a closed pool and a value that is not a pool, naming the argument', function()
+      local validate = require 'fmhost.validate'
+      local p = assert(pool.open(REFUSED, { lazy = true }))
+      p:close()
+      local expected = { query = 'SELECT 1 AS id', pool = p }
+      assert.has_error(function() validate.compare { target = { pool = p, table = 't' }, expected = expected, key = 'id' } end,
+                       'validate.compare: target: the pool is closed')
+      assert.has_error(function()
+        validate.compare { target = { pool = {}, table = 't' }, expected = expected, key = 'id' }
+      end, "validate.compare: target: 'pool' must be a pool from fmhost.pool.open")
     end)
   end)
 
