@@ -282,13 +282,37 @@ static int digits(const char *s, size_t n, size_t *i, int maxd, int64_t *out) {
   return k;
 }
 
+/* A fraction ".f" at s[*i] in microseconds (digits past the sixth are
+ * read and dropped); 0 when there is none. */
+static int64_t fraction_us(const char *s, size_t n, size_t *i) {
+  int64_t f = 0, scale = 100000;
+  if (*i < n && s[*i] == '.') {
+    (*i)++;
+    while (*i < n && s[*i] >= '0' && s[*i] <= '9') {
+      if (scale > 0) f += (s[*i] - '0') * scale;
+      scale /= 10;
+      (*i)++;
+    }
+  }
+  return f;
+}
+
+/* "H:MM:SS[.f]" at s[*i], the hours hmin to hmax digits: microseconds in
+ * *us, or -1 when malformed. */
+static int clock_us(const char *s, size_t n, size_t *i, int hmin, int hmax, int64_t *us) {
+  int64_t h, m, sec;
+  if (digits(s, n, i, hmax, &h) < hmin || *i >= n || s[(*i)++] != ':' || digits(s, n, i, 2, &m) != 2 ||
+      *i >= n || s[(*i)++] != ':' || digits(s, n, i, 2, &sec) != 2)
+    return -1;
+  *us = ((h * 60 + m) * 60 + sec) * INT64_C(1000000) + fraction_us(s, n, i);
+  return 0;
+}
+
 /* Microseconds of 'YYYY-MM-DD[ HH:MM:SS[.f]]' or a TIME '[-]H:MM:SS[.f]'. */
 static int temporal_parse(const char *s, size_t n, int64_t *us, char *tk) {
   size_t i = 0;
-  int64_t a, b, c;
-  int neg = 0;
   if (n >= 10 && s[4] == '-' && s[7] == '-') {
-    int64_t y, mo, d;
+    int64_t y, mo, d, t;
     if (digits(s, n, &i, 4, &y) != 4 || s[i++] != '-' || digits(s, n, &i, 2, &mo) != 2 || s[i++] != '-' ||
         digits(s, n, &i, 2, &d) != 2)
       return -1;
@@ -300,44 +324,19 @@ static int temporal_parse(const char *s, size_t n, int64_t *us, char *tk) {
     }
     if (s[i] != ' ' && s[i] != 'T') return -1;
     i++;
-    if (digits(s, n, &i, 2, &a) != 2 || i >= n || s[i++] != ':' || digits(s, n, &i, 2, &b) != 2 || i >= n ||
-        s[i++] != ':' || digits(s, n, &i, 2, &c) != 2)
-      return -1;
-    v += ((a * 60 + b) * 60 + c) * INT64_C(1000000);
+    if (clock_us(s, n, &i, 2, 2, &t) != 0) return -1;
     *tk = 'x';
-    if (i < n && s[i] == '.') {
-      i++;
-      int64_t f = 0, scale = 100000;
-      while (i < n && s[i] >= '0' && s[i] <= '9') {
-        if (scale > 0) f += (s[i] - '0') * scale;
-        scale /= 10;
-        i++;
-      }
-      v += f;
-    }
     if (i != n) return -1;
-    *us = v;
+    *us = v + t;
     return 0;
   }
+  int neg = 0;
   if (i < n && s[i] == '-') {
     neg = 1;
     i++;
   }
-  if (digits(s, n, &i, 9, &a) < 1 || i >= n || s[i++] != ':' || digits(s, n, &i, 2, &b) != 2 || i >= n ||
-      s[i++] != ':' || digits(s, n, &i, 2, &c) != 2)
-    return -1;
-  int64_t v = ((a * 60 + b) * 60 + c) * INT64_C(1000000);
-  if (i < n && s[i] == '.') {
-    i++;
-    int64_t f = 0, scale = 100000;
-    while (i < n && s[i] >= '0' && s[i] <= '9') {
-      if (scale > 0) f += (s[i] - '0') * scale;
-      scale /= 10;
-      i++;
-    }
-    v += f;
-  }
-  if (i != n) return -1;
+  int64_t v;
+  if (clock_us(s, n, &i, 1, 9, &v) != 0 || i != n) return -1;
   *us = neg ? -v : v;
   *tk = 't';
   return 0;
