@@ -269,10 +269,9 @@ json_t *fmh_flink_gateway(fmh_flink *c, const char *method, const char *path, co
   return call(c, c->gateway, "SQL gateway", method, path, body, timeout_ms, err);
 }
 
-/* A call whose answer must be a JSON object. */
-static json_t *rest_obj(fmh_flink *c, const char *method, char *path, const json_t *body,
-                        long timeout_ms, fmh_error *err) {
-  json_t *j = fmh_flink_rest(c, method, path, body, timeout_ms, err);
+/* The answer j of method path when it is a JSON object, else NULL and the
+ * error; frees path (made by path_of or xstrdup). */
+static json_t *want_obj(json_t *j, const char *method, char *path, fmh_error *err) {
   if (j && !json_is_object(j)) {
     fmh_error_set(err, "json", 0, 0, "%s %s: expected a JSON object in the answer", method, path);
     json_decref(j);
@@ -282,16 +281,15 @@ static json_t *rest_obj(fmh_flink *c, const char *method, char *path, const json
   return j;
 }
 
+/* A call whose answer must be a JSON object. */
+static json_t *rest_obj(fmh_flink *c, const char *method, char *path, const json_t *body,
+                        long timeout_ms, fmh_error *err) {
+  return want_obj(fmh_flink_rest(c, method, path, body, timeout_ms, err), method, path, err);
+}
+
 static json_t *gw_obj(fmh_flink *c, const char *method, char *path, const json_t *body,
                       long timeout_ms, fmh_error *err) {
-  json_t *j = fmh_flink_gateway(c, method, path, body, timeout_ms, err);
-  if (j && !json_is_object(j)) {
-    fmh_error_set(err, "json", 0, 0, "%s %s: expected a JSON object in the answer", method, path);
-    json_decref(j);
-    j = NULL;
-  }
-  free(path);
-  return j;
+  return want_obj(fmh_flink_gateway(c, method, path, body, timeout_ms, err), method, path, err);
 }
 
 /* A string field the answer must have. */
