@@ -239,6 +239,18 @@ static size_t closeness(const char *name, const char *cand) {
   return SIZE_MAX;
 }
 
+/* The candidate closest to name (the first of equals), or NULL when none
+ * is close enough; cands ends at n or at a NULL entry. */
+static const char *closest(const char *name, const char *const *cands, size_t n) {
+  const char *best = NULL;
+  size_t bd = SIZE_MAX;
+  for (size_t i = 0; i < n && cands[i]; i++) {
+    size_t d = closeness(name, cands[i]);
+    if (d < bd) { bd = d; best = cands[i]; }
+  }
+  return best;
+}
+
 /* --- schema ----------------------------------------------------------- */
 
 static const char *const type_names[] = {"string", "int", "bool", "number", "port",
@@ -620,12 +632,7 @@ static int schema_add_key(fmh_config_schema *s, yaml_document_t *doc, const yaml
           if (strcmp(type_names[i], scalar(fv)) == 0) t = i;
       if (t < 0) {
         const char *got = fv->type == YAML_SCALAR_NODE ? scalar(fv) : node_kind(fv);
-        const char *best = NULL;
-        size_t bd = SIZE_MAX;
-        for (int i = 0; type_names[i]; i++) {
-          size_t d = closeness(got, type_names[i]);
-          if (d < bd) { bd = d; best = type_names[i]; }
-        }
+        const char *best = closest(got, type_names, SIZE_MAX);
         char hint[96] = "";
         if (best) snprintf(hint, sizeof hint, ", did you mean '%s'?", best);
         return fail(err, s->file, line_of(fv), 0, key,
@@ -669,12 +676,7 @@ static int schema_add_key(fmh_config_schema *s, yaml_document_t *doc, const yaml
       if (f[0] == 'w') k->when_empty = v;
       else k->doc = v;
     } else {
-      const char *best = NULL;
-      size_t bd = SIZE_MAX;
-      for (int i = 0; schema_fields[i]; i++) {
-        size_t d = closeness(f, schema_fields[i]);
-        if (d < bd) { bd = d; best = schema_fields[i]; }
-      }
+      const char *best = closest(f, schema_fields, SIZE_MAX);
       char hint[96] = "";
       if (best) snprintf(hint, sizeof hint, ", did you mean '%s'?", best);
       return fail(err, s->file, line_of(fk), 0, key,
@@ -969,12 +971,7 @@ static int apply(fmh_config *c, size_t idx, const char *text, size_t len, const 
       for (size_t i = 0; i < k->nvalues; i++)
         if (strcasecmp(k->values[i], s) == 0) { nv.text = k->values[i]; nv.i = (long long)i; }
       if (!nv.text) {
-        const char *best = NULL;
-        size_t bd = SIZE_MAX;
-        for (size_t i = 0; i < k->nvalues; i++) {
-          size_t d = closeness(s, k->values[i]);
-          if (d < bd) { bd = d; best = k->values[i]; }
-        }
+        const char *best = closest(s, k->values, k->nvalues);
         if (best)
           return fail(err, file, line, col, k->key, k->expected, got, best, 0,
                       "expected %s, got %s; did you mean '%s'?", k->expected, got, best);
