@@ -169,8 +169,16 @@ describe('outage properties #mysql #slow', function()
               since = nil
             end
           end)
-          assert(retried >= 1 and #delays >= 1, 'the outage made a batch retry')
-          assert(exponential(delays, policy), 'delays grow exponentially: ' .. table.concat(delays, ', '))
+          -- a killed or stopped server makes a batch fail and retry; a SIGSTOPped one
+          -- only stalls it: libmariadb reads up to three times its read timeout
+          -- (3 s here), longer than the longest pause drawn, so the client may ride
+          -- the stall out, and then no retry is the right outcome
+          if v.outage ~= 'STOP' then
+            assert(retried >= 1 and #delays >= 1, 'the outage made a batch retry')
+          end
+          if #delays >= 1 then
+            assert(exponential(delays, policy), 'delays grow exponentially: ' .. table.concat(delays, ', '))
+          end
         end)
         if since then -- never leave the server down or stopped
           if v.outage == 'STOP' then proc.signal(pid, 'CONT') else mariadb.start(cfg) end
