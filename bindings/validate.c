@@ -313,6 +313,32 @@ static void push_verdict(lua_State *L, const fmh_verdict *v) {
   }
 }
 
+/* Push the verdict and free it; on rc != 0 free it and fail with e. */
+static int verdict_or_fail(lua_State *L, int rc, fmh_verdict *v, fmh_error *e) {
+  if (rc != 0) {
+    fmh_verdict_free(v);
+    return fail(L, e);
+  }
+  push_verdict(L, v);
+  fmh_verdict_free(v);
+  return 1;
+}
+
+/* The options compare and checksum share: columns=, ignore=, max_samples=,
+ * max_value_len=, time_zone= (*tz kept when absent) and log=. */
+static void read_report_opts(lua_State *L, const char *what, const fmh_vcolopt **cols, int *ncols,
+                             int *max_samples, size_t *max_value_len, const char **tz, int *log) {
+  *cols = read_colopts(L, 1, ncols, what);
+  *max_samples = (int)fmh_opt_int(L, 1, "max_samples", 20);
+  if (*max_samples == 0) *max_samples = -1;
+  lua_Integer mvl = fmh_opt_int(L, 1, "max_value_len", 256);
+  if (mvl < 1) luaL_error(L, "%s: max_value_len must be >= 1", what);
+  *max_value_len = (size_t)mvl;
+  const char *given = opt_str(L, 1, "time_zone", what);
+  if (given) *tz = given;
+  *log = fmh_opt_bool(L, 1, "log", 1);
+}
+
 /* --- compare ------------------------------------------------------------- */
 
 static int l_compare(lua_State *L) {
@@ -328,27 +354,12 @@ static int l_compare(lua_State *L) {
   const char *keys[16];
   o.nkey = read_key(L, 1, keys, 16, what);
   o.key = keys;
-  o.cols = read_colopts(L, 1, &o.ncols, what);
-  o.max_samples = (int)fmh_opt_int(L, 1, "max_samples", 20);
-  if (o.max_samples == 0) o.max_samples = -1;
-  lua_Integer mvl = fmh_opt_int(L, 1, "max_value_len", 256);
-  if (mvl < 1) luaL_error(L, "%s: max_value_len must be >= 1", what);
-  o.max_value_len = (size_t)mvl;
-  const char *tz = opt_str(L, 1, "time_zone", what);
-  if (tz) o.time_zone = tz;
+  read_report_opts(L, what, &o.cols, &o.ncols, &o.max_samples, &o.max_value_len, &o.time_zone, &o.log);
   o.allow_extra_columns = fmh_opt_bool(L, 1, "allow_extra_columns", 0);
-  o.log = fmh_opt_bool(L, 1, "log", 1);
   o.label = opt_str(L, 1, "label", what);
   fmh_verdict v;
   fmh_error e = {0};
-  int rc = fmh_validate_compare(&o, &v, &e);
-  if (rc != 0) {
-    fmh_verdict_free(&v);
-    return fail(L, &e);
-  }
-  push_verdict(L, &v);
-  fmh_verdict_free(&v);
-  return 1;
+  return verdict_or_fail(L, fmh_validate_compare(&o, &v, &e), &v, &e);
 }
 
 /* --- checksum ---------------------------------------------------------- */
@@ -380,24 +391,10 @@ static int l_checksum(lua_State *L) {
   o.chunk_rows = (uint64_t)cr;
   o.leaf_rows = (uint64_t)lr;
   o.parallel = fmh_opt_bool(L, 1, "parallel", 1);
-  o.cols = read_colopts(L, 1, &o.ncols, what);
-  o.max_samples = (int)fmh_opt_int(L, 1, "max_samples", 20);
-  if (o.max_samples == 0) o.max_samples = -1;
-  lua_Integer mvl = fmh_opt_int(L, 1, "max_value_len", 256);
-  if (mvl < 1) luaL_error(L, "%s: max_value_len must be >= 1", what);
-  o.max_value_len = (size_t)mvl;
-  const char *tz = opt_str(L, 1, "time_zone", what);
-  if (tz) o.time_zone = tz;
-  o.log = fmh_opt_bool(L, 1, "log", 1);
+  read_report_opts(L, what, &o.cols, &o.ncols, &o.max_samples, &o.max_value_len, &o.time_zone, &o.log);
   fmh_verdict v;
   fmh_error e = {0};
-  if (fmh_validate_checksum(&o, &v, &e) != 0) {
-    fmh_verdict_free(&v);
-    return fail(L, &e);
-  }
-  push_verdict(L, &v);
-  fmh_verdict_free(&v);
-  return 1;
+  return verdict_or_fail(L, fmh_validate_checksum(&o, &v, &e), &v, &e);
 }
 
 /* --- schema and quality ------------------------------------------------- */
