@@ -61,7 +61,10 @@ static int tls_guard_auth(MYSQL_PLUGIN_VIO *vio, MYSQL *mysql) {
   unsigned long caps = 0;
   if (mariadb_get_infov(mysql, MARIADB_CONNECTION_SERVER_CAPABILITIES, &caps) != 0 || !(caps & CLIENT_SSL)) {
     guard_seen = GUARD_REFUSED;
-    return CR_SSL_CONNECTION_ERROR; /* nothing was sent */
+    /* nothing was sent. CR_ERROR, not a CR_ code: libmariadb formats the
+     * latter's message without arguments, and CR_SSL_CONNECTION_ERROR's
+     * has a %s; connect_mysql words the error from guard_seen */
+    return CR_ERROR;
   }
   guard_seen = GUARD_PASSED;
   /* the handshake answer: TLS starts first (and checks the certificate as
