@@ -166,6 +166,15 @@ function M.pid_matches(pid, marks)
   return true
 end
 
+-- Run fn(...) holding lock (from proc.lock) and release it however fn
+-- ends; an error in fn is raised again once the lock is free.
+function M.run_locked(lock, fn, ...)
+  local res = table.pack(pcall(fn, ...))
+  lock:unlock()
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+
 -- Hold the service's lock while fn runs (up and down of one service from
 -- two processes at once would otherwise race).
 function M.with_lock(cfg, name, timeout_ms, fn, ...)
@@ -173,10 +182,48 @@ function M.with_lock(cfg, name, timeout_ms, fn, ...)
   if not ok then return nil, err end
   local lock, lerr = proc.lock(M.service_dir(cfg, name) .. '/.lock', timeout_ms)
   if not lock then return nil, lerr end
-  local res = table.pack(pcall(fn, ...))
-  lock:unlock()
-  if not res[1] then error(res[2], 0) end
-  return table.unpack(res, 2, res.n)
+  return M.run_locked(lock, fn, ...)
+end
+
+-- --- processes -------------------------------------------------------------
+
+-- Stop a service's processes list = {{pid=, name=}, ...}: SIGTERM to each
+-- (to its process group with o.group), up to timeout_ms for all of them to
+-- end, then SIGKILL to the process tree of each one left (o.say, when
+-- given, announces it). Returns true, killed (whether any needed SIGKILL)
+-- | nil, msg naming the one that outlived SIGKILL.
+function M.stop_pids(service, list, timeout_ms, o)
+  o = o or {}
+  for _, p in ipairs(list) do proc.signal(p.pid, 'TERM', o.group) end
+  local deadline = proc.now_ms() + timeout_ms
+  local killed = false
+  for _, p in ipairs(list) do
+    local left = math.max(0, math.floor(deadline - proc.now_ms()))
+    if not proc.wait_pid(p.pid, left) then
+      if o.say then
+        o.say('%s: %s (pid %d) did not stop within %d s; sending SIGKILL', service, p.name, p.pid, timeout_ms // 1000)
+      end
+      proc.kill_tree(p.pid, 'KILL', true)
+      killed = true
+    end
+  end
+  for _, p in ipairs(list) do
+    if not proc.wait_pid(p.pid, 10000) then
+      return nil, string.format('%s: %s (pid %d) survived SIGKILL', service, p.name, p.pid)
+    end
+  end
+  return true, killed
+end
+
+-- Send sig to a service's process p = {pid=, name=}; after a KILL, wait up
+-- to 10 s until it is gone. Returns true | nil, msg.
+function M.signal_pid(service, p, sig)
+  local ok, err = proc.signal(p.pid, sig)
+  if not ok then return nil, service .. ': ' .. err end
+  if proc.signum(sig) == proc.signum('KILL') and not proc.wait_pid(p.pid, 10000) then
+    return nil, string.format('%s: %s (pid %d) survived SIGKILL', service, p.name, p.pid)
+  end
+  return true
 end
 
 -- Who listens on port, as words for a message: "mariadbd (pid 3772)".

@@ -345,10 +345,7 @@ function M.fetch(cfg, o)
   -- service's lock while it fetches)
   local lock, lerr = proc.lock(s.jars .. '/.fetch.lock', s.fetch_timeout_ms)
   if not lock then return nil, 'flink: another fetch holds ' .. s.jars .. '/.fetch.lock: ' .. tostring(lerr) end
-  local res = table.pack(pcall(fetch_locked, s, o))
-  lock:unlock()
-  if not res[1] then error(res[2], 0) end
-  return table.unpack(res, 2, res.n)
+  return stack.run_locked(lock, fetch_locked, s, o)
 end
 
 -- --- classpath -----------------------------------------------------------------
@@ -732,23 +729,9 @@ local function differences(st, s)
   return out
 end
 
-local function stop_pids(list, timeout_ms)
-  for _, p in ipairs(list) do proc.signal(p.pid, 'TERM', true) end
-  local deadline = proc.now_ms() + (timeout_ms or 30000)
-  local killed = false
-  for _, p in ipairs(list) do
-    local left = math.max(0, math.floor(deadline - proc.now_ms()))
-    if not proc.wait_pid(p.pid, left) then
-      proc.kill_tree(p.pid, 'KILL', true)
-      killed = true
-    end
-  end
-  for _, p in ipairs(list) do
-    if not proc.wait_pid(p.pid, 10000) then
-      return nil, string.format('flink: %s (pid %d) survived SIGKILL', p.name, p.pid)
-    end
-  end
-  return true, killed
+-- Every JVM in list stopped: SIGTERM to its group, SIGKILL after flink.stop_timeout_ms.
+local function stop_pids(s, list)
+  return stack.stop_pids('flink', list, s.stop_timeout_ms, { group = true })
 end
 
 local function spawn_jvm(s, role, name, res, cp)
@@ -989,7 +972,7 @@ local function start_locked(cfg, s, o)
     if not jv then return nil, perr end
     say('flink: %s; restarting', complete and ('settings changed: ' .. table.concat(diff, ', '))
       or 'the cluster runs only in part')
-    local ok, err = stop_pids(found.all, s.stop_timeout_ms)
+    local ok, err = stop_pids(s, found.all)
     if not ok then return nil, err end
     stack.clear_state(cfg, 'flink')
     return start_cluster(cfg, s, o, jv)
@@ -1016,6 +999,13 @@ function M.start(cfg, o)
   return stack.with_lock(cfg, 'flink', s.start_timeout_ms + s.fetch_timeout_ms + 60000, start_locked, cfg, s, o)
 end
 
+-- "jobmanager 123, taskmanager 124, ..." for progress lines.
+local function pid_list(procs)
+  local out = {}
+  for _, p in ipairs(procs or {}) do out[#out + 1] = string.format('%s %d', p.name, p.pid) end
+  return table.concat(out, ', ')
+end
+
 function M.up(cfg, o)
   o = o or {}
   local say = o.say or silent
@@ -1026,15 +1016,11 @@ function M.up(cfg, o)
     say('flink: not managed here (flink.managed is false); a cluster answers at %s, gateway %s',
         s.rest_url, s.gateway_url)
   elseif info.already then
-    local pids = {}
-    for _, p in ipairs(info.procs or {}) do pids[#pids + 1] = string.format('%s %d', p.name, p.pid) end
-    say('flink: already running (%s)', table.concat(pids, ', '))
+    say('flink: already running (%s)', pid_list(info.procs))
     if info.warning then say('%s', info.warning) end
   else
-    local pids = {}
-    for _, p in ipairs(info.procs) do pids[#pids + 1] = string.format('%s %d', p.name, p.pid) end
     say('flink: started Flink %s (%s): REST %s, SQL Gateway %s, %d slots, JDBC connector %s, in %.2f s',
-        info.version or s.version, table.concat(pids, ', '), s.rest_url, s.gateway_url, s.slots,
+        info.version or s.version, pid_list(info.procs), s.rest_url, s.gateway_url, s.slots,
         s.connector and s.jdbc_version or 'off', info.ms / 1000)
     say('flink: logs in %s', s.logdir)
   end
@@ -1058,7 +1044,7 @@ local function stop_locked(cfg, s, o)
     return true, { was_running = false }
   end
   local t0 = proc.now_ms()
-  local ok, killed = stop_pids(found.all, s.stop_timeout_ms)
+  local ok, killed = stop_pids(s, found.all)
   if not ok then return nil, killed end
   stack.clear_state(cfg, 'flink')
   return true, { was_running = true, procs = found.all, ms = proc.now_ms() - t0, killed = killed }
@@ -1081,9 +1067,7 @@ function M.down(cfg, o)
   if info.external then
     say('flink: not managed here (flink.managed is false); nothing to stop')
   elseif info.was_running then
-    local names = {}
-    for _, p in ipairs(info.procs) do names[#names + 1] = string.format('%s %d', p.name, p.pid) end
-    say('flink: stopped %s in %.2f s%s', table.concat(names, ', '), info.ms / 1000,
+    say('flink: stopped %s in %.2f s%s', pid_list(info.procs), info.ms / 1000,
         info.killed and ' (some needed SIGKILL)' or '')
   else
     say('flink: not running')
@@ -1136,11 +1120,8 @@ function M.kill_taskmanager(cfg, n, sig)
     return nil, n and string.format('flink: TaskManager %d is not running', n) or 'flink: no TaskManager runs'
   end
   local rid = M.resource_id(cfg, victim.name)
-  local ok, err = proc.signal(victim.pid, sig)
-  if not ok then return nil, 'flink: ' .. err end
-  if proc.signum(sig) == proc.signum('KILL') and not proc.wait_pid(victim.pid, 10000) then
-    return nil, string.format('flink: %s (pid %d) survived SIGKILL', victim.name, victim.pid)
-  end
+  local ok, err = stack.signal_pid('flink', victim, sig)
+  if not ok then return nil, err end
   return true, { pid = victim.pid, name = victim.name, n = victim.n, resource_id = rid }
 end
 

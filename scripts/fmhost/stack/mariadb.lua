@@ -610,7 +610,6 @@ local function start_locked(cfg, s, o)
   stack.write_state(cfg, 'mariadb', { pid = p.pid, port = s.port, socket = s.socket, datadir = s.datadir,
     cnf = s.cnf, log = s.log, state = 'starting', started_at = os.time() })
 
-  -- ready: the port accepts connections and root can run SQL on the socket
   -- ready: root can run SQL on the socket (mariadbd opens the socket and the
   -- TCP port together, just before it reports "ready for connections"; the
   -- TCP side is proven below by connecting as mysql.user). No TCP probe
@@ -697,23 +696,15 @@ end
 -- --- down ----------------------------------------------------------------------
 
 function stop_locked(cfg, s, o)
-  local say = o.say or silent
   local pid = find_pid(cfg, s)
   if not pid then
     stack.clear_state(cfg, 'mariadb')
     return true, { was_running = false }
   end
   local t0 = proc.now_ms()
-  proc.signal(pid, 'TERM')
-  local gone = proc.wait_pid(pid, s.stop_timeout_ms)
-  local killed = false
-  if not gone then
-    say('mariadb: mariadbd (pid %d) did not stop within %d s; sending SIGKILL', pid, s.stop_timeout_ms // 1000)
-    proc.kill_tree(pid, 'KILL', true)
-    gone = proc.wait_pid(pid, 10000)
-    killed = true
-  end
-  if not gone then return nil, string.format('mariadb: mariadbd (pid %d) survived SIGKILL', pid) end
+  local ok, killed = stack.stop_pids('mariadb', { { pid = pid, name = 'mariadbd' } }, s.stop_timeout_ms,
+                                     { say = o.say })
+  if not ok then return nil, killed end
   os.remove(s.pidfile)
   stack.clear_state(cfg, 'mariadb')
   return true, { was_running = true, pid = pid, ms = proc.now_ms() - t0, killed = killed }
@@ -753,11 +744,8 @@ function M.kill(cfg, sig)
   if not s.managed then return nil, 'mariadb: mysql.managed is false; fmhost does not own that server' end
   local pid = find_pid(cfg, s)
   if not pid then return nil, 'mariadb: not running' end
-  local ok, err = proc.signal(pid, sig)
-  if not ok then return nil, 'mariadb: ' .. err end
-  if proc.signum(sig) == proc.signum('KILL') then
-    if not proc.wait_pid(pid, 10000) then return nil, 'mariadb: pid ' .. pid .. ' survived SIGKILL' end
-  end
+  local ok, err = stack.signal_pid('mariadb', { pid = pid, name = 'mariadbd' }, sig)
+  if not ok then return nil, err end
   return true, pid
 end
 
