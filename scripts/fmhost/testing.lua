@@ -1,22 +1,16 @@
 -- Helpers for specs that drive fmhost itself as a child process: the same
 -- binary that runs the spec (its path comes from the host), with arguments,
 -- environment and standard input, capturing both output streams.
+local proc = require 'fmhost.proc'
+local stack = require 'fmhost.stack'
+
 local M = {}
 
 -- Quote one word for /bin/sh.
-function M.shell_quote(s)
-  s = tostring(s)
-  if s:match('^[%w%./_=:,@+-]+$') then return s end
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+M.shell_quote = stack.shell_quote
 
 function M.exe()
   return os.getenv('FMHOST_BIN') or _FMHOST_EXE or (_FMHOST_ROOT .. '/build/fmhost')
-end
-
-local function tmpname()
-  local name = os.tmpname()
-  return name
 end
 
 local function slurp(path)
@@ -60,9 +54,9 @@ function M.run_fmhost(args, opts)
   end
   parts[#parts + 1] = M.shell_quote(M.exe())
   for _, a in ipairs(args) do parts[#parts + 1] = M.shell_quote(a) end
-  local out, err, inp = tmpname(), tmpname(), nil
+  local out, err, inp = os.tmpname(), os.tmpname(), nil
   if opts.stdin then
-    inp = tmpname()
+    inp = os.tmpname()
     local f = assert(io.open(inp, 'wb'))
     f:write(opts.stdin)
     f:close()
@@ -98,5 +92,86 @@ function M.write_file(path, text)
 end
 
 M.read_file = slurp
+
+-- --- isolated servers ---------------------------------------------------------
+-- Specs that stop, kill or reconfigure a server run their own beside the
+-- shared stack: a copy of cfg with its own stack.dir under /tmp and its own
+-- ports, so the servers other specs use are never touched.
+
+-- A deep copy of a plain table (cfg, to change without touching the global).
+function M.deepcopy(v)
+  if type(v) ~= 'table' then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = M.deepcopy(x) end
+  return t
+end
+
+-- A TCP port that is free now: preferred when it is, else one the kernel
+-- picks.
+function M.free_port(preferred)
+  if preferred and proc.port_free(preferred) then return preferred end
+  local l = assert(proc.listen(0))
+  local port = l.port
+  l:close()
+  return port
+end
+
+-- The configuration of an isolated private MariaDB: a copy of the global
+-- cfg with stack.dir = dir, mysql.port = a free port (o.port when it is
+-- free), the socket under dir, managed on 127.0.0.1, and o.tls /
+-- o.server_version when given. Stop it with M.remove_isolated_mariadb.
+function M.isolated_mariadb_cfg(dir, o)
+  o = o or {}
+  local c = M.deepcopy(rawget(_G, 'cfg') or {})
+  c.stack = c.stack or {}
+  c.stack.dir = dir
+  c.mysql = c.mysql or {}
+  c.mysql.port = M.free_port(o.port)
+  c.mysql.socket = '' -- <stack.dir>/mariadb/mysqld.sock
+  c.mysql.host = '127.0.0.1'
+  c.mysql.managed = true
+  if o.tls ~= nil then c.mysql.tls = o.tls end
+  if o.server_version ~= nil then c.mysql.server_version = o.server_version end
+  return c
+end
+
+-- The pids of the running mariadbd processes started with c's my.cnf.
+function M.mariadb_servers(c)
+  local mark = '--defaults-file=' .. stack.mariadb.settings(c).cnf
+  local r = assert(proc.run { 'pgrep', '-x', 'mariadbd', timeout_ms = 10000 })
+  local found = {}
+  for line in r.stdout:gmatch('%d+') do
+    local pid = math.tointeger(tonumber(line))
+    for _, a in ipairs(proc.cmdline(pid) or {}) do
+      if a == mark then found[#found + 1] = pid end
+    end
+  end
+  return found
+end
+
+-- Stop an isolated MariaDB, kill whatever of it outlived that, and remove
+-- its folder.
+function M.remove_isolated_mariadb(c, dir)
+  stack.mariadb.stop(c)
+  for _, pid in ipairs(M.mariadb_servers(c)) do proc.kill_tree(pid, 'KILL') end
+  M.rmtree(dir)
+end
+
+-- The configuration of an isolated Flink cluster: a copy of the global cfg
+-- with stack.dir = dir, free REST, RPC and gateway ports, then the flink.*
+-- keys of over; its jars folder links to the shared one (a cache, so
+-- nothing is fetched again).
+function M.isolated_flink_cfg(dir, over)
+  local c = M.deepcopy(rawget(_G, 'cfg') or {})
+  local shared_jars = stack.flink.settings(c).jars
+  c.stack = c.stack or {}
+  c.stack.dir = dir
+  c.flink = c.flink or {}
+  for _, k in ipairs { 'rest_port', 'rpc_port', 'gateway_port' } do c.flink[k] = M.free_port() end
+  for k, v in pairs(over or {}) do c.flink[k] = v end
+  assert(stack.mkdir_p(dir .. '/flink'))
+  assert(os.execute(string.format('ln -s %s %s', M.shell_quote(shared_jars), M.shell_quote(dir .. '/flink/jars'))))
+  return c
+end
 
 return M

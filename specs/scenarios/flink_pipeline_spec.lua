@@ -29,32 +29,15 @@ local fl = stack.flink
 
 -- --- helpers -----------------------------------------------------------------
 
-local function copy(t)
-  if type(t) ~= 'table' then return t end
-  local out = {}
-  for k, v in pairs(t) do out[k] = copy(v) end
-  return out
-end
-
 -- A second cluster for the property specs: cfg with some flink.* keys
 -- replaced, its own stack.dir under /tmp (the jars folder links to the
 -- shared one, a cache) and its own free ports. The shared cluster keeps
 -- running untouched for whoever else uses it; this one is stopped and
 -- removed by the returned function.
 local function isolated_cluster(over)
-  local proc = require 'fmhost.proc'
   local T = require 'fmhost.testing'
-  local c = copy(cfg)
   local dir = T.tmpdir('fmhost-flink-prop')
-  c.stack.dir = dir
-  for _, k in ipairs { 'rest_port', 'rpc_port', 'gateway_port' } do
-    local l = assert(proc.listen(0))
-    c.flink[k] = l.port
-    l:close()
-  end
-  for k, v in pairs(over) do c.flink[k] = v end
-  assert(stack.mkdir_p(dir .. '/flink'))
-  assert(os.execute(string.format("ln -s '%s' '%s'", fl.settings(cfg).jars, dir .. '/flink/jars')))
+  local c = T.isolated_flink_cfg(dir, over)
   return c, function()
     fl.stop(c)
     T.rmtree(dir)
@@ -271,23 +254,14 @@ describe('Flink -> MariaDB pipeline through the SQL Gateway #flink #mysql', func
     .. 'mysql-connector-j reads the handshake "5.5.5-10.x" as 5.5.5 and truncates every TIMESTAMP(3) '
     .. 'value Flink writes to whole seconds', function()
     local T = require 'fmhost.testing'
-    local proc = require 'fmhost.proc'
     local mariadb = stack.mariadb
     -- an isolated server beside the shared one: own stack.dir, port, no TLS
-    local icfg = copy(cfg)
     local dir = T.tmpdir('fmhost-native')
-    icfg.stack.dir = dir
-    local l = assert(proc.listen(0))
-    icfg.mysql.port = l.port
-    l:close()
-    icfg.mysql.socket = ''
-    icfg.mysql.tls = false
-    icfg.mysql.server_version = 'native'
+    local icfg = T.isolated_mariadb_cfg(dir, { tls = false, server_version = 'native' })
     local p
     finally(function() -- busted keeps one finally per it: everything here
       if p then p:close() end
-      mariadb.stop(icfg)
-      T.rmtree(dir)
+      T.remove_isolated_mariadb(icfg, dir)
     end)
     assert(mariadb.ensure(icfg))
     local real = assert(mariadb.binary_version())

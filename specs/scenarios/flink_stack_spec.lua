@@ -10,19 +10,7 @@ local stack = require 'fmhost.stack'
 local T = require 'fmhost.testing'
 local fl = stack.flink
 
-local function copy(v)
-  if type(v) ~= 'table' then return v end
-  local t = {}
-  for k, x in pairs(v) do t[k] = copy(x) end
-  return t
-end
-
-local function free_port()
-  local l = assert(proc.listen(0))
-  local p = l.port
-  l:close()
-  return p
-end
+local copy, free_port = T.deepcopy, T.free_port
 
 local function append_all(t, ...)
   for _, list in ipairs { ... } do
@@ -55,13 +43,7 @@ describe('local stack: Flink on an isolated cluster #flink', function()
     -- the shared jars must be there (the shared stack fetches them)
     assert(fl.fetch(cfg))
     dir = T.tmpdir('fmhost-flink-stack')
-    icfg = copy(cfg)
-    icfg.stack.dir = dir
-    icfg.flink.rest_port, icfg.flink.rpc_port, icfg.flink.gateway_port = free_port(), free_port(), free_port()
-    icfg.flink.slots = 2
-    icfg.flink.tm_memory = '1280m'
-    assert(stack.mkdir_p(dir .. '/flink'))
-    assert(os.execute(string.format("ln -s '%s' '%s'", fl.settings(cfg).jars, dir .. '/flink/jars')))
+    icfg = T.isolated_flink_cfg(dir, { slots = 2, tm_memory = '1280m' })
   end)
 
   teardown(function()

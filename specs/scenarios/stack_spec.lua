@@ -7,55 +7,18 @@ local proc = require 'fmhost.proc'
 local stack = require 'fmhost.stack'
 local T = require 'fmhost.testing'
 
-local function deepcopy(v)
-  if type(v) ~= 'table' then return v end
-  local t = {}
-  for k, x in pairs(v) do t[k] = deepcopy(x) end
-  return t
-end
-
-local function port_for_test()
-  if proc.port_free(13307) then return 13307 end
-  local l = assert(proc.listen(0))
-  local p = l.port
-  l:close()
-  return p
-end
-
--- mariadbd processes started with this stack's my.cnf
-local function servers_of(cfg)
-  local cnf = stack.mariadb.settings(cfg).cnf
-  local found = {}
-  for line in io.popen('pgrep -x mariadbd'):lines() do
-    local pid = tonumber(line)
-    for _, a in ipairs(proc.cmdline(pid) or {}) do
-      if a == '--defaults-file=' .. cnf then found[#found + 1] = pid end
-    end
-  end
-  return found
-end
+local servers_of = T.mariadb_servers
 
 describe('local stack: MariaDB #mysql', function()
   local dir, cfg, port, first_pid
 
   setup(function()
     dir = T.tmpdir('fmhost-stack')
-    cfg = deepcopy(rawget(_G, 'cfg') or {})
-    cfg.stack = cfg.stack or {}
-    cfg.stack.dir = dir
-    cfg.mysql = cfg.mysql or {}
-    port = port_for_test()
-    cfg.mysql.port = port
-    cfg.mysql.socket = '' -- <stack.dir>/mariadb/mysqld.sock
-    cfg.mysql.host = '127.0.0.1'
-    cfg.mysql.managed = true
+    cfg = T.isolated_mariadb_cfg(dir, { port = 13307 })
+    port = cfg.mysql.port
   end)
 
-  teardown(function()
-    stack.mariadb.stop(cfg)
-    for _, pid in ipairs(servers_of(cfg)) do proc.kill_tree(pid, 'KILL') end
-    T.rmtree(dir)
-  end)
+  teardown(function() T.remove_isolated_mariadb(cfg, dir) end)
 
   -- the same command line a user types, as a new process
   local function fmhost_stack(...)
@@ -163,7 +126,7 @@ describe('local stack: MariaDB #mysql', function()
     assert.are.equal('', r.stdout)
     assert.are.equal(string.format('fmhost: mariadb: port %d is already in use by fmhost (pid %d); '
       .. 'set mysql.port to a free port\n', l.port, proc.getpid()), r.stderr)
-    local other = deepcopy(cfg)
+    local other = T.deepcopy(cfg)
     other.mysql.port = l.port
     assert.are.same({}, servers_of(other))
     assert.is_nil(stack.read_state(other, 'mariadb'))

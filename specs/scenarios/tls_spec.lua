@@ -13,53 +13,13 @@ local T = require 'fmhost.testing'
 
 local mariadb = stack.mariadb
 
-local function deepcopy(v)
-  if type(v) ~= 'table' then return v end
-  local t = {}
-  for k, x in pairs(v) do t[k] = deepcopy(x) end
-  return t
-end
-
-local function port_for_test(preferred)
-  if proc.port_free(preferred) then return preferred end
-  local l = assert(proc.listen(0))
-  local p = l.port
-  l:close()
-  return p
-end
-
 -- An isolated stack configuration: its own dir and port, mysql.tls as given.
 local function isolated(dir, preferred_port, tls)
-  local cfg = deepcopy(rawget(_G, 'cfg') or {})
-  cfg.stack = cfg.stack or {}
-  cfg.stack.dir = dir
-  cfg.mysql = cfg.mysql or {}
-  cfg.mysql.port = port_for_test(preferred_port)
-  cfg.mysql.socket = '' -- <stack.dir>/mariadb/mysqld.sock
-  cfg.mysql.host = '127.0.0.1'
-  cfg.mysql.managed = true
-  cfg.mysql.tls = tls
-  return cfg
+  return T.isolated_mariadb_cfg(dir, { port = preferred_port, tls = tls })
 end
 
--- mariadbd processes started with this stack's my.cnf
-local function servers_of(cfg)
-  local cnf = mariadb.settings(cfg).cnf
-  local found = {}
-  for line in io.popen('pgrep -x mariadbd'):lines() do
-    local pid = tonumber(line)
-    for _, a in ipairs(proc.cmdline(pid) or {}) do
-      if a == '--defaults-file=' .. cnf then found[#found + 1] = pid end
-    end
-  end
-  return found
-end
-
-local function stop_all(cfg, dir)
-  mariadb.stop(cfg)
-  for _, pid in ipairs(servers_of(cfg)) do proc.kill_tree(pid, 'KILL') end
-  T.rmtree(dir)
-end
+local servers_of = T.mariadb_servers
+local stop_all = T.remove_isolated_mariadb
 
 -- openssl in dir; asserts success, returns stdout
 local function openssl(dir, ...)
