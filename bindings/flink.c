@@ -365,9 +365,7 @@ static int l_upload_jar(lua_State *L) {
   const char *path = luaL_checkstring(L, 2);
   fmh_error err = {0};
   char *jarid = NULL;
-  if (fmh_flink_jar_upload(u->c, path, &jarid, &err)) {
-    return fmh_fail(L, &err);
-  }
+  if (fmh_flink_jar_upload(u->c, path, &jarid, &err)) return fmh_fail(L, &err);
   lua_pushstring(L, jarid);
   free(jarid);
   return 1;
@@ -402,9 +400,7 @@ static int l_run_jar(lua_State *L) {
   }
   fmh_error err = {0};
   char jobid[33];
-  if (fmh_flink_jar_run(u->c, jarid, entry, args, nargs, par, sp, anr, timeout, jobid, &err)) {
-    return fmh_fail(L, &err);
-  }
+  if (fmh_flink_jar_run(u->c, jarid, entry, args, nargs, par, sp, anr, timeout, jobid, &err)) return fmh_fail(L, &err);
   new_job(L, u->c, jobid);
   return 1;
 }
@@ -480,9 +476,7 @@ static int job_root_exception(lua_State *L) {
   job_ud *j = check_job(L, 1);
   fmh_error err = {0};
   json_t *ex = fmh_flink_job_exceptions(j->c, j->id, 1, &err);
-  if (!ex) {
-    return fmh_fail(L, &err);
-  }
+  if (!ex) return fmh_fail(L, &err);
   const char *name = NULL;
   const char *trace = fmh_flink_root_exception(ex, &name);
   if (trace) lua_pushstring(L, trace);
@@ -553,9 +547,7 @@ static int job_metrics(lua_State *L) {
   char vid[33];
   json_t *r = NULL;
   if (vertex_arg(L, j, 2, vid, &err) == 0) r = fmh_flink_subtask_metrics(j->c, j->id, vid, names, agg, &err);
-  if (!r) {
-    return fmh_fail(L, &err);
-  }
+  if (!r) return fmh_fail(L, &err);
   lua_newtable(L);
   size_t i;
   json_t *m;
@@ -580,9 +572,7 @@ static int job_vertex_metrics(lua_State *L) {
   char vid[33];
   json_t *r = NULL;
   if (vertex_arg(L, j, 2, vid, &err) == 0) r = fmh_flink_vertex_metrics(j->c, j->id, vid, names, &err);
-  if (!r) {
-    return fmh_fail(L, &err);
-  }
+  if (!r) return fmh_fail(L, &err);
   lua_newtable(L);
   size_t i;
   json_t *m;
@@ -690,9 +680,7 @@ static int l_session(lua_State *L) {
   char *sh = NULL;
   int rc = fmh_flink_session_open(u->c, name, props, &sh, &err);
   json_decref(props);
-  if (rc) {
-    return fmh_fail(L, &err);
-  }
+  if (rc) return fmh_fail(L, &err);
   session_ud *s = lua_newuserdatauv(L, sizeof *s, 0);
   s->c = NULL;
   s->sh = NULL;
@@ -763,9 +751,7 @@ static int session_execute(lua_State *L) {
   char *oh = NULL;
   int rc = fmh_flink_statement(s->c, s->sh, sql, conf, exec_timeout, &oh, &err);
   json_decref(conf);
-  if (rc) {
-    return fmh_fail(L, &err);
-  }
+  if (rc) return fmh_fail(L, &err);
   op_ud *o = lua_newuserdatauv(L, sizeof *o, 2);
   memset(o, 0, sizeof *o);
   luaL_setmetatable(L, OP_T);
@@ -1000,9 +986,7 @@ static int l_stub_server(lua_State *L) {
   u->s = NULL;
   luaL_setmetatable(L, STUB_T);
   u->s = fmh_httpstub_start(r, n, &err);
-  if (!u->s) {
-    return fmh_fail(L, &err);
-  }
+  if (!u->s) return fmh_fail(L, &err);
   return 1;
 }
 

@@ -162,9 +162,7 @@ static int l_spawn(lua_State *L) {
   u->pid = 0;
   luaL_setmetatable(L, PROC_T);
   u->p = fmh_proc_spawn(&o, &err);
-  if (!u->p) {
-    return fmh_fail(L, &err);
-  }
+  if (!u->p) return fmh_fail(L, &err);
   u->pid = fmh_proc_pid(u->p);
   return 1;
 }
@@ -192,9 +190,7 @@ static int l_signal_m(lua_State *L) {
   int sig = check_sig(L, 2, "TERM");
   int group = lua_toboolean(L, 3);
   fmh_error err = {0};
-  if (fmh_proc_signal(u->p, sig, group, &err) != 0) {
-    return fmh_fail(L, &err);
-  }
+  if (fmh_proc_signal(u->p, sig, group, &err) != 0) return fmh_fail(L, &err);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -327,9 +323,7 @@ static int l_signal(lua_State *L) {
   pid_t pid = check_pid(L, 1);
   int sig = check_sig(L, 2, "TERM");
   fmh_error err = {0};
-  if (fmh_proc_kill(pid, sig, lua_toboolean(L, 3), &err) != 0) {
-    return fmh_fail(L, &err);
-  }
+  if (fmh_proc_kill(pid, sig, lua_toboolean(L, 3), &err) != 0) return fmh_fail(L, &err);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -389,9 +383,7 @@ static int l_port_free(lua_State *L) {
   const char *host = luaL_optstring(L, 2, "127.0.0.1");
   fmh_error err = {0};
   int r = fmh_proc_port_free(host, port, &err);
-  if (r < 0) {
-    return fmh_fail(L, &err);
-  }
+  if (r < 0) return fmh_fail(L, &err);
   lua_pushboolean(L, r);
   return 1;
 }
@@ -421,9 +413,7 @@ static int l_listen(lua_State *L) {
   fmh_error err = {0};
   int bound = 0;
   int fd = fmh_proc_listen(host, port, &bound, &err);
-  if (fd < 0) {
-    return fmh_fail(L, &err);
-  }
+  if (fd < 0) return fmh_fail(L, &err);
   u->fd = fd;
   u->port = bound;
   return 1;
@@ -464,9 +454,7 @@ static int l_lock(lua_State *L) {
   luaL_setmetatable(L, LOCK_T);
   fmh_error err = {0};
   int fd = fmh_proc_lock(path, (long)ms, &err);
-  if (fd < 0) {
-    return fmh_fail(L, &err);
-  }
+  if (fd < 0) return fmh_fail(L, &err);
   *u = fd;
   return 1;
 }
