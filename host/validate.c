@@ -112,6 +112,31 @@ int fmh_vkey_copy(fmh_vkey *dst, const fmh_vkey *src) {
   return 0;
 }
 
+int fmh_vkey_part_from_value(const fmh_value *v, fmh_vkey_part *p) {
+  memset(p, 0, sizeof *p);
+  switch (v->t) {
+    case FMH_V_NULL: p->kind = FMH_VK_NULL; return 0;
+    case FMH_V_INT: case FMH_V_BOOL: p->kind = FMH_VK_INT; p->i = v->i; return 0;
+    case FMH_V_UINT: p->kind = FMH_VK_UINT; p->u = v->u; return 0;
+    case FMH_V_DOUBLE: {
+      char b[40];
+      int n = snprintf(b, sizeof b, "%.17g", v->d);
+      p->kind = FMH_VK_TEXT;
+      p->s = strndup(b, (size_t)n);
+      p->len = (size_t)n;
+      return p->s ? 0 : -1;
+    }
+    default:
+      p->kind = FMH_VK_TEXT;
+      p->s = malloc(v->len + 1);
+      if (!p->s) return -1;
+      memcpy(p->s, v->s, v->len);
+      p->s[v->len] = '\0';
+      p->len = v->len;
+      return 0;
+  }
+}
+
 static void put_quoted(vbuf *b, const char *s, size_t n, size_t cut) {
   fmh_vbuf_put(b, "'", 1);
   size_t m = n > cut ? cut : n;

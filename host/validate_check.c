@@ -355,30 +355,7 @@ static int samples(fmh_conn *c, const vbuf *q, const fmh_value *p, int np, fmh_v
     }
     r->nsamples++;
     for (int i = 0; i < n; i++) {
-      fmh_vkey_part *pt = &k->parts[i];
-      const fmh_value *v = &row[i];
-      switch (v->t) {
-        case FMH_V_NULL: pt->kind = FMH_VK_NULL; break;
-        case FMH_V_INT: case FMH_V_BOOL: pt->kind = FMH_VK_INT; pt->i = v->i; break;
-        case FMH_V_UINT: pt->kind = FMH_VK_UINT; pt->u = v->u; break;
-        case FMH_V_DOUBLE: {
-          char b[40];
-          int m = snprintf(b, sizeof b, "%.17g", v->d);
-          pt->kind = FMH_VK_TEXT;
-          pt->s = strndup(b, (size_t)m);
-          pt->len = (size_t)m;
-          break;
-        }
-        default:
-          pt->kind = FMH_VK_TEXT;
-          pt->s = malloc(v->len + 1);
-          if (pt->s) {
-            memcpy(pt->s, v->s, v->len);
-            pt->s[v->len] = '\0';
-          }
-          pt->len = v->len;
-      }
-      if (pt->kind == FMH_VK_TEXT && !pt->s) {
+      if (fmh_vkey_part_from_value(&row[i], &k->parts[i]) != 0) {
         fmh_cursor_close(cur);
         return oom(e);
       }

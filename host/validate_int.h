@@ -39,6 +39,9 @@ void fmh_vbuf_free(vbuf *b);
 /* Key samples. */
 void fmh_vkey_free(fmh_vkey *k);
 int fmh_vkey_copy(fmh_vkey *dst, const fmh_vkey *src);
+/* A key part holding a copy of v (a DOUBLE as its %.17g text); -1 when
+ * out of memory. */
+int fmh_vkey_part_from_value(const fmh_value *v, fmh_vkey_part *p);
 /* Display text of a key ("7", "'abc'", "(1, 'x')"), appended to b. */
 void fmh_vkey_text(const fmh_vkey *k, vbuf *b);
 

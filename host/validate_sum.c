@@ -298,31 +298,6 @@ static void part_clear(fmh_vkey_part *p) {
   memset(p, 0, sizeof *p);
 }
 
-static int part_from_value(const fmh_value *v, fmh_vkey_part *p) {
-  memset(p, 0, sizeof *p);
-  switch (v->t) {
-    case FMH_V_NULL: p->kind = FMH_VK_NULL; return 0;
-    case FMH_V_INT: case FMH_V_BOOL: p->kind = FMH_VK_INT; p->i = v->i; return 0;
-    case FMH_V_UINT: p->kind = FMH_VK_UINT; p->u = v->u; return 0;
-    case FMH_V_DOUBLE: {
-      char b[40];
-      int n = snprintf(b, sizeof b, "%.17g", v->d);
-      p->kind = FMH_VK_TEXT;
-      p->s = strndup(b, (size_t)n);
-      p->len = (size_t)n;
-      return p->s ? 0 : -1;
-    }
-    default:
-      p->kind = FMH_VK_TEXT;
-      p->s = malloc(v->len + 1);
-      if (!p->s) return -1;
-      memcpy(p->s, v->s, v->len);
-      p->s[v->len] = '\0';
-      p->len = v->len;
-      return 0;
-  }
-}
-
 static int part_copy(const fmh_vkey_part *src, fmh_vkey_part *dst) {
   *dst = *src;
   if (src->kind == FMH_VK_TEXT) {
@@ -361,7 +336,7 @@ static int key_at(sctx *x, sside *s, const fmh_vrange *r, uint64_t offset, fmh_v
   if (fmh_conn_run(s->conn, s->q.p, s->q.len, p, np, 1, &q, &res, e) != 0) return -1;
   const fmh_value *row;
   int rc = fmh_cursor_fetch(q, &row, e);
-  if (rc == 1 && part_from_value(&row[0], out) != 0) rc = oom(e);
+  if (rc == 1 && fmh_vkey_part_from_value(&row[0], out) != 0) rc = oom(e);
   fmh_cursor_close(q);
   return rc;
 }
