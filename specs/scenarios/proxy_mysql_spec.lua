@@ -31,13 +31,7 @@ local function argv(port, sql, extra)
   }
 end
 
-local function read_file(path)
-  local f = io.open(path, 'rb')
-  if not f then return '' end
-  local s = f:read('a')
-  f:close()
-  return s
-end
+local read_file = require('fmhost.testing').read_file -- '' when absent
 
 -- Run the client to completion: {code=, stdout=, stderr=, secs=}. The
 -- timeout only guards against a hang; no test comes near it.
