@@ -5,7 +5,8 @@
  * out of the bindings/ files, so `require "fmhost.pool"` works in scripts, specs
  * and the REPL alike, and busted's per-file insulation can re-require them
  * (luaopen_* keeps no state of its own). Calls from the host into Lua always
- * go through fmh_docall: a traceback handler and a Ctrl-C hook, as lua.c. */
+ * go through fmh_docall: a traceback handler, and a Ctrl-C hook that stops
+ * the running Lua code (a second Ctrl-C ends the process). */
 #include "fmhost/interp.h"
 
 #include <signal.h>
@@ -87,7 +88,7 @@ lua_State *fmh_interp_new(void) {
   return L;
 }
 
-/* --- protected calls, as lua.c --------------------------------------- */
+/* --- protected calls -------------------------------------------------- */
 
 static lua_State *globalL = NULL;
 

@@ -4,7 +4,8 @@
  * (--version, --help) and the REPL's terminal; everything else — option
  * parsing, configuration, the spec runner, the stack, benchmarks — is
  * scripts/fmhost/cli.lua, so a user can change it without recompiling.
- * main() itself does nothing but a protected call, as lua.c. */
+ * main() itself does nothing but a protected call, so that any error, out of
+ * memory included, is reported rather than aborting the process. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <mysql.h>
@@ -56,7 +57,7 @@ static void print_help(void) {
 static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = (char **)lua_touserdata(L, 2);
-  lua_createtable(L, argc, 1);   /* arg, as lua.c builds it */
+  lua_createtable(L, argc, 1);   /* arg: [0] the program, [1..] its words */
   for (int i = 0; i < argc; i++) {
     lua_pushstring(L, argv[i]);
     lua_rawseti(L, -2, i);

@@ -18,8 +18,8 @@ const char *fmh_interp_scripts_dir(void);
 const char *fmh_interp_root_dir(void);
 
 /* Call the function below narg arguments with a traceback handler and
- * Ctrl-C interruption, as lua.c's docall does. Returns a LUA_* status; on
- * error the message (with traceback) is on the stack. */
+ * Ctrl-C interruption. Returns a LUA_* status; on error the message (with
+ * traceback) is on the stack. */
 int fmh_docall(lua_State *L, int narg, int nres);
 /* Print the error on top of the stack to stderr, prefixed with progname when
  * not NULL, and pop it. */
