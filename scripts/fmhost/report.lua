@@ -62,12 +62,70 @@ function M.markdown(r, title)
   return table.concat(lines, '\n') .. '\n'
 end
 
--- fmhost -e 'require("fmhost.report").junit_to_markdown(IN, OUT, TITLE)'
-function M.junit_to_markdown(input, output, title)
+-- A number decoded from JSON (a float in Lua) as plain integer text when it is one.
+local function num(v)
+  if type(v) == 'number' and math.tointeger(v) then return tostring(math.tointeger(v)) end
+  return tostring(v == nil and '' or v)
+end
+
+local function cell(s)
+  s = tostring(s or ''):gsub('[\r\n]+', ' '):gsub('|', '\\|')
+  if #s > 160 then s = s:sub(1, 157) .. '...' end
+  return s
+end
+
+-- The per-type section from the summary fmhost.conformance writes
+-- ({run=, cases=, columns=}, see conformance.write_summary): one row per
+-- MariaDB column, then the defects the scenarios assert.
+function M.types_markdown(doc)
+  local run = doc.run or {}
+  local lines = {
+    '## Per column type', '',
+    ('seed %s (FMHOST_SEED=%s replays it), %s rows per pipeline, %s pipelines'):format(tostring(run.seed),
+      tostring(run.seed), num(run.rows), num(run.pipelines)), '',
+    '| outcome | MariaDB type | column | Flink source → sink | NULLs | edge cases drawn | values differing '
+      .. '| first difference or cause |',
+    '|---|---|---|---|---:|---|---:|---|',
+  }
+  for _, c in ipairs(doc.columns or {}) do
+    local mark = c.outcome == 'exact' and 'exact' or c.outcome == 'FAIL' and '**FAIL**' or ('*' .. c.outcome .. '*')
+    local flink = c.flink == c.sink and c.flink or (tostring(c.flink) .. ' → ' .. tostring(c.sink))
+    local why = c.sample or (c.state ~= 'FINISHED' and ('job ' .. tostring(c.state) .. ': ' .. tostring(c.cause))) or ''
+    lines[#lines + 1] = ('| %s | %s | %s | %s | %s | %s | %s | %s |'):format(mark, cell(c.mariadb), cell(c.column),
+      cell(flink), num(c.nulls), cell(c.edges), num(c.mismatches), cell(why))
+  end
+  local defects = {}
+  for _, k in ipairs(doc.cases or {}) do
+    if k.defect then
+      defects[#defects + 1] = ('- **%s** (%s): %s%s'):format(cell(k.defect),
+        k.passed and 'asserted, still present' or '**the assertion failed: the defect changed or went away**',
+        cell(k.name), k.state ~= 'FINISHED' and k.cause and (' — job ' .. tostring(k.state) .. ': ' .. cell(k.cause)) or '')
+    end
+  end
+  if #defects > 0 then
+    lines[#lines + 1] = ''
+    lines[#lines + 1] = '## Defects of the pipeline the scenarios assert'
+    lines[#lines + 1] = ''
+    for _, d in ipairs(defects) do lines[#lines + 1] = d end
+  end
+  return table.concat(lines, '\n') .. '\n'
+end
+
+-- fmhost -e 'require("fmhost.report").junit_to_markdown(IN, OUT, TITLE [, {types = SUMMARY.json}])'
+-- With opts.types naming an existing conformance summary, its per-type
+-- section follows the scenario table.
+function M.junit_to_markdown(input, output, title, opts)
   local r, err = M.parse_junit(input)
   if not r then error(err, 0) end
+  local text = M.markdown(r, title)
+  local tpath = opts and opts.types
+  local tdoc = tpath and read(tpath)
+  if tdoc then
+    local ok, doc = pcall(require('cjson').decode, tdoc)
+    if ok and type(doc) == 'table' then text = text .. '\n' .. M.types_markdown(doc) end
+  end
   local f = assert(io.open(output, 'wb'))
-  f:write(M.markdown(r, title))
+  f:write(text)
   f:close()
   return r
 end
