@@ -35,7 +35,7 @@
 -- fmhost.validate column options: ulp, fsp, time_zone, as).
 --
 -- API:
---   C.open(cfg [, {seed=, rows=, session=, client=, pool=, prefix=}]) -> runner
+--   C.open(cfg [, {seed=, rows=, session=, client=, pool=, prefix=, on_pipeline=fn(facts)}]) -> runner
 --   runner:result(case [, plan]) -> result (runs the case's batch of `plan` once)
 --   runner:run_batch(cases)   runner:close()   runner.batches_run
 --   C.run_case(cfg, case [, open opts]) -> result
@@ -198,15 +198,17 @@ end
 local Runner = {}
 Runner.__index = Runner
 
--- M.open(cfg [, {seed=, rows=, session=, client=, pool=, prefix=}]) -> Runner
+-- M.open(cfg [, {seed=, rows=, session=, client=, pool=, prefix=, on_pipeline=}]) -> Runner
 -- Brings the stack up (MariaDB and Flink) when it is not, opens one gateway
 -- session and one pool that every pipeline of the runner reuses.
+-- on_pipeline(facts) is called after each pipeline (its facts, timings and
+-- the number of cases and columns it carried).
 function M.open(cfg, o)
   o = o or {}
   local up, why = stack.ensure(cfg, { 'mariadb', 'flink' })
   if not up then error('conformance: the stack (MariaDB and Flink) is not up: ' .. tostring(why), 2) end
   local self = setmetatable({ cfg = cfg, seed = o.seed, rows = o.rows or M.ROWS, prefix = o.prefix or 'cf',
-                              results = {}, batches_run = 0 }, Runner)
+                              results = {}, batches_run = 0, on_pipeline = o.on_pipeline }, Runner)
   local ok, err = pcall(function()
     self.client = o.client or stack.flink.client(cfg, { timeout_ms = 30000 })
     self.own_client = not o.client
@@ -413,6 +415,8 @@ function Runner:run_batch(cases)
   end
   if not ok then
     for _, c in ipairs(cases) do self.results[c] = { error = err, facts = facts, case = c } end
+    facts.error = err
+    if self.on_pipeline then self.on_pipeline(facts) end
     return
   end
   facts.target_rows = (assert(db:query('SELECT COUNT(*) AS n FROM ' .. q(tname))))[1].n
@@ -454,6 +458,8 @@ function Runner:run_batch(cases)
   end
   facts.timings.validate_s = now() - t3
   facts.timings.total_s = now() - t0
+  facts.columns = #names
+  if self.on_pipeline then self.on_pipeline(facts) end
 end
 
 -- The result of a case, running its batch (with the other cases of

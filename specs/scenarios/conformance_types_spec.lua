@@ -349,7 +349,12 @@ describe('Type conformance of a Flink -> MariaDB pipeline (filesystem json sourc
   local plan = C.plan(CASES)
 
   lazy_setup(function()
-    runner = C.open(cfg, { seed = SEED, rows = ROWS, prefix = 'ct' })
+    runner = C.open(cfg, { seed = SEED, rows = ROWS, prefix = 'ct', on_pipeline = function(f)
+      local t = f.timings
+      print(('\n  pipeline %s: %d case(s), %d columns, %d rows, job %s %s; write %.2f s, job %.2f s, compare %.2f s'):format(
+        f.table, f.cases, f.columns or 0, f.rows, tostring(f.job_id), tostring(f.state or f.error),
+        t.write_s or 0, t.job_s or 0, t.validate_s or 0))
+    end })
   end)
 
   lazy_teardown(function()
