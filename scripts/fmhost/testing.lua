@@ -28,48 +28,40 @@ end
 local keep = { FMHOST_BIN = true, FMHOST_SCRIPTS = true, FMHOST_ROOT = true, FMHOST_PATH = true }
 local function inherited_config_vars()
   local names = {}
-  local p = io.popen('env')
-  for line in p:lines() do
+  local r = assert(proc.run { 'env', timeout_ms = 10000, max_output = 16 << 20 })
+  for line in r.stdout:gmatch('[^\n]+') do
     local name = line:match('^(FMHOST_[%w_]+)=')
     if name and not keep[name] then names[#names + 1] = name end
   end
-  p:close()
   return names
 end
 
 -- Run fmhost with args (a list); opts.env = {NAME=value}, opts.stdin = text,
 -- opts.cwd = dir, opts.hermetic = true to drop the FMHOST_* configuration
--- variables of this process. Returns {stdout=, stderr=, code=} with code the
--- exit status.
+-- variables of this process, opts.timeout_ms (default 20 minutes: a guard
+-- against a hung child, which is killed and raises). Returns {stdout=,
+-- stderr=, code=} with code the exit status (the signal number when a
+-- signal ended it).
 function M.run_fmhost(args, opts)
   opts = opts or {}
-  local parts = {}
-  if opts.cwd then parts[#parts + 1] = 'cd ' .. M.shell_quote(opts.cwd) .. ' &&' end
-  parts[#parts + 1] = 'env'
+  local argv = { M.exe() }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  local env = {}
   if opts.hermetic then
-    for _, name in ipairs(inherited_config_vars()) do parts[#parts + 1] = '-u ' .. name end
+    for _, name in ipairs(inherited_config_vars()) do env[name] = false end
   end
-  for k, v in pairs(opts.env or {}) do
-    parts[#parts + 1] = M.shell_quote(k .. '=' .. v)
+  for k, v in pairs(opts.env or {}) do env[k] = v end
+  argv.env = env
+  argv.cwd = opts.cwd
+  argv.input = opts.stdin
+  argv.timeout_ms = opts.timeout_ms or 1200000
+  argv.max_output = 256 << 20
+  local r, err, info = proc.run(argv)
+  if not r then
+    error(string.format('fmhost %s: %s%s', table.concat(args, ' '), err,
+      info and info.stderr and info.stderr ~= '' and ('\nits stderr:\n' .. info.stderr) or ''), 2)
   end
-  parts[#parts + 1] = M.shell_quote(M.exe())
-  for _, a in ipairs(args) do parts[#parts + 1] = M.shell_quote(a) end
-  local out, err, inp = os.tmpname(), os.tmpname(), nil
-  if opts.stdin then
-    inp = os.tmpname()
-    local f = assert(io.open(inp, 'wb'))
-    f:write(opts.stdin)
-    f:close()
-    parts[#parts + 1] = '<' .. M.shell_quote(inp)
-  else
-    parts[#parts + 1] = '</dev/null'
-  end
-  parts[#parts + 1] = '>' .. M.shell_quote(out) .. ' 2>' .. M.shell_quote(err)
-  local _, _, code = os.execute(table.concat(parts, ' '))
-  local res = { stdout = slurp(out), stderr = slurp(err), code = code }
-  os.remove(out); os.remove(err)
-  if inp then os.remove(inp) end
-  return res
+  return { stdout = r.stdout, stderr = r.stderr, code = r.code or proc.signum(r.signal) }
 end
 
 -- A fresh directory under /tmp, removed by M.rmtree.
