@@ -53,6 +53,7 @@ static void push_null(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &NULL_KE
  * positions hold). */
 static void push_json(lua_State *L, const json_t *j, int rows, int depth) {
   if (depth > 200) luaL_error(L, "JSON nested too deeply");
+  luaL_checkstack(L, 3, "JSON nested too deeply"); /* each level holds a table and a value */
   switch (json_typeof(j)) {
     case JSON_OBJECT: {
       lua_createtable(L, 0, (int)json_object_size(j));
@@ -137,10 +138,15 @@ static json_t *string_map(lua_State *L, int t, const char *what) {
   return o;
 }
 
-/* Lua value to JSON for c:rest bodies. */
-static json_t *to_json(lua_State *L, int i, int depth) {
+/* Lua value to JSON for c:rest bodies; NULL, with the reason in why, when
+ * the value cannot be sent (nothing built so far is left allocated: the
+ * caller raises once it holds nothing). */
+static json_t *to_json(lua_State *L, int i, int depth, char *why, size_t cap) {
   i = lua_absindex(L, i);
-  if (depth > 100) luaL_error(L, "body nested too deeply");
+  if (depth > 100 || !lua_checkstack(L, 3)) { /* each level holds a key and a value */
+    snprintf(why, cap, "body nested too deeply");
+    return NULL;
+  }
   switch (lua_type(L, i)) {
     case LUA_TNIL: return json_null();
     case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, i));
@@ -176,18 +182,27 @@ static json_t *to_json(lua_State *L, int i, int depth) {
         out = json_array();
         for (lua_Integer k = 1; k <= n; k++) {
           lua_rawgeti(L, i, k);
-          json_array_append_new(out, to_json(L, -1, depth + 1));
+          json_t *v = to_json(L, -1, depth + 1, why, cap);
           lua_pop(L, 1);
+          if (!v) {
+            json_decref(out);
+            return NULL;
+          }
+          json_array_append_new(out, v);
         }
       } else {
         out = json_object();
         lua_pushnil(L);
         while (lua_next(L, i)) {
-          if (lua_type(L, -2) != LUA_TSTRING) {
+          json_t *v = NULL;
+          if (lua_type(L, -2) != LUA_TSTRING) snprintf(why, cap, "a JSON object needs string keys");
+          else v = to_json(L, -1, depth + 1, why, cap);
+          if (!v) {
+            lua_pop(L, 2);
             json_decref(out);
-            luaL_error(L, "a JSON object needs string keys");
+            return NULL;
           }
-          json_object_set_new(out, lua_tostring(L, -2), to_json(L, -1, depth + 1));
+          json_object_set_new(out, lua_tostring(L, -2), v);
           lua_pop(L, 1);
         }
       }
@@ -195,7 +210,7 @@ static json_t *to_json(lua_State *L, int i, int depth) {
     }
     default: break;
   }
-  luaL_error(L, "cannot send a %s as JSON", luaL_typename(L, i));
+  snprintf(why, cap, "cannot send a %s as JSON", luaL_typename(L, i));
   return NULL;
 }
 
@@ -416,7 +431,11 @@ static int raw_call(lua_State *L, int gateway) {
   client_ud *u = check_client(L, 1);
   const char *method = luaL_checkstring(L, 2);
   const char *path = luaL_checkstring(L, 3);
-  json_t *body = lua_isnoneornil(L, 4) ? NULL : to_json(L, 4, 0);
+  json_t *body = NULL;
+  if (!lua_isnoneornil(L, 4)) {
+    char why[96];
+    if (!(body = to_json(L, 4, 0, why, sizeof why))) return luaL_error(L, "%s", why);
+  }
   fmh_error err = {0};
   json_t *j = gateway ? fmh_flink_gateway(u->c, method, path, body, 0, &err)
                       : fmh_flink_rest(u->c, method, path, body, 0, &err);
@@ -671,11 +690,11 @@ static int l_session(lua_State *L) {
   client_ud *u = check_client(L, 1);
   if (lua_isnoneornil(L, 2)) { lua_newtable(L); lua_replace(L, 2); }
   luaL_checktype(L, 2, LUA_TTABLE);
-  lua_getfield(L, 2, "properties");
-  json_t *props = string_map(L, -1, "session properties");
-  lua_pop(L, 1);
   const char *name = fmh_opt_str(L, 2, "name", NULL);
   long timeout = opt_ms(L, 2, "timeout_ms", 60000);
+  lua_getfield(L, 2, "properties"); /* last: nothing may raise while props is held */
+  json_t *props = string_map(L, -1, "session properties");
+  lua_pop(L, 1);
   fmh_error err = {0};
   char *sh = NULL;
   int rc = fmh_flink_session_open(u->c, name, props, &sh, &err);

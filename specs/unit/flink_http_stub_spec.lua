@@ -288,6 +288,42 @@ describe('fmhost.flink misuse', function()
     c:close()
     assert.has_error(function() c:overview() end)
   end)
+
+  it('raises on a body it cannot send as JSON, naming why', function()
+    local c = flink.client { rest = 'http://127.0.0.1:1' }
+    assert.has_error(function() c:rest('POST', '/x', { a = { 1, { b = print } } }) end,
+                     'cannot send a function as JSON')
+    assert.has_error(function() c:rest('POST', '/x', { [true] = 1 }) end, 'a JSON object needs string keys')
+    local deep = {}
+    local t = deep
+    for _ = 1, 101 do t[1] = {}; t = t[1] end
+    assert.has_error(function() c:rest('POST', '/x', deep) end, 'body nested too deeply')
+  end)
+end)
+
+describe('fmhost.flink deeply nested JSON (stub server)', function()
+  -- in a child fmhost: a Lua stack overrun corrupts memory, and a fresh
+  -- process shows it reliably (it crashes at the latest when it closes)
+  local CHILD = [[
+local flink = require 'fmhost.flink'
+local depth = 200
+local s = assert(flink._stub_server { replies = { { body = string.rep('[', depth) .. string.rep(']', depth) } } })
+local c = flink.client { rest = s:url(), gateway = s:url(), timeout_ms = 5000 }
+local body, t = {}, nil
+t = body
+for _ = 1, 99 do t[1] = {}; t = t[1] end
+local got = assert(c:rest('POST', '/deep', body))
+local n = 1
+while got[1] do got, n = got[1], n + 1 end
+print(n, s:requests()[1].body)
+s:close(); c:close(); collectgarbage()
+]]
+
+  it('sends a body nested 100 deep and decodes an answer nested 200 deep', function()
+    local r = require('fmhost.testing').run_fmhost({ '-e', CHILD }, { timeout_ms = 60000 })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal('200\t' .. string.rep('[', 99) .. '{}' .. string.rep(']', 99) .. '\n', r.stdout)
+  end)
 end)
 
 describe('fmhost.flink stack trace summaries', function()
