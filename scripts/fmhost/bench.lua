@@ -99,7 +99,11 @@ function M.run_one(cfg, name)
     return 2
   end
   if b.needs and #b.needs > 0 then
-    require('fmhost.stack').ensure(cfg, b.needs)
+    local up, err = require('fmhost.stack').ensure(cfg, b.needs)
+    if not up then
+      io.stderr:write('fmhost: benchmark ', name, ' needs ', table.concat(b.needs, ', '), ': ', tostring(err), '\n')
+      return 1
+    end
   end
   local r = b.run(cfg, M)
   r.name = r.name or name
