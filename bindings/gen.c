@@ -292,22 +292,28 @@ static int schema_from_table(lua_State *L, fmh_gen_schema *s, int t, fmh_error *
   return 0;
 }
 
-static int push_gen(lua_State *L, fmh_gen_schema *s, int opts) {
-  fmh_error e = {0};
-  int seed_set = 0;
-  uint64_t seed = 0;
-  if (!lua_isnoneornil(L, opts)) {
-    luaL_checktype(L, opts, LUA_TTABLE);
-    lua_getfield(L, opts, "seed");
-    if (!lua_isnil(L, -1)) {
-      int ok;
-      lua_Integer v = lua_tointegerx(L, -1, &ok);
-      if (!ok) { fmh_gen_schema_free(s); return luaL_error(L, "option 'seed' must be an integer"); }
-      seed = (uint64_t)v;
-      seed_set = 1;
-    }
-    lua_pop(L, 1);
+/* The options of gen.new and gen.load ({seed=}), read before a schema is
+ * built so that nothing raises while one is held. Returns whether a seed
+ * was given. */
+static int read_seed(lua_State *L, int opts, uint64_t *seed) {
+  *seed = 0;
+  if (lua_isnoneornil(L, opts)) return 0;
+  luaL_checktype(L, opts, LUA_TTABLE);
+  lua_getfield(L, opts, "seed");
+  int given = !lua_isnil(L, -1);
+  if (given) {
+    int ok;
+    lua_Integer v = lua_tointegerx(L, -1, &ok);
+    if (!ok) luaL_error(L, "option 'seed' must be an integer");
+    *seed = (uint64_t)v;
   }
+  lua_pop(L, 1);
+  return given;
+}
+
+/* Push a Gen made from s (freed here). */
+static int push_gen(lua_State *L, fmh_gen_schema *s, int seed_set, uint64_t seed) {
+  fmh_error e = {0};
   LGen *lg = lua_newuserdatauv(L, sizeof *lg, 0);
   memset(lg, 0, sizeof *lg);
   luaL_setmetatable(L, GEN);
@@ -335,6 +341,8 @@ static int push_gen(lua_State *L, fmh_gen_schema *s, int opts) {
 
 static int l_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  uint64_t seed;
+  int seed_set = read_seed(L, 2, &seed);
   fmh_gen_schema *s = fmh_gen_schema_new();
   if (!s) return luaL_error(L, "out of memory");
   fmh_error e = {0};
@@ -342,11 +350,13 @@ static int l_new(lua_State *L) {
     fmh_gen_schema_free(s);
     return fmh_fail(L, &e);
   }
-  return push_gen(L, s, 2);
+  return push_gen(L, s, seed_set, seed);
 }
 
 static int l_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  uint64_t seed;
+  int seed_set = read_seed(L, 2, &seed);
   char alt[4096];
   struct stat st;
   if (stat(path, &st) != 0 && !strchr(path, '/')) {
@@ -358,7 +368,7 @@ static int l_load(lua_State *L) {
   fmh_error e = {0};
   fmh_gen_schema *s = fmh_gen_schema_load_yaml(path, &e);
   if (!s) return fmh_fail(L, &e);
-  return push_gen(L, s, 2);
+  return push_gen(L, s, seed_set, seed);
 }
 
 static int l_gc(lua_State *L) {
