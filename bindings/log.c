@@ -106,13 +106,14 @@ static int l_configure(lua_State *L) {
   if (lvl < 0) return luaL_error(L, "unknown log level '%s'", lname);
   int to_stderr = fmh_opt_bool(L, 1, "stderr", 1);
   const char *file = fmh_opt_str(L, 1, "file", NULL);
+  int trace = fmh_opt_bool(L, 1, "trace", fmh_log_tracing()); /* every option checked before anything changes */
   char err[512];
   if (fmh_log_configure((fmh_log_level)lvl, to_stderr, file, err, sizeof err) != 0) {
     fmh_error e = {0};
     fmh_error_set(&e, "os", 0, 0, "%s", err);
     return fmh_push_error(L, &e);
   }
-  if (fmh_opt_bool(L, 1, "trace", fmh_log_tracing())) fmh_log_set_trace(1);
+  if (trace) fmh_log_set_trace(1);
   lua_pushboolean(L, 1);
   return 1;
 }
