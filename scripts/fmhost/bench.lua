@@ -6,22 +6,13 @@
 --   { name = 'NAME', about = 'one line', needs = {'mariadb'}, run = function(cfg, B) -> result }
 -- where B is this module (timing and median helpers). Each benchmark runs in
 -- a child fmhost of its own so that its peak RSS is its own.
+local proc = require 'fmhost.proc'
+
 local M = {}
 
-local function now()
-  -- monotonic enough for wall time: os.clock is CPU time, so ask the kernel
-  local f = io.open('/proc/uptime')
-  local up = f and f:read('n')
-  if f then f:close() end
-  return up
-end
-
--- Wall-clock seconds with microsecond resolution from the C side when the
--- fmhost.proc module offers it, else /proc/uptime (10 ms resolution).
+-- Monotonic wall-clock seconds (sub-millisecond resolution).
 function M.clock()
-  local ok, proc = pcall(require, 'fmhost.proc')
-  if ok and proc.monotonic then return proc.monotonic() end
-  return now()
+  return proc.now_ms() / 1000
 end
 
 function M.time(fn, ...)
@@ -54,6 +45,19 @@ function M.time_sh(cmd)
   local dt = M.clock() - t0
   if not ok then error(('baseline command failed (%s %s): %s'):format(how, code, cmd), 2) end
   return dt
+end
+
+-- The stock `mariadb` client's command line for cfg.mysql over TCP, then
+-- the words of args (each quoted for the shell); the password travels in
+-- MYSQL_PWD, not among the words.
+function M.stock_client(cfg, args)
+  local stack = require 'fmhost.stack'
+  local s = stack.service('mariadb').settings(cfg)
+  local words = { 'mariadb', '--no-defaults', '--protocol=TCP', '-h', s.host, '-P', s.port, '-u', s.user,
+                  '-D', s.database }
+  for _, a in ipairs(args or {}) do words[#words + 1] = a end
+  for i, w in ipairs(words) do words[i] = stack.shell_quote(w) end
+  return 'MYSQL_PWD=' .. stack.shell_quote(s.password) .. ' ' .. table.concat(words, ' ')
 end
 
 function M.peak_rss_mb()

@@ -45,11 +45,8 @@ function M.run(cfg, B)
   local bytes = assert(g:write_csv(csv, 0, rows, { threads = threads }))
 
   local p = assert(require('fmhost.pool').open(cfg.mysql or {}, { size = 1, read_timeout_ms = 600000 }))
-  local s = stack.service('mariadb').settings(cfg)
-  local client = ('MYSQL_PWD=%s mariadb --no-defaults --protocol=TCP -h %s -P %d -u %s -D %s '
-    .. '--default-character-set=utf8mb4 --local-infile=1 -e %s'):format(stack.shell_quote(s.password),
-      stack.shell_quote(s.host), s.port, stack.shell_quote(s.user), stack.shell_quote(s.database),
-      stack.shell_quote(g:load_data_sql(TABLE, csv)))
+  local client = B.stock_client(cfg, { '--default-character-set=utf8mb4', '--local-infile=1', '-e',
+                                      g:load_data_sql(TABLE, csv) })
 
   local ft, ft1, bt = {}, {}, {}
   for i = 1, runs do

@@ -87,10 +87,8 @@ function M.run(cfg, B)
   local p = assert(pool.open(cfg.mysql or {}, { size = 4, read_timeout_ms = 600000 }))
   ensure_pair(p, g, rows)
 
-  local s = stack.service('mariadb').settings(cfg)
-  local client = ('MYSQL_PWD=%s mariadb --no-defaults --protocol=TCP -h %s -P %d -u %s -D %s -e %s > /dev/null')
-    :format(stack.shell_quote(s.password), stack.shell_quote(s.host), s.port, stack.shell_quote(s.user),
-            stack.shell_quote(s.database), stack.shell_quote(('CHECKSUM TABLE %s; CHECKSUM TABLE %s'):format(A, B_)))
+  local client = B.stock_client(cfg, { '-e', ('CHECKSUM TABLE %s; CHECKSUM TABLE %s'):format(A, B_) })
+    .. ' > /dev/null'
 
   local opts = { a = { pool = p, table = A }, b = { pool = p, table = B_ }, key = 'id', log = false }
   local ft, bt, last = {}, {}, nil

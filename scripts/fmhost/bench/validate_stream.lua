@@ -67,11 +67,8 @@ function M.run(cfg, B)
   ensure_table(p, g, t1, rows)
   ensure_table(p, g, t4, big)
 
-  local s = stack.service('mariadb').settings(cfg)
-  local client = ('MYSQL_PWD=%s mariadb --no-defaults --protocol=TCP -h %s -P %d -u %s -D %s '
-    .. '--default-character-set=utf8mb4 --quick -e %s > /dev/null'):format(stack.shell_quote(s.password),
-      stack.shell_quote(s.host), s.port, stack.shell_quote(s.user), stack.shell_quote(s.database),
-      stack.shell_quote('SELECT * FROM ' .. t1 .. ' ORDER BY id'))
+  local client = B.stock_client(cfg, { '--default-character-set=utf8mb4', '--quick', '-e',
+                                      'SELECT * FROM ' .. t1 .. ' ORDER BY id' }) .. ' > /dev/null'
 
   local ft, bt, hwm1 = {}, {}, {}
   for i = 1, runs do
