@@ -129,7 +129,7 @@ local function expected(id)
   return { id = id, v = id * 7, label = 'k' .. id }
 end
 
-describe('Flink failover: a TaskManager SIGKILLed under a running JDBC upsert job #flink #mysql', function()
+describe('Flink failover: a TaskManager SIGKILLed under a running JDBC upsert job #flink #mysql #conformance', function()
   setup(function()
     assert(stack.ensure(cfg, { 'mariadb', 'flink' }))
     client = fl.client(cfg, { timeout_ms = 30000 })

@@ -218,7 +218,7 @@ end
 
 -- --- specs -------------------------------------------------------------------
 
-describe('Flink -> MariaDB pipeline through the SQL Gateway #flink #mysql', function()
+describe('Flink -> MariaDB pipeline through the SQL Gateway #flink #mysql #conformance', function()
   local client
 
   setup(function()
