@@ -226,8 +226,8 @@ end
 
 describe('gen properties #mysql', function()
   local p
-  setup(function() p = open_pool() end)
-  teardown(function()
+  lazy_setup(function() p = open_pool() end)
+  lazy_teardown(function()
     if p then
       for _, t in ipairs { 'gen_p6', 'gen_p7', 'gen_p8', 'gen_p9', 'gen_p10', 'gen_p31', 'gen_p32', 'gen_p33' } do
         p:exec('DROP TABLE IF EXISTS `' .. t .. '`')

@@ -65,13 +65,13 @@ describe('fmhost.validate properties #mysql', function()
   local p, gn
   local N = 2000
 
-  setup(function()
+  lazy_setup(function()
     assert(stack.ensure(_G.cfg or {}, { 'mariadb' }))
     p = assert(pool.open(cfg.mysql, { size = 4, acquire_timeout_ms = 60000, read_timeout_ms = 600000 }))
     gn = assert(gen.new(SCHEMA, { seed = 14 }))
   end)
 
-  teardown(function()
+  lazy_teardown(function()
     p:exec('DROP TABLE IF EXISTS vprop_t')
     p:exec('DROP TABLE IF EXISTS vprop_base')
     p:exec('DROP TABLE IF EXISTS vprop_big')

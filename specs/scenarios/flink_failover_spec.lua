@@ -130,7 +130,7 @@ local function expected(id)
 end
 
 describe('Flink failover: a TaskManager SIGKILLed under a running JDBC upsert job #flink #mysql #conformance', function()
-  setup(function()
+  lazy_setup(function()
     assert(stack.ensure(cfg, { 'mariadb', 'flink' }))
     client = fl.client(cfg, { timeout_ms = 30000 })
     local m = cfg.mysql
@@ -138,7 +138,7 @@ describe('Flink failover: a TaskManager SIGKILLed under a running JDBC upsert jo
                             database = m.database, charset = 'utf8mb4', size = 2 })
   end)
 
-  teardown(function()
+  lazy_teardown(function()
     if run.job then
       local st = run.job:state()
       if st and st ~= 'FINISHED' and st ~= 'FAILED' and st ~= 'CANCELED' then

@@ -221,7 +221,7 @@ end
 describe('Flink -> MariaDB pipeline through the SQL Gateway #flink #mysql #conformance', function()
   local client
 
-  setup(function()
+  lazy_setup(function()
     assert(stack.ensure(cfg, { 'mariadb', 'flink' }))
     client = fl.client(cfg, { timeout_ms = 30000 })
     local m = cfg.mysql
@@ -229,7 +229,7 @@ describe('Flink -> MariaDB pipeline through the SQL Gateway #flink #mysql #confo
                             database = m.database, charset = 'utf8mb4', size = 2 })
   end)
 
-  teardown(function()
+  lazy_teardown(function()
     if client then client:close() end
     if db then db:close() end
   end)

@@ -39,14 +39,14 @@ describe('local stack: Flink on an isolated cluster #flink', function()
              '--set', 'flink.slots=' .. c.flink.slots, '--set', 'flink.tm_memory=' .. c.flink.tm_memory }
   end
 
-  setup(function()
+  lazy_setup(function()
     -- the shared jars must be there (the shared stack fetches them)
     assert(fl.fetch(cfg))
     dir = T.tmpdir('fmhost-flink-stack')
     icfg = T.isolated_flink_cfg(dir, { slots = 2, tm_memory = '1280m' })
   end)
 
-  teardown(function()
+  lazy_teardown(function()
     if icfg then
       fl.stop(icfg)
       for _, p in ipairs(jvms()) do proc.kill_tree(p.pid, 'KILL', true) end
@@ -153,13 +153,13 @@ end)
 describe('local stack: fetching Flink jars fails cleanly #flink', function()
   local dir, fcfg
 
-  setup(function()
+  lazy_setup(function()
     dir = T.tmpdir('fmhost-flink-fetch')
     fcfg = copy(cfg)
     fcfg.stack.dir = dir
   end)
 
-  teardown(function() if dir then T.rmtree(dir) end end)
+  lazy_teardown(function() if dir then T.rmtree(dir) end end)
 
   it('names maven when mvn is not on PATH, and creates no jar folder', function()
     local r = T.run_fmhost({ '--set', 'stack.dir=' .. dir, 'stack', 'fetch', 'flink' },
@@ -191,11 +191,11 @@ describe('local stack: fetching Flink jars fails cleanly #flink', function()
 end)
 
 describe('local stack: TaskManagers of the shared cluster #flink', function()
-  setup(function()
+  lazy_setup(function()
     assert(stack.ensure(cfg, { 'flink' }))
   end)
 
-  teardown(function()
+  lazy_teardown(function()
     assert(stack.ensure(cfg, { 'flink' }))
   end)
 

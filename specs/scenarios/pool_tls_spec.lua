@@ -33,7 +33,7 @@ end
 
 describe('fmhost.pool TLS #mysql', function()
   local files
-  setup(function()
+  lazy_setup(function()
     mysql_cfg()
     files = stack.service('mariadb').tls_files(_G.cfg or {})
     assert(files.enabled, 'the private MariaDB runs without mysql.tls')
@@ -163,7 +163,7 @@ describe('fmhost.pool TLS #mysql', function()
 
   describe('a server without TLS #slow', function()
     local cfg2, mariadb
-    setup(function()
+    lazy_setup(function()
       mariadb = stack.service('mariadb')
       cfg2 = deep_copy(_G.cfg or {})
       local dir = os.tmpname()
@@ -182,7 +182,7 @@ describe('fmhost.pool TLS #mysql', function()
       cfg2.mysql.managed = true
       assert(mariadb.start(cfg2))
     end)
-    teardown(function()
+    lazy_teardown(function()
       if cfg2 then
         mariadb.stop(cfg2)
         proc.run { 'rm', '-rf', cfg2.stack.dir }

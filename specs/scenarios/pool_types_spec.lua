@@ -100,7 +100,7 @@ end
 
 describe('fmhost.pool type round trip #mysql', function()
   local p
-  setup(function()
+  lazy_setup(function()
     p = open { time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION' }
     p:exec('DROP TABLE IF EXISTS pool_types')
     assert(p:exec(DDL))
@@ -119,7 +119,7 @@ describe('fmhost.pool type round trip #mysql', function()
       assert(n == 1, ('insert %s: %s'):format(case.name, tostring(msg)))
     end
   end)
-  teardown(function()
+  lazy_teardown(function()
     if p then
       p:exec('DROP TABLE IF EXISTS pool_types')
       p:close()

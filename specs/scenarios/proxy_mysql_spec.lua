@@ -77,7 +77,7 @@ local ROWS = "SELECT seq, CONCAT('row ', seq, ' ', REPEAT('\u{1F600}\u{E9}\u{4E2
 describe('fmhost.proxy in front of MariaDB #mysql', function()
   local p, direct
 
-  setup(function()
+  lazy_setup(function()
     assert(stack.ensure(_G.cfg or {}, { 'mariadb' }))
     direct = {}
     for _, sql in ipairs { BIG, ROWS } do

@@ -7,11 +7,11 @@ local validate = require 'fmhost.validate'
 
 describe('orders loaded through LOAD DATA #mysql', function()
   local p
-  setup(function()
+  lazy_setup(function()      -- lazy: a --tags run that leaves these out starts nothing
     require('fmhost.stack').ensure(cfg, { 'mariadb' })   -- the private MariaDB
     p = assert(pool.open(cfg.mysql))
   end)
-  teardown(function() p:close() end)
+  lazy_teardown(function() p:close() end)
 
   it('keeps every row exactly, NULLs and emoji included', function()
     local g = assert(gen.new{ seed = 7, columns = {

@@ -12,13 +12,13 @@ local servers_of = T.mariadb_servers
 describe('local stack: MariaDB #mysql', function()
   local dir, cfg, port, first_pid
 
-  setup(function()
+  lazy_setup(function()
     dir = T.tmpdir('fmhost-stack')
     cfg = T.isolated_mariadb_cfg(dir, { port = 13307 })
     port = cfg.mysql.port
   end)
 
-  teardown(function() T.remove_isolated_mariadb(cfg, dir) end)
+  lazy_teardown(function() T.remove_isolated_mariadb(cfg, dir) end)
 
   -- the same command line a user types, as a new process
   local function fmhost_stack(...)

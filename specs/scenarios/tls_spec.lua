@@ -86,7 +86,7 @@ local function file_mode(path) return lfs.attributes(path, 'permissions') end
 describe('TLS on the private MariaDB #mysql', function()
   local dir, cfg, f
 
-  setup(function()
+  lazy_setup(function()
     dir = T.tmpdir('fmhost-tls')
     cfg = isolated(dir, 13308, true)
     local t0 = proc.now_ms()
@@ -96,7 +96,7 @@ describe('TLS on the private MariaDB #mysql', function()
     f = mariadb.tls_files(cfg)
   end)
 
-  teardown(function() stop_all(cfg, dir) end)
+  lazy_teardown(function() stop_all(cfg, dir) end)
 
   it('generates a CA, a server certificate for 127.0.0.1 and localhost, and a client certificate', function()
     assert.are.equal(dir .. '/mariadb/tls', f.dir)
@@ -310,14 +310,14 @@ end)
 describe('TLS modes against a private MariaDB started with mysql.tls = false #mysql', function()
   local dir, cfg
 
-  setup(function()
+  lazy_setup(function()
     dir = T.tmpdir('fmhost-notls')
     cfg = isolated(dir, 13309, false)
     local ok, info = mariadb.up(cfg)
     assert(ok, info)
   end)
 
-  teardown(function() stop_all(cfg, dir) end)
+  lazy_teardown(function() stop_all(cfg, dir) end)
 
   it('starts without TLS: no certificate files, no ssl_* in my.cnf, have_ssl DISABLED', function()
     assert.is_false(stack.exists(mariadb.tls_files(cfg).dir))

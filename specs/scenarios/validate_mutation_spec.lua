@@ -148,7 +148,7 @@ local function member_name(member)
 end
 
 describe('fmhost.validate finds exactly what was corrupted #mysql', function()
-  setup(function()
+  lazy_setup(function()
     assert(stack.ensure(_G.cfg or {}, { 'mariadb' }))
     p = assert(pool.open(cfg.mysql, { size = 4, acquire_timeout_ms = 60000 }))
     g = assert(gen.new(SCHEMA, { seed = seed }))
@@ -158,7 +158,7 @@ describe('fmhost.validate finds exactly what was corrupted #mysql', function()
     assert(p:load { table = BASE, source = g, rows = N })
   end)
 
-  teardown(function()
+  lazy_teardown(function()
     if p then
       p:exec('DROP TABLE IF EXISTS ' .. T)
       p:exec('DROP TABLE IF EXISTS ' .. BASE)

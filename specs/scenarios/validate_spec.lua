@@ -36,13 +36,13 @@ local function fields(v)
 end
 
 describe('fmhost.validate #mysql', function()
-  setup(function()
+  lazy_setup(function()
     assert(stack.ensure(_G.cfg or {}, { 'mariadb' }))
     p = assert(pool.open(cfg.mysql, { size = 4, acquire_timeout_ms = 60000, name = 'validate-a' }))
     p2 = assert(pool.open(cfg.mysql, { size = 2, acquire_timeout_ms = 60000, name = 'validate-b' }))
   end)
 
-  teardown(function()
+  lazy_teardown(function()
     for _, t in ipairs { 'vs_a', 'vs_b', 'vs_c', 'vs_k1', 'vs_k2', 'vs_parent', 'vs_child', 'vs_ci' } do
       p:exec('DROP TABLE IF EXISTS ' .. t)
     end
