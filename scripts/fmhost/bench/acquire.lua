@@ -19,7 +19,7 @@ function M.run(cfg, B)
   local f_med, b_med, ft, bt = PB.alternate(B, s.runs, function()
     return PB.time(function()
       for _ = 1, n do
-        local c = p:acquire()
+        local c = assert(p:acquire())
         c:scalar('SELECT 1')
         c:release()
       end
