@@ -159,7 +159,13 @@ function M.isolated_flink_cfg(dir, over)
   c.stack = c.stack or {}
   c.stack.dir = dir
   c.flink = c.flink or {}
-  for _, k in ipairs { 'rest_port', 'rpc_port', 'gateway_port' } do c.flink[k] = M.free_port() end
+  -- three different ports: each listener stays open until all are picked
+  local held = {}
+  for _, k in ipairs { 'rest_port', 'rpc_port', 'gateway_port' } do
+    held[#held + 1] = assert(proc.listen(0))
+    c.flink[k] = held[#held].port
+  end
+  for _, l in ipairs(held) do l:close() end
   for k, v in pairs(over or {}) do c.flink[k] = v end
   assert(stack.mkdir_p(dir .. '/flink'))
   assert(os.execute(string.format('ln -s %s %s', M.shell_quote(shared_jars), M.shell_quote(dir .. '/flink/jars'))))
