@@ -64,8 +64,9 @@ static int emit_at(lua_State *L, fmh_log_level lvl, int ev, int t, int format_on
   size_t n = collect(L, t, &code, &msg, f);
   /* msg leads the context fields, whatever order the table iterated in */
   for (size_t i = 0; i < n; i++)
-    if (strcmp(f[i].key, "msg") == 0 && i > 0) {
+    if (strcmp(f[i].key, "msg") == 0) {
       fmh_log_field m = f[i];
+      m.type = m.type == FMH_LF_STRN ? FMH_LF_MSGN : m.type;
       memmove(f + 1, f, i * sizeof *f);
       f[0] = m;
       break;

@@ -145,6 +145,15 @@ static void put_key(fmh_buf *b, const char *k) {
   fmh_buf_putn(b, ":", 1);
 }
 
+/* A context field may not take the name of a field every line has: it is
+ * written as "_<name>" so the line never holds a key twice. */
+static int is_reserved_key(const char *k) {
+  static const char *const reserved[] = {"ts", "level", "event", "code", "msg"};
+  for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+    if (strcmp(k, reserved[i]) == 0) return 1;
+  return 0;
+}
+
 char *fmh_log_format(fmh_log_level level, const char *event, const char *code, const char *msg,
                      const fmh_log_field *fields, size_t nfields) {
   fmh_buf b = {0};
@@ -167,7 +176,15 @@ char *fmh_log_format(fmh_log_level level, const char *event, const char *code, c
   for (size_t i = 0; i < nfields; i++) {
     const fmh_log_field *f = &fields[i];
     if (!f->key) continue;
-    put_key(&b, f->key);
+    if (f->type == FMH_LF_MSGN) {
+      put_key(&b, "msg");
+    } else if (is_reserved_key(f->key)) {
+      char renamed[64];
+      snprintf(renamed, sizeof renamed, "_%s", f->key);
+      put_key(&b, renamed);
+    } else {
+      put_key(&b, f->key);
+    }
     if (is_secret_key(f->key)) { fmh_buf_puts(&b, "\"***\""); continue; }
     char num[64];
     switch (f->type) {
@@ -176,6 +193,7 @@ char *fmh_log_format(fmh_log_level level, const char *event, const char *code, c
         else fmh_buf_puts(&b, "null");
         break;
       case FMH_LF_STRN:
+      case FMH_LF_MSGN:
         if (f->s) fmh_buf_json_str(&b, f->s, (size_t)f->i);
         else fmh_buf_puts(&b, "null");
         break;

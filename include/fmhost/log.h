@@ -18,10 +18,13 @@ typedef enum {
   FMH_LOG_OFF
 } fmh_log_level;
 
-typedef enum { FMH_LF_STR, FMH_LF_INT, FMH_LF_NUM, FMH_LF_BOOL, FMH_LF_RAW, FMH_LF_STRN } fmh_log_ftype;
+typedef enum { FMH_LF_STR, FMH_LF_INT, FMH_LF_NUM, FMH_LF_BOOL, FMH_LF_RAW, FMH_LF_STRN, FMH_LF_MSGN } fmh_log_ftype;
 
 /* One context field. FMH_LF_RAW inserts s verbatim: it must be valid JSON.
- * FMH_LF_STRN is a string of i bytes that may hold NUL. */
+ * FMH_LF_STRN is a string of i bytes that may hold NUL; FMH_LF_MSGN is the
+ * line's own msg given that way (for callers whose message may hold NUL).
+ * A context key that names a field every line has (ts, level, event, code,
+ * msg) is written as "_<key>", so no line holds a key twice. */
 typedef struct {
   const char *key;
   fmh_log_ftype type;

@@ -10,7 +10,8 @@ local g = check.gen
 
 local TS = '^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%d%d%d%dZ$'
 
-local key = g.string{ min = 1, max = 12, chars = 'abcdefghijklmnopqrstuvwxyz_' }
+local key = g.one_of{ g.string{ min = 1, max = 12, chars = 'abcdefghijklmnopqrstuvwxyz_' },
+                      g.elements{ 'ts', 'level', 'event' } }
   :filter(function(k) return k ~= 'code' and k ~= 'msg' and not k:find('pass') and not k:find('token')
                          and not k:find('secret') end)
 local value = g.one_of{ g.int(-2 ^ 53, 2 ^ 53), g.string{ max = 40, utf8 = true }, g.bool(),
@@ -42,10 +43,12 @@ describe('structured logging', function()
         assert(e.level == c.level and e.event == c.event and e.msg == c.msg)
         assert(e.code == tostring(c.code), 'code lost: ' .. tostring(e.code))
         for k, v in pairs(c.ctx) do
+          -- a context key that names a field every line has is written as _<key>
+          local got = e[(k == 'ts' or k == 'level' or k == 'event') and '_' .. k or k]
           if math.type(v) == 'float' then
-            assert(e[k] == v or math.abs(e[k] - v) <= math.abs(v) * 1e-15, 'context ' .. k .. ' changed')
+            assert(got == v or math.abs(got - v) <= math.abs(v) * 1e-15, 'context ' .. k .. ' changed')
           else
-            assert(e[k] == v, ('context %s: %s became %s'):format(k, tostring(v), tostring(e[k])))
+            assert(got == v, ('context %s: %s became %s'):format(k, tostring(v), tostring(got)))
           end
         end
       end,

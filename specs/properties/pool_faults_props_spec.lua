@@ -25,6 +25,7 @@ end
 -- policy; before each attempt `tick()` may end the outage.
 local function workload(p, tbl, keys, batch, policy, at_batch, start_fault, tick)
   local nb = (keys + batch - 1) // batch
+  at_batch = math.min(at_batch, nb) -- the fault always strikes, even in a short workload
   local retried, most = 0, {}
   for b = 1, nb do
     if b == at_batch then start_fault() end

@@ -39,6 +39,16 @@ describe('fmhost.log', function()
     assert.are.equal('a"b\\c\n\t\0d\1 😀 \u{ff}\u{fe} end', e.msg)
   end)
 
+  it('writes a context key that names a line field as _<key>, never twice', function()
+    local line = log.format('info', 'e', { msg = 'm', ts = 'fake', level = 'x', event = 'y' })
+    local e = cjson.decode(line)
+    assert.are.same({ 'info', 'e', 'm', 'fake', 'x', 'y' }, { e.level, e.event, e.msg, e._ts, e._level, e._event })
+    for _, k in ipairs({ 'ts', 'level', 'event', 'msg' }) do
+      local _, n = line:gsub('"' .. k .. '":', '')
+      assert.are.equal(1, n, k .. ' appears more than once')
+    end
+  end)
+
   it('rejects an unknown level', function()
     assert.has_error(function() log.format('loud', 'x') end)
   end)
