@@ -31,33 +31,27 @@ function M.median(xs)
   return (s[n // 2] + s[n // 2 + 1]) / 2
 end
 
--- Run fn `runs` times; returns the median of the seconds each took, and the list.
-function M.repeat_median(runs, fn)
-  local ts = {}
-  for i = 1, runs do ts[i] = (M.time(fn, i)) end
-  return M.median(ts), ts
-end
-
--- Time a shell command (a baseline such as the stock mariadb client).
-function M.time_sh(cmd)
-  local t0 = M.clock()
-  local ok, how, code = os.execute(cmd)
-  local dt = M.clock() - t0
-  if not ok then error(('baseline command failed (%s %s): %s'):format(how, code, cmd), 2) end
+-- Run the stock `mariadb` client for cfg.mysql over TCP with the words of
+-- args, reading opts.stdin (a path) and discarding its output, and return the
+-- seconds it took. The password travels in the child's environment, never on
+-- a command line `ps` shows; opts.timeout_ms (default an hour) bounds it.
+function M.time_client(cfg, args, opts)
+  opts = opts or {}
+  local proc = require 'fmhost.proc'
+  local s = require('fmhost.stack').service('mariadb').settings(cfg)
+  local argv = { 'mariadb', '--no-defaults', '--protocol=TCP', '-h', s.host, '-P', tostring(s.port),
+                 '-u', s.user, '-D', s.database, '--default-character-set=utf8mb4' }
+  for _, a in ipairs(args or {}) do argv[#argv + 1] = a end
+  local t0 = proc.now_ms()
+  local r, msg = proc.run { argv = argv, env = { MYSQL_PWD = s.password }, stdin = opts.stdin,
+                            stdout = '/dev/null', timeout_ms = opts.timeout_ms or 3600000 }
+  local dt = (proc.now_ms() - t0) / 1000
+  if not r then error('the stock mariadb client failed: ' .. tostring(msg), 2) end
+  if not r.ok then
+    error(('the stock mariadb client failed (%s): %s'):format(r.code and 'exit ' .. r.code or 'signal ' ..
+          tostring(r.signal), r.stderr or ''), 2)
+  end
   return dt
-end
-
--- The stock `mariadb` client's command line for cfg.mysql over TCP, then
--- the words of args (each quoted for the shell); the password travels in
--- MYSQL_PWD, not among the words.
-function M.stock_client(cfg, args)
-  local stack = require 'fmhost.stack'
-  local s = stack.service('mariadb').settings(cfg)
-  local words = { 'mariadb', '--no-defaults', '--protocol=TCP', '-h', s.host, '-P', s.port, '-u', s.user,
-                  '-D', s.database }
-  for _, a in ipairs(args or {}) do words[#words + 1] = a end
-  for i, w in ipairs(words) do words[i] = stack.shell_quote(w) end
-  return 'MYSQL_PWD=' .. stack.shell_quote(s.password) .. ' ' .. table.concat(words, ' ')
 end
 
 function M.peak_rss_mb()

@@ -34,14 +34,6 @@ end
 
 function M.rmdir(d) os.execute('rm -rf ' .. stack.shell_quote(d)) end
 
--- The stock client command line for cfg.mysql (password in MYSQL_PWD).
-function M.client(cfg, extra)
-  local s = stack.service('mariadb').settings(cfg)
-  return ('MYSQL_PWD=%s mariadb --no-defaults --protocol=TCP -h %s -P %d -u %s -D %s '
-    .. '--default-character-set=utf8mb4 %s'):format(stack.shell_quote(s.password), stack.shell_quote(s.host),
-      s.port, stack.shell_quote(s.user), stack.shell_quote(s.database), extra or '')
-end
-
 -- Drop and create the benchmark table.
 function M.fresh_table(p, name, src)
   assert(p:exec('DROP TABLE IF EXISTS ' .. name))
@@ -69,15 +61,6 @@ function M.time(fn)
   local t0 = proc.now_ms()
   fn()
   return (proc.now_ms() - t0) / 1000
-end
-
--- Seconds a shell command takes; raises when it fails.
-function M.time_sh(cmd)
-  local t0 = proc.now_ms()
-  local ok, how, code = os.execute(cmd)
-  local dt = (proc.now_ms() - t0) / 1000
-  if not ok then error(('baseline command failed (%s %s): %s'):format(how, code, cmd), 2) end
-  return dt
 end
 
 -- Alternate fmhost and baseline runs; returns the medians of their seconds.

@@ -17,7 +17,6 @@ function M.run(cfg, B)
   local dir = PB.tmpdir()
   local sql = dir .. '/rows.sql'
   assert(src:write_sql(sql, TABLE, 0, s.rows, 1000))
-  local client = PB.client(cfg) .. ' < ' .. require('fmhost.stack').shell_quote(sql)
   local batch_bytes = math.tointeger(require('fmhost.stack').get(cfg, 'bench.batch_bytes', 1048576))
   local f_med, b_med, ft, bt = PB.alternate(B, s.runs, function()
     PB.fresh_table(p, TABLE, src)
@@ -29,7 +28,7 @@ function M.run(cfg, B)
     return t
   end, function()
     PB.fresh_table(p, TABLE, src)
-    local t = PB.time_sh(client)
+    local t = B.time_client(cfg, {}, { stdin = sql })
     PB.verify(p, TABLE, src, s.rows)
     return t
   end)

@@ -21,7 +21,6 @@ function M.run(cfg, B)
   assert(src:write_csv(csv, 0, s.rows))
   local load = ("LOAD DATA LOCAL INFILE '%s' INTO TABLE %s CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' "
     .. [[OPTIONALLY ENCLOSED BY '"' ESCAPED BY '\\' LINES TERMINATED BY '\n' %s]]):format(csv, TABLE, src.columns)
-  local client = PB.client(cfg, '--local-infile=1') .. ' -e ' .. require('fmhost.stack').shell_quote(load)
   local f_med, b_med, ft, bt = PB.alternate(B, s.runs, function()
     PB.fresh_table(p, TABLE, src)
     local t = PB.time(function()
@@ -31,7 +30,7 @@ function M.run(cfg, B)
     return t
   end, function()
     PB.fresh_table(p, TABLE, src)
-    local t = PB.time_sh(client)
+    local t = B.time_client(cfg, { '--local-infile=1', '-e', load })
     PB.verify(p, TABLE, src, s.rows)
     return t
   end)
