@@ -5,8 +5,19 @@
  *               env = {K='v', X=false}, clear_env = false, cwd = 'dir',
  *               stdin = 'path', stdout = 'path' | true (fmhost's) | nil (/dev/null),
  *               stderr = 'path' | true | nil, merge_stderr = false, append = false,
- *               group = false, session = false }
+ *               group = false, session = false,
+ *               pty = false | true | {rows = 24, cols = 80} }
  *       -> Proc | nil, msg, info
+ *   pty: the child runs on a new pseudo-terminal (its stdin, stdout, stderr and
+ *       controlling terminal, in its own session) as if a person sat at it;
+ *       stdin/stdout/stderr are then ignored. Ctrl-C is p:write('\3').
+ *   p:write(s, timeout_ms = 10000) -> true | nil, msg, info   type s at the terminal
+ *   p:read(timeout_ms, max = 65536) -> s | nil, msg, info     what the terminal shows:
+ *       waits up to timeout_ms for the first byte; '' when nothing came;
+ *       nil with info.kind == 'closed' once the child (and all it started)
+ *       closed the terminal. Output newlines arrive as "\r\n", with the
+ *       terminal's echo and escape sequences. Dropping the handle closes the
+ *       terminal: the child gets SIGHUP.
  *   Proc.pid;  p:alive();  p:wait(timeout_ms) -> exited, code, signame   (timeout required)
  *   p:signal(sig='TERM', group) -> true | nil, msg, info   sig: 'TERM', 'SIGTERM' or 15;
  *       group: the whole process group, when the child leads one (group/session)
@@ -149,6 +160,19 @@ static void read_opts(lua_State *L, int t, fmh_proc_opts *o) {
   o->append = fmh_opt_bool(L, t, "append", 0);
   o->new_group = fmh_opt_bool(L, t, "group", 0);
   o->new_session = fmh_opt_bool(L, t, "session", 0);
+  lua_getfield(L, t, "pty");
+  if (lua_istable(L, -1)) {
+    int pt = lua_gettop(L);
+    lua_Integer rows = fmh_opt_int(L, pt, "rows", 24), cols = fmh_opt_int(L, pt, "cols", 80);
+    if (rows < 1 || rows > 1000 || cols < 1 || cols > 1000) luaL_error(L, "option 'pty': rows and cols must be 1..1000");
+    o->pty = 1;
+    o->pty_rows = (int)rows;
+    o->pty_cols = (int)cols;
+  } else if (!lua_isnil(L, -1)) {
+    if (!lua_isboolean(L, -1)) luaL_error(L, "option 'pty' must be a boolean or a table {rows=, cols=}");
+    o->pty = lua_toboolean(L, -1);
+  }
+  lua_pop(L, 1);
 }
 
 /* --- Proc ----------------------------------------------------------------- */
@@ -229,6 +253,37 @@ static int l_status(lua_State *L) {
       fmh_set_int(L, "code", code);
     }
   }
+  return 1;
+}
+
+static lproc *check_live_proc(lua_State *L, int i) {
+  lproc *u = check_proc(L, i);
+  if (!u->p) luaL_error(L, "the process handle is closed");
+  return u;
+}
+
+static int l_write(lua_State *L) {
+  lproc *u = check_live_proc(L, 1);
+  size_t n;
+  const char *s = luaL_checklstring(L, 2, &n);
+  lua_Integer ms = luaL_optinteger(L, 3, 10000);
+  fmh_error err = {0};
+  if (fmh_proc_pty_write(u->p, s, n, (long)ms, &err) != 0) return fmh_fail(L, &err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_read(lua_State *L) {
+  lproc *u = check_live_proc(L, 1);
+  lua_Integer ms = luaL_checkinteger(L, 2);
+  lua_Integer max = luaL_optinteger(L, 3, 65536);
+  if (max < 1 || max > (1 << 24)) luaL_argerror(L, 3, "max must be 1..16777216");
+  luaL_Buffer b;
+  char *buf = luaL_buffinitsize(L, &b, (size_t)max);
+  fmh_error err = {0};
+  long n = fmh_proc_pty_read(u->p, buf, (size_t)max, (long)ms, &err);
+  if (n < 0) return fmh_fail(L, &err);
+  luaL_pushresultsize(&b, (size_t)n);
   return 1;
 }
 
@@ -510,7 +565,8 @@ static int l_getuid(lua_State *L) {
 
 static const luaL_Reg proc_methods[] = {
     {"alive", l_alive},  {"signal", l_signal_m},       {"wait", l_wait},
-    {"status", l_status}, {"kill_tree", l_kill_tree_m}, {NULL, NULL}};
+    {"status", l_status}, {"kill_tree", l_kill_tree_m}, {"write", l_write},
+    {"read", l_read},    {NULL, NULL}};
 static const luaL_Reg proc_meta[] = {{"__gc", proc_gc}, {"__tostring", proc_tostring}, {NULL, NULL}};
 
 static const luaL_Reg listener_methods[] = {{"close", listener_close}, {NULL, NULL}};

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -57,6 +58,7 @@ struct fmh_proc {
   int ended;      /* reaped */
   int status;     /* waitpid status once ended */
   int released;   /* no handle refers to it any more */
+  int pty;        /* the master side of its terminal (spawned with pty), or -1 */
   struct fmh_proc *next;
 };
 
@@ -104,6 +106,7 @@ static struct fmh_proc *reg_add(pid_t pid) {
   struct fmh_proc *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   p->pid = pid;
+  p->pty = -1;
   pthread_mutex_lock(&reg_lock);
   p->next = reg_head;
   reg_head = p;
@@ -215,9 +218,11 @@ static int open_out(const char *path, int append) {
   return open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | (append ? O_APPEND : O_TRUNC), 0644);
 }
 
-/* Spawn with the given fds for 0, 1, 2 (-1: inherit fmhost's). */
-static pid_t spawn_fds(const fmh_proc_opts *o, int fd0, int fd1, int fd2, int force_group,
-                       fmh_error *err) {
+/* Spawn with the given fds for 0, 1, 2 (-1: inherit fmhost's), or, when
+ * tty is a terminal's path, with that terminal on 0, 1 and 2 as the
+ * controlling terminal of a new session. */
+static pid_t spawn_fds(const fmh_proc_opts *o, int fd0, int fd1, int fd2, const char *tty,
+                       int force_group, fmh_error *err) {
   const char *name = prog_name(o);
   if (!o->argv || !o->argv[0]) {
     fmh_error_set(err, "os", EINVAL, 0, "cannot start a process: no program given");
@@ -253,9 +258,17 @@ static pid_t spawn_fds(const fmh_proc_opts *o, int fd0, int fd1, int fd2, int fo
   posix_spawnattr_t at;
   posix_spawn_file_actions_init(&fa);
   posix_spawnattr_init(&at);
-  if (fd0 >= 0) posix_spawn_file_actions_adddup2(&fa, fd0, 0);
-  if (fd1 >= 0) posix_spawn_file_actions_adddup2(&fa, fd1, 1);
-  if (fd2 >= 0) posix_spawn_file_actions_adddup2(&fa, fd2, 2);
+  if (tty) {
+    /* glibc runs setsid before the file actions, and a session leader
+     * opening a terminal without O_NOCTTY makes it its controlling one */
+    posix_spawn_file_actions_addopen(&fa, 0, tty, O_RDWR, 0);
+    posix_spawn_file_actions_adddup2(&fa, 0, 1);
+    posix_spawn_file_actions_adddup2(&fa, 0, 2);
+  } else {
+    if (fd0 >= 0) posix_spawn_file_actions_adddup2(&fa, fd0, 0);
+    if (fd1 >= 0) posix_spawn_file_actions_adddup2(&fa, fd1, 1);
+    if (fd2 >= 0) posix_spawn_file_actions_adddup2(&fa, fd2, 2);
+  }
   if (o->cwd) posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
   /* only 0-2 reach the child: a daemon must not hold fmhost's sockets,
    * pipes or log files open */
@@ -267,7 +280,7 @@ static pid_t spawn_fds(const fmh_proc_opts *o, int fd0, int fd1, int fd2, int fo
   sigemptyset(&none);
   posix_spawnattr_setsigdefault(&at, &all);
   posix_spawnattr_setsigmask(&at, &none);
-  if (o->new_session) {
+  if (o->new_session || tty) {
     flags |= POSIX_SPAWN_SETSID;
   } else if (o->new_group || force_group) {
     flags |= POSIX_SPAWN_SETPGROUP;
@@ -289,11 +302,52 @@ static pid_t spawn_fds(const fmh_proc_opts *o, int fd0, int fd1, int fd2, int fo
   return pid;
 }
 
+/* A new pseudo-terminal: its master fd (close-on-exec) and the slave's
+ * path in tty; -1 with err. */
+static int open_pty(const fmh_proc_opts *o, char *tty, size_t size, fmh_error *err) {
+  const char *name = prog_name(o);
+  int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0 || ptsname_r(m, tty, size) != 0) {
+    int e = errno;
+    if (m >= 0) close(m);
+    fmh_error_set(err, "os", e, 0, "cannot start %s: cannot open a pseudo-terminal: %s", name, strerror(e));
+    return -1;
+  }
+  struct winsize ws = {0};
+  ws.ws_row = (unsigned short)(o->pty_rows > 0 ? o->pty_rows : 24);
+  ws.ws_col = (unsigned short)(o->pty_cols > 0 ? o->pty_cols : 80);
+  ioctl(m, TIOCSWINSZ, &ws);
+  return m;
+}
+
+static fmh_proc *spawn_pty(const fmh_proc_opts *o, fmh_error *err) {
+  char tty[128];
+  int m = open_pty(o, tty, sizeof tty, err);
+  if (m < 0) return NULL;
+  pid_t pid = spawn_fds(o, -1, -1, -1, tty, 0, err);
+  if (pid < 0) {
+    close(m);
+    return NULL;
+  }
+  fmh_proc *p = reg_add(pid);
+  if (!p) {
+    close(m); /* the child gets SIGHUP */
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    fmh_error_set(err, "os", ENOMEM, 0, "cannot start %s: out of memory", prog_name(o));
+    return NULL;
+  }
+  p->pty = m;
+  return p;
+}
+
 fmh_proc *fmh_proc_spawn(const fmh_proc_opts *o, fmh_error *err) {
   const char *name = prog_name(o);
   int fd0 = -1, fd1 = -1, fd2 = -1, close0 = 0, close1 = 0, close2 = 0;
   fmh_proc *p = NULL;
   fmh_proc_reap();
+  if (o->pty) return spawn_pty(o, err);
 
   const char *in = o->stdin_path ? o->stdin_path : "/dev/null";
   fd0 = open(in, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -329,7 +383,7 @@ fmh_proc *fmh_proc_spawn(const fmh_proc_opts *o, fmh_error *err) {
       close2 = 1;
     }
   }
-  pid_t pid = spawn_fds(o, fd0, fd1, fd2, 0, err);
+  pid_t pid = spawn_fds(o, fd0, fd1, fd2, NULL, 0, err);
   if (pid < 0) goto done;
   p = reg_add(pid);
   if (!p) { /* cannot track it: do not leave it running untracked */
@@ -425,9 +479,74 @@ int fmh_proc_signal(fmh_proc *p, int sig, int group, fmh_error *err) {
 void fmh_proc_release(fmh_proc *p) {
   if (!p) return;
   pthread_mutex_lock(&reg_lock);
+  if (p->pty >= 0) close(p->pty);
+  p->pty = -1;
   p->released = 1;
   reap_all_locked();
   pthread_mutex_unlock(&reg_lock);
+}
+
+/* --- the terminal of a pty child ----------------------------------------------- */
+
+static int no_pty(const fmh_proc *p, fmh_error *err) {
+  fmh_error_set(err, "usage", EINVAL, 0, "pid %d was not spawned with a pseudo-terminal (pty)", (int)p->pid);
+  return -1;
+}
+
+int fmh_proc_pty_write(fmh_proc *p, const char *s, size_t n, long timeout_ms, fmh_error *err) {
+  if (p->pty < 0) return no_pty(p, err);
+  double deadline = fmh_proc_now_ms() + (double)timeout_ms;
+  size_t off = 0;
+  while (off < n) {
+    int wait = -1;
+    if (timeout_ms >= 0) {
+      double left = deadline - fmh_proc_now_ms();
+      if (left <= 0) {
+        fmh_error_set(err, "timeout", ETIMEDOUT, 1, "the terminal of pid %d took no input for %ld ms (%zu of %zu bytes written)",
+                      (int)p->pid, timeout_ms, off, n);
+        return -1;
+      }
+      wait = (int)left + 1;
+    }
+    struct pollfd pf = {p->pty, POLLOUT, 0};
+    int k = poll(&pf, 1, wait);
+    if (k < 0 && errno != EINTR) break;
+    if (k <= 0) continue;
+    ssize_t w = write(p->pty, s + off, n - off);
+    if (w > 0) off += (size_t)w;
+    else if (w < 0 && errno != EAGAIN && errno != EINTR) break;
+  }
+  if (off < n) {
+    int e = errno;
+    fmh_error_set(err, e == EIO ? "closed" : "os", e, 0, "cannot write to the terminal of pid %d: %s", (int)p->pid,
+                  e == EIO ? "it is closed" : strerror(e));
+    return -1;
+  }
+  return 0;
+}
+
+long fmh_proc_pty_read(fmh_proc *p, char *buf, size_t size, long timeout_ms, fmh_error *err) {
+  if (p->pty < 0) return no_pty(p, err);
+  double deadline = fmh_proc_now_ms() + (double)timeout_ms;
+  for (;;) {
+    int wait = -1;
+    if (timeout_ms >= 0) {
+      double left = deadline - fmh_proc_now_ms();
+      wait = left > 0 ? (int)left + 1 : 0;
+    }
+    struct pollfd pf = {p->pty, POLLIN, 0};
+    int k = poll(&pf, 1, wait);
+    if (k < 0 && errno == EINTR) continue;
+    if (k == 0) return 0;
+    ssize_t r = k > 0 ? read(p->pty, buf, size) : -1;
+    if (r > 0) return (long)r;
+    if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    /* Linux: EIO once every process has closed the terminal's other side */
+    int e = r == 0 ? EIO : errno;
+    fmh_error_set(err, e == EIO ? "closed" : "os", e, 0, "cannot read the terminal of pid %d: %s", (int)p->pid,
+                  e == EIO ? "it is closed" : strerror(e));
+    return -1;
+  }
 }
 
 /* --- any pid ---------------------------------------------------------------- */
@@ -674,7 +793,7 @@ int fmh_proc_run(const fmh_proc_opts *o, const char *input, size_t inlen, long t
       goto fail_fds;
     }
   }
-  pid_t pid = spawn_fds(o, fd0, po[1], o->merge_stderr ? po[1] : pe[1], 1, err);
+  pid_t pid = spawn_fds(o, fd0, po[1], o->merge_stderr ? po[1] : pe[1], NULL, 1, err);
   if (!input) close(fd0);
   fd0 = -1;
   if (pid < 0) goto fail_fds;

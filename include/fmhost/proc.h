@@ -30,6 +30,10 @@ typedef struct fmh_proc_opts {
   int append;               /* append to the output files (default: truncate) */
   int new_group;            /* own process group (pgid = pid) */
   int new_session;          /* own session (setsid; implies own group) */
+  int pty;                  /* stdin, stdout and stderr on a new pseudo-terminal that becomes
+                               the child's controlling terminal (own session; the stdin/
+                               stdout/stderr options are ignored): a person at a terminal */
+  int pty_rows, pty_cols;   /* its size; 0: 24 x 80 */
 } fmh_proc_opts;
 
 typedef struct fmh_proc fmh_proc;
@@ -47,8 +51,18 @@ int fmh_proc_wait(fmh_proc *p, long timeout_ms, int *code, int *sig);
  * the child leads one (never to a group fmhost itself is in).
  * 0, or -1 with err (a child already reaped: ESRCH). */
 int fmh_proc_signal(fmh_proc *p, int sig, int group, fmh_error *err);
-/* Drop the handle. The child runs on; the registry reaps it when it ends. */
+/* Drop the handle. The child runs on; the registry reaps it when it ends.
+ * A pty child's terminal is closed here (it gets SIGHUP, as when a terminal
+ * window closes). */
 void fmh_proc_release(fmh_proc *p);
+/* The terminal of a child spawned with pty, as the person at it sees it:
+ * write what they type (all of it, within timeout_ms: 0, or -1 with err);
+ * read what the terminal shows, waiting up to timeout_ms for the first byte:
+ * the byte count, 0 when nothing came in time, -1 with err when the
+ * terminal is closed (kind "closed": the child and everything it started
+ * have closed it) or the child was not spawned with pty. */
+int fmh_proc_pty_write(fmh_proc *p, const char *s, size_t n, long timeout_ms, fmh_error *err);
+long fmh_proc_pty_read(fmh_proc *p, char *buf, size_t size, long timeout_ms, fmh_error *err);
 /* Reap every registered child that has ended (called by every function here). */
 void fmh_proc_reap(void);
 

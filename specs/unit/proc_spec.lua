@@ -295,4 +295,64 @@ describe('fmhost.proc', function()
       assert.are.equal(0, r.code)
     end)
   end)
+
+  describe('a pseudo-terminal', function()
+    -- All the terminal shows until it closes (the child and all it started
+    -- ended), with the time limit a guard against a hang.
+    local function read_all(p)
+      local out, deadline = '', proc.now_ms() + 20000
+      while proc.now_ms() < deadline do
+        local s, msg, info = p:read(1000)
+        if not s then
+          assert.are.equal('closed', info.kind, msg)
+          return out
+        end
+        out = out .. s
+      end
+      error('the terminal stayed open; it showed: ' .. out)
+    end
+
+    it("is the child's stdin, stdout and controlling terminal, with the size asked for", function()
+      local p = assert(proc.spawn { '/bin/sh', '-c',
+        'test -t 0 && test -t 1 && test -t 2 && echo all-ttys; stty size; ' ..
+        'test "$(ps -o tty= -p $$)" != "?" && echo has-ctty; read line; echo "got:$line"; exit 3',
+        pty = { rows = 30, cols = 100 } })
+      assert.is_true(p:write('typed words\n'))
+      local out = read_all(p)
+      assert.are.same({ true, 3, nil }, { p:wait(10000) })
+      -- output newlines come as \r\n, and the terminal echoes what was typed
+      assert.matches('all-ttys\r\n', out, 1, true)
+      assert.matches('30 100\r\n', out, 1, true)
+      assert.matches('has-ctty\r\n', out, 1, true)
+      assert.matches('typed words\r\n', out, 1, true)
+      assert.matches('got:typed words\r\n', out, 1, true)
+    end)
+
+    it('turns Ctrl-C into SIGINT for the child, as a terminal does', function()
+      local p = assert(proc.spawn { '/bin/sh', '-c', 'echo ready; exec sleep 30', pty = true })
+      local out = ''
+      while not out:find('ready', 1, true) do out = out .. assert(p:read(20000)) end
+      proc.sleep(100)                -- let the exec happen
+      assert.is_true(p:write('\3'))
+      assert.are.same({ true, nil, 'INT' }, { p:wait(10000) })
+    end)
+
+    it('says so when read or written without a terminal, or after it closed', function()
+      local p = assert(proc.spawn { 'true' })
+      local ok, msg, info = p:write('x')
+      assert.is_nil(ok)
+      assert.matches('not spawned with a pseudo%-terminal', msg)
+      assert.are.equal('usage', info.kind)
+      assert.is_nil((p:read(10)))
+      p:wait(10000)
+      local q = assert(proc.spawn { 'true', pty = true })
+      assert.are.same({ true, 0, nil }, { q:wait(10000) })
+      local s
+      s, msg, info = q:read(5000)
+      assert.is_nil(s)
+      assert.are.equal('closed', info.kind)
+      assert.matches('it is closed', msg)
+      assert.has_error(function() proc.spawn { 'true', pty = 'yes' } end)
+    end)
+  end)
 end)
