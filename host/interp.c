@@ -104,13 +104,110 @@ static void laction(int i) {
   lua_sethook(globalL, lstop, flag, 1);
 }
 
+/* Replace the value on top by its short text: numbers and booleans as
+ * tostring, strings quoted and cut at 80 bytes, tables as {...}, the rest
+ * by type. (A buffer in use allows only luaL_addvalue with a value above
+ * it, so the text is made first.) */
+static void to_short_text(lua_State *L) {
+  switch (lua_type(L, -1)) {
+    case LUA_TNUMBER:
+    case LUA_TBOOLEAN: luaL_tolstring(L, -1, NULL); break;
+    case LUA_TSTRING: {
+      size_t len;
+      const char *s = lua_tolstring(L, -1, &len);
+      lua_pushliteral(L, "\"");
+      lua_pushlstring(L, s, len > 80 ? 80 : len);
+      lua_pushstring(L, len > 80 ? "...\"" : "\"");
+      lua_concat(L, 3);
+      break;
+    }
+    case LUA_TTABLE: lua_pushliteral(L, "{...}"); break;
+    default: lua_pushstring(L, luaL_typename(L, -1));
+  }
+  lua_remove(L, -2);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "k = v, k = v" for the fields of the table at t, string keys sorted,
+ * skipping the key named skip; at most 32 fields. */
+static void add_error_fields(lua_State *L, luaL_Buffer *b, int t, const char *skip) {
+  const char *keys[32];
+  size_t n = 0, other = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      const char *k = lua_tostring(L, -1); /* the table holds the key */
+      if ((!skip || strcmp(k, skip) != 0) && n < 32) keys[n++] = k;
+    } else {
+      other++;
+    }
+  }
+  qsort(keys, n, sizeof *keys, cmp_str);
+  for (size_t i = 0; i < n; i++) {
+    if (i > 0) luaL_addstring(b, ", ");
+    luaL_addstring(b, keys[i]);
+    luaL_addstring(b, " = ");
+    lua_getfield(L, t, keys[i]);
+    to_short_text(L);
+    luaL_addvalue(b);
+  }
+  if (other > 0) {
+    if (n > 0) luaL_addstring(b, ", ");
+    lua_pushfstring(L, "%d more", (int)other);
+    luaL_addvalue(b);
+  }
+}
+
+const char *fmh_push_error_text(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  luaL_checkstack(L, 8, "error text");
+  if (lua_type(L, idx) == LUA_TSTRING || lua_type(L, idx) == LUA_TNUMBER) {
+    lua_pushvalue(L, idx);
+    return lua_tostring(L, -1);
+  }
+  if (luaL_callmeta(L, idx, "__tostring")) {
+    if (lua_type(L, -1) == LUA_TSTRING) return lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  if (lua_isnil(L, idx)) return lua_pushliteral(L, "error object is nil");
+  if (lua_type(L, idx) != LUA_TTABLE) {
+    if (lua_type(L, idx) == LUA_TBOOLEAN)
+      return lua_pushfstring(L, "error object is a boolean (%s)", lua_toboolean(L, idx) ? "true" : "false");
+    return lua_pushfstring(L, "error object is a %s value", luaL_typename(L, idx));
+  }
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  const char *msgkey = NULL;
+  if (lua_getfield(L, idx, "msg") == LUA_TSTRING) msgkey = "msg";
+  else {
+    lua_pop(L, 1);
+    if (lua_getfield(L, idx, "message") == LUA_TSTRING) msgkey = "message";
+  }
+  if (msgkey) {
+    luaL_addvalue(&b);           /* the message itself */
+    size_t before = luaL_bufflen(&b);
+    luaL_addstring(&b, " (");
+    size_t mark = luaL_bufflen(&b);
+    add_error_fields(L, &b, idx, msgkey);
+    if (luaL_bufflen(&b) == mark) luaL_buffsub(&b, (int)(mark - before));
+    else luaL_addchar(&b, ')');
+  } else {
+    lua_pop(L, 1);
+    luaL_addstring(&b, "error object is a table: {");
+    add_error_fields(L, &b, idx, NULL);
+    luaL_addchar(&b, '}');
+  }
+  luaL_pushresult(&b);
+  return lua_tostring(L, -1);
+}
+
 static int msghandler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
-  if (msg == NULL) {
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
-    if (lua_type(L, 1) == LUA_TTABLE) return 1;  /* structured errors pass through whole */
-    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-  }
+  if (msg == NULL) msg = fmh_push_error_text(L, 1);
   luaL_traceback(L, L, msg, 1);
   return 1;
 }
@@ -120,21 +217,27 @@ int fmh_docall(lua_State *L, int narg, int nres) {
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
   globalL = L;
-  void (*old)(int) = signal(SIGINT, laction);
+  /* sigaction, so that the handler before (the REPL's) comes back with
+   * its own flags */
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = laction;
+  sigemptyset(&sa.sa_mask);
+  int saved = sigaction(SIGINT, &sa, &old) == 0;
   int status = lua_pcall(L, narg, nres, base);
-  signal(SIGINT, old == SIG_ERR ? SIG_DFL : old);
+  if (saved) sigaction(SIGINT, &old, NULL);
+  else signal(SIGINT, SIG_DFL);
   lua_remove(L, base);
   return status;
 }
 
 void fmh_report(lua_State *L, const char *progname) {
   fflush(stdout);                /* keep the error after what was printed before it */
-  const char *msg = lua_tostring(L, -1);
-  if (!msg) msg = luaL_typename(L, -1);
+  const char *msg = fmh_push_error_text(L, -1);
   if (progname) fprintf(stderr, "%s: ", progname);
   fprintf(stderr, "%s\n", msg);
   fflush(stderr);
-  lua_pop(L, 1);
+  lua_pop(L, 2);
 }
 
 /* --- errors ----------------------------------------------------------- */

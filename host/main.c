@@ -18,7 +18,7 @@
 #include "fmhost/interp.h"
 #include "fmhost/log.h"
 
-int fmh_repl(lua_State *L);
+int fmh_repl(lua_State *L, const char *history_file);
 
 static void print_version(void) {
   curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
@@ -72,17 +72,22 @@ static int pmain(lua_State *L) {
   }
   lua_getfield(L, -1, "main");
   lua_getglobal(L, "arg");
-  if (fmh_docall(L, 1, 1) != LUA_OK) {
+  /* an exit status, or "repl" and the history file */
+  if (fmh_docall(L, 1, 2) != LUA_OK) {
     fmh_report(L, "fmhost");
     lua_pushinteger(L, 1);
     return 1;
   }
-  if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "repl") == 0) {
-    lua_pop(L, 1);
-    lua_pushinteger(L, fmh_repl(L));
-  } else if (!lua_isinteger(L, -1)) {
-    lua_pop(L, 1);
+  if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "repl") == 0) {
+    lua_pushvalue(L, -1);        /* anchored in the registry for the whole REPL */
+    lua_setfield(L, LUA_REGISTRYINDEX, "fmhost.repl.history");
+    const char *hist = lua_tostring(L, -1);
+    int rc = fmh_repl(L, hist);
+    lua_pushinteger(L, rc);
+  } else if (!lua_isinteger(L, -2)) {
     lua_pushinteger(L, 0);
+  } else {
+    lua_pop(L, 1);
   }
   return 1;
 }

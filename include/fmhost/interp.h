@@ -24,6 +24,11 @@ int fmh_docall(lua_State *L, int narg, int nres);
 /* Print the error on top of the stack to stderr, prefixed with progname when
  * not NULL, and pop it. */
 void fmh_report(lua_State *L, const char *progname);
+/* Push the text of the error value at idx: a string (or number) as it is,
+ * a value with __tostring through it, nil as "error object is nil", a
+ * table as its msg (or message) followed by its other fields, or as
+ * "error object is a table: {k = v, ...}"; other values by type. */
+const char *fmh_push_error_text(lua_State *L, int idx);
 
 /* Register a class: metatable tname with __index = methods (plus meta). */
 void fmh_newclass(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta);

@@ -88,10 +88,66 @@ local function setup_logging(o, cfg)
   return true
 end
 
+-- The REPL's history: <stack.dir>/repl_history (the folder is made when
+-- missing); nil when it cannot be made, and the REPL keeps no history file.
+function M.history_file(cfg)
+  local stack = require 'fmhost.stack'
+  local dir = stack.dir(cfg)
+  if not stack.mkdir_p(dir) then return nil end
+  return dir .. '/repl_history'
+end
+
+-- The text of an error value, as the REPL prints it (host/interp.c,
+-- fmh_push_error_text): a string as it is; nil as "error object is nil"; a
+-- table as its msg (or message) and its other fields, or as "error object
+-- is a table: {k = v, ...}".
+local function short(v)
+  if type(v) == 'string' then
+    return #v > 80 and string.format('"%s..."', v:sub(1, 80)) or '"' .. v .. '"'
+  elseif type(v) == 'number' or type(v) == 'boolean' then return tostring(v)
+  elseif type(v) == 'table' then return '{...}' end
+  return type(v)
+end
+
+local function fields(t, skip)
+  local keys, other = {}, 0
+  for k in pairs(t) do
+    if type(k) == 'string' then
+      if k ~= skip then keys[#keys + 1] = k end
+    else
+      other = other + 1
+    end
+  end
+  table.sort(keys)
+  local parts = {}
+  for i = 1, math.min(#keys, 32) do parts[#parts + 1] = keys[i] .. ' = ' .. short(t[keys[i]]) end
+  if other > 0 then parts[#parts + 1] = other .. ' more' end
+  return table.concat(parts, ', ')
+end
+
+function M.describe_error(e)
+  if type(e) == 'string' or type(e) == 'number' then return tostring(e) end
+  local mt = getmetatable(e)
+  if type(mt) == 'table' and mt.__tostring then
+    local ok, s = pcall(tostring, e)
+    if ok and type(s) == 'string' then return s end
+  end
+  if e == nil then return 'error object is nil' end
+  if type(e) == 'boolean' then return 'error object is a boolean (' .. tostring(e) .. ')' end
+  if type(e) ~= 'table' then return 'error object is a ' .. type(e) .. ' value' end
+  local key = type(e.msg) == 'string' and 'msg' or type(e.message) == 'string' and 'message' or nil
+  if key then
+    local rest = fields(e, key)
+    return rest == '' and e[key] or e[key] .. ' (' .. rest .. ')'
+  end
+  return 'error object is a table: {' .. fields(e) .. '}'
+end
+
 local function run_chunk(chunk, name, args)
   local fn, err = load(chunk, name)
   if not fn then return die(1, '%s', err) end
-  local ok, res = xpcall(fn, debug.traceback, table.unpack(args))
+  local ok, res = xpcall(fn, function(e) return debug.traceback(M.describe_error(e), 2) end,
+    table.unpack(args))
   if not ok then return die(1, '%s', tostring(res)) end
   return 0
 end
@@ -112,7 +168,7 @@ function M.main(argv)
   if o.command == 'repl' then
     if #o.rest > 0 then return die(2, 'repl takes no arguments') end
     _G.fmhost = require 'fmhost'
-    return 'repl'
+    return 'repl', M.history_file(cfg)
   elseif o.command == 'exec' then
     _G.fmhost = require 'fmhost'
     return run_chunk(o.chunk, '=(command line)', o.rest)
