@@ -10,6 +10,9 @@
  *                                       | "--set" | nil
  *   config.show(cfg) -> "key = value    (origin)\n" lines, secrets as ***
  *   config.get(cfg, "mysql.port") -> the value at a dotted path (nil if absent)
+ *   config.warnings(cfg) -> {"environment variable FMHOST_MYSQL_PROT sets nothing and is
+ *       ignored; did you mean FMHOST_MYSQL_PORT (mysql.port)?", ...}: FMHOST_* variables
+ *       (of environ) close to a key's but setting none; {} for a table no load made
  *   config.schema([path]) -> the keys in declaration order, each also under its name:
  *       {key=, type=, doc=, required=, secret=, env=, expected=, min=, max=, values=, when_empty=, line=}
  * The loaded C configuration hangs off cfg in a weak-keyed registry table,
@@ -227,6 +230,18 @@ static int l_origin(lua_State *L) {
   return 1;
 }
 
+static int l_warnings(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const fmh_config *c = loaded_of(L, 1);
+  size_t n = c ? fmh_config_warning_count(c) : 0;
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushstring(L, fmh_config_warning(c, i));
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
 static int l_get(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   get_path(L, 1, luaL_checkstring(L, 2));
@@ -437,6 +452,7 @@ static const luaL_Reg funcs[] = {
     {"origin", l_origin},
     {"show", l_show},
     {"get", l_get},
+    {"warnings", l_warnings},
     {"schema", l_schema},
     {NULL, NULL}};
 

@@ -119,6 +119,9 @@ struct fmh_config {
   section_line *sections;
   size_t nsections, capsections;
   int recording_sections;
+  /* FMHOST_* variables that look like a mistyped key's */
+  const char **warnings;
+  size_t nwarnings;
 };
 
 /* --- errors ----------------------------------------------------------- */
@@ -1083,6 +1086,51 @@ static int load_file(fmh_config *c, const char *path, const char *display, const
   return rc;
 }
 
+extern char **environ;
+
+/* Warn of FMHOST_* variables that set nothing but are close to a name that
+ * would (a key's variable or a reserved one): a typo that is otherwise
+ * silently ignored. Names close to none are left alone: they may be a
+ * user's own. */
+static int warn_env_typos(fmh_config *c, const fmh_config_opts *o) {
+  const char *const *envp = o->environ_list ? o->environ_list : (const char *const *)environ;
+  const fmh_config_schema *s = c->schema;
+  size_t nres = 0;
+  while (fmh_config_reserved_env[nres]) nres++;
+  size_t ncand = 0;
+  const char **cands = calloc(s->n + nres + 1, sizeof *cands); /* the names after FMHOST_ */
+  if (!cands) return -1;
+  for (size_t i = 0; i < s->n; i++)
+    if (s->keys[i].env) cands[ncand++] = s->keys[i].env + 7;
+  for (size_t i = 0; i < nres; i++) cands[ncand++] = fmh_config_reserved_env[i] + 7;
+  int rc = 0;
+  for (const char *const *e = envp; e && *e && rc == 0; e++) {
+    const char *eq = strchr(*e, '=');
+    if (strncmp(*e, "FMHOST_", 7) != 0 || !eq || (size_t)(eq - *e) > 200) continue;
+    char name[208];
+    memcpy(name, *e, (size_t)(eq - *e));
+    name[eq - *e] = '\0';
+    int known = 0;
+    for (size_t i = 0; i < ncand && !known; i++) known = strcmp(name + 7, cands[i]) == 0;
+    if (known) continue;
+    const char *best = closest(name + 7, cands, ncand);
+    if (!best) continue;
+    const char *key = NULL;
+    for (size_t i = 0; i < s->n && !key; i++)
+      if (s->keys[i].env && strcmp(s->keys[i].env + 7, best) == 0) key = s->keys[i].key;
+    const char *w = key ? arena_printf(&c->a, "environment variable %s sets nothing and is ignored; did you mean FMHOST_%s (%s)?",
+                                       name, best, key)
+                        : arena_printf(&c->a, "environment variable %s sets nothing and is ignored; did you mean FMHOST_%s?",
+                                       name, best);
+    const char **nw = w ? realloc(c->warnings, (c->nwarnings + 1) * sizeof *nw) : NULL;
+    if (!nw) { rc = -1; break; }
+    c->warnings = nw;
+    c->warnings[c->nwarnings++] = w;
+  }
+  free(cands);
+  return rc;
+}
+
 static const char *lookup_env(const fmh_config_opts *o, const char *name) {
   if (!o->environ_list) return getenv(name);
   size_t n = strlen(name);
@@ -1248,6 +1296,7 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
       if (!where) goto oom;
       if (apply(c, i, v, strlen(v), NULL, where, 0, 0, err)) goto fail;
     }
+    if (warn_env_typos(c, o) != 0) goto oom;
   }
 
   for (size_t i = 0; i < o->nset; i++)
@@ -1302,9 +1351,13 @@ void fmh_config_free(fmh_config *c) {
   free(c->vals);
   free(c->seen_line);
   free(c->sections);
+  free(c->warnings);
   arena_free(&c->a);
   free(c);
 }
+
+size_t fmh_config_warning_count(const fmh_config *c) { return c->nwarnings; }
+const char *fmh_config_warning(const fmh_config *c, size_t i) { return i < c->nwarnings ? c->warnings[i] : NULL; }
 
 const fmh_config_schema *fmh_config_schema_of(const fmh_config *c) { return c->schema; }
 const char *fmh_config_env(const fmh_config *c) { return c->env; }

@@ -112,6 +112,12 @@ double fmh_config_num(const fmh_config *c, const char *key, double def);
 int fmh_config_bool(const fmh_config *c, const char *key, int def);
 const char *fmh_config_str(const fmh_config *c, const char *key, const char *def);
 
+/* Warnings of a successful load, one line each: FMHOST_* variables that
+ * set no key but are close to a name that would (a typo, otherwise
+ * silently ignored). */
+size_t fmh_config_warning_count(const fmh_config *c);
+const char *fmh_config_warning(const fmh_config *c, size_t i);
+
 /* "key = value    (origin)" lines, secrets as ***; malloc'ed, free() it. */
 char *fmh_config_format(const fmh_config *c);
 

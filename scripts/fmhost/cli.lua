@@ -70,8 +70,41 @@ function M.load_config(o)
     environ = true,
   }
   if not cfg then return nil, err end
+  local perr = M.check_ports(cfg, config)
+  if perr then return nil, perr end
+  for _, w in ipairs(config.warnings(cfg)) do io.stderr:write('fmhost: warning: ', w, '\n') end
   _G.cfg = cfg
   return cfg
+end
+
+-- The ports fmhost's local servers listen on, each with the key saying
+-- whether that server is local (nil: always).
+local local_ports = {
+  { 'mysql.port', 'mysql.managed' },
+  { 'flink.rest_port', 'flink.managed' },
+  { 'flink.rpc_port', 'flink.managed' },
+  { 'flink.gateway_port', 'flink.managed' },
+  { 'nats.port' },
+}
+
+-- Two local servers on one port would fail long after the start (a
+-- BindException from Flink 9 s later): refuse it now, naming both keys.
+-- Returns the one-line message, or nil.
+function M.check_ports(cfg, config)
+  local seen = {}
+  for _, p in ipairs(local_ports) do
+    local key, managed = p[1], p[2]
+    local port = config.get(cfg, key)
+    if port and (not managed or config.get(cfg, managed) ~= false) then
+      local other = seen[port]
+      if other then
+        return string.format('%s (%s) and %s (%s) are both %d: each local server needs a port of its own',
+          other, config.origin(cfg, other) or '?', key, config.origin(cfg, key) or '?', port)
+      end
+      seen[port] = key
+    end
+  end
+  return nil
 end
 
 -- Logging: the command line and FMHOST_LOG_LEVEL win; otherwise log.level

@@ -157,6 +157,19 @@ describe('fmhost.config', function()
       assert.is_nil(err)
       assert.are.equal('warn', cfg.log.level)
       assert.are.equal(13306, cfg.mysql.port)
+      -- but a name one typo away from a key's is worth a warning; one close
+      -- to none (a user's own variable) is not
+      assert.are.same({ 'environment variable FMHOST_MYSQL_PROT sets nothing and is ignored; '
+                        .. 'did you mean FMHOST_MYSQL_PORT (mysql.port)?' }, config.warnings(cfg))
+    end)
+
+    it('warns of a mistyped reserved FMHOST_* name too, and of nothing when every name is right', function()
+      local cfg = assert(config.load { environ = { FMHOST_LOG_LEVL = 'debug', FMHOST_FLINK_SLOTS = '2' } })
+      assert.are.same({ 'environment variable FMHOST_LOG_LEVL sets nothing and is ignored; '
+                        .. 'did you mean FMHOST_LOG_LEVEL?' }, config.warnings(cfg))
+      cfg = assert(config.load { environ = { FMHOST_FLINK_SLOTS = '2', FMHOST_SEED = '1' } })
+      assert.are.same({}, config.warnings(cfg))
+      assert.are.same({}, config.warnings({}))
     end)
 
     it('lets --set win over everything', function()
@@ -408,6 +421,42 @@ describe('fmhost.config', function()
       local r = run_hermetic({ 'config', 'show' }, { env = { FMHOST_ENV = 'nonesuch' } })
       assert.are.equal(2, r.code)
       assert.truthy(r.stderr:match("^fmhost: [^\n]*config/nonesuch%.yaml: cannot read the overlay of environment 'nonesuch': No such file or directory\n$"), r.stderr)
+    end)
+
+    it('warns on stderr, in one line, of a mistyped FMHOST_* variable, naming the closest key', function()
+      local r = run_hermetic({ '-e', 'print(cfg.mysql.port)' }, { env = { FMHOST_MYSQL_PROT = '3399' } })
+      assert.are.same({ code = 0, stdout = '13306\n',
+                        stderr = 'fmhost: warning: environment variable FMHOST_MYSQL_PROT sets nothing and is '
+                                 .. 'ignored; did you mean FMHOST_MYSQL_PORT (mysql.port)?\n' }, r)
+    end)
+
+    it('refuses two Flink services on one port at load, naming both keys, with exit 2', function()
+      local r = run_hermetic({ 'config', 'show' }, { env = { FMHOST_FLINK_GATEWAY_PORT = '18081' } })
+      assert.are.equal(2, r.code)
+      assert.are.equal('', r.stdout)
+      assert.truthy(r.stderr:match('^fmhost: flink%.rest_port %([^)]*default%.yaml:%d+%) and flink%.gateway_port '
+                                   .. '%(environment FMHOST_FLINK_GATEWAY_PORT%) are both 18081: each local server '
+                                   .. 'needs a port of its own\n$'), r.stderr)
+      r = run_hermetic({ '--set', 'flink.rpc_port=18083', '-e', 'print(1)' })
+      assert.are.equal(2, r.code)
+      assert.are.equal('', r.stdout)
+      assert.truthy(r.stderr:match('^fmhost: flink%.rpc_port %(%-%-set%) and flink%.gateway_port %([^)]*%) are both 18083'),
+                    r.stderr)
+    end)
+
+    it("refuses mysql.port or nats.port on a local server's port, but not a remote server's", function()
+      local r = run_hermetic({ '--set', 'mysql.port=16123', 'config', 'show' })
+      assert.are.equal(2, r.code)
+      assert.truthy(r.stderr:match('^fmhost: mysql%.port %(%-%-set%) and flink%.rpc_port %([^)]*%) are both 16123'), r.stderr)
+      r = run_hermetic({ 'config', 'show' }, { env = { FMHOST_NATS_PORT = '13306' } })
+      assert.are.equal(2, r.code)
+      assert.truthy(r.stderr:match('^fmhost: mysql%.port %([^)]*%) and nats%.port %(environment FMHOST_NATS_PORT%) are both 13306'),
+                    r.stderr)
+      -- a server fmhost does not run may sit on any port of another host
+      r = run_hermetic({ '--set', 'mysql.port=16123', '--set', 'mysql.managed=false', '-e', 'print(cfg.mysql.port)' })
+      assert.are.same({ code = 0, stdout = '16123\n', stderr = '' }, r)
+      r = run_hermetic({ '--set', 'flink.managed=false', '--set', 'flink.rest_port=18083', '-e', 'print(1)' })
+      assert.are.same({ code = 0, stdout = '1\n', stderr = '' }, r)
     end)
 
     it('exits 2 naming the variable for a bad FMHOST_* value', function()
