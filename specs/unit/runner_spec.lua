@@ -59,11 +59,35 @@ describe('the spec runner', function()
     assert.are.equal(4, cases)
   end)
 
-  it('fails with a message naming the file when a spec has a syntax error', function()
-    local r = T.run_fmhost({ root .. '/specs/fixtures/syntax_error_fixture.lua' })
+  it("fails with one line naming the file, the line and Lua's message when a spec has a syntax error", function()
+    local file = root .. '/specs/fixtures/syntax_error_fixture.lua'
+    local r = T.run_fmhost({ file })
     assert.are.equal(1, r.code)
-    assert.matches('syntax_error_fixture.lua:4', r.stdout .. r.stderr, 1, true)
-    assert.are.equal('0 passed, 1 failed', last_line(r.stdout))
+    assert.are.equal('fmhost: spec file does not load: ' .. file .. ":4: unexpected symbol near '='\n", r.stderr)
+    assert.are.equal('\n0 passed, 1 failed\n', r.stdout)
+  end)
+
+  it('names a spec that calls os.exit, says it tried to exit, and runs the rest', function()
+    local r = T.run_fmhost({ root .. '/specs/fixtures/exit_fixture.lua' })
+    assert.are.equal(1, r.code)
+    assert.matches('exit_fixture.lua:5: spec "a suite exits midway" tried to exit fmhost with os.exit(0); '
+                   .. 'a spec must not end the process', r.stdout, 1, true)
+    assert.are.equal('1 passed, 1 failed', last_line(r.stdout))
+  end)
+
+  it('refuses an unknown option with one usage line and exit status 2', function()
+    for _, args in ipairs({ { '--bogus' }, { '--bogus', root .. '/specs/fixtures/passing_fixture.lua' },
+                            { root .. '/specs/fixtures/passing_fixture.lua', '-x' } }) do
+      local r = T.run_fmhost(args)
+      assert.are.equal(2, r.code)
+      assert.are.equal('', r.stdout)
+      local opt = args[1] == '--bogus' and '--bogus' or '-x'
+      assert.truthy(r.stderr:match('^fmhost: unknown option ' .. opt:gsub('%-', '%%-') .. '; usage: fmhost %[options%] [^\n]*\n$'),
+                    r.stderr)
+    end
+    -- busted's own options still pass
+    local r = T.run_fmhost({ '--no-keep-going', '-v', root .. '/specs/fixtures/passing_fixture.lua', '--shuffle' })
+    assert.are.equal(0, r.code, r.stderr)
   end)
 
   it('refuses a missing spec path with one clear line and exit status 2', function()
