@@ -7,7 +7,9 @@
  *                                  (rest_url/gateway_url, else 127.0.0.1 and rest_port/gateway_port;
  *                                  http_timeout_ms)
  *   flink.NULL                     SQL NULL in result rows: fmhost.pool.NULL
- *   flink._summarize(text)         the one-line summary of a Java stack trace (test support)
+ *   flink.summarize(text)          the one-line cause of a Java stack trace: the deepest cause of
+ *                                  its chain that is not a wrapper ("Recovery is suppressed by ...")
+ *                                  nor a "[CIRCULAR REFERENCE: ...]" (flink._summarize: the same)
  *   flink._stub_server{replies=}   TEST SUPPORT ONLY: a scripted local HTTP server
  *   Client: overview() config() jobs() job(id) job_handle(id) taskmanagers()
  *           upload_jar(path) run_jar(jarid, opts) session(opts) gateway_info()
@@ -1095,7 +1097,7 @@ static const luaL_Reg stub_methods[] = {
 static const luaL_Reg stub_meta[] = {{"__gc", stub_close}, {"__close", stub_close}, {NULL, NULL}};
 
 static const luaL_Reg flink_funcs[] = {
-    {"client", l_client}, {"_summarize", l_summarize}, {"_stub_server", l_stub_server},
+    {"client", l_client}, {"summarize", l_summarize}, {"_summarize", l_summarize}, {"_stub_server", l_stub_server},
     {NULL, NULL}};
 
 int luaopen_fmhost_flink(lua_State *L) {

@@ -4,15 +4,36 @@
  * Lua sees:
  *   v.compare{target={pool=, table= | query=, where=, ordered=},
  *             expected={generator=, first=0, count=} | {pool=, table= | query=, where=, ordered=},
- *             key='id' | {'a','b'}, columns={name={ulp=, fsp=, time_zone=, as=, ignore=}},
+ *             key='id' | {'a','b'}, columns={name={ulp=, fsp=, time_zone=, as=, tolerance=, ignore=}},
  *             ignore={names}, max_samples=20, max_value_len=256, time_zone='+00:00',
  *             allow_extra_columns=false, log=true, label=}
  *       -> verdict | nil, msg, info
+ *     Each column is compared by the EXPECTED side's type (the generator's column, or the expected
+ *     table's or query's column), never the target's: DOUBLE data in a FLOAT column, DECIMAL(38,18)
+ *     data in a DECIMAL(10,2), a VARCHAR(8) for 64 characters, DATETIME(0) for DATETIME(6), latin1
+ *     for utf8mb4 text, TINYINT for INT all show as mismatches (a JSON target of string data
+ *     compares as JSON). A column option loosens that one column, only where asked:
+ *       as='float'|'double'|'decimal'|'integer'|'temporal'|'json'|'string'|'bytes'  compare so
+ *           (as='float': DOUBLE data kept at float precision passes)
+ *       ulp=N        DOUBLE/FLOAT: tolerate N units in the last place
+ *       fsp=N        temporal: compare cut to N fraction digits (fsp=0: DATETIME(0) passes)
+ *       tolerance=x  numbers: tolerate |expected - target| <= x (x >= 0; e.g. 0.005 for a
+ *           DECIMAL(10,2) that rounds the data)
+ *       time_zone=   temporal: render generated TIMESTAMPs in this zone
+ *     A mismatch's detail says what a narrower column did when it can tell: "at float precision",
+ *     "rounded to 2 decimal places", "the largest value its column can hold", "the first 8 of 17
+ *     characters (cut)", "3 characters became '?'", "cut to 0 fraction digits", "the maximum of
+ *     TINYINT", "a shift of +05:30 (a time zone offset?)".
  *   v.checksum{a={pool=, table=, where=}, b={pool=, table=, where=}, key='id', chunk_rows=10000,
  *              leaf_rows=1000, parallel=true, columns=, ignore=, max_samples=, max_value_len=,
  *              time_zone=, log=}  -> verdict (mode 'checksum') | nil, msg, info
- *   v.schema{pool=, table=, columns={{name=, type=, nullable=, key=}...} | generator=g,
+ *   v.schema{pool=, table=, columns={{name=, type=, nullable=, key=, charset=, collation=}...} | generator=g,
  *            exact=false, primary_key={...}} -> {ok=, issues={{column=, what=, expected=, actual=}}, primary_key=}
+ *     what: missing, extra, order, type, nullable, key, charset, collation, primary_key. charset=
+ *     and collation= (information_schema's CHARACTER_SET_NAME, COLLATION_NAME) are checked when
+ *     given; with generator=g every text column (CHAR, VARCHAR, TEXT, ENUM, SET) must be utf8mb4
+ *     in the generator's collation (a latin1 column for utf8mb4 data is an issue). A collation is
+ *     reported only when the character set matches.
  *   v.quality{pool=, table=, checks={{'row_count', min=, max=}, {'unique', columns=|column=},
  *             {'not_null', column=}, {'accepted', column=, values=}, {'relationship', column=,
  *             ref_table=, ref_column=}}, max_samples=5}
@@ -171,7 +192,10 @@ static fmh_vcolopt *read_colopts(lua_State *L, int t, int *n, const char *what) 
       c->fsp = (int)fmh_opt_int(L, ot, "fsp", -1);
       c->time_zone = opt_str(L, ot, "time_zone", what);
       c->as = opt_str(L, ot, "as", what);
-      lua_pop(L, 1);
+      lua_getfield(L, ot, "tolerance");
+      if (!lua_isnil(L, -1) && !lua_isnumber(L, -1)) luaL_error(L, "%s: columns.%s.tolerance must be a number", what, c->name);
+      c->tolerance = lua_tonumber(L, -1);
+      lua_pop(L, 2);
     }
   }
   if (lua_istable(L, ii)) {
@@ -427,6 +451,18 @@ static int l_schema(lua_State *L) {
       c[i].type = lua_tostring(L, -1);
       c[i].nullable = ci.nullable && !ci.primary_key;
       c[i].key = ci.primary_key ? "PRI" : ci.unique ? "UNI" : NULL;
+      /* generated text is utf8mb4 in the generator's collation (a JSON
+       * column is utf8mb4 in MariaDB's own utf8mb4_bin) */
+      c[i].charset = c[i].collation = NULL;
+      switch (ci.type) {
+        case FMH_GEN_CHAR: case FMH_GEN_VARCHAR: case FMH_GEN_TINYTEXT: case FMH_GEN_TEXT: case FMH_GEN_MEDIUMTEXT:
+        case FMH_GEN_LONGTEXT: case FMH_GEN_ENUM: case FMH_GEN_SET:
+          c[i].charset = "utf8mb4";
+          c[i].collation = fmh_gen_collation(g);
+          break;
+        case FMH_GEN_JSON: c[i].charset = "utf8mb4"; break;
+        default: break;
+      }
       if (ci.primary_key) pk[npk++] = c[i].name;
     }
     o.cols = c;
@@ -451,6 +487,8 @@ static int l_schema(lua_State *L) {
       c[i].nullable = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
       lua_pop(L, 1);
       c[i].key = opt_str(L, ct, "key", what);
+      c[i].charset = opt_str(L, ct, "charset", what);
+      c[i].collation = opt_str(L, ct, "collation", what);
       /* the row table stays on the stack, anchoring its strings */
     }
     o.cols = c;

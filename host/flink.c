@@ -98,38 +98,95 @@ static long remaining(long long deadline, long cap) {
 
 /* ---- error bodies ------------------------------------------------------ */
 
+/* A Flink or JDK exception that only wraps its cause: never the cause a
+ * summary leads with while a deeper one is known. */
+static int is_wrapper(const char *line, size_t len) {
+  static const char *const classes[] = {
+      "org.apache.flink.runtime.JobException",
+      "org.apache.flink.runtime.client.JobExecutionException",
+      "org.apache.flink.runtime.client.JobInitializationException",
+      "org.apache.flink.runtime.rest.handler.RestHandlerException",
+      "org.apache.flink.table.gateway.api.utils.SqlGatewayException",
+      "org.apache.flink.table.gateway.service.utils.SqlExecutionException",
+      "org.apache.flink.util.FlinkException: Global failure triggered by OperatorCoordinator",
+      "java.util.concurrent.CompletionException",
+      "java.util.concurrent.ExecutionException",
+      "java.lang.reflect.InvocationTargetException",
+      "java.lang.reflect.UndeclaredThrowableException",
+  };
+  static const char *const messages[] = {"Recovery is suppressed by ", "Job execution failed",
+                                         "Exception on server side:"};
+  for (size_t i = 0; i < sizeof classes / sizeof *classes; i++) {
+    size_t l = strlen(classes[i]);
+    if (len >= l && strncmp(line, classes[i], l) == 0 && (len == l || line[l] == ':')) return 1;
+  }
+  for (size_t i = 0; i < sizeof messages / sizeof *messages; i++) {
+    size_t l = strlen(messages[i]);
+    for (size_t k = 0; k + l <= len; k++)
+      if (strncmp(line + k, messages[i], l) == 0) return 1;
+  }
+  return 0;
+}
+
 char *fmh_flink_summarize(const char *text, char *out, size_t n) {
   if (!n) return out;
   out[0] = '\0';
   if (!text) return out;
-  /* The deepest cause is the root of a job failure. For a SQL statement the
-   * deepest org.apache.flink.table.api exception reads best: it says "SQL
-   * parse failed. ..." or "Could not find any factory for identifier ..."
-   * where the causes below it are Calcite's fragments of the same. */
+  /* The cause chain of a Java stack trace is its first exception line and
+   * the "Caused by: " lines of least indentation ("\tSuppressed:" blocks
+   * and their causes are indented deeper and belong to cleanup, not to the
+   * failure). The deepest cause is the root of a job failure, but Java
+   * prints an exception met twice as "[CIRCULAR REFERENCE: ...]" (the JDBC
+   * driver's BatchUpdateException does that): such an entry and Flink's
+   * wrappers ("Recovery is suppressed by NoRestartBackoffTimeStrategy")
+   * are skipped. For a SQL statement the deepest
+   * org.apache.flink.table.api exception reads best: it says "SQL parse
+   * failed. ..." or "Could not find any factory for identifier ..." where
+   * the causes below it are Calcite's fragments of the same. */
   static const char table_api[] = "org.apache.flink.table.api.";
-  const char *start = NULL, *sql = NULL;
-  if (strncmp(text, table_api, sizeof table_api - 1) == 0) sql = text;
-  for (const char *p = text; (p = strstr(p, "Caused by: ")) != NULL; p += 11) {
-    start = p + 11;
-    if (strncmp(start, table_api, sizeof table_api - 1) == 0) sql = start;
+  static const char caused[] = "Caused by: ";
+  static const char circular[] = "[CIRCULAR REFERENCE: ";
+  size_t min_indent = (size_t)-1;
+  for (const char *p = text; *p;) {
+    const char *eol = strchr(p, '\n');
+    size_t len = eol ? (size_t)(eol - p) : strlen(p), ind = 0;
+    while (ind < len && (p[ind] == ' ' || p[ind] == '\t')) ind++;
+    if (len - ind >= sizeof caused - 1 && strncmp(p + ind, caused, sizeof caused - 1) == 0 && ind < min_indent)
+      min_indent = ind;
+    if (!eol) break;
+    p = eol + 1;
   }
-  if (sql) start = sql;
-  if (!start) {
-    /* the first line that is not a wrapper */
-    const char *p = text;
-    while (*p) {
-      const char *eol = strchr(p, '\n');
-      size_t len = eol ? (size_t)(eol - p) : strlen(p);
-      while (len && (p[0] == ' ' || p[0] == '\t' || p[0] == '<')) { p++; len--; }
-      if (len && strncmp(p, "Exception on server side:", 25) != 0) { start = p; break; }
-      if (!eol) break;
-      p = eol + 1;
+  const char *first = NULL, *deepest = NULL, *real = NULL, *sql = NULL;
+  for (const char *p = text; *p;) {
+    const char *eol = strchr(p, '\n');
+    size_t len = eol ? (size_t)(eol - p) : strlen(p), ind = 0;
+    while (ind < len && (p[ind] == ' ' || p[ind] == '\t')) ind++;
+    const char *line = p + ind, *entry = NULL;
+    size_t ll = len - ind;
+    if (ind == min_indent && ll >= sizeof caused - 1 && strncmp(line, caused, sizeof caused - 1) == 0) {
+      entry = line + sizeof caused - 1;
+    } else if (!first && ll > 0 && line[0] != '<' && strncmp(line, "at ", 3) != 0 &&
+               strncmp(line, "Exception on server side:", 25) != 0 && strncmp(line, "...", 3) != 0 &&
+               strncmp(line, "End of exception on server side", 31) != 0) {
+      entry = first = line;
     }
+    if (entry) {
+      size_t el = len - (size_t)(entry - p);
+      if (!(el >= sizeof circular - 1 && strncmp(entry, circular, sizeof circular - 1) == 0)) {
+        deepest = entry;
+        if (!is_wrapper(entry, el)) real = entry;
+        if (strncmp(entry, table_api, sizeof table_api - 1) == 0) sql = entry;
+      }
+    }
+    if (!eol) break;
+    p = eol + 1;
   }
+  const char *start = sql ? sql : real ? real : deepest;
   if (!start) return out;
   size_t len = strcspn(start, "\n");
   while (len && (start[len - 1] == '\r' || start[len - 1] == ' ')) len--;
   if (len >= n) {
+    if (n < 8) return out;
     len = n - 4;
     memcpy(out, start, len);
     memcpy(out + len, "...", 4);

@@ -1126,6 +1126,7 @@ size_t fmh_gen_ncols(const fmh_gen *g) { return g->ncols; }
 uint64_t fmh_gen_seed(const fmh_gen *g) { return g->seed; }
 const char *fmh_gen_name(const fmh_gen *g) { return g->name; }
 const char *fmh_gen_time_zone(const fmh_gen *g) { return g->tz.name; }
+const char *fmh_gen_collation(const fmh_gen *g) { return g->collation; }
 int64_t fmh_gen_row_limit(const fmh_gen *g) { return g->row_limit; }
 
 /* ---- text ---------------------------------------------------------------- */

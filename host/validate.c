@@ -6,7 +6,9 @@
  * side, one copy of each side's previous key, and the capped samples.
  * Also the verdict's own helpers (samples, text, freeing). */
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,7 +240,7 @@ static int class_parse(const char *s) {
   return -1;
 }
 
-/* The class a column type calls for (the target's type decides). */
+/* The class a SQL column type calls for. */
 static cmp_class class_of_sql(const fmh_column *c) {
   const char *t = c->type;
   if (!strcmp(t, "tinyint") || !strcmp(t, "smallint") || !strcmp(t, "mediumint") || !strcmp(t, "int") ||
@@ -432,11 +434,13 @@ typedef struct vcol {
   int ti, ei;          /* column index on the target / expected side */
   cmp_class cls;
   int ulp, fsp;
+  double tol;          /* numbers: tolerated absolute difference (0: exact) */
   int tz_gen;          /* render generator TIMESTAMPs with the generator's own zone */
   int64_t tz_off;      /* else at this offset */
   int gen_fsp;
   int is_key;
   int binary;          /* the target column is binary (key literals) */
+  int t_float;         /* the target column is FLOAT: its values are floats */
   fmh_vcolstat *stat;
 } vcol;
 
@@ -778,6 +782,196 @@ static uint64_t float_ulps(float a, float b) {
 /* Decimal text of a numeric cell for exact comparison. */
 static const char *num_text(const vcell *c, char *buf, size_t *len) { return cell_text(c, 6, buf, 96, len); }
 
+/* --- why two values differ: what a narrower target column does ----------- */
+
+/* The integer type whose limit v is ("TINYINT", "INT UNSIGNED"), or NULL. */
+static const char *int_limit_name(int neg, uint64_t mag) {
+  static const struct { uint64_t mag; int neg; const char *name; } lim[] = {
+      {127, 0, "TINYINT"},     {128, 1, "TINYINT"},         {255, 0, "TINYINT UNSIGNED"},
+      {32767, 0, "SMALLINT"},  {32768, 1, "SMALLINT"},      {65535, 0, "SMALLINT UNSIGNED"},
+      {8388607, 0, "MEDIUMINT"}, {8388608, 1, "MEDIUMINT"}, {16777215, 0, "MEDIUMINT UNSIGNED"},
+      {2147483647, 0, "INT"},  {2147483648u, 1, "INT"},     {4294967295u, 0, "INT UNSIGNED"},
+  };
+  for (size_t i = 0; i < sizeof lim / sizeof *lim; i++)
+    if (lim[i].mag == mag && lim[i].neg == neg) return lim[i].name;
+  return NULL;
+}
+
+/* Digits after the point of a decimal text (0 without a point). */
+static size_t frac_digits(const char *s, size_t n) {
+  const char *dot = memchr(s, '.', n);
+  if (!dot) return 0;
+  size_t k = 0;
+  for (const char *p = dot + 1; p < s + n && *p >= '0' && *p <= '9'; p++) k++;
+  return k;
+}
+
+/* s ([-]digits[.digits]) rounded half away from zero to k fraction digits,
+ * as MariaDB stores it in a DECIMAL of scale k; 0 when s is not such a text. */
+static size_t decimal_round(const char *s, size_t n, size_t k, char *out, size_t cap) {
+  size_t i = 0, o = 0;
+  if (n + 3 > cap || n == 0) return 0;
+  if (s[0] == '-' || s[0] == '+') {
+    if (s[0] == '-') out[o++] = '-';
+    i = 1;
+  }
+  out[o++] = '0'; /* room for a carry */
+  size_t start = o;
+  while (i < n && s[i] >= '0' && s[i] <= '9') out[o++] = s[i++];
+  if (o == start) return 0;
+  size_t kept = 0;
+  int up = 0;
+  if (i < n && s[i] == '.') {
+    i++;
+    if (k > 0) out[o++] = '.';
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+      if (kept < k) out[o++] = s[i];
+      else if (kept == k) up = s[i] >= '5';
+      kept++;
+      i++;
+    }
+  }
+  if (i != n) return 0;
+  for (size_t j = o; up && j-- > start - 1;) {
+    if (out[j] == '.') continue;
+    if (out[j] == '9') out[j] = '0';
+    else {
+      out[j]++;
+      up = 0;
+    }
+  }
+  return o;
+}
+
+/* Count characters of a UTF-8 text (bytes that do not continue one). */
+static size_t utf8_chars(const char *s, size_t n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) k += ((unsigned char)s[i] & 0xC0) != 0x80;
+  return k;
+}
+
+/* The length of the UTF-8 character at s[i] (1 for a stray byte). */
+static size_t utf8_len(const char *s, size_t n, size_t i) {
+  size_t k = 1;
+  while (i + k < n && ((unsigned char)s[i + k] & 0xC0) == 0x80) k++;
+  return k;
+}
+
+static uint32_t utf8_code(const char *s, size_t len) {
+  const unsigned char *u = (const unsigned char *)s;
+  if (len == 1) return u[0];
+  if (len > 4) return 0xFFFD; /* not UTF-8 */
+  uint32_t c = u[0] & (0x7F >> len);
+  for (size_t i = 1; i < len; i++) c = (c << 6) | (u[i] & 0x3F);
+  return c;
+}
+
+/* Why two strings differ, into d: characters turned into '?' (a character
+ * set that cannot hold them), a cut (a shorter column), else the first
+ * differing byte. */
+static void string_detail(const char *es, size_t el, const char *ts, size_t tl, int bytes, char *d, size_t cap) {
+  const char *what = bytes ? "bytes" : "strings";
+  size_t ie = 0, it = 0, q = 0, first_q = 0, other = 0, chars = 0;
+  uint32_t first_code = 0;
+  while (!bytes && ie < el && it < tl) {
+    size_t le = utf8_len(es, el, ie), lt = utf8_len(ts, tl, it);
+    if (le == lt && memcmp(es + ie, ts + it, le) == 0) {
+      /* the same character */
+    } else if (ts[it] == '?' && lt == 1) {
+      if (q++ == 0) {
+        first_q = chars;
+        first_code = utf8_code(es + ie, le);
+      }
+    } else {
+      other = 1;
+      break;
+    }
+    ie += le;
+    it += lt;
+    chars++;
+  }
+  size_t ec = bytes ? el : utf8_chars(es, el), tc = bytes ? tl : utf8_chars(ts, tl);
+  if (q > 0 && !other && it == tl) {
+    int n = snprintf(d, cap,
+                     "%zu character%s became '?' (the first, U+%04" PRIX32 " at character %zu): the target column's "
+                     "character set cannot hold %s",
+                     q, q == 1 ? "" : "s", first_code, first_q, q == 1 ? "it" : "them");
+    if (ie < el && n > 0 && (size_t)n < cap)
+      snprintf(d + n, cap - (size_t)n, "; and the target holds only the first %zu of %zu characters (cut)", tc, ec);
+    return;
+  }
+  if (tl < el && memcmp(es, ts, tl) == 0) {
+    snprintf(d, cap, "the target holds the first %zu of %zu %s (cut)", tc, ec, bytes ? "bytes" : "characters");
+    return;
+  }
+  size_t m = el < tl ? el : tl, i = 0;
+  while (i < m && es[i] == ts[i]) i++;
+  snprintf(d, cap, "%s differ at byte %zu (lengths %zu and %zu)", what, i, el, tl);
+}
+
+/* A shift of whole minutes as an offset: "+05:30". */
+static void offset_text(int64_t minutes, char *out, size_t cap) {
+  int64_t a = minutes < 0 ? -minutes : minutes;
+  snprintf(out, cap, "%c%02" PRId64 ":%02" PRId64, minutes < 0 ? '-' : '+', a / 60, a % 60);
+}
+
+static void temporal_detail(int64_t eu, char ek, int64_t tu, char tk, int fsp, char *d, size_t cap) {
+  int64_t diff = tu - eu;
+  int64_t adiff = diff < 0 ? -diff : diff;
+  const char *unit = "microseconds";
+  int64_t per = 1;
+  if (adiff % INT64_C(3600000000) == 0) { unit = "hours"; per = INT64_C(3600000000); }
+  else if (adiff % INT64_C(60000000) == 0) { unit = "minutes"; per = INT64_C(60000000); }
+  else if (adiff % INT64_C(1000000) == 0) { unit = "seconds"; per = INT64_C(1000000); }
+  int n = snprintf(d, cap, "target is %+" PRId64 " %s from the expected value", diff / per, unit);
+  if (n < 0 || (size_t)n >= cap) return;
+  size_t o = (size_t)n;
+  int64_t day = eu >= 0 ? eu / US_PER_DAY : -((-eu + US_PER_DAY - 1) / US_PER_DAY);
+  if (ek == 'x' && tk == 'd' && tu == day * US_PER_DAY) {
+    n = snprintf(d + o, cap - o, ": the target holds the date only (a DATE column for DATETIME data?)");
+  } else if (adiff % INT64_C(60000000) == 0 && adiff < INT64_C(86400000000)) {
+    char off[24];
+    offset_text(diff / INT64_C(60000000), off, sizeof off);
+    n = snprintf(d + o, cap - o, ", a shift of %s (a time zone offset?)", off);
+  } else {
+    n = 0;
+    /* the value cut to fewer fraction digits: a column of a smaller fsp */
+    for (int k = 0; k < 6 && adiff < INT64_C(1000000); k++)
+      if (temporal_cut(eu, ek, k) == tu) {
+        n = snprintf(d + o, cap - o, ": the expected value cut to %d fraction digit%s (a column of fsp %d?)", k,
+                     k == 1 ? "" : "s", k);
+        break;
+      }
+  }
+  if (n < 0 || (size_t)n >= cap - o) return;
+  o += (size_t)n;
+  snprintf(d + o, cap - o, " (compared at fsp %d)", fsp < 0 ? 6 : fsp);
+}
+
+/* A numeric column compared within a tolerance the user gave: 0 equal,
+ * 1 mismatch recorded, -1 out of memory, 2 not numbers (compare as usual). */
+static int compare_tolerance(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *tv) {
+  int eo, to;
+  double ed = cell_double(ev, &eo), td = cell_double(tv, &to);
+  if (!eo || !to) return 2;
+  double diff = fabs(ed - td);
+  if (col->cls == CMP_INTEGER || col->cls == CMP_DECIMAL) {
+    /* exactly, in decimal: a double cannot tell 0.005 at 10^19 */
+    char eb[96], tb[96], kb[40];
+    size_t el, tl, kl = (size_t)(fmh_gen_format_double(kb, col->tol) - kb);
+    const char *es = num_text(ev, eb, &el), *ts = num_text(tv, tb, &tl);
+    int w = fmh_vdec_within(es, el, ts, tl, kb, kl);
+    if (w == 1) return 0;
+    if (w < 0 && diff <= col->tol) return 0;
+  } else if (diff <= col->tol) {
+    return 0;
+  }
+  char detail[200];
+  snprintf(detail, sizeof detail, "numbers differ by %.17g (tolerance %.17g)", diff, col->tol);
+  static const char *const reasons[] = {FMH_VR_INTEGER, FMH_VR_DECIMAL, FMH_VR_DOUBLE, FMH_VR_FLOAT};
+  return add_mismatch(c, col, ev, tv, reasons[col->cls], detail) < 0 ? -1 : 1;
+}
+
 /* 0 equal, 1 mismatch recorded, -1 out of memory. */
 static int compare_field(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *tv) {
   char detail[400];
@@ -790,12 +984,23 @@ static int compare_field(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *t
   }
   char eb[96], tb[96];
   size_t el, tl;
+  if (col->tol > 0 && col->cls <= CMP_FLOAT) {
+    int r = compare_tolerance(c, col, ev, tv);
+    if (r != 2) return r;
+  }
   if (col->cls == CMP_INTEGER) {
     int en, tn;
     uint64_t em, tm;
     if (cell_int(ev, &en, &em) == 0 && cell_int(tv, &tn, &tm) == 0) {
       if (en == tn && em == tm) return 0;
-      return add_mismatch(c, col, ev, tv, FMH_VR_INTEGER, "integers differ") < 0 ? -1 : 1;
+      const char *lim = int_limit_name(tn, tm);
+      if (lim && en == tn && em > tm)
+        snprintf(detail, sizeof detail, "integers differ: the target holds the %s %s, the value clipped to it "
+                 "(a narrower integer column?)", tn ? "minimum of" : "maximum of", lim);
+      else if (en && !tn && tm == 0)
+        snprintf(detail, sizeof detail, "integers differ: the target holds 0, a negative value clipped to it "
+                 "(an UNSIGNED column?)");
+      return add_mismatch(c, col, ev, tv, FMH_VR_INTEGER, detail[0] ? detail : "integers differ") < 0 ? -1 : 1;
     }
     /* else compare as exact decimals */
   }
@@ -806,22 +1011,48 @@ static int compare_field(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *t
       int invalid;
       if (fmh_vdec_equal_text(es, el, ts, tl, &invalid)) return 0;
       const char *why = col->cls == CMP_INTEGER ? FMH_VR_INTEGER : FMH_VR_DECIMAL;
-      return add_mismatch(c, col, ev, tv, why,
-                          invalid ? "not a decimal number on one side, and the texts differ"
-                                  : "decimal values differ numerically") < 0 ? -1 : 1;
+      if (invalid) return add_mismatch(c, col, ev, tv, why, "not a decimal number on one side, and the texts differ") < 0 ? -1 : 1;
+      size_t k = frac_digits(ts, tl);
+      char rounded[128];
+      size_t rl = k < frac_digits(es, el) ? decimal_round(es, el, k, rounded, sizeof rounded) : 0;
+      size_t nines = 0, digits = 0;
+      for (size_t i = 0; i < tl; i++) {
+        if (ts[i] >= '0' && ts[i] <= '9') digits++;
+        if (ts[i] == '9') nines++;
+      }
+      int inv2;
+      if (rl && fmh_vdec_equal_text(rounded, rl, ts, tl, &inv2))
+        snprintf(detail, sizeof detail, "decimal values differ: the target holds the value rounded to %zu decimal "
+                 "place%s (a column of a smaller scale?)", k, k == 1 ? "" : "s");
+      else if (digits > 0 && nines == digits)
+        snprintf(detail, sizeof detail, "decimal values differ: the target holds the largest value its column can "
+                 "hold, the value clipped to it (a column of a smaller precision?)");
+      return add_mismatch(c, col, ev, tv, why, detail[0] ? detail : "decimal values differ numerically") < 0 ? -1 : 1;
     }
     case CMP_DOUBLE: {
       int eo, to;
       double ed = cell_double(ev, &eo), td = cell_double(tv, &to);
+      /* a FLOAT column holds a float: its shortest text read back as a
+       * double (0.1) is not the value it holds (0.100000001490116...) */
+      if (col->t_float && to && tv->k == CK_DOUBLE) td = (double)(float)td;
       if (eo && to) {
         uint64_t d = fmh_vulp_distance(ed, td);
         if (d <= (uint64_t)col->ulp) return 0;
+        int n;
         if (col->ulp > 0)
-          snprintf(detail, sizeof detail, "doubles differ by %" PRIu64 " ULP (tolerance %d)", d, col->ulp);
+          n = snprintf(detail, sizeof detail, "doubles differ by %" PRIu64 " ULP (tolerance %d)", d, col->ulp);
         else if (d < 1000000)
-          snprintf(detail, sizeof detail, "doubles differ by %" PRIu64 " ULP", d);
+          n = snprintf(detail, sizeof detail, "doubles differ by %" PRIu64 " ULP", d);
         else
-          snprintf(detail, sizeof detail, "doubles differ");
+          n = snprintf(detail, sizeof detail, "doubles differ");
+        if (n > 0 && (size_t)n < sizeof detail) {
+          if (isfinite(ed) && (float)ed == (float)td)
+            snprintf(detail + n, sizeof detail - (size_t)n,
+                     ": the target holds the expected value at float precision (a FLOAT column for DOUBLE data?)");
+          else if (fabs(ed) > FLT_MAX && fabs(td) == (double)FLT_MAX && (ed < 0) == (td < 0))
+            snprintf(detail + n, sizeof detail - (size_t)n,
+                     ": the target holds the largest FLOAT, the value clipped to it (a FLOAT column for DOUBLE data?)");
+        }
         return add_mismatch(c, col, ev, tv, FMH_VR_DOUBLE, detail) < 0 ? -1 : 1;
       }
       return add_mismatch(c, col, ev, tv, FMH_VR_DOUBLE, "not a number on one side") < 0 ? -1 : 1;
@@ -844,14 +1075,7 @@ static int compare_field(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *t
       if (cell_temporal(ev, &eu, &ek) == 0 && cell_temporal(tv, &tu, &tk) == 0) {
         int fsp = col->fsp;
         if (temporal_cut(eu, ek, fsp) == temporal_cut(tu, tk, fsp)) return 0;
-        int64_t diff = tu - eu;
-        const char *unit = "microseconds";
-        int64_t adiff = diff < 0 ? -diff : diff;
-        double shown = (double)diff;
-        if (adiff % INT64_C(3600000000) == 0) { unit = "hours"; shown = (double)diff / 3600e6; }
-        else if (adiff % INT64_C(1000000) == 0) { unit = "seconds"; shown = (double)diff / 1e6; }
-        snprintf(detail, sizeof detail, "target is %+.0f %s from the expected value (compared at fsp %d)", shown, unit,
-                 fsp < 0 ? 6 : fsp);
+        temporal_detail(eu, ek, tu, tk, fsp, detail, sizeof detail);
         return add_mismatch(c, col, ev, tv, FMH_VR_TEMPORAL, detail) < 0 ? -1 : 1;
       }
       const char *es = cell_text(ev, 6, eb, sizeof eb, &el), *ts = cell_text(tv, 6, tb, sizeof tb, &tl);
@@ -871,10 +1095,7 @@ static int compare_field(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *t
     case CMP_BYTES: {
       const char *es = cell_text(ev, 6, eb, sizeof eb, &el), *ts = cell_text(tv, 6, tb, sizeof tb, &tl);
       if (el == tl && memcmp(es, ts, el) == 0) return 0;
-      size_t m = el < tl ? el : tl, i = 0;
-      while (i < m && es[i] == ts[i]) i++;
-      snprintf(detail, sizeof detail, "%s differ at byte %zu (lengths %zu and %zu)",
-               col->cls == CMP_STRING ? "strings" : "bytes", i, el, tl);
+      string_detail(es, el, ts, tl, col->cls == CMP_BYTES, detail, sizeof detail);
       return add_mismatch(c, col, ev, tv, col->cls == CMP_STRING ? FMH_VR_STRING : FMH_VR_BYTES, detail) < 0 ? -1 : 1;
     }
   }
@@ -1209,22 +1430,25 @@ static int setup_col_(fmh_vcmp *c, vcol *col, const char *name, int ti, int ei, 
   col->fsp = -1;
   col->gen_fsp = 6;
   const fmh_column *tc = &c->t.cols[ti];
-  cmp_class cls = class_of_sql(tc);
   col->binary = tc->binary;
-  int expected_json = 0;
+  col->t_float = strcmp(tc->type, "float") == 0;
+  /* The expected side's type decides: a target column narrower than the
+   * data (FLOAT for DOUBLE, fewer digits, a shorter string) must show as
+   * mismatches, never loosen the comparison. Only a JSON target of string
+   * data compares as JSON (the same document, whatever its spacing). */
+  cmp_class cls;
   if (c->e.src.gen) {
     fmh_gen_colinfo ci;
     fmh_gen_column_info(c->e.src.gen, (size_t)ei, &ci);
-    expected_json = class_of_gen(ci.type) == CMP_JSON;
+    cls = class_of_gen(ci.type);
     if (ci.type == FMH_GEN_DATETIME || ci.type == FMH_GEN_TIMESTAMP || ci.type == FMH_GEN_TIME)
       col->gen_fsp = ci.fsp;
     else if (ci.type == FMH_GEN_DATE)
       col->gen_fsp = 0;
-    if (cls == CMP_STRING && class_of_gen(ci.type) == CMP_BYTES) cls = CMP_BYTES;
   } else {
-    expected_json = class_of_sql(&c->e.cols[ei]) == CMP_JSON;
+    cls = class_of_sql(&c->e.cols[ei]);
   }
-  if (expected_json && (cls == CMP_STRING || cls == CMP_BYTES)) cls = CMP_JSON;
+  if (cls == CMP_STRING && class_of_sql(tc) == CMP_JSON) cls = CMP_JSON;
   if (opt && opt->as) {
     int k = class_parse(opt->as);
     if (k < 0) {
@@ -1248,6 +1472,18 @@ static int setup_col_(fmh_vcmp *c, vcol *col, const char *name, int ti, int ei, 
       return -1;
     }
     col->fsp = opt->fsp;
+    if (!(opt->tolerance >= 0) || isinf(opt->tolerance)) {
+      fmh_error_set(e, "usage", 0, 0, "validate: column '%s': tolerance must be a finite number >= 0", name);
+      return -1;
+    }
+    if (opt->tolerance > 0 && cls > CMP_FLOAT) {
+      fmh_error_set(e, "usage", 0, 0,
+                    "validate: column '%s': tolerance applies to numbers (integer, decimal, double, float), not "
+                    "to a %s comparison",
+                    name, CLASS_NAMES[cls]);
+      return -1;
+    }
+    col->tol = opt->tolerance;
   }
   const char *tz = opt && opt->time_zone ? opt->time_zone : c->o.time_zone;
   if (tz_offset(tz, &col->tz_off) != 0) {

@@ -61,6 +61,7 @@ int fmh_vmeta_query(fmh_conn *c, const char *head, const char *tail, const char 
 
 typedef struct acol {
   char *name, *type, *key;
+  char *charset, *collation; /* NULL for a column without a character set */
   int nullable;
 } acol;
 
@@ -205,7 +206,8 @@ int fmh_validate_schema(const fmh_vschema_opts *o, fmh_vschema_result *r, fmh_er
   int rc = -1;
   fmh_cursor *q;
   if (fmh_vmeta_query(c,
-                 "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY FROM information_schema.COLUMNS "
+                 "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY, CHARACTER_SET_NAME, COLLATION_NAME "
+                 "FROM information_schema.COLUMNS "
                  "WHERE TABLE_SCHEMA = ",
                  " AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION", o->table, &q, e) != 0)
     goto out;
@@ -224,7 +226,10 @@ int fmh_validate_schema(const fmh_vschema_opts *o, fmh_vschema_result *r, fmh_er
     a->type = strndup(row[1].s, row[1].len);
     a->nullable = row[2].len == 3 && memcmp(row[2].s, "YES", 3) == 0;
     a->key = strndup(row[3].s, row[3].len);
-    if (!a->name || !a->type || !a->key) {
+    a->charset = row[4].t == FMH_V_NULL ? NULL : strndup(row[4].s, row[4].len);
+    a->collation = row[5].t == FMH_V_NULL ? NULL : strndup(row[5].s, row[5].len);
+    if (!a->name || !a->type || !a->key || (row[4].t != FMH_V_NULL && !a->charset) ||
+        (row[5].t != FMH_V_NULL && !a->collation)) {
       fmh_cursor_close(q);
       oom(e);
       goto out;
@@ -263,6 +268,17 @@ int fmh_validate_schema(const fmh_vschema_opts *o, fmh_vschema_result *r, fmh_er
     if (x->nullable >= 0 && (x->nullable != 0) != (a->nullable != 0) &&
         add_issue(r, x->name, "nullable", x->nullable ? "NULL" : "NOT NULL", a->nullable ? "NULL" : "NOT NULL") != 0)
       goto nomem;
+    /* the character set decides which characters the column can hold; the
+     * collation how keys sort and which values count as duplicates */
+    int charset_ok = 1;
+    if (x->charset) {
+      charset_ok = a->charset && strcasecmp(x->charset, a->charset) == 0;
+      if (!charset_ok && add_issue(r, x->name, "charset", x->charset, a->charset ? a->charset : "(none)") != 0)
+        goto nomem;
+    }
+    if (x->collation && charset_ok && !(a->collation && strcasecmp(x->collation, a->collation) == 0) &&
+        add_issue(r, x->name, "collation", x->collation, a->collation ? a->collation : "(none)") != 0)
+      goto nomem;
     if (x->key && strcasecmp(x->key, a->key) != 0 &&
         add_issue(r, x->name, "key", x->key[0] ? x->key : "(none)", a->key[0] ? a->key : "(none)") != 0)
       goto nomem;
@@ -297,6 +313,8 @@ out:
     free(cols[j].name);
     free(cols[j].type);
     free(cols[j].key);
+    free(cols[j].charset);
+    free(cols[j].collation);
   }
   free(cols);
   fmh_pool_release(c);

@@ -123,6 +123,66 @@ int fmh_vdec_equal_text(const char *a, size_t alen, const char *b, size_t blen, 
   return fmh_vdec_cmp(&da, &db) == 0;
 }
 
+/* Little-endian digits of |d| from power 10^lo up, into v[0..n). */
+static void vdec_spread(const fmh_vdec *d, long long lo, unsigned char *v, size_t n) {
+  memset(v, 0, n);
+  for (size_t k = 0; k < d->ndig; k++) {
+    long long pw = d->exp + (long long)(d->ndig - 1 - k);
+    v[pw - lo] = (unsigned char)(fmh_vdec_digit(d, k) - '0');
+  }
+}
+
+static int digits_cmp(const unsigned char *a, const unsigned char *b, size_t n) {
+  for (size_t i = n; i-- > 0;)
+    if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
+  return 0;
+}
+
+int fmh_vdec_within(const char *a, size_t alen, const char *b, size_t blen, const char *tol, size_t tlen) {
+  fmh_vdec da, db, dt;
+  if (fmh_vdec_parse(a, alen, &da) != 0 || fmh_vdec_parse(b, blen, &db) != 0 || fmh_vdec_parse(tol, tlen, &dt) != 0)
+    return -1;
+  if (dt.neg) return -1;
+  /* the powers of ten the three numbers span, plus one for a carry */
+  const fmh_vdec *all[3] = {&da, &db, &dt};
+  long long lo = 0, hi = 0;
+  int any = 0;
+  for (int i = 0; i < 3; i++) {
+    if (all[i]->ndig == 0) continue;
+    long long l = all[i]->exp, h = all[i]->exp + (long long)all[i]->ndig - 1;
+    if (!any || l < lo) lo = l;
+    if (!any || h > hi) hi = h;
+    any = 1;
+  }
+  if (!any) return 1;
+  enum { SPAN = 512 };
+  if (hi - lo + 2 > SPAN) return -1;
+  size_t n = (size_t)(hi - lo + 2);
+  unsigned char va[SPAN], vb[SPAN], vt[SPAN], r[SPAN];
+  vdec_spread(&da, lo, va, n);
+  vdec_spread(&db, lo, vb, n);
+  vdec_spread(&dt, lo, vt, n);
+  int na = da.ndig && da.neg, nb = db.ndig && db.neg;
+  if (na == nb) { /* |a - b| = the larger magnitude minus the smaller */
+    const unsigned char *x = va, *y = vb;
+    if (digits_cmp(va, vb, n) < 0) { x = vb; y = va; }
+    int borrow = 0;
+    for (size_t i = 0; i < n; i++) {
+      int d = x[i] - y[i] - borrow;
+      borrow = d < 0;
+      r[i] = (unsigned char)(d < 0 ? d + 10 : d);
+    }
+  } else { /* opposite signs: |a| + |b| */
+    int carry = 0;
+    for (size_t i = 0; i < n; i++) {
+      int d = va[i] + vb[i] + carry;
+      carry = d >= 10;
+      r[i] = (unsigned char)(d % 10);
+    }
+  }
+  return digits_cmp(r, vt, n) <= 0;
+}
+
 /* --- doubles ------------------------------------------------------------- */
 
 static int64_t ordered_bits(double x) {

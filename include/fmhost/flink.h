@@ -44,8 +44,12 @@ json_t *fmh_flink_gateway(fmh_flink *c, const char *method, const char *path, co
 
 /* The one-line summary of a Java stack trace or a Flink error body: the
  * first line of the deepest org.apache.flink.table.api exception in the
- * chain (a SQL error), else of the deepest "Caused by:", else the first
- * line that is not a wrapper. Writes at most n bytes (NUL included). */
+ * cause chain (a SQL error), else of the deepest cause in the chain that
+ * is not a wrapper ("Recovery is suppressed by ...", CompletionException,
+ * ...), else the deepest one. The chain is the first exception line and
+ * the least indented "Caused by:" lines: "Suppressed:" blocks and Java's
+ * "[CIRCULAR REFERENCE: ...]" entries are not part of it. Writes at most
+ * n bytes (NUL included). */
 char *fmh_flink_summarize(const char *text, char *out, size_t n);
 
 /* ---- JobManager ------------------------------------------------------ */

@@ -67,6 +67,8 @@ size_t fmh_gen_ncols(const fmh_gen *g);
 uint64_t fmh_gen_seed(const fmh_gen *g);
 const char *fmh_gen_name(const fmh_gen *g);
 const char *fmh_gen_time_zone(const fmh_gen *g);
+/* The collation of the generated tables' text columns (utf8mb4). */
+const char *fmh_gen_collation(const fmh_gen *g);
 /* The first row index that a unique column cannot serve (INT64_MAX when
  * every row can be generated). Rows at or past it fail. */
 int64_t fmh_gen_row_limit(const fmh_gen *g);

@@ -6,7 +6,13 @@
  * merges them, holding one row per side. Every key is classified: matched,
  * missing (expected, not in the target), extra (in the target, not
  * expected), duplicated (seen more than once in the target). The columns of
- * matched rows are compared with type-aware equality:
+ * matched rows are compared by the EXPECTED side's type (the generator's
+ * column, or the expected table's or query's column), so a target column
+ * narrower than the data (FLOAT for DOUBLE, a smaller DECIMAL, a shorter
+ * VARCHAR, fewer fraction digits, a character set without the characters,
+ * a smaller integer) shows as mismatches; a column option loosens one
+ * column only where the caller asks (as, ulp, fsp, tolerance). Type-aware
+ * equality:
  *   integers exactly (signed and unsigned alike); DECIMAL numerically exact
  *   (leading zeros, trailing fractional zeros and -0 do not matter); DOUBLE
  *   exactly or within a declared number of ULPs; FLOAT at float precision;
@@ -132,6 +138,7 @@ typedef struct fmh_vcolopt {
   const char *time_zone; /* temporal: zone to render generator TIMESTAMPs in ("+HH:MM", "UTC",
                             or the generator's own zone); NULL: the compare's time_zone */
   const char *as;      /* force the comparison: integer|decimal|double|float|temporal|json|string|bytes */
+  double tolerance;    /* numbers: accept |expected - target| <= tolerance (0: exact) */
 } fmh_vcolopt;
 
 typedef struct fmh_vcompare_opts {
@@ -183,11 +190,14 @@ typedef struct fmh_vcol_expect {
                               or without display width ("bigint", "int unsigned"); NULL: any */
   int nullable;            /* -1: any */
   const char *key;         /* "PRI", "UNI", "MUL", "" (none), NULL: any */
+  const char *charset;     /* CHARACTER_SET_NAME ("utf8mb4"), NULL: any */
+  const char *collation;   /* COLLATION_NAME, NULL: any (checked only when the charset matches) */
 } fmh_vcol_expect;
 
 typedef struct fmh_vschema_issue {
   char *column;
-  const char *what;        /* "missing", "extra", "type", "nullable", "key", "order" */
+  const char *what;        /* "missing", "extra", "type", "nullable", "key", "charset", "collation",
+                              "order", "primary_key" */
   char *expected, *actual;
 } fmh_vschema_issue;
 

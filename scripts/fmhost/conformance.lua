@@ -252,15 +252,15 @@ local function run_sql(s, sql)
   return rows
 end
 
--- The deepest "Caused by:" line of a Java stack trace (the real cause).
+-- The real cause of a Java stack trace, one line: the deepest cause of its
+-- chain that is not one of Flink's wrappers ("Recovery is suppressed by
+-- NoRestartBackoffTimeStrategy") nor Java's "[CIRCULAR REFERENCE: ...]"
+-- (fmhost.flink.summarize; "Suppressed:" blocks are not the chain).
 function M.cause(trace)
   if not trace then return nil end
-  local last
-  for line in tostring(trace):gmatch('[^\n]+') do
-    local c = line:match('^%s*Caused by:%s*(.*)')
-    if c then last = c end
-  end
-  return last or tostring(trace):match('^[^\n]*')
+  local line = require('fmhost.flink').summarize(tostring(trace))
+  if line == '' then return tostring(trace):match('^[^\n]*') end
+  return line
 end
 
 local function clear_dir(dir)

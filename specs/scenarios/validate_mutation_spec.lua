@@ -3,7 +3,7 @@
 --
 -- Generated rows are loaded into MariaDB, then a copy of the table is
 -- changed in one way (rows deleted, rows duplicated, a DECIMAL digit, a
--- DATETIME shifted by a microsecond or an hour, a string cut by one
+-- DATETIME shifted by a microsecond, an hour or +05:30, a string cut by one
 -- character, an emoji replaced by '?', JSON members reordered or a JSON value
 -- changed) and compared with the generator: the verdict must name exactly
 -- the keys and columns that were changed and nothing else. The seed (of the
@@ -226,6 +226,21 @@ describe('fmhost.validate finds exactly what was corrupted #mysql', function()
     assert(c:exec('UPDATE ' .. T .. ' SET dt = dt - INTERVAL 1 HOUR WHERE id = ?', id))
     local m = one_field(verdict(), id, 'dt', 'temporal')
     assert.matches('-1 hours', m.detail, 1, true)
+    assert.matches('a shift of -01:00', m.detail, 1, true)
+  end)
+
+  it('names the offset of a DATETIME shifted by a whole number of minutes (+05:30, -00:45)', function()
+    fresh()
+    local c <close> = assert(p:acquire())
+    local ids = pick(c, "dt BETWEEN '1001-01-01' AND '9998-12-31'", 2)
+    assert(c:exec('UPDATE ' .. T .. ' SET dt = dt + INTERVAL 330 MINUTE WHERE id = ?', ids[1]))
+    assert(c:exec('UPDATE ' .. T .. ' SET dt = dt - INTERVAL 45 MINUTE WHERE id = ?', ids[2]))
+    local v = verdict()
+    assert_exactly(v, { fields = { ids[1] .. ':dt', ids[2] .. ':dt' } })
+    local by = {}
+    for _, m in ipairs(v.mismatches) do by[m.key] = m end
+    assert.matches('target is +330 minutes from the expected value, a shift of +05:30', by[ids[1]].detail, 1, true)
+    assert.matches('target is -45 minutes from the expected value, a shift of -00:45', by[ids[2]].detail, 1, true)
   end)
 
   it('names a string cut by one character', function()
@@ -250,6 +265,11 @@ describe('fmhost.validate finds exactly what was corrupted #mysql', function()
     local m = one_field(verdict(), id, 'e', 'string')
     assert.are.equal(e, m.expected)
     assert.are.equal(replaced, m.actual)
+    -- the character that became '?', by its code point and place
+    local pos = e:find('[\xF0-\xF4]')
+    local at, code = utf8.len(e:sub(1, pos - 1)), utf8.codepoint(e, pos)
+    assert.are.equal(("1 character became '?' (the first, U+%04X at character %d): the target column's character "
+      .. 'set cannot hold it'):format(code, at), m.detail)
   end)
 
   it('accepts JSON whose members were reordered', function()
