@@ -381,8 +381,116 @@ local function ranges_of(s)
 end
 M.ranges_of = ranges_of
 
+-- --- changelogs -----------------------------------------------------------------
+
+-- A deterministic PRNG of its own (the seed alone replays a changelog).
+local function lcg(seed)
+  local x = (seed * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
+  return function()
+    x = (x * 6364136223846793005 + 1442695040888963407) & 0xffffffffffffffff
+    return ((x >> 11) & 0x1fffffffffffff) / 9007199254740992.0
+  end
+end
+
+-- The events of a changelog source: per key an insert, `updates` updates,
+-- maybe a delete, with replays (an event sent twice), out-of-order updates
+-- (version v before v-1) and key changes (delete + insert under a new key),
+-- keys interleaved. An event: {op='c'|'u'|'d', key=, before=row index|nil,
+-- after=row index|nil, after_key=}. Row index (k-1)*(updates+1)+v holds
+-- version v of key k (its key column replaced by the key).
+function M.changelog_events(c, seed)
+  local keys, updates = c.keys or 100, c.updates or 2
+  local rnd = lcg(seed)
+  local per = {}
+  local V = updates + 1
+  for k = 1, keys do
+    local ev = { { op = 'c', key = k, after = (k - 1) * V } }
+    for v = 1, updates do
+      ev[#ev + 1] = { op = 'u', key = k, before = (k - 1) * V + v - 1, after = (k - 1) * V + v }
+    end
+    if updates >= 2 and rnd() < (c.reorder_ratio or 0) then
+      local v = 1 + math.floor(rnd() * (updates - 1)) + 1 -- swap updates v-1 and v (1-based events 2..)
+      ev[v], ev[v + 1] = ev[v + 1], ev[v]
+    end
+    local last = (k - 1) * V + updates
+    if rnd() < (c.rekey_ratio or 0) then
+      local nk = keys * 10 + k
+      ev[#ev + 1] = { op = 'd', key = k, before = last }
+      ev[#ev + 1] = { op = 'c', key = nk, after = last }
+    elseif rnd() < (c.delete_ratio or 0) then
+      ev[#ev + 1] = { op = 'd', key = k, before = last }
+    end
+    local out = {}
+    for _, e in ipairs(ev) do
+      out[#out + 1] = e
+      if rnd() < (c.replay_ratio or 0) then out[#out + 1] = e end
+    end
+    per[k] = out
+  end
+  -- interleave: round-robin over the keys
+  local events, pos, left = {}, {}, keys
+  for k = 1, keys do pos[k] = 1 end
+  while left > 0 do
+    left = 0
+    for k = 1, keys do
+      local e = per[k][pos[k]]
+      if e then
+        events[#events + 1] = e
+        pos[k] = pos[k] + 1
+        if per[k][pos[k]] then left = left + 1 end
+      end
+    end
+  end
+  return events
+end
+
+local function changelog_image(s, idx, key)
+  local parts = {}
+  for ci, name in ipairs(s.g:columns()) do
+    local v = (ci == 1) and tostring(key) or s.g:text(idx, name, 'json')
+    parts[#parts + 1] = '"' .. name .. '":' .. v
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+local function changelog_line(s, e)
+  local before = e.before and changelog_image(s, e.before, e.key) or 'null'
+  local after = e.after and changelog_image(s, e.after, e.key) or 'null'
+  return ('{"before":%s,"after":%s,"op":"%s"}'):format(before, after, e.op)
+end
+
+-- The final state per key after applying events (a list of indices into
+-- s.events, in order): {key -> row index}, keys in order.
+local function changelog_state(s, indices)
+  local state, keys = {}, {}
+  for _, i in ipairs(indices) do
+    local e = s.events[i + 1]
+    if e.op == 'd' then state[e.key] = nil
+    else
+      if state[e.key] == nil then keys[#keys + 1] = e.key end
+      state[e.key] = e.after
+    end
+  end
+  local out = {}
+  table.sort(keys)
+  local seen = {}
+  for _, k in ipairs(keys) do
+    if state[k] and not seen[k] then
+      seen[k] = true
+      out[#out + 1] = { key = k, index = state[k] }
+    end
+  end
+  return out
+end
+M.changelog_state = changelog_state
+
 -- The text of rows [first, first+count) of source s in its file format.
 local function rows_text(s, first, count)
+  if s.events then
+    local lines = {}
+    for i = first, first + count - 1 do lines[#lines + 1] = changelog_line(s, s.events[i + 1]) end
+    return table.concat(lines, '\n') .. '\n'
+  end
   if s.document then
     -- nested documents: each path built from a column's JSON text
     local lines = {}
@@ -427,7 +535,7 @@ local function write_part(s, ranges)
   local name = ('part-%05d.%s'):format(s.parts, ext)
   local tmp = s.dir .. '/.' .. name
   local bytes = 0
-  if #ranges == 1 and not s.document then
+  if #ranges == 1 and not s.document and not s.events then
     bytes = assert(s.g:write(tmp, ranges[1][1], ranges[1][1] + ranges[1][2],
       { format = s.format == 'csv' and 'csv' or 'jsonl', threads = 2, json_as_value = s.json_as_value,
         decimal_as_string = s.decimal == 'string' }))
@@ -562,7 +670,13 @@ function Run:prepare_sources(desc)
     local g, err = gen.new { seed = s.seed, name = name, time_zone = d.time_zone, columns = cols }
     if not g then desc_error('data.' .. name, tostring(err)) end
     s.g = g
-    s.count = s.indices and #s.indices or rows
+    if d.changelog then
+      s.events = M.changelog_events(d.changelog, s.seed)
+      s.rows = #s.events
+      s.format = 'debezium-json'
+      s.changelog = d.changelog
+    end
+    s.count = s.indices and #s.indices or s.rows
     self.sources[name] = s
     self.order[#self.order + 1] = s
   end
@@ -770,7 +884,11 @@ function Run:expected_count()
   local e = self.expect
   if e.kind == 'generator' then self.expected_n = e.source.count
   elseif e.kind == 'sql' then self.expected_n = self:scalar('SELECT COUNT(*) FROM (' .. e.sql .. ') q')
-  elseif e.kind == 'fn' then self.expected_n = self:scalar('SELECT COUNT(*) FROM ' .. q(e.table)) end
+  elseif e.kind == 'changelog' then
+    local idx = {}
+    for _, r in ipairs(ranges_of(e.source)) do for i = r[1], r[1] + r[2] - 1 do idx[#idx + 1] = i end end
+    self.expected_n = #changelog_state(e.source, idx)
+  end
   return self.expected_n
 end
 
@@ -974,24 +1092,21 @@ function Run:prepare_expect(desc)
     local sname = e.generator or (#self.order == 1 and self.order[1].name)
     x.source = self.sources[sname]
     if not x.source then desc_error('expect', 'generator = SOURCE names no source (there are several)') end
+    if x.source.events then x.kind = 'changelog' end
   end
   self.expect = x
 end
 
--- The Lua function oracle: apply fn to every source row and stage the rows it
--- returns in a table shaped like the sink (small runs).
-function Run:stage_fn_rows()
-  local x, s = self.expect, self.expect.source
+-- Stage expected rows in a table shaped like the sink: each(add) calls
+-- add(row) for every expected row (a table by column name).
+function Run:stage_expected(each, what)
+  local x = self.expect
   x.table = self.sink .. '_expected'
   self:db_exec('DROP TABLE IF EXISTS ' .. q(x.table))
   self:db_exec('CREATE TABLE ' .. q(x.table) .. ' LIKE ' .. q(self.sink))
   self.created[x.table] = true
   self.result.created_tables[#self.result.created_tables + 1] = x.table
-  local cols = {}
-  for _, r in ipairs(assert(self.db:query(('SELECT column_name AS c FROM information_schema.columns WHERE '
-    .. 'table_schema = DATABASE() AND table_name = %s ORDER BY ordinal_position'):format(sql_quote(self.sink))))) do
-    cols[#cols + 1] = r.c
-  end
+  local cols = self:target_columns()
   local qcols = {}
   for k, c in ipairs(cols) do qcols[k] = q(c) end
   local one = '(' .. string.rep('?', #cols, ',') .. ')'
@@ -1000,10 +1115,10 @@ function Run:stage_fn_rows()
     if #batch == 0 then return end
     local ok, err = self.db:exec('INSERT INTO ' .. q(x.table) .. ' (' .. table.concat(qcols, ',') .. ') VALUES '
       .. table.concat(batch, ','), table.unpack(args))
-    if not ok then error('staging the expected rows of expect.fn: ' .. tostring(err), 0) end
+    if not ok then error('staging the expected rows of ' .. what .. ': ' .. tostring(err), 0) end
     batch, args = {}, {}
   end
-  local function add(row)
+  each(function(row)
     batch[#batch + 1] = one
     for _, c in ipairs(cols) do
       local v = row[c]
@@ -1011,20 +1126,43 @@ function Run:stage_fn_rows()
       args[#args + 1] = v
     end
     if #batch >= 200 then flush() end
-  end
-  for _, r in ipairs(ranges_of(s)) do
-    for i = r[1], r[1] + r[2] - 1 do
-      local out = x.fn(s.g:record(i), i)
-      if type(out) == 'table' then
-        if out[1] ~= nil and type(out[1]) == 'table' then
-          for _, row in ipairs(out) do add(row) end
-        else
-          add(out)
+  end)
+  flush()
+end
+
+-- The Lua function oracle: fn(row, index) -> row | nil | list of rows for
+-- every source row (small runs).
+function Run:stage_fn_rows()
+  local x, s = self.expect, self.expect.source
+  self:stage_expected(function(add)
+    for _, r in ipairs(ranges_of(s)) do
+      for i = r[1], r[1] + r[2] - 1 do
+        local out = x.fn(s.g:record(i), i)
+        if type(out) == 'table' then
+          if out[1] ~= nil and type(out[1]) == 'table' then
+            for _, row in ipairs(out) do add(row) end
+          else
+            add(out)
+          end
         end
       end
     end
-  end
-  flush()
+  end, 'expect.fn')
+end
+
+-- A changelog's oracle: the final state per key after applying its events in order.
+function Run:stage_changelog_rows()
+  local s = self.expect.source
+  local idx = {}
+  for _, r in ipairs(ranges_of(s)) do for i = r[1], r[1] + r[2] - 1 do idx[#idx + 1] = i end end
+  local keycol = s.g:columns()[1]
+  self:stage_expected(function(add)
+    for _, e in ipairs(changelog_state(s, idx)) do
+      local row = s.g:record(e.index)
+      row[keycol] = e.key
+      add(row)
+    end
+  end, 'the changelog')
 end
 
 function Run:target_columns()
@@ -1081,6 +1219,9 @@ function Run:verify()
     end
   elseif x.kind == 'sql' then
     expected = { pool = self.db, query = x.sql }
+  elseif x.kind == 'changelog' then
+    self:stage_changelog_rows()
+    expected = { pool = self.db, table = x.table }
   else
     self:stage_fn_rows()
     expected = { pool = self.db, table = x.table }
