@@ -293,7 +293,7 @@ function M.cause(trace)
   local last
   for line in tostring(trace):gmatch('[^\n]+') do
     local c = line:match('^%s*Caused by:%s*(.*)')
-    if c then last = c end
+    if c and not c:match('^%[CIRCULAR') then last = c end
   end
   return last or tostring(trace):match('^[^\n]*')
 end
