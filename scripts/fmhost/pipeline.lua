@@ -287,15 +287,21 @@ function M.expand(text, vars, where)
   end))
 end
 
--- The deepest "Caused by:" line of a Java stack trace.
+-- The real cause in a Java stack trace: of its "Caused by:" lines (nested
+-- and suppressed ones too, a circular reference unwrapped), the deepest that
+-- comes from the database driver, else the deepest one.
 function M.cause(trace)
   if not trace then return nil end
-  local last
+  local last, sql
   for line in tostring(trace):gmatch('[^\n]+') do
     local c = line:match('^%s*Caused by:%s*(.*)')
-    if c and not c:match('^%[CIRCULAR') then last = c end
+    if c then
+      c = c:match('^%[CIRCULAR REFERENCE:%s*(.-)%]?$') or c
+      last = c
+      if c:find('com.mysql', 1, true) or c:find('java.sql', 1, true) then sql = c end
+    end
   end
-  return last or tostring(trace):match('^[^\n]*')
+  return sql or last or tostring(trace):match('^[^\n]*')
 end
 
 -- The gateway's message for a refused statement: its most telling line and
