@@ -309,6 +309,13 @@ end
 local function gateway_message(msg, info)
   local detail = tostring(info and info.detail or '')
   local text = detail ~= '' and detail or tostring(msg)
+  -- the gateway's error body is JSON: {"errors": [...]} with the trace inside
+  local okj, body = pcall(function() return require('cjson').decode(text:match('%b{}') or '') end)
+  if okj and type(body) == 'table' and type(body.errors) == 'table' then
+    local parts = {}
+    for _, e in ipairs(body.errors) do parts[#parts + 1] = tostring(e) end
+    text = table.concat(parts, '\n')
+  end
   local best
   for l in text:gmatch('[^\n]+') do
     if l:find('SQL parse failed', 1, true) or l:find('SQL validation failed', 1, true)
@@ -683,6 +690,8 @@ function Run:prepare_sources(desc)
       s.changelog = d.changelog
     end
     s.count = s.indices and #s.indices or s.rows
+    s.table = self.prefix .. '_' .. name
+    if s.deliver ~= 'table' then s.dir = self.datadir .. '/' .. name end
     self.sources[name] = s
     self.order[#self.order + 1] = s
   end
@@ -691,11 +700,9 @@ end
 function Run:deliver()
   local t = now()
   for _, s in ipairs(self.order) do
-    s.table = self.prefix .. '_' .. s.name
     if s.deliver == 'table' then
       self:stage(s)
     else
-      s.dir = self.datadir .. '/' .. s.name
       clear_dir(s.dir)
       self.result.files[#self.result.files + 1] = s.dir
       if s.rate then
@@ -826,12 +833,39 @@ local function flink_text(desc)
     return t, path
   end
   if type(f.sql) == 'table' then return table.concat(f.sql, ';\n') .. ';', nil end
+  -- inline SQL in a description file: the line it starts on, for positions
+  if desc.file and type(f.sql) == 'string' then
+    local h = io.open(desc.file, 'rb')
+    local src = h and h:read('a')
+    if h then h:close() end
+    local at = src and src:find(f.sql, 1, true)
+    if at then
+      local base = 1
+      for _ in src:sub(1, at - 1):gmatch('\n') do base = base + 1 end
+      return f.sql, desc.file, base - 1
+    end
+  end
   return f.sql, nil
+end
+
+-- The Flink statements with their placeholders filled: {{sql=, line=, file=}}.
+function Run:expand_statements(desc)
+  local text, file, base = flink_text(desc)
+  if (desc.flink or {}).jar then return {} end
+  if type(text) ~= 'string' or not text:find('%S') then
+    desc_error('flink', 'sql = (the Flink SQL statements) or file = (a .sql file) is required')
+  end
+  local out = {}
+  for k, st in ipairs(M.split_sql(text)) do
+    local line = st.line + (base or 0)
+    out[k] = { line = line, file = file, sql = M.expand(st.sql, self.vars, ('flink statement %d%s'):format(k,
+      file and (' (' .. file .. ':' .. line .. ')') or (' (line ' .. line .. ')'))) }
+  end
+  return out
 end
 
 -- Run the statements; the job-submitting ones (INSERT, EXECUTE) become jobs.
 function Run:submit(desc, extra_session)
-  local text, file = flink_text(desc)
   local props = {}
   for k, v in pairs(M.SESSION) do props[k] = v end
   if desc.faults and #desc.faults > 0 then for k, v in pairs(M.FAULT_SESSION) do props[k] = v end end
@@ -841,11 +875,10 @@ function Run:submit(desc, extra_session)
   local s, msg = self.client:session { name = 'fmhost-pipeline-' .. self.name, properties = props }
   if not s then error('no SQL Gateway session: ' .. tostring(msg), 0) end
   self.session = s
-  local stmts = M.split_sql(text)
   local jobs = {}
-  for k, st in ipairs(stmts) do
-    local sql = M.expand(st.sql, self.vars, ('flink statement %d%s'):format(k,
-      file and (' (' .. file .. ':' .. st.line .. ')') or (' (line ' .. st.line .. ')')))
+  self.result.job.ids = self.result.job.ids or {}
+  for k, st in ipairs(self.statements) do
+    local sql = st.sql
     self.result.statements[#self.result.statements + 1] = { where = 'flink', sql = sql, line = st.line }
     local up = sql:upper()
     local is_job = up:match('^%s*INSERT%s') or up:match('^%s*EXECUTE%s')
@@ -858,7 +891,10 @@ function Run:submit(desc, extra_session)
         if ok then
           local id = op:job_id()
           op:close()
-          if id then jobs[#jobs + 1] = { id = id, sql = sql } end
+          if id then
+            jobs[#jobs + 1] = { id = id, sql = sql }
+            self.result.job.ids[#self.result.job.ids + 1] = id
+          end
         end
       end
     else
@@ -866,7 +902,7 @@ function Run:submit(desc, extra_session)
     end
     if not ok then
       local line, l, c = gateway_message(emsg, info)
-      local at = file or (desc.file or 'flink.sql')
+      local at = st.file or (desc.file or 'flink.sql')
       local pos = l and (':' .. (st.line + l - 1) .. ':' .. (c or 0)) or (':' .. st.line)
       error({ pipeline_error = ('the SQL Gateway rejected statement %d at %s%s%s:\n  %s\n-> %s'):format(k, at, pos,
         l and (' (line ' .. l .. ', column ' .. tostring(c) .. ' of the statement)') or '',
@@ -1296,13 +1332,9 @@ function M.run(desc, opts)
     for _, s in ipairs(self.order) do
       r.sources[s.name] = { rows = s.count, seed = s.seed, deliver = s.deliver, format = s.format, indices = s.indices }
     end
-    clear_dir(self.datadir)
-    self:deliver()
     local t_setup = now()
     self.sink = (desc.sink or {}).table or (self.prefix .. '_out')
     r.sink_table = self.sink
-    self:set_vars()
-    self:prepare_sink(desc)
     for _, f in ipairs(desc.faults or {}) do
       local a = f.action or f[1]
       if (a == 'cut' or a == 'blackhole' or a == 'slow') and not self.proxy then
@@ -1310,14 +1342,20 @@ function M.run(desc, opts)
           name = 'pipeline-sink' })
       end
     end
+    -- every placeholder and the SQL file before anything is staged
+    self:set_vars()
     self:set_sink_vars(desc)
+    self.statements = self:expand_statements(desc)
+    if (desc.expect or {}).sql then M.expand(desc.expect.sql, self.vars, 'expect.sql') end
+    -- the sink (ownership checks first), then the data
+    self:prepare_sink(desc)
+    clear_dir(self.datadir)
+    self:deliver()
     self:prepare_expect(desc)
     r.expect = { kind = self.expect.kind, sql = self.expect.sql }
-    r.timings.setup_s = now() - t_setup
+    r.timings.setup_s = now() - t_setup - (r.timings.data_s or 0)
     local t_job = now()
     local jobs = self:submit(desc)
-    r.job.ids = {}
-    for _, j in ipairs(jobs) do r.job.ids[#r.job.ids + 1] = j.id end
     local handles = self:watch(desc, jobs)
     r.timings.job_s = now() - t_job
     self:job_facts(handles[1])
