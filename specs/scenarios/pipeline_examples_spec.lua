@@ -46,6 +46,14 @@ describe('example pipelines #flink #mysql #conformance', function()
     assert.are.equal(31, r.verdict.counts.matched)
   end)
 
+  it('orders_jar: the same pipeline as a jar of the project\'s own (built by Maven), uploaded and run through '
+    .. 'REST, passes the same oracle', function()
+    local r = P.run(example('orders_jar'))
+    assert.pipeline(r)
+    assert.is_true(r.verdict.counts.matched > 1000)
+    assert.matches('^run jar .*orders%-job%.jar fmhost%.examples%.OrdersJob', r.statements[#r.statements].sql)
+  end)
+
   it('fmhost check runs the example folder: one verdict line per pipeline, exit 0', function()
     local T = require 'fmhost.testing'
     local junit = T.tmpdir('fmhost-check-junit') .. '/check.xml'
@@ -59,7 +67,12 @@ describe('example pipelines #flink #mysql #conformance', function()
     assert.matches('tests="2" failures="0"', x, 1, true)
   end)
 
-  it('the clean orders pipeline passes 20 runs in a row #slow', function()
+end)
+
+describe('the clean orders pipeline, repeated #flink #mysql', function()
+  lazy_setup(function() assert(stack.ensure(cfg, { 'mariadb', 'flink' })) end)
+
+  it('passes 20 runs in a row, 0 flakes #slow', function()
     local d = example('orders')
     for i = 1, 20 do
       local r = P.run(d)
