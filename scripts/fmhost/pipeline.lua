@@ -584,6 +584,7 @@ local function source_options(cfg, s, url)
   else
     o[#o + 1] = "'format' = 'json'"
     o[#o + 1] = "'json.timestamp-format.standard' = 'SQL'"
+    if not s.document then o[#o + 1] = "'json.fail-on-missing-field' = 'true'" end
   end
   if s.rate then o[#o + 1] = "'source.monitor-interval' = '1 s'" end
   return table.concat(o, ', ')
@@ -1057,7 +1058,7 @@ end
 function Run:watch(desc, jobs)
   local fin = desc.finish or {}
   local unbounded = fin.mode == 'unbounded' or (fin.mode == nil and self:any_paced())
-  local deadline = now() + (fin.deadline_s or M.WAIT_S)
+  local deadline = now() + (fin.deadline_s or self.wait_s or M.WAIT_S)
   local quiet_s = fin.quiet_s or 3
   local pending = {}
   for _, f in ipairs(desc.faults or {}) do pending[#pending + 1] = f end
@@ -1363,7 +1364,7 @@ function M.run(desc, opts)
   local name = tostring(desc.name or 'pipeline'):gsub('[^%w_]', '_')
   local self = setmetatable({ cfg = cfg, desc = desc, name = name, say = opts.say, created = {}, vars = {}, heal = {},
     seed = opts.seed or desc.seed or 42, seed_override = opts.seed, rows_override = opts.rows, subsets = opts.subsets,
-    managed = cfg.mysql.managed ~= false, prefix = 'pl_' .. name:lower():sub(1, 40) }, Run)
+    wait_s = opts.wait_s, managed = cfg.mysql.managed ~= false, prefix = 'pl_' .. name:lower():sub(1, 40) }, Run)
   local r = { name = desc.name, file = desc.file, seed = self.seed, statements = {}, faults = {}, files = {},
               created_tables = {}, timings = {}, job = {}, want_job = (desc.expect or {}).job,
               guarantee = (desc.expect or {}).guarantee or 'exactly_once' }
