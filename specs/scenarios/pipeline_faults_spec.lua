@@ -38,6 +38,15 @@ describe('faults under a running pipeline #flink #mysql #conformance', function(
     assert.is_true(r.job.restarts >= 1, 'the cut did not reach the job (no restart)')
   end)
 
+  it('a TaskManager SIGKILLed mid-job, with an upsert sink: the job restarts on a new TaskManager from a '
+    .. 'checkpoint and ends complete and exact', function()
+    local r = P.run(paced { { 'kill_taskmanager', at = { checkpoint = 2 } } })
+    assert.pipeline(r)
+    applied_mid_run(r)
+    assert.is_true(r.job.restarts >= 1, 'the kill did not reach the job (no restart)')
+    assert.matches('new TaskManager pid %d+ registered', r.faults[1].detail)
+  end)
+
   it('a MariaDB restart mid-job ends complete and exact', function()
     local r = P.run(paced { { 'restart_mariadb', at = { rows = 400 } } })
     assert.pipeline(r)
