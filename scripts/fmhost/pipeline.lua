@@ -577,6 +577,7 @@ local function source_options(cfg, s, url)
   if s.format == 'csv' then
     o[#o + 1] = "'format' = 'csv'"
     o[#o + 1] = "'csv.null-literal' = '\\N'"
+    o[#o + 1] = "'csv.escape-character' = '\\'"
     o[#o + 1] = "'csv.allow-comments' = 'false'"
   elseif s.format == 'debezium-json' then
     o[#o + 1] = "'format' = 'debezium-json'"
