@@ -649,18 +649,36 @@ function Run:table_exists(name)
   return (n or 0) > 0
 end
 
+-- Tables fmhost creates carry this comment (unless the user's DDL gave one):
+-- on a server fmhost does not manage it drops or empties only those.
+M.OWNER_MARK = 'created by fmhost.pipeline'
+
+function Run:owned(name)
+  if self.created[name] then return true end
+  local c = self:scalar(('SELECT table_comment FROM information_schema.tables WHERE table_schema = DATABASE() '
+    .. 'AND table_name = %s'):format(sql_quote(name)))
+  return c == M.OWNER_MARK
+end
+
+function Run:mark_owned(name)
+  self.created[name] = true
+  self.result.created_tables[#self.result.created_tables + 1] = name
+  local c = self:scalar(('SELECT table_comment FROM information_schema.tables WHERE table_schema = DATABASE() '
+    .. 'AND table_name = %s'):format(sql_quote(name)))
+  if c == nil or c == '' then self:db_exec(('ALTER TABLE %s COMMENT = %s'):format(q(name), sql_quote(M.OWNER_MARK))) end
+end
+
 -- Stage a source as a MariaDB table (pool:load from the generator, C to C).
 function Run:stage(s)
   if s.staged then return end
   s.table = s.table or (self.prefix .. '_' .. s.name)
-  if self:table_exists(s.table) and not self.managed and not self.created[s.table] then
+  if self:table_exists(s.table) and not self.managed and not self:owned(s.table) then
     error(('the staging table %s exists on a non-managed server: fmhost drops only tables it created; '
       .. 'drop it yourself or rename the pipeline'):format(s.table), 0)
   end
   self:db_exec('DROP TABLE IF EXISTS ' .. q(s.table))
   self:db_exec(s.g:create_table_sql(s.table))
-  self.created[s.table] = true
-  self.result.created_tables[#self.result.created_tables + 1] = s.table
+  self:mark_owned(s.table)
   for _, r in ipairs(ranges_of(s)) do
     local ok, err = self.db:load { source = s.g, table = s.table, first = r[1], rows = r[2], threads = 1 }
     if not ok then error('loading ' .. s.table .. ': ' .. tostring(err), 0) end
@@ -751,7 +769,7 @@ end
 function Run:prepare_sink(desc)
   local sk = desc.sink or {}
   local exists = self:table_exists(self.sink)
-  if exists and not self.managed then
+  if exists and not self.managed and not self:owned(self.sink) then
     if sk.reset == 'truncate' then
       self:db_exec('TRUNCATE TABLE ' .. q(self.sink))
       return
@@ -781,7 +799,7 @@ function Run:prepare_sink(desc)
     if not s then desc_error('sink', "from = '" .. tostring(sk.from) .. "' names no source") end
     ddl = s.g:create_table_sql(self.sink)
   elseif exists then
-    if self.managed then self:db_exec('TRUNCATE TABLE ' .. q(self.sink)) end
+    if self.managed or self:owned(self.sink) then self:db_exec('TRUNCATE TABLE ' .. q(self.sink)) end
     return
   else
     if #self.order ~= 1 then desc_error('sink', 'give ddl = (the target table) or from = SOURCE') end
@@ -789,8 +807,7 @@ function Run:prepare_sink(desc)
   end
   if exists then self:db_exec('DROP TABLE ' .. q(self.sink)) end
   self:db_exec(ddl)
-  self.created[self.sink] = true
-  self.result.created_tables[#self.result.created_tables + 1] = self.sink
+  self:mark_owned(self.sink)
 end
 
 function Run:set_vars()
