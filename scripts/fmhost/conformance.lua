@@ -3,13 +3,12 @@
 --
 -- A case names MariaDB columns (fmhost.gen column keys) and, where the
 -- documented JDBC type mapping is not what the user writes, the Flink types
--- and SELECT expression. The runner generates the rows (fmhost.gen, seeded),
--- writes them as JSON lines under <stack.dir>/conformance/<table>/, creates
--- the MariaDB table with g:create_table_sql, declares through the SQL Gateway
--- a `filesystem` source (format json) over the file and a JDBC upsert sink
--- (PRIMARY KEY NOT ENFORCED) on that table, runs INSERT INTO sink SELECT ...
--- until the job ends, and compares the table with the generator value by
--- value (fmhost.validate), one verdict per case over the case's own columns.
+-- and SELECT expression. Each batch of cases is one fmhost.pipeline run: the
+-- generator's rows (seeded) as JSON lines, a `filesystem` source (format
+-- json), a JDBC upsert sink (PRIMARY KEY NOT ENFORCED) on the MariaDB table
+-- derived from the generator, INSERT INTO sink SELECT ... until the job
+-- ends; then one verdict per case over the case's own columns, value by
+-- value (fmhost.validate).
 --
 -- Cases that share writer options, session settings and JDBC options run in
 -- one pipeline (one table, one job); a case expected to fail its job runs
@@ -223,9 +222,6 @@ function M.open(cfg, o)
     self.base_session = {}
     for k, v in pairs(M.SESSION) do self.base_session[k] = v end
     for k, v in pairs(o.session or {}) do self.base_session[k] = v end
-    local s, msg = self.client:session { name = 'fmhost-conformance', properties = self.base_session }
-    if not s then error('conformance: no SQL Gateway session: ' .. tostring(msg), 0) end
-    self.session = s
   end)
   if not ok then
     self:close()
@@ -236,20 +232,10 @@ function M.open(cfg, o)
 end
 
 function Runner:close()
-  if self.session then self.session:close(); self.session = nil end
   if self.own_client and self.client then self.client:close() end
   self.client = nil
   if self.own_pool and self.pool then self.pool:close() end
   self.pool = nil
-end
-
-local function run_sql(s, sql)
-  local rows, msg, info = s:run(sql)
-  if not rows then
-    error(('the SQL Gateway refused:\n%s\n-> %s\n%s'):format(sql, tostring(msg),
-      tostring(info and info.detail or ''):sub(1, 3000)), 0)
-  end
-  return rows
 end
 
 -- The real cause of a Java stack trace, one line: the deepest cause of its
@@ -261,14 +247,6 @@ function M.cause(trace)
   local line = require('fmhost.flink').summarize(tostring(trace))
   if line == '' then return tostring(trace):match('^[^\n]*') end
   return line
-end
-
-local function clear_dir(dir)
-  local lfs = require 'lfs'
-  if not stack.exists(dir) then return assert(stack.mkdir_p(dir)) end
-  for f in lfs.dir(dir) do
-    if f ~= '.' and f ~= '..' and lfs.attributes(dir .. '/' .. f, 'mode') == 'file' then os.remove(dir .. '/' .. f) end
-  end
 end
 
 -- Column facts from the generator: NULLs and edge cases drawn, per column.
@@ -338,23 +316,12 @@ function Runner:run_batch(cases)
     names[#names + 1] = sc.name
   end
 
-  local db, s, cfg = self.pool, self.session, self.cfg
+  local db, cfg = self.pool, self.cfg
   local facts = { seed = seed, rows = n, table = tname, cases = #cases, timings = {} }
-  -- MariaDB table
-  facts.mariadb_ddl = g:create_table_sql(tname)
-  assert(db:exec('DROP TABLE IF EXISTS ' .. q(tname)))
-  assert(db:exec(facts.mariadb_ddl))
-  -- JSON lines
-  local dir = self.datadir .. '/' .. tname
-  clear_dir(dir)
-  local w = first.writer or {}
-  local t1 = now()
-  facts.bytes = assert(g:write(dir .. '/rows.json', 0, n, { format = 'jsonl', threads = 2,
-    json_as_value = w.json_as_value, decimal_as_string = w.decimal_as_string }))
-  facts.file = dir .. '/rows.json'
-  facts.timings.write_s = now() - t1
 
-  -- Flink tables, in the shared session
+  -- the pipeline: the generator's rows as JSON lines, a filesystem/json
+  -- source, a JDBC upsert sink on the table derived from the generator,
+  -- INSERT INTO sink SELECT ..., run and judged by fmhost.pipeline
   local src, sink, sel = { '`id` BIGINT' }, { '`id` BIGINT' }, { '`id`' }
   for _, name in ipairs(names) do
     local ci = colinfo[name]
@@ -363,54 +330,45 @@ function Runner:run_batch(cases)
     sel[#sel + 1] = ci.select
   end
   local src_name, sink_name = 'src_' .. tname, 'snk_' .. tname
-  local set_keys = {}
-  local ok, err = pcall(function()
-    for k, v in pairs(first.session or {}) do
-      set_keys[#set_keys + 1] = k
-      run_sql(s, 'SET ' .. sql_quote(k) .. ' = ' .. sql_quote(v))
+  facts.source_ddl = ('CREATE TEMPORARY TABLE %s (%s) WITH (${source.options})'):format(q(src_name),
+    table.concat(src, ', '))
+  facts.sink_ddl = ('CREATE TEMPORARY TABLE %s (%s, PRIMARY KEY (`id`) NOT ENFORCED) WITH (${sink.jdbc})'):format(
+    q(sink_name), table.concat(sink, ', '))
+  facts.insert = ('INSERT INTO %s SELECT %s FROM %s'):format(q(sink_name), table.concat(sel, ', '), q(src_name))
+  local session = {}
+  for k, v in pairs(self.base_session) do session[k] = v end
+  for k, v in pairs(first.session or {}) do session[k] = v end
+  local w = first.writer or {}
+  local desc = {
+    name = tname,
+    data = { [tname] = { columns = spec.columns, rows = n, seed = seed, time_zone = spec.time_zone,
+                         json_as_value = w.json_as_value, decimal = w.decimal_as_string and 'string' or nil } },
+    flink = { session = session, sql = { facts.source_ddl, facts.sink_ddl, facts.insert } },
+    sink = { table = tname, from = tname, options = first.jdbc },
+    expect = { generator = tname, key = 'id', job = first.expect_job },
+  }
+  local P = require 'fmhost.pipeline'
+  local pr = P.run(desc, { cfg = cfg, pool = db, client = self.client, wait_s = M.WAIT_MS / 1000 })
+  facts.pipeline = pr
+  facts.mariadb_ddl = g:create_table_sql(tname)
+  for _, st in ipairs(pr.statements or {}) do
+    if st.where == 'flink' then
+      if st.sql:match('^CREATE TEMPORARY TABLE `src_') then facts.source_ddl = st.sql
+      elseif st.sql:match('^CREATE TEMPORARY TABLE `snk_') then facts.sink_ddl = st.sql
+      elseif st.sql:match('^INSERT') then facts.insert = st.sql end
     end
-    facts.source_ddl = ('CREATE TEMPORARY TABLE %s (%s) WITH (%s)'):format(q(src_name), table.concat(src, ', '),
-      table.concat({ "'connector' = 'filesystem'", "'path' = " .. sql_quote('file://' .. dir), "'format' = 'json'",
-                     "'json.timestamp-format.standard' = 'SQL'", "'json.fail-on-missing-field' = 'true'" }, ', '))
-    facts.sink_ddl = ('CREATE TEMPORARY TABLE %s (%s, PRIMARY KEY (`id`) NOT ENFORCED) WITH (%s)'):format(
-      q(sink_name), table.concat(sink, ', '), stack.flink.jdbc_options(cfg, tname, first.jdbc))
-    facts.insert = ('INSERT INTO %s SELECT %s FROM %s'):format(q(sink_name), table.concat(sel, ', '), q(src_name))
-    run_sql(s, 'DROP TEMPORARY TABLE IF EXISTS ' .. q(src_name))
-    run_sql(s, 'DROP TEMPORARY TABLE IF EXISTS ' .. q(sink_name))
-    run_sql(s, facts.source_ddl)
-    run_sql(s, facts.sink_ddl)
-    local t2 = now()
-    local op, msg, info = s:execute(facts.insert)
-    if op then
-      local okw
-      okw, msg, info = op:wait { timeout_ms = M.WAIT_MS }
-      if not okw then op = nil end
-    end
-    if not op then
-      error(('the INSERT was refused: %s\n%s\n%s'):format(tostring(msg), facts.insert,
-        tostring(info and info.detail or ''):sub(1, 3000)), 0)
-    end
-    local job_id = assert(op:job_id())
-    op:close()
-    local job = self.client:job_handle(job_id)
-    local state, jmsg, jinfo = job:wait({ 'FINISHED' }, M.WAIT_MS)
-    facts.job_id = job_id
-    facts.state = state or (jinfo and jinfo.state) or 'UNKNOWN'
-    if not state then
-      if facts.state ~= 'FAILED' and facts.state ~= 'CANCELED' then job:cancel() end -- a hang: stop it
-      facts.job_message = jmsg
-      facts.root_exception = jinfo and jinfo.root_exception
-      facts.cause = M.cause(facts.root_exception) or jmsg
-    end
-    facts.timings.job_s = now() - t2
-  end)
-  pcall(run_sql, s, 'DROP TEMPORARY TABLE IF EXISTS ' .. q(src_name))
-  pcall(run_sql, s, 'DROP TEMPORARY TABLE IF EXISTS ' .. q(sink_name))
-  for _, k in ipairs(set_keys) do
-    if self.base_session[k] ~= nil then
-      pcall(run_sql, s, 'SET ' .. sql_quote(k) .. ' = ' .. sql_quote(self.base_session[k]))
-    else
-      pcall(run_sql, s, 'RESET ' .. sql_quote(k))
+  end
+  facts.file = pr.files and pr.files[1]
+  facts.timings.write_s = pr.timings.data_s
+  facts.timings.job_s = pr.timings.job_s
+  local ok, err = pr.error == nil, pr.error
+  if ok then
+    facts.job_id = pr.job.id
+    facts.state = pr.job.state or 'UNKNOWN'
+    if facts.state ~= 'FINISHED' then
+      facts.root_exception = pr.job.root_exception
+      facts.job_message = pr.job.first_failure or pr.job.cause
+      facts.cause = M.cause(facts.root_exception) or facts.job_message
     end
   end
   if not ok then

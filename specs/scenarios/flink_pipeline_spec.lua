@@ -235,8 +235,32 @@ describe('Flink -> MariaDB pipeline through the SQL Gateway #flink #mysql #confo
   end)
 
   it('writes 2000 datagen rows into MariaDB through the JDBC sink, every value exact', function()
+    -- as an fmhost.pipeline: the datagen source in the user's SQL, the oracle
+    -- the same values computed by MariaDB over its sequence table
     local n = 2000
-    run_pipeline(client, cfg, 'fp_pipeline', n)
+    local r = require('fmhost.pipeline').run({
+      name = 'fp_pipeline',
+      flink = { sql = {
+        ('CREATE TEMPORARY TABLE src (id BIGINT) WITH (%s)'):format(
+          "'connector' = 'datagen', 'number-of-rows' = '" .. n .. "', 'fields.id.kind' = 'sequence', "
+          .. "'fields.id.start' = '1', 'fields.id.end' = '" .. n .. "'"),
+        [[CREATE TEMPORARY TABLE sink (id BIGINT, tripled BIGINT, label STRING, amount DECIMAL(12,2), ts TIMESTAMP(3),
+            PRIMARY KEY (id) NOT ENFORCED) WITH (${sink.jdbc})]],
+        [[INSERT INTO sink SELECT id, id * 3,
+            CASE WHEN MOD(id, 10) = 0 THEN CAST(NULL AS STRING) ELSE CAST(id AS STRING) || '😀' END,
+            CAST(CAST(id AS DECIMAL(12,2)) * 1.25 - 1000 AS DECIMAL(12,2)),
+            TIMESTAMPADD(SECOND, CAST(id * 61 AS INT), TIMESTAMP '2024-01-01 00:00:00.000') FROM src]],
+      } },
+      sink = { table = 'fp_pipeline', ddl = [[CREATE TABLE ${sink.table} (id BIGINT PRIMARY KEY, tripled BIGINT NOT NULL,
+        label VARCHAR(32) NULL, amount DECIMAL(12,2) NOT NULL, ts DATETIME(3) NOT NULL) DEFAULT CHARSET = utf8mb4]] },
+      expect = { sql = ([[SELECT seq AS id, seq * 3 AS tripled, IF(seq %% 10 = 0, NULL, CONCAT(seq, '😀')) AS label,
+        CAST(seq * 1.25 - 1000 AS DECIMAL(12,2)) AS amount,
+        CAST(TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq * 61 SECOND AS DATETIME(3)) AS ts
+        FROM seq_1_to_%d]]):format(n) },
+    }, { cfg = cfg, pool = db, client = client })
+    assert.pipeline(r)
+    assert.are.equal(n, r.verdict.counts.matched)
+    -- and the hand-written check agrees
     check_rows('fp_pipeline', n)
   end)
 
