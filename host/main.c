@@ -38,6 +38,8 @@ static void print_help(void) {
       "       fmhost [options] run FILE [ARG...]  run a Lua file\n"
       "       fmhost [options] stack up|down|status   the private local stack\n"
       "       fmhost [options] bench [NAME...]  benchmarks, written to build/bench/NAME.json\n"
+      "       fmhost [options] check [PATH...]  run pipeline descriptions (*.pipeline.lua);\n"
+      "                                       check --help lists its options\n"
       "       fmhost [options] config show    the effective configuration and origins\n"
       "\n"
       "options:\n"
