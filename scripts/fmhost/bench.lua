@@ -138,11 +138,12 @@ function M.command(cfg, words, opts)
   local T = require 'fmhost.testing'
   local failed = 0
   for _, n in ipairs(names) do
-    -- a child of its own: its peak RSS is this benchmark's alone
-    local cmd = T.shell_quote(T.exe())
-    for _, g in ipairs(opts and opts.global or {}) do cmd = cmd .. ' ' .. T.shell_quote(g) end
-    cmd = cmd .. ' bench --one ' .. T.shell_quote(n)
-    local ok = os.execute(cmd)
+    -- a child of its own: its peak RSS is this benchmark's alone; it runs
+    -- with this process's configuration (T.argv: --env, every --set, the log
+    -- options; the FMHOST_* variables it inherits)
+    local words = {}
+    for k, w in ipairs(T.argv { 'bench', '--one', n }) do words[k] = T.shell_quote(w) end
+    local ok = os.execute(table.concat(words, ' '))
     if not ok then
       failed = failed + 1
       io.stderr:write('fmhost: benchmark ', n, ' failed\n')

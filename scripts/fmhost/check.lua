@@ -7,9 +7,13 @@
 --                   gen = g.record{ n = g.int(1, 10), s = g.string{ max = 20, utf8 = true } },
 --                   fn = function(v) assert(...) end }
 --
--- A run draws `runs` cases; case k comes from its own random stream
--- derived from (seed, k), so the seed alone replays a run and one case can
--- be regenerated without the others. fn fails a case by raising or by
+-- A run draws `runs` cases, never fewer than the floor check.runs of the
+-- configuration (default 100; `--set check.runs=N` or FMHOST_CHECK_RUNS=N
+-- change it): a property's own runs= may raise the count, not lower it,
+-- and a time budget stops a run only above the floor. Each passing property
+-- prints one line saying how many cases ran. Case k comes from its own
+-- random stream derived from (seed, k), so the seed alone replays a run and
+-- one case can be regenerated without the others. fn fails a case by raising or by
 -- returning false. A failing case is shrunk to a minimal counterexample,
 -- its (seed, run) is written to the failure store, one line goes to
 -- stdout, and check.property raises an error naming the seed, the run,
@@ -21,6 +25,7 @@
 --   check.property{...} -> result        raises the failure text on failure
 --   check.run{...}      -> result        the same, returns instead of raising/printing
 --   check.configure{...} -> previous     module settings (tests use a temporary store)
+--   check.min_runs() -> n                the floor of cases per property
 --   check.resolve_seed(seed) -> seed, from
 --   check.generate(gen, seed, run, size) -> the value case (seed, run) draws
 --   check.size_for(run, runs) -> size    1..100
@@ -49,7 +54,10 @@ local settings = {}
 -- check.configure{store_dir=, store=, out=, runs=, shrink_budget=,
 -- shrink_attempts=, shrink_time_s=, time_budget_s=} replaces the module's settings (a key
 -- left out returns to its default) and returns the previous settings, so
--- check.configure(previous) restores them.
+-- check.configure(previous) restores them. runs= replaces the floor of the
+-- configuration: only check.lua's own unit spec does that, to look at the
+-- mechanics with a handful of cases; out=function(line) takes the printed
+-- lines.
 function M.configure(t)
   local old = {}
   for _, k in ipairs(setting_keys) do old[k] = settings[k] end
@@ -69,6 +77,24 @@ local function cfg_get(...)
     c = c[k]
   end
   return c
+end
+
+-- The floor of cases per property: check.configure{runs=}, else check.runs
+-- of the configuration (which FMHOST_CHECK_RUNS and --set check.runs set),
+-- else FMHOST_CHECK_RUNS when no configuration is loaded, else 100.
+function M.min_runs()
+  local v, from = settings.runs, 'check.configure{runs=}'
+  if v == nil then v, from = cfg_get('check', 'runs'), 'check.runs' end
+  if v == nil then
+    local e = os.getenv('FMHOST_CHECK_RUNS')
+    if e and e ~= '' then v, from = tonumber(e), 'FMHOST_CHECK_RUNS' end
+  end
+  if v == nil then return 100 end
+  local n = math.tointeger(v)
+  if not n or n < 1 then
+    error(string.format('check: %s must be a positive integer, got %s', from, tostring(v)), 0)
+  end
+  return n
 end
 
 -- Seeds ----------------------------------------------------------------------
@@ -322,8 +348,16 @@ function M.run(p)
   if type(name) ~= 'string' or name == '' then error('check.property: name must be a non-empty string', 2) end
   if not G.is(gen) then error('check.property "' .. name .. '": gen must be a generator (check.gen.*)', 2) end
   if type(fn) ~= 'function' then error('check.property "' .. name .. '": fn must be a function', 2) end
-  local runs = math.tointeger(opt_number(p, 'runs', cfg_get('check', 'runs') or 100))
-  if not runs then error('check.property: runs must be an integer', 2) end
+  -- the floor holds whatever the property asks: runs= raises it, never lowers it
+  local floor = M.min_runs()
+  local asked = p.runs
+  if asked ~= nil then
+    asked = type(asked) == 'number' and math.tointeger(asked)
+    if not asked or asked < 0 then
+      error('check.property: runs must be a non-negative integer, got ' .. tostring(p.runs), 2)
+    end
+  end
+  local runs = math.max(floor, asked or 0)
   local budget = opt_number(p, 'shrink_budget', cfg_get('check', 'shrink_budget') or 1000)
   local attempts_cap = opt_number(p, 'shrink_attempts', math.max(20 * budget, 1000))
   local shrink_time = opt_number(p, 'shrink_time_s', 60)
@@ -346,7 +380,7 @@ function M.run(p)
   local t0 = clock()
 
   local result = { ok = true, name = name, seed = seed, seed_from = seed_from, runs = 0,
-    shrinks = 0, shrink_attempts = 0, replayed = false }
+    runs_planned = runs, floor = floor, examples = 0, shrinks = 0, shrink_attempts = 0, replayed = false }
 
   local function draw(s, k, size)
     local ok, tree = pcall(gen.generate, Rng.for_case(s, k), size)
@@ -383,7 +417,7 @@ function M.run(p)
   if only then
     local size = M.size_for(only, runs)
     local tree = draw(seed, only, size)
-    result.runs = 1
+    result.runs, result.only = 1, only
     local failed, msg = test_case(fn, tree.value)
     if failed then return fail(tree, msg, { run = only, size = size }) end
     result.elapsed_s = clock() - t0
@@ -411,14 +445,15 @@ function M.run(p)
   if p.examples ~= nil then
     if type(p.examples) ~= 'table' then error('check.property: examples must be an array of values', 2) end
     for i = 1, #p.examples do
+      result.examples = i
       local failed, msg = test_case(fn, p.examples[i])
       if failed then return fail(nil, msg, { example = i, original = p.examples[i] }) end
     end
   end
 
-  -- 3. random cases
+  -- 3. random cases; the time budget only cuts the cases above the floor
   for k = 1, runs do
-    if time_budget and k > 1 and clock() - t0 >= time_budget then
+    if time_budget and k > floor and clock() - t0 >= time_budget then
       result.stopped = 'time_budget'
       break
     end
@@ -432,22 +467,48 @@ function M.run(p)
   return result
 end
 
--- check.property{name, gen, fn, runs=100, seed=nil, run=nil (only that
--- case of the seed, without the store or examples), time_budget_s=nil,
--- shrink_budget=1000, shrink_attempts=max(20*shrink_budget, 1000),
+local function print_line(line)
+  if settings.out then settings.out(line) else io.stdout:write(line, '\n'); io.stdout:flush() end
+end
+
+-- the one line a passing property prints: how many cases ran, of how many,
+-- above which floor, with the seed that replays them
+local function passed_line(r)
+  local what
+  if r.runs_planned and r.runs == 1 and r.only then
+    what = string.format('case %d of %d', r.only, r.runs_planned)
+  else
+    what = string.format('%d of %d cases (floor %d)', r.runs, r.runs_planned, r.floor)
+  end
+  local extra = ''
+  if r.examples > 0 then extra = extra .. string.format(' + %d examples', r.examples) end
+  if r.replayed then extra = extra .. ' + the stored failure, which passed' end
+  if r.stopped == 'time_budget' then extra = extra .. '; stopped at the time budget' end
+  return string.format('check: passed %s %s%s seed=%d %.2f s', S.quote(r.name), what, extra, r.seed,
+    r.elapsed_s or 0)
+end
+
+-- check.property{name, gen, fn, runs=check.runs (a floor, default 100:
+-- runs= may raise it, not lower it), seed=nil, run=nil (only that
+-- case of the seed, without the store or examples), time_budget_s=nil (never
+-- cuts below the floor), shrink_budget=1000, shrink_attempts=max(20*shrink_budget, 1000),
 -- shrink_time_s=60, examples={...}, store_dir=nil, store=true} -> result on success ({ok=true, name, seed,
--- runs, shrinks=0, elapsed_s, stopped}); on failure prints one line with
--- the seed and raises the failure text.
+-- runs, runs_planned, floor, shrinks=0, elapsed_s, stopped}) after printing one line
+-- with the number of cases that ran; on failure prints one line with the seed
+-- and raises the failure text.
 function M.property(p)
   local r = M.run(p)
   log_event('info', { msg = r.ok and 'passed' or 'failed', name = r.name,
     seed = r.seed, runs = r.runs, shrinks = r.shrinks, elapsed_s = r.elapsed_s,
     stopped = r.stopped, run = r.run })
-  if r.ok then return r end
+  if r.ok then
+    print_line(passed_line(r))
+    return r
+  end
   local line = string.format('check: FAILED %s seed=%d %s shrinks=%d counterexample=%s replay: fmhost --seed %d %s',
     S.quote(r.name), r.seed, r.example and ('example=' .. r.example) or ('run=' .. r.run), r.shrinks,
     S.show(r.counterexample, 300):gsub('\n', '\\n'), r.seed, r.file)
-  if settings.out then settings.out(line) else io.stdout:write(line, '\n'); io.stdout:flush() end
+  print_line(line)
   error(r.text, 2) -- busted then names the spec line that called check.property
 end
 

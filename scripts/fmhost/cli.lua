@@ -191,6 +191,7 @@ function M.main(argv)
     if type(o) == 'table' and o.usage then return die(2, '%s (see fmhost --help)', o.usage) end
     error(o, 0)
   end
+  M.options = o -- fmhost.testing hands the global options on to child fmhost processes
   local lok, lerr = setup_logging(o)
   if not lok then return die(2, '%s', tostring(lerr)) end
   local cfg, cerr = M.load_config(o)

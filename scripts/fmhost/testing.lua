@@ -1,6 +1,13 @@
 -- Helpers for specs that drive fmhost itself as a child process: the same
 -- binary that runs the spec (its path comes from the host), with arguments,
 -- environment and standard input, capturing both output streams.
+--
+-- A child fmhost sees exactly the configuration its parent runs with: it
+-- inherits the FMHOST_* variables, and M.argv puts the parent's global
+-- options (--env, every --set, the log options) before the child's own
+-- words, so `fmhost --env X --set mysql.port=N specs/...` reaches the same
+-- servers in every child and grandchild, whatever the default ports hold.
+-- Only opts.hermetic (a spec of the CLI's own defaults) opts out.
 local proc = require 'fmhost.proc'
 local stack = require 'fmhost.stack'
 
@@ -36,16 +43,59 @@ local function inherited_config_vars()
   return names
 end
 
--- Run fmhost with args (a list); opts.env = {NAME=value}, opts.stdin = text,
--- opts.cwd = dir, opts.hermetic = true to drop the FMHOST_* configuration
--- variables of this process, opts.timeout_ms (default 20 minutes: a guard
--- against a hung child, which is killed and raises). Returns {stdout=,
--- stderr=, code=} with code the exit status (the signal number when a
--- signal ended it).
-function M.run_fmhost(args, opts)
+local function absolute(path)
+  if path:sub(1, 1) == '/' then return path end
+  local ok, lfs = pcall(require, 'lfs')
+  local cwd = ok and lfs.currentdir() or os.getenv('PWD')
+  return cwd and (cwd .. '/' .. path) or path
+end
+
+-- The global options this fmhost runs with, as words of a child's command
+-- line: --env NAME, every --set in its order, --log-level, --log-file (made
+-- absolute: a child may run in another folder) and --trace. They come from
+-- the command line fmhost.cli parsed ({} when there is none, e.g. inside a
+-- bare interpreter).
+function M.parent_options()
+  local cli = package.loaded['fmhost.cli']
+  local o = type(cli) == 'table' and cli.options
+  local words = {}
+  if type(o) ~= 'table' then return words end
+  local function add(...) for _, w in ipairs { ... } do words[#words + 1] = w end end
+  if o.env then add('--env', o.env) end
+  for _, item in ipairs(o.set or {}) do add('--set', item) end
+  if o.log_level then add('--log-level', o.log_level) end
+  if o.log_file then add('--log-file', absolute(o.log_file)) end
+  if o.trace then add('--trace') end
+  return words
+end
+
+-- host/main.c answers these only as the one argument, before any configuration
+local alone = { ['--version'] = true, ['--help'] = true, ['-h'] = true }
+
+-- The argv of a child fmhost running args: this binary, the parent's global
+-- options (M.parent_options; none with opts.hermetic), then args, whose own
+-- options win over the parent's (the last --env, --set of a key or log option
+-- wins). For proc.run / proc.spawn, which also pass the environment on.
+function M.argv(args, opts)
   opts = opts or {}
   local argv = { M.exe() }
+  if not opts.hermetic and not (#args == 1 and alone[args[1]]) then
+    for _, w in ipairs(M.parent_options()) do argv[#argv + 1] = w end
+  end
   for _, a in ipairs(args) do argv[#argv + 1] = a end
+  return argv
+end
+
+-- Run fmhost with args (a list) and the parent's configuration (M.argv);
+-- opts.env = {NAME=value}, opts.stdin = text, opts.cwd = dir,
+-- opts.hermetic = true to drop the parent's global options and the FMHOST_*
+-- configuration variables of this process, opts.timeout_ms (default 20
+-- minutes: a guard against a hung child, which is killed and raises).
+-- Returns {stdout=, stderr=, code=} with code the exit status (the signal
+-- number when a signal ended it).
+function M.run_fmhost(args, opts)
+  opts = opts or {}
+  local argv = M.argv(args, opts)
   local env = {}
   if opts.hermetic then
     for _, name in ipairs(inherited_config_vars()) do env[name] = false end

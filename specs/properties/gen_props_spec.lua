@@ -239,7 +239,6 @@ describe('gen properties #mysql', function()
   it('Feature: flink-mysql-connector-test, Property 6: every generated type survives LOAD DATA and INSERT unchanged', function()
     check.property {
       name = 'Feature: flink-mysql-connector-test, Property 6: type mapping correctness',
-      runs = 36,
       gen = g.record { schema = schema_gen, method = g.elements { 'client', 'infile', 'insert' } },
       fn = function(v)
         local gn = build(v.schema)
@@ -260,7 +259,6 @@ describe('gen properties #mysql', function()
   it('Feature: flink-mysql-connector-test, Property 7: field order and values survive a table whose columns are in another order', function()
     check.property {
       name = 'Feature: flink-mysql-connector-test, Property 7: ROW data integrity preservation',
-      runs = 25,
       gen = g.record { schema = schema_gen, order_seed = g.int(0, 1 << 30), method = g.elements { 'infile', 'insert' } },
       fn = function(v)
         local gn = build(v.schema)
@@ -310,7 +308,6 @@ describe('gen properties #mysql', function()
   it('Feature: flink-mysql-connector-test, Property 8: NULLs land exactly in the generated cells, and the words NULL and \\N stay text', function()
     check.property {
       name = 'Feature: flink-mysql-connector-test, Property 8: NULL value handling',
-      runs = 25,
       gen = g.record { schema = schema_gen, ratio = g.elements { 0.0, 0.05, 0.3, 0.9, 1.0 },
                        method = g.elements { 'client', 'infile', 'insert' } },
       fn = function(v)
@@ -335,10 +332,9 @@ describe('gen properties #mysql', function()
     }
   end)
 
-  it('Feature: flink-mysql-connector-test, Property 9: text at the column limits comes back untruncated', function()
+  it('Feature: flink-mysql-connector-test, Property 9: text at the column limits comes back untruncated #slow', function()
     check.property {
       name = 'Feature: flink-mysql-connector-test, Property 9: large text field handling',
-      runs = 12,
       gen = g.record { seed = g.int(0, 1 << 40), n = g.int(1, 2000), method = g.elements { 'client', 'infile', 'insert' } },
       fn = function(v)
         local limits = { 'limit_chars', 'limit_bytes', 'emoji', 'cjk', 'combining', 'specials' }
@@ -368,7 +364,6 @@ describe('gen properties #mysql', function()
   it('Feature: flink-mysql-connector-test, Property 10: DECIMAL at any precision and the integer extremes stay exact', function()
     check.property {
       name = 'Feature: flink-mysql-connector-test, Property 10: numeric precision preservation',
-      runs = 25,
       gen = g.record { seed = g.int(0, 1 << 40), p = g.int(1, 65), s = g.int(0, 30), uns = g.bool(),
                        method = g.elements { 'client', 'infile', 'insert' } },
       fn = function(v)
@@ -404,7 +399,6 @@ describe('gen properties #mysql', function()
     end
     check.property {
       name = 'Feature: flink-mysql-connector-test, Property 31: JSON structure processing',
-      runs = 25,
       gen = g.record { seed = g.int(0, 1 << 40), depth = g.int(1, 6), width = g.int(1, 6) },
       fn = function(v)
         local gn = assert(gen.new { seed = v.seed, columns = {
@@ -476,7 +470,6 @@ describe('gen properties #mysql', function()
   it('Feature: flink-mysql-connector-test, Property 32: DATETIME and TIMESTAMP keep every fraction digit in any session time zone', function()
     check.property {
       name = 'Feature: flink-mysql-connector-test, Property 32: timestamp conversion accuracy',
-      runs = 20,
       gen = g.record { seed = g.int(0, 1 << 40), fsp = g.int(0, 6),
                        tz = g.elements { '+00:00', '+05:30', '-08:00', '+13:00', '-12:00', '+01:00' },
                        method = g.elements { 'client', 'infile', 'insert' } },
@@ -507,10 +500,9 @@ describe('gen properties #mysql', function()
     }
   end)
 
-  it('Feature: flink-mysql-connector-test, Property 33: text in every script comes back byte for byte', function()
+  it('Feature: flink-mysql-connector-test, Property 33: text in every script comes back byte for byte #slow', function()
     check.property {
       name = 'Feature: flink-mysql-connector-test, Property 33: UTF-8 encoding preservation',
-      runs = 20,
       gen = g.record { seed = g.int(0, 1 << 40), charset = g.elements { 'utf8', 'cjk', 'emoji', 'latin1' },
                        n = g.int(1, 200), method = g.elements { 'client', 'infile', 'insert' } },
       fn = function(v)

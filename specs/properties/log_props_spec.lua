@@ -55,7 +55,7 @@ describe('structured logging', function()
     }
   end)
 
-  it('Feature: flink-mysql-connector-test, Property 20: with --trace every primitive call leaves one trace line, in order', function()
+  it('Feature: flink-mysql-connector-test, Property 20: with --trace every primitive call leaves one trace line, in order #slow', function()
     local calls = {
       { 'classify_mysql', g.int(1000, 4100) },
       { 'classify_http', g.int(100, 599) },
@@ -68,7 +68,6 @@ describe('structured logging', function()
     }
     check.property{
       name = 'Feature: flink-mysql-connector-test, Property 20: debug trace generation',
-      runs = 25,
       gen = g.array(call, { min = 1, max = 12 }),
       fn = function(seq)
         local lines = {}

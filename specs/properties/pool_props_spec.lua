@@ -46,7 +46,6 @@ describe('pool properties #mysql', function()
     local EXPECT_CHARSET = { utf8mb4 = 'utf8mb4', utf8 = 'utf8mb3', latin1 = 'latin1' }
     check.property {
       name = 'Feature: flink-mysql-connector-test, Property 1: connection establishment reliability',
-      runs = 40,
       gen = g.record {
         size = g.int(1, 6),
         min_idle = g.int(0, 6),
@@ -88,7 +87,6 @@ describe('pool properties #mysql', function()
     local op = g.tuple(g.int(1, 4), g.int(1, 8))
     check.property {
       name = 'Feature: flink-mysql-connector-test, Property 5: connection pool resource management',
-      runs = 40,
       gen = g.record { size = g.int(1, 5), ops = g.array(op, { max = 40 }) },
       fn = function(v)
         local p = open { size = v.size, acquire_timeout_ms = 20, validate_after_ms = -1 }
@@ -141,10 +139,9 @@ describe('pool properties #mysql', function()
     }
   end)
 
-  it('Feature: flink-mysql-connector-test, Property 5: concurrent C threads never exceed size', function()
+  it('Feature: flink-mysql-connector-test, Property 5: concurrent C threads never exceed size #slow', function()
     check.property {
       name = 'Feature: flink-mysql-connector-test, Property 5: pool size under concurrency',
-      runs = 12,
       gen = g.record { size = g.int(1, 6), threads = g.int(1, 12), acquires = g.int(1, 60),
                        hold_us_max = g.int(0, 3000), query = g.bool(), seed = g.int(1, 1 << 30) },
       fn = function(v)
@@ -168,7 +165,6 @@ describe('pool properties #mysql', function()
                              at = g.int(1, 50) }
     check.property {
       name = 'Feature: flink-mysql-connector-test, Property 15: transaction boundary management',
-      runs = 30,
       gen = g.array(batch, { min = 1, max = 8 }),
       fn = function(batches)
         local p = open { size = 2 }
@@ -216,7 +212,6 @@ describe('pool properties #mysql', function()
     local seq = 0
     check.property {
       name = 'Feature: flink-mysql-connector-test, Property 19: connection pool status logging',
-      runs = 30,
       gen = g.record { size = g.int(1, 4), lazy = g.bool(), ops = g.array(op, { max = 30 }) },
       fn = function(v)
         seq = seq + 1

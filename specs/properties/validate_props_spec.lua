@@ -90,7 +90,6 @@ describe('fmhost.validate properties #mysql', function()
     local level = log.level()
     local ok, err = pcall(check.property, {
       name = 'Feature: flink-mysql-connector-test, Property 14: data validation error logging',
-      runs = 30,
       gen = g.record { rows = g.array(g.int(1, N), { min = 1, max = 3 }), column = g.elements { 'd', 'dt', 's', 'j', 'f', 'n' } },
       fn = function(c)
         local ids, seen = {}, {}

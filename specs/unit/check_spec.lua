@@ -90,14 +90,14 @@ describe('fmhost.check', function()
     local function cases(seed)
       local seen = {}
       check.property {
-        name = 'record cases', seed = seed, runs = 50,
+        name = 'record cases', seed = seed, runs = 150,
         gen = g.record { a = g.array(g.int(-5, 5)), s = g.string { utf8 = true, max = 8 }, f = g.float(-1, 1) },
         fn = function(v) seen[#seen + 1] = v end,
       }
       return seen
     end
     local one, two = cases(42), cases(42)
-    assert.are.equal(50, #one)
+    assert.are.equal(150, #one)
     assert.are.same(one, two)
     assert.are_not.same(one, cases(43))
   end)
@@ -105,13 +105,14 @@ describe('fmhost.check', function()
   it('replays one run alone from its seed and run index', function()
     local gen = g.array(g.string { max = 5 }, { max = 6 })
     local seen = {}
-    check.property { name = 'run alone', seed = 9, runs = 30, gen = gen, fn = function(v) seen[#seen + 1] = v end }
-    assert.are.same(seen[17], check.generate(gen, 9, 17, check.size_for(17, 30)))
+    check.property { name = 'run alone', seed = 9, runs = 130, gen = gen, fn = function(v) seen[#seen + 1] = v end }
+    assert.are.same(seen[17], check.generate(gen, 9, 17, check.size_for(17, 130)))
     local alone = {}
-    local r = check.property { name = 'run alone', seed = 9, runs = 30, run = 17, gen = gen,
+    local r = check.property { name = 'run alone', seed = 9, runs = 130, run = 17, gen = gen,
       fn = function(v) alone[#alone + 1] = v end }
     assert.are.same({ seen[17] }, alone)
     assert.are.equal(1, r.runs)
+    assert.matches('check: passed "run alone" case 17 of 130', printed[#printed], 1, true)
   end)
 
   it('takes the seed from --seed (the global) when none is given', function()
@@ -121,7 +122,7 @@ describe('fmhost.check', function()
     _G._FMHOST_SEED = old
     assert.is_true(ok, tostring(r))
     assert.are.equal(12345, r.seed)
-    assert.are.equal(100, r.runs)
+    assert.are.equal(check.min_runs(), r.runs)
   end)
 
   it('shrinks floats to the simplest failing value, integers first', function()
@@ -180,8 +181,10 @@ describe('fmhost.check', function()
   end)
 
   it('grows sizes with the run index and shrinks through bind, frequency and custom generators', function()
+    -- ten cases: only check.configure may lower the floor (this spec, to look at the mechanics)
+    check.configure { store_dir = store, out = function(line) printed[#printed + 1] = line end, runs = 10 }
     local sizes = {}
-    check.property { name = 'sizes', seed = 1, runs = 10, gen = g.sized(function(n) return g.constant(n) end),
+    check.property { name = 'sizes', seed = 1, gen = g.sized(function(n) return g.constant(n) end),
       fn = function(n) sizes[#sizes + 1] = n end }
     assert.are.same({ 10, 20, 30, 40, 50, 60, 70, 80, 90, 100 }, sizes)
 
@@ -257,7 +260,8 @@ describe('fmhost.check', function()
       fn = function(x) tried[#tried + 1] = x end }
     assert.is_true(r.ok)
     assert.are.equal(first_failing, tried[1])
-    assert.are.equal(11, #tried)
+    assert.are.equal(check.min_runs(), r.runs) -- runs = 10 is below the floor
+    assert.are.equal(1 + r.runs, #tried)
     assert.is_nil(io.open(path, 'r'))
   end)
 
@@ -267,17 +271,119 @@ describe('fmhost.check', function()
       fn = function(x) tried[#tried + 1] = x end }
     assert.is_true(r.ok)
     assert.are.same({ 99, 98 }, { tried[1], tried[2] })
-    assert.are.equal(5, #tried)
+    assert.are.equal(2 + check.min_runs(), #tried)
   end)
 
-  it('stops early at the time budget and reports the runs done', function()
+  it('stops early at the time budget, never below the floor, and reports the runs done', function()
     local r = check.property {
       name = 'time budget', seed = 1, runs = 1000000, time_budget_s = 0.2, gen = g.int(0, 10),
       fn = function() local t = check.clock(); while check.clock() - t < 0.005 do end end,
     }
     assert.are.equal('time_budget', r.stopped)
-    assert.is_true(r.runs >= 1 and r.runs < 1000000)
-    assert.is_true(r.elapsed_s < 2)
+    -- 100 cases of 5 ms are 0.5 s, past the budget: the floor still ran
+    assert.is_true(r.runs >= check.min_runs() and r.runs < 1000000, 'ran ' .. r.runs)
+    assert.is_true(r.elapsed_s < 0.5 + check.min_runs() * 0.05)
+    assert.matches('check: passed "time budget" ' .. r.runs .. ' of 1000000 cases .*stopped at the time budget', printed[1])
+  end)
+
+  describe('the floor of cases (check.runs)', function()
+    local c, had_cfg, old_runs
+    before_each(function()
+      had_cfg = rawget(_G, 'cfg') ~= nil
+      c = rawget(_G, 'cfg') or {}
+      _G.cfg = c
+      c.check = c.check or {}
+      old_runs = c.check.runs
+    end)
+    after_each(function()
+      c.check.runs = old_runs
+      if not had_cfg then _G.cfg = nil end
+    end)
+
+    local function count(runs, extra)
+      local n = 0
+      local p = { name = 'floor', seed = 4, runs = runs, gen = g.int(0, 9), fn = function() n = n + 1 end }
+      for k, v in pairs(extra or {}) do p[k] = v end
+      local r = check.property(p)
+      return n, r
+    end
+
+    it('is 100 when nothing sets it', function()
+      c.check.runs = nil
+      if os.getenv('FMHOST_CHECK_RUNS') then return end -- the environment sets it; the child spec below covers 100
+      assert.are.equal(100, check.min_runs())
+      local n, r = count(12)
+      assert.are.same({ 100, 100, 100 }, { n, r.runs, r.floor })
+    end)
+
+    it('holds against a lower runs=, and a higher runs= raises it', function()
+      c.check.runs = 150
+      assert.are.equal(150, check.min_runs())
+      for _, asked in ipairs { 0, 1, 12, 40, 149 } do
+        local n, r = count(asked)
+        assert.are.same({ 150, 150 }, { n, r.runs }, 'runs = ' .. asked)
+      end
+      local n, r = count(nil)
+      assert.are.equal(150, n)
+      n, r = count(400)
+      assert.are.same({ 400, 400, 150 }, { n, r.runs, r.floor })
+      -- one line per property, saying how many cases ran
+      assert.are.equal(7, #printed)
+      assert.matches('^check: passed "floor" 150 of 150 cases %(floor 150%) seed=4 ', printed[1])
+      assert.matches('^check: passed "floor" 400 of 400 cases %(floor 150%) seed=4 ', printed[7])
+    end)
+
+    it('also bounds run= (one case of a full run) and a time budget', function()
+      c.check.runs = 120
+      local r = check.property { name = 'floor run', seed = 3, runs = 5, run = 110, gen = g.int(0, 9), fn = function() end }
+      assert.are.equal(1, r.runs)
+      assert.has_error(function()
+        check.property { name = 'floor run', seed = 3, run = 121, gen = g.int(0, 9), fn = function() end }
+      end, 'check.property: run must be an integer in 1..120 (runs)')
+      local n = count(10, { time_budget_s = 1e-9 })
+      assert.are.equal(120, n)
+    end)
+
+    it('rejects a runs= that is not a non-negative integer, and a broken floor', function()
+      assert.has_error(function() count(2.5) end, 'check.property: runs must be a non-negative integer, got 2.5')
+      assert.has_error(function() count(-1) end, 'check.property: runs must be a non-negative integer, got -1')
+      c.check.runs = 0
+      assert.has_error(function() count(10) end, 'check: check.runs must be a positive integer, got 0')
+    end)
+
+    it('comes from --set check.runs and FMHOST_CHECK_RUNS in a real fmhost, and is 100 by default', function()
+      local T = require 'fmhost.testing'
+      local dir = T.tmpdir('fmhost-floor')
+      T.write_file(dir .. '/floor_spec.lua', [[
+        local check = require 'fmhost.check'
+        describe('a property asking for 10 cases', function()
+          it('runs the floor', function()
+            local n = 0
+            check.property { name = 'asks for 10', runs = 10, gen = check.gen.int(0, 9), fn = function() n = n + 1 end }
+            print('CASES ' .. n)
+          end)
+        end)
+      ]])
+      local function cases(args, opts)
+        local r = T.run_fmhost(args, opts)
+        assert.are.equal(0, r.code, r.stdout .. r.stderr)
+        local line = r.stdout:match('check: passed "asks for 10" [^\n]*')
+        return math.tointeger(tonumber(r.stdout:match('CASES (%d+)'))), line
+      end
+      local ok, err = pcall(function()
+        local n, line = cases({ dir .. '/floor_spec.lua' }, { hermetic = true })
+        assert.are.equal(100, n)
+        assert.matches('100 of 100 cases (floor 100)', line, 1, true)
+        n, line = cases({ dir .. '/floor_spec.lua' }, { hermetic = true, env = { FMHOST_CHECK_RUNS = '130' } })
+        assert.are.equal(130, n)
+        assert.matches('130 of 130 cases (floor 130)', line, 1, true)
+        n, line = cases({ '--set', 'check.runs=120', dir .. '/floor_spec.lua' })
+        assert.are.equal(120, n)
+        assert.matches('120 of 120 cases (floor 120)', line, 1, true)
+      end)
+      T.rmtree(dir)
+      assert(ok, err)
+    end)
   end)
 
   it('stops shrinking at the shrink budget', function()
@@ -314,8 +420,8 @@ describe('fmhost.check', function()
     local dir = T.tmpdir('fmhost-check')
     local fixture = _FMHOST_ROOT .. '/specs/fixtures/check_fixture.lua'
     local function run(args, env, sub)
-      env = env or {}
-      env.FMHOST_CHECK_STORE_DIR = dir .. '/' .. sub
+      -- after any --set of the parent's, which a child inherits
+      args = { '--set', 'check.store_dir=' .. dir .. '/' .. sub, table.unpack(args) }
       local r = T.run_fmhost(args, { env = env })
       local out = r.stdout
       return {
