@@ -6,7 +6,7 @@
  *             expected={generator=, first=0, count=} | {pool=, table= | query=, where=, ordered=},
  *             key='id' | {'a','b'}, columns={name={ulp=, fsp=, time_zone=, as=, tolerance=, ignore=}},
  *             ignore={names}, max_samples=20, max_value_len=256, time_zone='+00:00',
- *             allow_extra_columns=false, log=true, label=}
+ *             allow_extra_columns=false, log=true|false|'samples', explain=true, label=}
  *       -> verdict | nil, msg, info
  *     Each column is compared by the EXPECTED side's type (the generator's column, or the expected
  *     table's or query's column), never the target's: DOUBLE data in a FLOAT column, DECIMAL(38,18)
@@ -23,7 +23,31 @@
  *     A mismatch's detail says what a narrower column did when it can tell: "at float precision",
  *     "rounded to 2 decimal places", "the largest value its column can hold", "the first 8 of 17
  *     characters (cut)", "3 characters became '?'", "cut to 0 fraction digits", "the maximum of
- *     TINYINT", "a shift of +05:30 (a time zone offset?)".
+ *     TINYINT", "a shift of +05:30 (a time zone offset?)"; a temporal one says the precision
+ *     compared (the expected side's fsp, or fsp=).
+ *     log=true: one validate.verdict line (info when ok, else warn, with the first line of the
+ *     diagnosis), and each sampled mismatch/missing/extra key at debug level (--log-level debug);
+ *     log='samples' logs those at warn; log=false nothing. At most 2 mismatch samples per key.
+ *     explain=true (the default) builds the diagnosis, in bounded memory, from the mismatches,
+ *     missing and extra rows only (nothing for equal rows):
+ *       patterns = {{column=, kind=, count=, of=, text=, examples={'key 7: '1.2345' -> '1.23''}}}
+ *         per column, the narrowings its mismatches fit, each named only where it holds (for
+ *         at least 2 mismatches, or all of the column's): kind rounding (N decimal places),
+ *         truncation (N characters or bytes), clipping (a type's range: TINYINT, INT UNSIGNED,
+ *         DECIMAL(p,s), FLOAT), unsigned (negatives as 0), charset (characters turned into '?':
+ *         4-byte ones by utf8mb3, non-Latin-1 ones by latin1), time_shift (a constant +05:30),
+ *         dst_shift (-05:00 in winter, -04:00 in summer: a America/New_York vs UTC confusion?),
+ *         fsp (fractional seconds cut to N digits), date_only, null_default (NULL as 0, '', the
+ *         epoch), float_precision, json_text (the same JSON document in other text). A column
+ *         whose mismatches fit none has no pattern.
+ *       explain = {{column=, kind=, count=, of=, text=}}: kind missing / extra (a predicate on
+ *         one column that the missing (extra) rows, and no other row of their side, satisfy:
+ *         NULL, a set of values, >= / <= a bound, a range, a key modulus; checked by one more
+ *         pass over that side, only when at least 3 rows are missing (extra) and not in checksum
+ *         mode), collapse (the target holds one row per distinct value of a column the missing
+ *         rows share: a sink keyed on it?), split (several differing rows per key: an updating
+ *         result written without a key?), copies (identical copies per key).
+ *       missing_rows / extra_rows = the first 3 such rows, every column ("key 5: id='5', ...").
  *   v.checksum{a={pool=, table=, where=}, b={pool=, table=, where=}, key='id', chunk_rows=10000,
  *              leaf_rows=1000, parallel=true, columns=, ignore=, max_samples=, max_value_len=,
  *              time_zone=, log=}  -> verdict (mode 'checksum') | nil, msg, info
@@ -40,11 +64,15 @@
  *       -> {ok=, results={{name=, kind=, ok=, rows=, failing=, groups=, samples=, detail=}...}}
  *   v.format(verdict) -> text       v.json_equal(a, b) -> bool, where
  *   v.decimal_canon(text) -> canonical text | nil      v.ulp_distance(a, b) -> integer
- * The verdict: {ok=, mode=, counts={expected=, target=, matched=, missing=, extra=, duplicated=,
- *   duplicate_rows=, expected_duplicated=, mismatched_rows=, mismatched_fields=}, missing={keys},
+ * The verdict: {ok=, mode=, counts={expected=, target=, present= (keys in both; matched= is the
+ *   same count), exact= (present and equal), differing= (present, some field differs), missing=,
+ *   extra=, duplicated=, duplicate_rows=, copies_differing= (extra copies unlike the expected row),
+ *   expected_duplicated=, mismatched_rows= (copies included), mismatched_fields=}, missing={keys},
  *   extra={keys}, duplicated={keys}, mismatches={{key=, column=, expected=, actual=, reason=,
  *   detail=}}, columns={{name=, compare=, mismatches=}}, missing_columns=, extra_columns=,
- *   rows_per_s=, elapsed_s=, seed=, range={first, last}, truncated=, checksum={...}}.
+ *   patterns=, explain=, missing_rows=, extra_rows=, rows_per_s=, elapsed_s=, seed=,
+ *   range={first, last}, truncated=, checksum={...}}. v.format prints the counts, then the
+ *   diagnosis, then the samples (10 of them when there is a diagnosis).
  * A key is its value (integer or string) or, for a composite key, an array of them; SQL NULL is
  * pool.NULL. Values in mismatches are display texts (exact for numbers and strings). */
 #include <inttypes.h>

@@ -1093,9 +1093,20 @@ static int compare_field(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *t
       if (fmh_vdec_equal_text(es, el, ts, tl, &invalid)) return 0;
       const char *why = col->cls == CMP_INTEGER ? FMH_VR_INTEGER : FMH_VR_DECIMAL;
       if (invalid) return add_mismatch(c, col, ev, tv, why, "not a decimal number on one side, and the texts differ") < 0 ? -1 : 1;
-      size_t k = frac_digits(ts, tl);
+      /* the fewest places the target's value is rounded to: its column's
+       * scale may show more digits ("-67.570000000" in a DECIMAL(22,9)) */
+      size_t kt = frac_digits(ts, tl), ke = frac_digits(es, el), k = kt;
+      while (k > 0 && ts[tl - (kt - k) - 1] == '0') k--;
       char rounded[128];
-      size_t rl = k < frac_digits(es, el) ? decimal_round(es, el, k, rounded, sizeof rounded) : 0;
+      size_t rl = kt < ke ? decimal_round(es, el, kt, rounded, sizeof rounded) : 0;
+      int inv0;
+      if (rl && fmh_vdec_equal_text(rounded, rl, ts, tl, &inv0)) k = kt; /* the column's own scale */
+      else rl = 0;
+      for (; !rl && k < ke && k <= kt; k++) {
+        rl = decimal_round(es, el, k, rounded, sizeof rounded);
+        if (rl && fmh_vdec_equal_text(rounded, rl, ts, tl, &inv0)) break;
+        rl = 0;
+      }
       size_t nines = 0, digits = 0;
       for (size_t i = 0; i < tl; i++) {
         if (ts[i] >= '0' && ts[i] <= '9') digits++;

@@ -316,14 +316,17 @@ static int column_patterns(fmh_vx *x, int ci, const char *name, fmh_verdict *v) 
   /* a value whose cut digits end in zeros fits fewer digits too: each
    * mismatch is counted at the fewest digits it fits, so the column's cut
    * is the most of them */
-  int top = -1;
-  for (int i = 0; i < c->nslot; i++)
-    if (!strcmp(c->s[i].kind, FMH_VP_FSP) && (top < 0 || c->s[i].param > c->s[top].param)) top = i;
-  for (int i = 0; top >= 0 && i < c->nslot; i++)
-    if (i != top && !strcmp(c->s[i].kind, FMH_VP_FSP)) {
-      c->s[top].count += c->s[i].count;
-      used[i] = 1;
-    }
+  static const char *const fewest[] = {FMH_VP_FSP, FMH_VP_ROUNDING};
+  for (int f = 0; f < 2; f++) {
+    int top = -1;
+    for (int i = 0; i < c->nslot; i++)
+      if (!strcmp(c->s[i].kind, fewest[f]) && (top < 0 || c->s[i].param > c->s[top].param)) top = i;
+    for (int i = 0; top >= 0 && i < c->nslot; i++)
+      if (i != top && !strcmp(c->s[i].kind, fewest[f])) {
+        c->s[top].count += c->s[i].count;
+        used[i] = 1;
+      }
+  }
   /* rows whose lost characters say nothing about the set (only 4-byte ones,
    * nothing else wide kept) count with the one set the others name */
   int gen = -1, spec = -1, nspec = 0;
