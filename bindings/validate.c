@@ -6,7 +6,7 @@
  *             expected={generator=, first=0, count=} | {pool=, table= | query=, where=, ordered=},
  *             key='id' | {'a','b'}, columns={name={ulp=, fsp=, time_zone=, as=, tolerance=, ignore=}},
  *             ignore={names}, max_samples=20, max_value_len=256, time_zone='+00:00',
- *             allow_extra_columns=false, log=true, label=}
+ *             allow_extra_columns=false, log=true|false|'samples', explain=true, label=}
  *       -> verdict | nil, msg, info
  *     Each column is compared by the EXPECTED side's type (the generator's column, or the expected
  *     table's or query's column), never the target's: DOUBLE data in a FLOAT column, DECIMAL(38,18)
@@ -23,7 +23,31 @@
  *     A mismatch's detail says what a narrower column did when it can tell: "at float precision",
  *     "rounded to 2 decimal places", "the largest value its column can hold", "the first 8 of 17
  *     characters (cut)", "3 characters became '?'", "cut to 0 fraction digits", "the maximum of
- *     TINYINT", "a shift of +05:30 (a time zone offset?)".
+ *     TINYINT", "a shift of +05:30 (a time zone offset?)"; a temporal one says the precision
+ *     compared (the expected side's fsp, or fsp=).
+ *     log=true: one validate.verdict line (info when ok, else warn, with the first line of the
+ *     diagnosis), and each sampled mismatch/missing/extra key at debug level (--log-level debug);
+ *     log='samples' logs those at warn; log=false nothing. At most 2 mismatch samples per key.
+ *     explain=true (the default) builds the diagnosis, in bounded memory, from the mismatches,
+ *     missing and extra rows only (nothing for equal rows):
+ *       patterns = {{column=, kind=, count=, of=, text=, examples={'key 7: '1.2345' -> '1.23''}}}
+ *         per column, the narrowings its mismatches fit, each named only where it holds (for
+ *         at least 2 mismatches, or all of the column's): kind rounding (N decimal places),
+ *         truncation (N characters or bytes), clipping (a type's range: TINYINT, INT UNSIGNED,
+ *         DECIMAL(p,s), FLOAT), unsigned (negatives as 0), charset (characters turned into '?':
+ *         4-byte ones by utf8mb3, non-Latin-1 ones by latin1), time_shift (a constant +05:30),
+ *         dst_shift (-05:00 in winter, -04:00 in summer: a America/New_York vs UTC confusion?),
+ *         fsp (fractional seconds cut to N digits), date_only, null_default (NULL as 0, '', the
+ *         epoch), float_precision, json_text (the same JSON document in other text). A column
+ *         whose mismatches fit none has no pattern.
+ *       explain = {{column=, kind=, count=, of=, text=}}: kind missing / extra (a predicate on
+ *         one column that the missing (extra) rows, and no other row of their side, satisfy:
+ *         NULL, a set of values, >= / <= a bound, a range, a key modulus; checked by one more
+ *         pass over that side, only when at least 3 rows are missing (extra) and not in checksum
+ *         mode), collapse (the target holds one row per distinct value of a column the missing
+ *         rows share: a sink keyed on it?), split (several differing rows per key: an updating
+ *         result written without a key?), copies (identical copies per key).
+ *       missing_rows / extra_rows = the first 3 such rows, every column ("key 5: id='5', ...").
  *   v.checksum{a={pool=, table=, where=}, b={pool=, table=, where=}, key='id', chunk_rows=10000,
  *              leaf_rows=1000, parallel=true, columns=, ignore=, max_samples=, max_value_len=,
  *              time_zone=, log=}  -> verdict (mode 'checksum') | nil, msg, info
@@ -40,11 +64,15 @@
  *       -> {ok=, results={{name=, kind=, ok=, rows=, failing=, groups=, samples=, detail=}...}}
  *   v.format(verdict) -> text       v.json_equal(a, b) -> bool, where
  *   v.decimal_canon(text) -> canonical text | nil      v.ulp_distance(a, b) -> integer
- * The verdict: {ok=, mode=, counts={expected=, target=, matched=, missing=, extra=, duplicated=,
- *   duplicate_rows=, expected_duplicated=, mismatched_rows=, mismatched_fields=}, missing={keys},
+ * The verdict: {ok=, mode=, counts={expected=, target=, present= (keys in both; matched= is the
+ *   same count), exact= (present and equal), differing= (present, some field differs), missing=,
+ *   extra=, duplicated=, duplicate_rows=, copies_differing= (extra copies unlike the expected row),
+ *   expected_duplicated=, mismatched_rows= (copies included), mismatched_fields=}, missing={keys},
  *   extra={keys}, duplicated={keys}, mismatches={{key=, column=, expected=, actual=, reason=,
  *   detail=}}, columns={{name=, compare=, mismatches=}}, missing_columns=, extra_columns=,
- *   rows_per_s=, elapsed_s=, seed=, range={first, last}, truncated=, checksum={...}}.
+ *   patterns=, explain=, missing_rows=, extra_rows=, rows_per_s=, elapsed_s=, seed=,
+ *   range={first, last}, truncated=, checksum={...}}. v.format prints the counts, then the
+ *   diagnosis, then the samples (10 of them when there is a diagnosis).
  * A key is its value (integer or string) or, for a composite key, an array of them; SQL NULL is
  * pool.NULL. Values in mismatches are display texts (exact for numbers and strings). */
 #include <inttypes.h>
@@ -261,6 +289,27 @@ static void push_names(lua_State *L, const char *field, char **names, size_t n) 
   lua_setfield(L, -2, field);
 }
 
+static void push_patterns(lua_State *L, const char *field, const fmh_vpattern *p, size_t n) {
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_createtable(L, 0, 6);
+    if (p[i].column) fmh_set_str(L, "column", p[i].column);
+    fmh_set_str(L, "kind", p[i].kind);
+    fmh_set_int(L, "count", (lua_Integer)p[i].count);
+    fmh_set_int(L, "of", (lua_Integer)p[i].of);
+    fmh_set_str(L, "text", p[i].text ? p[i].text : p[i].kind);
+    lua_createtable(L, 2, 0);
+    for (int k = 0; k < 2; k++)
+      if (p[i].examples[k]) {
+        lua_pushstring(L, p[i].examples[k]);
+        lua_rawseti(L, -2, k + 1);
+      }
+    lua_setfield(L, -2, "examples");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, field);
+}
+
 static void push_verdict(lua_State *L, const fmh_verdict *v) {
   lua_createtable(L, 0, 20);
   fmh_set_bool(L, "ok", v->ok);
@@ -269,6 +318,10 @@ static void push_verdict(lua_State *L, const fmh_verdict *v) {
   fmh_set_int(L, "expected", (lua_Integer)v->expected);
   fmh_set_int(L, "target", (lua_Integer)v->target);
   fmh_set_int(L, "matched", (lua_Integer)v->matched);
+  fmh_set_int(L, "present", (lua_Integer)v->matched);
+  fmh_set_int(L, "exact", (lua_Integer)v->exact);
+  fmh_set_int(L, "differing", (lua_Integer)v->differing);
+  fmh_set_int(L, "copies_differing", (lua_Integer)v->copies_differing);
   fmh_set_int(L, "missing", (lua_Integer)v->missing);
   fmh_set_int(L, "extra", (lua_Integer)v->extra);
   fmh_set_int(L, "duplicated", (lua_Integer)v->duplicated);
@@ -312,6 +365,10 @@ static void push_verdict(lua_State *L, const fmh_verdict *v) {
   lua_setfield(L, -2, "columns");
   push_names(L, "missing_columns", v->missing_columns, v->nmissing_columns);
   push_names(L, "extra_columns", v->extra_columns, v->nextra_columns);
+  push_patterns(L, "patterns", v->patterns, v->npatterns);
+  push_patterns(L, "explain", v->explain, v->nexplain);
+  push_names(L, "missing_rows", v->missing_rows, v->nmissing_rows);
+  push_names(L, "extra_rows", v->extra_rows, v->nextra_rows);
   fmh_set_num(L, "rows_per_s", v->rows_per_s);
   fmh_set_num(L, "elapsed_s", v->elapsed_s);
   fmh_set_bool(L, "truncated", v->truncated);
@@ -360,7 +417,12 @@ static void read_report_opts(lua_State *L, const char *what, const fmh_vcolopt *
   *max_value_len = (size_t)mvl;
   const char *given = opt_str(L, 1, "time_zone", what);
   if (given) *tz = given;
-  *log = fmh_opt_bool(L, 1, "log", 1);
+  lua_getfield(L, 1, "log");
+  if (lua_isnil(L, -1)) *log = 1;
+  else if (lua_type(L, -1) == LUA_TBOOLEAN) *log = lua_toboolean(L, -1);
+  else if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "samples") == 0) *log = 2;
+  else luaL_error(L, "%s: 'log' must be true, false or 'samples'", what);
+  lua_pop(L, 1);
 }
 
 /* --- compare ------------------------------------------------------------- */
@@ -380,6 +442,7 @@ static int l_compare(lua_State *L) {
   o.key = keys;
   read_report_opts(L, what, &o.cols, &o.ncols, &o.max_samples, &o.max_value_len, &o.time_zone, &o.log);
   o.allow_extra_columns = fmh_opt_bool(L, 1, "allow_extra_columns", 0);
+  o.explain = fmh_opt_bool(L, 1, "explain", 1);
   o.label = opt_str(L, 1, "label", what);
   fmh_verdict v;
   fmh_error e = {0};
@@ -734,6 +797,57 @@ static fmh_vkey *to_keys(lua_State *L, int t, const char *field, size_t *n) {
   return k;
 }
 
+/* Strings read are left on the stack. */
+static char **to_strings(lua_State *L, int t, const char *field, size_t *n) {
+  *n = 0;
+  lua_getfield(L, t, field);
+  if (!lua_istable(L, -1)) return NULL;
+  int lt = lua_gettop(L);
+  size_t len = (size_t)luaL_len(L, lt);
+  char **s = lua_newuserdatauv(L, sizeof *s * (len ? len : 1), 0);
+  for (size_t i = 0; i < len; i++) {
+    luaL_checkstack(L, 2, "validate.format: too many rows");
+    lua_rawgeti(L, lt, (lua_Integer)i + 1);
+    s[*n] = (char *)(lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+    (*n)++;
+  }
+  return s;
+}
+
+static fmh_vpattern *to_patterns(lua_State *L, int t, const char *field, size_t *n) {
+  *n = 0;
+  lua_getfield(L, t, field);
+  if (!lua_istable(L, -1)) return NULL;
+  int lt = lua_gettop(L);
+  size_t len = (size_t)luaL_len(L, lt);
+  fmh_vpattern *p = lua_newuserdatauv(L, sizeof *p * (len ? len : 1), 0);
+  memset(p, 0, sizeof *p * (len ? len : 1));
+  for (size_t i = 0; i < len; i++) {
+    luaL_checkstack(L, 12, "validate.format: too many patterns");
+    lua_rawgeti(L, lt, (lua_Integer)i + 1);
+    if (!lua_istable(L, -1)) continue;
+    int m = lua_gettop(L);
+    fmh_vpattern *x = &p[(*n)++];
+    lua_getfield(L, m, "column");
+    x->column = (char *)(lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL);
+    lua_getfield(L, m, "kind");
+    x->kind = lua_isstring(L, -1) ? lua_tostring(L, -1) : "?";
+    lua_getfield(L, m, "text");
+    x->text = (char *)(lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL);
+    x->count = field_u(L, m, "count");
+    x->of = field_u(L, m, "of");
+    lua_getfield(L, m, "examples");
+    if (lua_istable(L, -1)) {
+      int et = lua_gettop(L);
+      for (int k = 0; k < 2; k++) {
+        lua_rawgeti(L, et, k + 1);
+        x->examples[k] = (char *)(lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL);
+      }
+    }
+  }
+  return p;
+}
+
 static int l_format(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
@@ -757,6 +871,17 @@ static int l_format(lua_State *L) {
     v.expected_duplicated = field_u(L, c, "expected_duplicated");
     v.mismatched_rows = field_u(L, c, "mismatched_rows");
     v.mismatched_fields = field_u(L, c, "mismatched_fields");
+    v.copies_differing = field_u(L, c, "copies_differing");
+    lua_getfield(L, c, "exact");
+    int has = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (has) {
+      v.exact = field_u(L, c, "exact");
+      v.differing = field_u(L, c, "differing");
+    } else { /* a verdict of an older shape */
+      v.differing = v.mismatched_rows < v.matched ? v.mismatched_rows : v.matched;
+      v.exact = v.matched - v.differing;
+    }
   }
   lua_getfield(L, 1, "elapsed_s");
   v.elapsed_s = lua_tonumber(L, -1);
@@ -823,6 +948,10 @@ static int l_format(lua_State *L) {
     if (li == 0) { v.missing_columns = names; v.nmissing_columns = n; }
     else { v.extra_columns = names; v.nextra_columns = n; }
   }
+  v.patterns = to_patterns(L, 1, "patterns", &v.npatterns);
+  v.explain = to_patterns(L, 1, "explain", &v.nexplain);
+  v.missing_rows = to_strings(L, 1, "missing_rows", &v.nmissing_rows);
+  v.extra_rows = to_strings(L, 1, "extra_rows", &v.nextra_rows);
   lua_getfield(L, 1, "mismatches");
   if (lua_istable(L, -1)) {
     size_t n = (size_t)luaL_len(L, -1);

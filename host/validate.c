@@ -487,6 +487,20 @@ struct fmh_vcmp {
   double t0;
   vbuf tmp, tmp2;
   char where[512];
+  /* the diagnosis */
+  fmh_vx *x;
+  fmh_vhit hit;        /* what compare_field recognised in the mismatch at hand */
+  int row_samples;     /* mismatch samples taken from the current row (2 at most) */
+  int row_bad;         /* the current row differs */
+  uint64_t row_bits;   /* its differing columns (the first 64) */
+  int last_bad;        /* the previous matched row (a key's first copy) */
+  uint64_t last_bits;
+  int runs, ranged;    /* runs of the merge; one of them over a key range */
+  int failed;          /* a run failed: no diagnosis */
+  vcol **emap, **tmap; /* a side's column index -> its compared (or key) column */
+  char **enames, **tnames;
+  char (*xscr)[96];    /* per column: display text of a missing or extra row's values */
+  fmh_vxval *xv;
 };
 
 static void cell_from_sql(const fmh_value *v, vcell *c) {
@@ -696,11 +710,11 @@ static int add_key_sample(fmh_vcmp *c, fmh_vkey **list, size_t *n, const fmh_vke
   *list = nl;
   if (fmh_vkey_copy(&nl[*n], k) != 0) return -1;
   (*n)++;
-  if (c->o.log) {
+  if (c->o.log && fmh_log_enabled(c->o.log > 1 ? FMH_LOG_WARN : FMH_LOG_DEBUG)) {
     vbuf kt = {0};
     fmh_vkey_text(k, &kt);
     fmh_log_field f[] = {FMH_LS("label", c->o.label), FMH_LS("key", kt.p ? kt.p : "")};
-    fmh_log_emit(FMH_LOG_WARN, event, NULL, NULL, f, 2);
+    fmh_log_emit(c->o.log > 1 ? FMH_LOG_WARN : FMH_LOG_DEBUG, event, NULL, NULL, f, 2);
     fmh_vbuf_free(&kt);
   }
   return 0;
@@ -726,15 +740,11 @@ static int add_mismatch(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *tv
                         const char *detail) {
   c->v->mismatched_fields++;
   col->stat->mismatches++;
-  if ((int)c->v->nmismatches >= cap_samples(c)) {
-    c->v->truncated = 1;
-    return 0;
-  }
-  fmh_vmismatch *nl = realloc(c->v->mismatches, (c->v->nmismatches + 1) * sizeof *nl);
-  if (!nl) return -1;
-  c->v->mismatches = nl;
-  fmh_vmismatch *m = &nl[c->v->nmismatches];
-  memset(m, 0, sizeof *m);
+  int ci = (int)(col - c->cols);
+  if (ci < 64) c->row_bits |= UINT64_C(1) << ci;
+  int sample = (int)c->v->nmismatches < cap_samples(c) && c->row_samples < 2;
+  if (!sample) c->v->truncated = 1;
+  if (!sample && !c->x) return 0;
   fmh_vkey_part parts[16];
   fmh_vkey k;
   side_key_view(c, &c->t, &k, parts);
@@ -742,6 +752,14 @@ static int add_mismatch(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *tv
   size_t el, tl;
   int fsp = col->cls == CMP_TEMPORAL ? (col->fsp >= 0 ? col->fsp : col->gen_fsp) : 6;
   const char *es = cell_text(ev, fsp, eb, sizeof eb, &el), *ts = cell_text(tv, fsp, tb, sizeof tb, &tl);
+  if (c->x && fmh_vx_mismatch(c->x, ci, &c->hit, &k, es, el, ts, tl) != 0) return -1;
+  if (!sample) return 0;
+  c->row_samples++;
+  fmh_vmismatch *nl = realloc(c->v->mismatches, (c->v->nmismatches + 1) * sizeof *nl);
+  if (!nl) return -1;
+  c->v->mismatches = nl;
+  fmh_vmismatch *m = &nl[c->v->nmismatches];
+  memset(m, 0, sizeof *m);
   if (fmh_vkey_copy(&m->key, &k) != 0) return -1;
   m->column = strdup(col->name);
   if (es) m->expected = dup_cut(es, el, c->o.max_value_len, &m->expected_len, &m->expected_cut);
@@ -750,7 +768,7 @@ static int add_mismatch(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *tv
   m->detail = strdup(detail ? detail : reason);
   c->v->nmismatches++;
   if (!m->column || !m->detail || (es && !m->expected) || (ts && !m->actual)) return -1;
-  if (c->o.log) {
+  if (c->o.log && fmh_log_enabled(c->o.log > 1 ? FMH_LOG_WARN : FMH_LOG_DEBUG)) {
     vbuf kt = {0};
     fmh_vkey_text(&k, &kt);
     fmh_log_field f[8];
@@ -762,7 +780,7 @@ static int add_mismatch(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *tv
     f[nf++] = ts ? FMH_LSN("actual", m->actual, m->actual_len) : FMH_LS("actual", "NULL");
     f[nf++] = FMH_LS("reason", reason);
     f[nf++] = FMH_LS("detail", m->detail);
-    fmh_log_emit(FMH_LOG_WARN, "validate.mismatch", reason, "field differs from the expected value", f, nf);
+    fmh_log_emit(c->o.log > 1 ? FMH_LOG_WARN : FMH_LOG_DEBUG, "validate.mismatch", reason, "field differs from the expected value", f, nf);
     fmh_vbuf_free(&kt);
   }
   return 0;
@@ -869,18 +887,24 @@ static uint32_t utf8_code(const char *s, size_t len) {
 /* Why two strings differ, into d: characters turned into '?' (a character
  * set that cannot hold them), a cut (a shorter column), else the first
  * differing byte. */
-static void string_detail(const char *es, size_t el, const char *ts, size_t tl, int bytes, char *d, size_t cap) {
+static void string_detail(const char *es, size_t el, const char *ts, size_t tl, int bytes, char *d, size_t cap,
+                          fmh_vhit *h) {
   const char *what = bytes ? "bytes" : "strings";
   size_t ie = 0, it = 0, q = 0, first_q = 0, other = 0, chars = 0;
   uint32_t first_code = 0;
+  int all4 = 1, kept_wide = 0, lost_bmp = 0;
   while (!bytes && ie < el && it < tl) {
     size_t le = utf8_len(es, el, ie), lt = utf8_len(ts, tl, it);
     if (le == lt && memcmp(es + ie, ts + it, le) == 0) {
       /* the same character */
+      if (le >= 3) kept_wide = 1; /* above U+07FF: no single-byte set holds it */
     } else if (ts[it] == '?' && lt == 1) {
+      uint32_t code = utf8_code(es + ie, le);
+      if (code < 0x10000) all4 = 0;
+      if (code > 0xFF && code < 0x10000) lost_bmp = 1;
       if (q++ == 0) {
         first_q = chars;
-        first_code = utf8_code(es + ie, le);
+        first_code = code;
       }
     } else {
       other = 1;
@@ -896,12 +920,17 @@ static void string_detail(const char *es, size_t el, const char *ts, size_t tl, 
                      "%zu character%s became '?' (the first, U+%04" PRIX32 " at character %zu): the target column's "
                      "character set cannot hold %s",
                      q, q == 1 ? "" : "s", first_code, first_q, q == 1 ? "it" : "them");
+    h->kind = FMH_VP_CHARSET;
+    h->name = all4 && kept_wide ? "4-byte" : lost_bmp && !kept_wide ? "latin1" : NULL;
     if (ie < el && n > 0 && (size_t)n < cap)
       snprintf(d + n, cap - (size_t)n, "; and the target holds only the first %zu of %zu characters (cut)", tc, ec);
     return;
   }
   if (tl < el && memcmp(es, ts, tl) == 0) {
     snprintf(d, cap, "the target holds the first %zu of %zu %s (cut)", tc, ec, bytes ? "bytes" : "characters");
+    h->kind = FMH_VP_TRUNCATION;
+    h->param = (int64_t)tc;
+    h->name = bytes ? "bytes" : "characters";
     return;
   }
   size_t m = el < tl ? el : tl, i = 0;
@@ -915,7 +944,7 @@ static void offset_text(int64_t minutes, char *out, size_t cap) {
   snprintf(out, cap, "%c%02" PRId64 ":%02" PRId64, minutes < 0 ? '-' : '+', a / 60, a % 60);
 }
 
-static void temporal_detail(int64_t eu, char ek, int64_t tu, char tk, int fsp, char *d, size_t cap) {
+static void temporal_detail(int64_t eu, char ek, int64_t tu, char tk, int fsp, char *d, size_t cap, fmh_vhit *h) {
   int64_t diff = tu - eu;
   int64_t adiff = diff < 0 ? -diff : diff;
   const char *unit = "microseconds";
@@ -929,10 +958,19 @@ static void temporal_detail(int64_t eu, char ek, int64_t tu, char tk, int fsp, c
   int64_t day = eu >= 0 ? eu / US_PER_DAY : -((-eu + US_PER_DAY - 1) / US_PER_DAY);
   if (ek == 'x' && tk == 'd' && tu == day * US_PER_DAY) {
     n = snprintf(d + o, cap - o, ": the target holds the date only (a DATE column for DATETIME data?)");
+    h->kind = FMH_VP_DATE_ONLY;
   } else if (adiff % INT64_C(60000000) == 0 && adiff < INT64_C(86400000000)) {
     char off[24];
     offset_text(diff / INT64_C(60000000), off, sizeof off);
     n = snprintf(d + o, cap - o, ", a shift of %s (a time zone offset?)", off);
+    h->kind = FMH_VP_TIME_SHIFT;
+    h->param = diff / INT64_C(60000000);
+    if (ek != 't') {
+      int64_t y;
+      int mo, dd;
+      civil_from_days(day, &y, &mo, &dd);
+      h->month = mo;
+    }
   } else {
     n = 0;
     /* the value cut to fewer fraction digits: a column of a smaller fsp */
@@ -940,12 +978,14 @@ static void temporal_detail(int64_t eu, char ek, int64_t tu, char tk, int fsp, c
       if (temporal_cut(eu, ek, k) == tu) {
         n = snprintf(d + o, cap - o, ": the expected value cut to %d fraction digit%s (a column of fsp %d?)", k,
                      k == 1 ? "" : "s", k);
+        h->kind = FMH_VP_FSP;
+        h->param = k;
         break;
       }
   }
   if (n < 0 || (size_t)n >= cap - o) return;
   o += (size_t)n;
-  snprintf(d + o, cap - o, " (compared at fsp %d)", fsp < 0 ? 6 : fsp);
+  snprintf(d + o, cap - o, " (compared at fsp %d)", fsp);
 }
 
 /* A numeric column compared within a tolerance the user gave: 0 equal,
@@ -973,13 +1013,49 @@ static int compare_tolerance(fmh_vcmp *c, vcol *col, const vcell *ev, const vcel
 }
 
 /* 0 equal, 1 mismatch recorded, -1 out of memory. */
+/* What a value a NOT NULL column puts for NULL looks like: "0", "''",
+ * "the epoch", "the zero date", or NULL. */
+static const char *default_name(const vcell *tv) {
+  switch (tv->k) {
+    case CK_INT: return tv->i == 0 ? "0" : NULL;
+    case CK_UINT: return tv->u == 0 ? "0" : NULL;
+    case CK_DOUBLE: case CK_FLOAT: return tv->d == 0 ? "0" : NULL;
+    case CK_DEC: {
+      int inv;
+      return fmh_vdec_equal_text(tv->s, tv->len, "0", 1, &inv) && !inv ? "0" : NULL;
+    }
+    case CK_TEXT: case CK_BYTES: return tv->len == 0 ? "''" : NULL;
+    case CK_JSON: return tv->len == 0 ? "''" : NULL;
+    case CK_TTEXT:
+      if (tv->len >= 10 && memcmp(tv->s, "0000-00-00", 10) == 0) return "the zero date";
+      if (tv->len >= 10 && memcmp(tv->s, "1970-01-01", 10) == 0) {
+        for (size_t i = 10; i < tv->len; i++)
+          if (tv->s[i] >= '1' && tv->s[i] <= '9') return NULL;
+        return "the epoch";
+      }
+      if (tv->len >= 8 && strspn(tv->s, "0:.") == tv->len) return "0";
+      return NULL;
+    case CK_TUS: return tv->i == 0 ? "the epoch" : NULL;
+    default: return NULL;
+  }
+}
+
 static int compare_field(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *tv) {
   char detail[400];
   detail[0] = '\0';
+  memset(&c->hit, 0, sizeof c->hit);
   if (ev->k == CK_NULL || tv->k == CK_NULL) {
     if (ev->k == tv->k) return 0;
-    if (ev->k == CK_NULL)
-      return add_mismatch(c, col, ev, tv, FMH_VR_NULL_EXPECTED, "expected NULL, the target holds a value") < 0 ? -1 : 1;
+    if (ev->k == CK_NULL) {
+      const char *dn = default_name(tv);
+      if (dn) {
+        c->hit.kind = FMH_VP_NULL_DEFAULT;
+        c->hit.name = dn;
+        snprintf(detail, sizeof detail, "expected NULL, the target holds %s (a NOT NULL column's default?)", dn);
+      }
+      return add_mismatch(c, col, ev, tv, FMH_VR_NULL_EXPECTED,
+                          dn ? detail : "expected NULL, the target holds a value") < 0 ? -1 : 1;
+    }
     return add_mismatch(c, col, ev, tv, FMH_VR_NULL_ACTUAL, "expected a value, the target holds NULL") < 0 ? -1 : 1;
   }
   char eb[96], tb[96];
@@ -994,12 +1070,17 @@ static int compare_field(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *t
     if (cell_int(ev, &en, &em) == 0 && cell_int(tv, &tn, &tm) == 0) {
       if (en == tn && em == tm) return 0;
       const char *lim = int_limit_name(tn, tm);
-      if (lim && en == tn && em > tm)
+      if (lim && en == tn && em > tm) {
         snprintf(detail, sizeof detail, "integers differ: the target holds the %s %s, the value clipped to it "
                  "(a narrower integer column?)", tn ? "minimum of" : "maximum of", lim);
-      else if (en && !tn && tm == 0)
+        c->hit.kind = FMH_VP_CLIPPING;
+        /* a signed type's two bounds are one range */
+        c->hit.name = lim;
+      } else if (en && !tn && tm == 0) {
         snprintf(detail, sizeof detail, "integers differ: the target holds 0, a negative value clipped to it "
                  "(an UNSIGNED column?)");
+        c->hit.kind = FMH_VP_UNSIGNED;
+      }
       return add_mismatch(c, col, ev, tv, FMH_VR_INTEGER, detail[0] ? detail : "integers differ") < 0 ? -1 : 1;
     }
     /* else compare as exact decimals */
@@ -1012,21 +1093,38 @@ static int compare_field(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *t
       if (fmh_vdec_equal_text(es, el, ts, tl, &invalid)) return 0;
       const char *why = col->cls == CMP_INTEGER ? FMH_VR_INTEGER : FMH_VR_DECIMAL;
       if (invalid) return add_mismatch(c, col, ev, tv, why, "not a decimal number on one side, and the texts differ") < 0 ? -1 : 1;
-      size_t k = frac_digits(ts, tl);
+      /* the fewest places the target's value is rounded to: its column's
+       * scale may show more digits ("-67.570000000" in a DECIMAL(22,9)) */
+      size_t kt = frac_digits(ts, tl), ke = frac_digits(es, el), k = kt;
+      while (k > 0 && ts[tl - (kt - k) - 1] == '0') k--;
       char rounded[128];
-      size_t rl = k < frac_digits(es, el) ? decimal_round(es, el, k, rounded, sizeof rounded) : 0;
+      size_t rl = kt < ke ? decimal_round(es, el, kt, rounded, sizeof rounded) : 0;
+      int inv0;
+      if (rl && fmh_vdec_equal_text(rounded, rl, ts, tl, &inv0)) k = kt; /* the column's own scale */
+      else rl = 0;
+      for (; !rl && k < ke && k <= kt; k++) {
+        rl = decimal_round(es, el, k, rounded, sizeof rounded);
+        if (rl && fmh_vdec_equal_text(rounded, rl, ts, tl, &inv0)) break;
+        rl = 0;
+      }
       size_t nines = 0, digits = 0;
       for (size_t i = 0; i < tl; i++) {
         if (ts[i] >= '0' && ts[i] <= '9') digits++;
         if (ts[i] == '9') nines++;
       }
       int inv2;
-      if (rl && fmh_vdec_equal_text(rounded, rl, ts, tl, &inv2))
+      if (rl && fmh_vdec_equal_text(rounded, rl, ts, tl, &inv2)) {
         snprintf(detail, sizeof detail, "decimal values differ: the target holds the value rounded to %zu decimal "
                  "place%s (a column of a smaller scale?)", k, k == 1 ? "" : "s");
-      else if (digits > 0 && nines == digits)
+        c->hit.kind = FMH_VP_ROUNDING;
+        c->hit.param = (int64_t)k;
+      } else if (digits > 0 && nines == digits) {
         snprintf(detail, sizeof detail, "decimal values differ: the target holds the largest value its column can "
                  "hold, the value clipped to it (a column of a smaller precision?)");
+        c->hit.kind = FMH_VP_CLIPPING;
+        c->hit.name = "DECIMAL";
+        c->hit.param = (int64_t)(digits * 100 + k);
+      }
       return add_mismatch(c, col, ev, tv, why, detail[0] ? detail : "decimal values differ numerically") < 0 ? -1 : 1;
     }
     case CMP_DOUBLE: {
@@ -1046,12 +1144,31 @@ static int compare_field(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *t
         else
           n = snprintf(detail, sizeof detail, "doubles differ");
         if (n > 0 && (size_t)n < sizeof detail) {
-          if (isfinite(ed) && (float)ed == (float)td)
+          if (isfinite(ed) && (float)ed == (float)td) {
             snprintf(detail + n, sizeof detail - (size_t)n,
                      ": the target holds the expected value at float precision (a FLOAT column for DOUBLE data?)");
-          else if (fabs(ed) > FLT_MAX && fabs(td) == (double)FLT_MAX && (ed < 0) == (td < 0))
+            c->hit.kind = FMH_VP_FLOAT;
+          } else if (fabs(ed) > FLT_MAX && fabs(td) == (double)FLT_MAX && (ed < 0) == (td < 0)) {
             snprintf(detail + n, sizeof detail - (size_t)n,
                      ": the target holds the largest FLOAT, the value clipped to it (a FLOAT column for DOUBLE data?)");
+            c->hit.kind = FMH_VP_CLIPPING;
+            c->hit.name = "FLOAT";
+          } else if (isfinite(ed) && isfinite(td)) {
+            /* a DECIMAL(p,k) column for DOUBLE data: the value rounded to k places */
+            char eb2[40], tb2[40], rb[64];
+            size_t e2 = (size_t)(fmh_gen_format_double(eb2, ed) - eb2), t2 = (size_t)(fmh_gen_format_double(tb2, td) - tb2);
+            size_t k = frac_digits(tb2, t2);
+            size_t rl = !memchr(eb2, 'e', e2) && !memchr(tb2, 'e', t2) && k < frac_digits(eb2, e2)
+                            ? decimal_round(eb2, e2, k, rb, sizeof rb) : 0;
+            int inv;
+            if (rl && fmh_vdec_equal_text(rb, rl, tb2, t2, &inv)) {
+              snprintf(detail + n, sizeof detail - (size_t)n,
+                       ": the target holds the value rounded to %zu decimal place%s (a DECIMAL column for DOUBLE "
+                       "data?)", k, k == 1 ? "" : "s");
+              c->hit.kind = FMH_VP_ROUNDING;
+              c->hit.param = (int64_t)k;
+            }
+          }
         }
         return add_mismatch(c, col, ev, tv, FMH_VR_DOUBLE, detail) < 0 ? -1 : 1;
       }
@@ -1075,7 +1192,7 @@ static int compare_field(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *t
       if (cell_temporal(ev, &eu, &ek) == 0 && cell_temporal(tv, &tu, &tk) == 0) {
         int fsp = col->fsp;
         if (temporal_cut(eu, ek, fsp) == temporal_cut(tu, tk, fsp)) return 0;
-        temporal_detail(eu, ek, tu, tk, fsp, detail, sizeof detail);
+        temporal_detail(eu, ek, tu, tk, fsp >= 0 ? fsp : col->gen_fsp, detail, sizeof detail, &c->hit);
         return add_mismatch(c, col, ev, tv, FMH_VR_TEMPORAL, detail) < 0 ? -1 : 1;
       }
       const char *es = cell_text(ev, 6, eb, sizeof eb, &el), *ts = cell_text(tv, 6, tb, sizeof tb, &tl);
@@ -1095,7 +1212,17 @@ static int compare_field(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *t
     case CMP_BYTES: {
       const char *es = cell_text(ev, 6, eb, sizeof eb, &el), *ts = cell_text(tv, 6, tb, sizeof tb, &tl);
       if (el == tl && memcmp(es, ts, el) == 0) return 0;
-      string_detail(es, el, ts, tl, col->cls == CMP_BYTES, detail, sizeof detail);
+      size_t i0 = 0, j0 = 0;
+      while (i0 < el && (es[i0] == ' ' || es[i0] == '\n' || es[i0] == '\t' || es[i0] == '\r')) i0++;
+      while (j0 < tl && (ts[j0] == ' ' || ts[j0] == '\n' || ts[j0] == '\t' || ts[j0] == '\r')) j0++;
+      char where[300];
+      if (col->cls == CMP_STRING && i0 < el && j0 < tl && (es[i0] == '{' || es[i0] == '[') && es[i0] == ts[j0] &&
+          fmh_vjson_compare(es, el, ts, tl, where, sizeof where) == 0) {
+        c->hit.kind = FMH_VP_JSON_TEXT;
+        return add_mismatch(c, col, ev, tv, FMH_VR_STRING,
+                            "the same JSON document in other text (re-serialised JSON?)") < 0 ? -1 : 1;
+      }
+      string_detail(es, el, ts, tl, col->cls == CMP_BYTES, detail, sizeof detail, &c->hit);
       return add_mismatch(c, col, ev, tv, col->cls == CMP_STRING ? FMH_VR_STRING : FMH_VR_BYTES, detail) < 0 ? -1 : 1;
     }
   }
@@ -1447,6 +1574,11 @@ static int setup_col_(fmh_vcmp *c, vcol *col, const char *name, int ti, int ei, 
       col->gen_fsp = 0;
   } else {
     cls = class_of_sql(&c->e.cols[ei]);
+    /* the precision the expected side holds, for the text of a mismatch */
+    if (cls == CMP_TEMPORAL) {
+      int d = (int)c->e.cols[ei].decimals;
+      col->gen_fsp = !strcmp(c->e.cols[ei].type, "date") ? 0 : d >= 0 && d <= 6 ? d : 6;
+    }
   }
   if (cls == CMP_STRING && class_of_sql(tc) == CMP_JSON) cls = CMP_JSON;
   if (opt && opt->as) {
@@ -1566,6 +1698,30 @@ static int resolve(fmh_vcmp *c, fmh_error *e) {
     if ((opt && opt->ignore) || side_find(&c->e, name) >= 0) continue;
     if (push_name(&v->extra_columns, &v->nextra_columns, name) != 0) goto oom;
   }
+  if (c->o.explain) {
+    int ne = c->ncols_e, nt = c->ncols_t, nmax = ne > nt ? ne : nt;
+    c->emap = calloc((size_t)(ne ? ne : 1), sizeof *c->emap);
+    c->tmap = calloc((size_t)(nt ? nt : 1), sizeof *c->tmap);
+    c->enames = calloc((size_t)(ne ? ne : 1), sizeof *c->enames);
+    c->tnames = calloc((size_t)(nt ? nt : 1), sizeof *c->tnames);
+    c->xscr = calloc((size_t)(nmax ? nmax : 1), sizeof *c->xscr);
+    c->xv = calloc((size_t)(nmax ? nmax : 1), sizeof *c->xv);
+    if (!c->emap || !c->tmap || !c->enames || !c->tnames || !c->xscr || !c->xv) goto oom;
+    for (int i = 0; i < ne; i++)
+      if (!(c->enames[i] = strdup(side_colname(&c->e, i)))) goto oom;
+    for (int i = 0; i < nt; i++)
+      if (!(c->tnames[i] = strdup(side_colname(&c->t, i)))) goto oom;
+    for (int i = 0; i < c->ncols; i++) {
+      c->emap[c->cols[i].ei] = &c->cols[i];
+      c->tmap[c->cols[i].ti] = &c->cols[i];
+    }
+    for (int k = 0; k < c->o.nkey; k++) {
+      c->emap[c->keys[k].ei] = &c->keys[k];
+      c->tmap[c->keys[k].ti] = &c->keys[k];
+    }
+    c->x = fmh_vx_new(c->ncols, c->enames, ne, c->keys[0].ei, c->tnames, nt, c->keys[0].ti);
+    if (!c->x) goto oom;
+  }
   c->resolved = 1;
   return 0;
 oom:
@@ -1577,6 +1733,8 @@ oom:
 
 static int compare_row(fmh_vcmp *c) {
   int bad = 0;
+  c->row_samples = 0;
+  c->row_bits = 0;
   for (int i = 0; i < c->ncols; i++) {
     vcol *col = &c->cols[i];
     vcell ev, tv;
@@ -1588,7 +1746,61 @@ static int compare_row(fmh_vcmp *c) {
     bad |= r;
   }
   if (bad) c->v->mismatched_rows++;
+  c->row_bad = bad;
   return 0;
+}
+
+/* A side's value as the explain accumulators see it; text in buf. */
+static void xval_of(const vcell *cell, fmh_vxval *x, char *buf) {
+  memset(x, 0, sizeof *x);
+  size_t len = 0;
+  const char *s = cell_text(cell, 6, buf, 96, &len);
+  x->s = s ? s : "";
+  x->len = s ? len : 0;
+  switch (cell->k) {
+    case CK_NULL: x->null = 1; break;
+    case CK_INT: x->isint = 1; x->i = cell->i; break;
+    case CK_UINT:
+      if (cell->u <= (uint64_t)INT64_MAX) {
+        x->isint = 1;
+        x->i = (int64_t)cell->u;
+      }
+      break;
+    case CK_DOUBLE: case CK_FLOAT:
+      x->isnum = isfinite(cell->d);
+      x->d = cell->d;
+      break;
+    case CK_DEC: {
+      int ok;
+      x->d = cell_double(cell, &ok);
+      x->isnum = ok;
+      break;
+    }
+    case CK_TUS: x->isint = 1; x->i = cell->i; break;
+    case CK_TTEXT: {
+      char tk;
+      x->isint = temporal_parse(cell->s, cell->len, &x->i, &tk) == 0;
+      break;
+    }
+    default: break;
+  }
+}
+
+/* Feed the current row of side s (0: expected, a missing row; 1: target, an
+ * extra row) to the explain accumulators. */
+static int explain_row(fmh_vcmp *c, int side) {
+  vside *s = side ? &c->t : &c->e;
+  vcol **map = side ? c->tmap : c->emap;
+  int n = side ? c->ncols_t : c->ncols_e;
+  for (int i = 0; i < n; i++) {
+    vcell cell;
+    side_cell(c, s, map[i], i, &cell, c->xscr[i]);
+    xval_of(&cell, &c->xv[i], c->xscr[i]);
+  }
+  fmh_vkey_part parts[16];
+  fmh_vkey k;
+  side_key_view(c, s, &k, parts);
+  return fmh_vx_row(c->x, side, c->xv, &k);
 }
 
 static int sample_key(fmh_vcmp *c, vside *s, fmh_vkey **list, size_t *n, const char *event) {
@@ -1618,6 +1830,7 @@ static int merge(fmh_vcmp *c, fmh_error *e) {
       if (!e_matched) {
         v->missing++;
         if (sample_key(c, E, &v->missing_keys, &v->nmissing_keys, "validate.missing") != 0) goto oom;
+        if (c->x && explain_row(c, 0) != 0) goto oom;
       }
       e_matched = 0;
       if (advance_expected(c, e) < 0) return -1;
@@ -1628,15 +1841,26 @@ static int merge(fmh_vcmp *c, fmh_error *e) {
       if (T->repeat == 1) {
         v->duplicated++;
         if (sample_key(c, T, &v->duplicated_keys, &v->nduplicated_keys, "validate.duplicated") != 0) goto oom;
+        if (k == 0) fmh_vx_copy(c->x, c->last_bad, c->last_bits);
       }
-      if (k == 0 && compare_row(c) != 0) goto oom;
+      if (k == 0) {
+        if (compare_row(c) != 0) goto oom;
+        if (c->row_bad) v->copies_differing++;
+        fmh_vx_copy(c->x, c->row_bad, c->row_bits);
+      }
     } else if (k == 0) {
       v->matched++;
       e_matched = 1;
       if (compare_row(c) != 0) goto oom;
+      if (c->row_bad) v->differing++;
+      else v->exact++;
+      c->last_bad = c->row_bad;
+      c->last_bits = c->row_bits;
+      if (c->x) fmh_vx_present(c->x);
     } else {
       v->extra++;
       if (sample_key(c, T, &v->extra_keys, &v->nextra_keys, "validate.extra") != 0) goto oom;
+      if (c->x && explain_row(c, 1) != 0) goto oom;
     }
     if (side_advance(c, T, e) < 0) return -1;
   }
@@ -1702,6 +1926,7 @@ void fmh_vcompare_opts_default(fmh_vcompare_opts *o) {
   o->max_samples = 20;
   o->max_value_len = 256;
   o->time_zone = "+00:00";
+  o->explain = 1;
 }
 
 int fmh_vcmp_begin(const fmh_vcompare_opts *o, fmh_verdict *v, fmh_vcmp **out, fmh_error *e) {
@@ -1765,7 +1990,10 @@ int fmh_vcmp_run(fmh_vcmp *c, const fmh_vrange *r, fmh_error *e) {
     goto done;
   }
   c->t.rows = c->e.rows = 0;
+  c->runs++;
+  if (r) c->ranged = 1;
   rc = merge(c, e);
+  if (rc != 0) c->failed = 1;
   c->v->target += c->t.rows;
   c->v->expected += c->e.rows;
 done:
@@ -1774,8 +2002,160 @@ done:
   return rc;
 }
 
+/* Count the rows of a side (0 expected, 1 target) that satisfy each
+ * predicate of that side; stops once none can still hold. */
+static int explain_pass(fmh_vcmp *c, int side, fmh_vxpred *p, int np, fmh_error *e) {
+  vside *s = side ? &c->t : &c->e;
+  uint64_t need = side ? c->v->extra : c->v->missing;
+  int live = 0;
+  for (int i = 0; i < np; i++) live += p[i].side == side;
+  if (!live) return 0;
+  int rc = -1;
+  if (side_open(c, s, NULL, e) != 0) goto done;
+  if (side_ncols(s) != (side ? c->ncols_t : c->ncols_e)) {
+    fmh_error_set(e, "validate", 0, 0, "validate: the %s changed shape", s->role);
+    goto done;
+  }
+  vcol **map = side ? c->tmap : c->emap;
+  while (live > 0) {
+    int r = side_fetch(c, s, e);
+    if (r < 0) goto done;
+    if (r == 0) break;
+    for (int i = 0; i < np; i++) {
+      if (p[i].side != side || p[i].count > need) continue;
+      vcell cell;
+      fmh_vxval xv;
+      side_cell(c, s, map[p[i].col], p[i].col, &cell, c->xscr[p[i].col]);
+      xval_of(&cell, &xv, c->xscr[p[i].col]);
+      if (fmh_vx_eval(&p[i], &xv) && ++p[i].count > need) live--;
+    }
+  }
+  rc = 0;
+done:
+  side_close(s);
+  return rc;
+}
+
+/* A compared column the target holds one row of per distinct value, that
+ * the kept missing rows' values of are all held by: rows collapsed by a
+ * wrong key. NULL when none. */
+static const char *explain_collapse(fmh_vcmp *c, uint64_t *rows, fmh_error *e) {
+  fmh_verdict *v = c->v;
+  int nk = fmh_vx_nkept(c->x);
+  if (v->missing < 3 || v->extra || v->duplicated || nk < 2 || !c->ncols) return NULL;
+  const char *found = NULL;
+  vbuf q = {0};
+  fmh_conn *conn = NULL;
+  fmh_cursor *cur = NULL;
+  fmh_exec_result res;
+  const fmh_value *row;
+  if (fmh_pool_acquire(c->t.src.pool, -1, &conn, e) != 0) return NULL;
+  int tz = fmh_vsession_tz(conn, c->o.time_zone, e) == 0;
+  if (!tz) goto done;
+  vbuf from = {0};
+  fmh_vbuf_puts(&from, " FROM ");
+  if (c->t.src.query) {
+    fmh_vbuf_puts(&from, "(");
+    fmh_vbuf_puts(&from, c->t.src.query);
+    fmh_vbuf_puts(&from, ") AS fmh_q");
+  } else {
+    fmh_vbuf_ident(&from, c->t.src.table, 1);
+    if (c->t.src.where && c->t.src.where[0]) fmh_vbuf_printf(&from, " WHERE (%s)", c->t.src.where);
+  }
+  fmh_vbuf_puts(&q, "SELECT COUNT(*)");
+  for (int i = 0; i < c->ncols; i++) {
+    fmh_vbuf_puts(&q, ", COUNT(DISTINCT ");
+    fmh_vbuf_ident(&q, c->cols[i].name, 0);
+    fmh_vbuf_puts(&q, ")");
+  }
+  if (from.p) fmh_vbuf_put(&q, from.p, from.len);
+  if (!q.p || !from.p || fmh_conn_run(conn, q.p, q.len, NULL, 0, 0, &cur, &res, e) != 0 || !cur ||
+      fmh_cursor_fetch(cur, &row, e) != 1) {
+    fmh_vbuf_free(&from);
+    goto done;
+  }
+  uint64_t total = row[0].t == FMH_V_INT ? (uint64_t)row[0].i : row[0].u;
+  uint64_t *distinct = calloc((size_t)c->ncols, sizeof *distinct);
+  for (int i = 0; distinct && i < c->ncols; i++)
+    distinct[i] = row[i + 1].t == FMH_V_INT ? (uint64_t)row[i + 1].i : row[i + 1].u;
+  fmh_cursor_close(cur);
+  cur = NULL;
+  for (int i = 0; distinct && i < c->ncols && !found && total > 0; i++) {
+    vcol *col = &c->cols[i];
+    if (distinct[i] != total || col->cls == CMP_DOUBLE || col->cls == CMP_FLOAT || col->cls == CMP_JSON) continue;
+    /* the distinct values of the kept missing rows, all held by the target? */
+    q.len = 0;
+    fmh_vbuf_puts(&q, "SELECT COUNT(*)");
+    fmh_vbuf_put(&q, from.p, from.len);
+    fmh_vbuf_puts(&q, c->t.src.query || !(c->t.src.where && c->t.src.where[0]) ? " WHERE " : " AND ");
+    fmh_vbuf_ident(&q, col->name, 0);
+    fmh_vbuf_puts(&q, " IN (");
+    uint64_t nd = 0;
+    for (int k = 0; k < nk; k++) {
+      size_t len, l2;
+      const char *val = fmh_vx_missing_value(c->x, k, col->ei, &len);
+      if (!val) {
+        nd = 0;
+        break;
+      }
+      int dup = 0;
+      for (int j = 0; j < k && !dup; j++) {
+        const char *o = fmh_vx_missing_value(c->x, j, col->ei, &l2);
+        dup = o && l2 == len && memcmp(o, val, len) == 0;
+      }
+      if (dup) continue;
+      fmh_vkey_part part = {.kind = FMH_VK_TEXT, .s = (char *)val, .len = len};
+      if (nd++) fmh_vbuf_puts(&q, ", ");
+      fmh_vbuf_literal(&q, conn, &part, col->binary);
+    }
+    fmh_vbuf_puts(&q, ")");
+    /* a value every kept missing row has alone proves little */
+    if (nd < 2 || !q.p) continue;
+    if (fmh_conn_run(conn, q.p, q.len, NULL, 0, 0, &cur, &res, e) != 0 || !cur) break;
+    if (fmh_cursor_fetch(cur, &row, e) == 1) {
+      uint64_t held = row[0].t == FMH_V_INT ? (uint64_t)row[0].i : row[0].u;
+      if (held == nd) {
+        found = col->name;
+        *rows = total;
+      }
+    }
+    fmh_cursor_close(cur);
+    cur = NULL;
+  }
+  free(distinct);
+  fmh_vbuf_free(&from);
+done:
+  if (cur) fmh_cursor_close(cur);
+  fmh_vbuf_free(&q);
+  if (tz && !fmh_conn_is_broken(conn)) fmh_vsession_restore(conn);
+  fmh_pool_release(conn);
+  return found;
+}
+
+/* The diagnosis, best effort: a failure of its extra queries leaves it out. */
+static void explain_finish(fmh_vcmp *c) {
+  fmh_verdict *v = c->v;
+  fmh_error e = {0};
+  fmh_vxpred preds[64];
+  int np = 0;
+  if (c->runs == 1 && !c->ranged && (v->missing >= 3 || v->extra >= 3)) {
+    np = fmh_vx_candidates(c->x, preds, 64);
+    if (explain_pass(c, 0, preds, np, &e) != 0 || explain_pass(c, 1, preds, np, &e) != 0) np = 0;
+    fmh_error_clear(&e);
+  }
+  uint64_t crow = 0;
+  const char *collapse = c->runs == 1 && !c->ranged ? explain_collapse(c, &crow, &e) : NULL;
+  fmh_error_clear(&e);
+  char **names = calloc((size_t)(c->ncols ? c->ncols : 1), sizeof *names);
+  if (!names) return;
+  for (int i = 0; i < c->ncols; i++) names[i] = c->cols[i].name;
+  fmh_vx_finish(c->x, v, names, preds, np, collapse, crow);
+  free(names);
+}
+
 void fmh_vcmp_end(fmh_vcmp *c, double elapsed_s) {
   fmh_verdict *v = c->v;
+  if (c->x && c->resolved && !c->failed) explain_finish(c);
   v->ok = v->missing == 0 && v->extra == 0 && v->duplicated == 0 && v->expected_duplicated == 0 &&
           v->mismatched_rows == 0 && v->nmissing_columns == 0 && (c->o.allow_extra_columns || v->nextra_columns == 0);
   v->elapsed_s = elapsed_s >= 0 ? elapsed_s : fmh_vnow() - c->t0;
@@ -1786,8 +2166,22 @@ void fmh_vcmp_end(fmh_vcmp *c, double elapsed_s) {
                          FMH_LI("extra", v->extra), FMH_LI("duplicated", v->duplicated),
                          FMH_LI("mismatched_rows", v->mismatched_rows),
                          FMH_LI("mismatched_fields", v->mismatched_fields), FMH_LN("elapsed_s", v->elapsed_s)};
-    fmh_log_emit(v->ok ? FMH_LOG_INFO : FMH_LOG_WARN, "validate.verdict", NULL, NULL, f, sizeof f / sizeof *f);
+    size_t nf = sizeof f / sizeof *f;
+    fmh_log_field g[16];
+    memcpy(g, f, sizeof f);
+    const char *why = v->nexplain ? v->explain[0].text : v->npatterns ? v->patterns[0].text : NULL;
+    if (why) g[nf++] = FMH_LS("diagnosis", why);
+    fmh_log_emit(v->ok ? FMH_LOG_INFO : FMH_LOG_WARN, "validate.verdict", NULL, NULL, g, nf);
   }
+  fmh_vx_free(c->x);
+  for (int i = 0; c->enames && i < c->ncols_e; i++) free(c->enames[i]);
+  for (int i = 0; c->tnames && i < c->ncols_t; i++) free(c->tnames[i]);
+  free(c->enames);
+  free(c->tnames);
+  free(c->emap);
+  free(c->tmap);
+  free(c->xscr);
+  free(c->xv);
   side_free(&c->t);
   side_free(&c->e);
   for (int i = 0; i < c->ncols; i++) free(c->cols[i].name);
@@ -1839,6 +2233,19 @@ void fmh_verdict_free(fmh_verdict *v) {
   free_names(v->missing_columns, v->nmissing_columns);
   free_names(v->extra_columns, v->nextra_columns);
   free(v->checksum_function);
+  for (int k = 0; k < 2; k++) {
+    fmh_vpattern *l = k ? v->explain : v->patterns;
+    size_t n = k ? v->nexplain : v->npatterns;
+    for (size_t i = 0; i < n; i++) {
+      free(l[i].column);
+      free(l[i].text);
+      free(l[i].examples[0]);
+      free(l[i].examples[1]);
+    }
+    free(l);
+  }
+  free_names(v->missing_rows, v->nmissing_rows);
+  free_names(v->extra_rows, v->nextra_rows);
   memset(v, 0, sizeof *v);
 }
 
@@ -1859,12 +2266,13 @@ char *fmh_verdict_format(const fmh_verdict *v) {
     fmh_vbuf_printf(&b, "  expected: generator seed %" PRIu64 ", rows %" PRId64 "..%" PRId64 "\n", v->seed,
                     v->first, v->last);
   fmh_vbuf_printf(&b,
-                  "  rows: expected %" PRIu64 ", target %" PRIu64 "; keys matched %" PRIu64 ", missing %" PRIu64
-                  ", extra %" PRIu64 ", duplicated %" PRIu64,
-                  v->expected, v->target, v->matched, v->missing, v->extra, v->duplicated);
-  if (v->duplicate_rows) fmh_vbuf_printf(&b, " (%" PRIu64 " extra copies)", v->duplicate_rows);
-  fmh_vbuf_printf(&b, "; rows with mismatches %" PRIu64 " (%" PRIu64 " fields)\n", v->mismatched_rows,
-                  v->mismatched_fields);
+                  "  rows: expected %" PRIu64 ", target %" PRIu64 "; keys present %" PRIu64 " (exact %" PRIu64
+                  ", differing %" PRIu64 "), missing %" PRIu64 ", extra %" PRIu64 ", duplicated %" PRIu64,
+                  v->expected, v->target, v->matched, v->exact, v->differing, v->missing, v->extra, v->duplicated);
+  if (v->duplicate_rows)
+    fmh_vbuf_printf(&b, " (%" PRIu64 " extra copies, %" PRIu64 " of them differing)", v->duplicate_rows,
+                    v->copies_differing);
+  fmh_vbuf_printf(&b, "; %" PRIu64 " differing fields\n", v->mismatched_fields);
   if (v->expected_duplicated)
     fmh_vbuf_printf(&b, "  the expected side repeats %" PRIu64 " keys (its key is not unique)\n",
                     v->expected_duplicated);
@@ -1884,6 +2292,19 @@ char *fmh_verdict_format(const fmh_verdict *v) {
     for (size_t i = 0; i < v->nextra_columns; i++) fmh_vbuf_printf(&b, " %s", v->extra_columns[i]);
     fmh_vbuf_puts(&b, "\n");
   }
+  if (v->npatterns || v->nexplain) {
+    fmh_vbuf_puts(&b, "  diagnosis:\n");
+    for (size_t i = 0; i < v->nexplain; i++) fmh_vbuf_printf(&b, "    %s\n", v->explain[i].text);
+    for (size_t i = 0; i < v->npatterns; i++) {
+      const fmh_vpattern *p = &v->patterns[i];
+      fmh_vbuf_printf(&b, "    column %s: %s", p->column ? p->column : "?", p->text ? p->text : p->kind);
+      for (int k = 0; k < 2; k++)
+        if (p->examples[k]) fmh_vbuf_printf(&b, "%s%s", k ? "; " : " e.g. ", p->examples[k]);
+      fmh_vbuf_puts(&b, "\n");
+    }
+  }
+  for (size_t i = 0; i < v->nmissing_rows; i++) fmh_vbuf_printf(&b, "  missing row %s\n", v->missing_rows[i]);
+  for (size_t i = 0; i < v->nextra_rows; i++) fmh_vbuf_printf(&b, "  extra row %s\n", v->extra_rows[i]);
   key_list(&b, "missing", v->missing_keys, v->nmissing_keys, v->missing);
   key_list(&b, "extra", v->extra_keys, v->nextra_keys, v->extra);
   key_list(&b, "duplicated", v->duplicated_keys, v->nduplicated_keys, v->duplicated);
@@ -1897,6 +2318,10 @@ char *fmh_verdict_format(const fmh_verdict *v) {
   if (any) fmh_vbuf_puts(&b, "\n");
   for (size_t i = 0; i < v->nmismatches; i++) {
     const fmh_vmismatch *m = &v->mismatches[i];
+    if (v->npatterns && i >= 10) {
+      fmh_vbuf_printf(&b, "  (%zu more samples in the verdict's mismatches)\n", v->nmismatches - i);
+      break;
+    }
     fmh_vbuf_puts(&b, "  key ");
     fmh_vkey_text(&m->key, &b);
     fmh_vbuf_printf(&b, " column %s [%s]: expected ", m->column, m->reason);

@@ -86,4 +86,69 @@ int fmh_vmeta_query(fmh_conn *c, const char *head, const char *tail, const char 
 
 double fmh_vnow(void);
 
+/* --- the diagnosis (validate_explain.c) ---------------------------------
+ * Bounded accumulators fed only on a mismatch, a missing or an extra row:
+ * nothing is done for rows that are equal. */
+
+/* What a mismatch looks like, as compare_field recognised it (kind NULL:
+ * nothing known). */
+typedef struct fmh_vhit {
+  const char *kind;     /* FMH_VP_* */
+  int64_t param;        /* decimal places, characters, bytes, minutes of a shift, fraction digits */
+  const char *name;     /* clipping: the type whose bounds ("TINYINT"); charset: "4-byte" or "latin1" */
+  int month;            /* time shifts: the expected value's month (1..12), 0 unknown */
+} fmh_vhit;
+
+/* One value of a missing or extra row, as the explain accumulators see it. */
+typedef struct fmh_vxval {
+  int null;
+  int isint;            /* i holds it exactly (integers; temporals in microseconds) */
+  int64_t i;
+  int isnum;            /* d holds it (decimals, doubles) */
+  double d;
+  const char *s;        /* display text */
+  size_t len;
+} fmh_vxval;
+
+/* A predicate on one column, checked over a whole side. */
+typedef enum { FMH_XP_NULL, FMH_XP_IN, FMH_XP_GE, FMH_XP_LE, FMH_XP_RANGE, FMH_XP_MOD } fmh_xp_kind;
+typedef struct fmh_vxpred {
+  fmh_xp_kind kind;
+  int side;             /* 0 missing (over the expected side), 1 extra (over the target) */
+  int col;              /* the side's column index */
+  const void *sk;       /* the sketch it came from */
+  int64_t m, r;         /* MOD: value % m == r */
+  uint64_t count;       /* rows of the side that satisfy it (filled by the pass) */
+} fmh_vxpred;
+
+typedef struct fmh_vx fmh_vx;
+/* ncols compared columns; ne/nt columns of the expected side and target
+ * (names), key: the index of the first key column on each side. */
+fmh_vx *fmh_vx_new(int ncols, char **ename, int ne, int ekey, char **tname, int nt, int tkey);
+void fmh_vx_free(fmh_vx *x);
+/* A mismatch of compared column col, with its key and display texts. */
+int fmh_vx_mismatch(fmh_vx *x, int col, const fmh_vhit *h, const fmh_vkey *key, const char *es, size_t el,
+                    const char *ts, size_t tl);
+/* An expected row present in the target (for runs of missing keys). */
+void fmh_vx_present(fmh_vx *x);
+/* A missing (side 0, expected columns) or extra (side 1, target columns)
+ * row; vals: one per column of the side. */
+int fmh_vx_row(fmh_vx *x, int side, const fmh_vxval *vals, const fmh_vkey *key);
+/* The first copy of a duplicated key, and a further copy: differs says
+ * whether it differs from the expected row; cols: the compared columns
+ * that differ (bit i for column i < 64). */
+void fmh_vx_copy(fmh_vx *x, int differs, uint64_t cols);
+/* Predicates worth checking over the sides (at most max). */
+int fmh_vx_candidates(fmh_vx *x, fmh_vxpred *out, int max);
+int fmh_vx_eval(const fmh_vxpred *p, const fmh_vxval *v);
+/* The missing rows kept (at most 16), and the k-th one's value of expected
+ * column ecol (NULL: SQL NULL), for the caller's collapse check. */
+int fmh_vx_nkept(const fmh_vx *x);
+const char *fmh_vx_missing_value(fmh_vx *x, int k, int ecol, size_t *len);
+/* Write the diagnosis into v: column patterns (names: the compared
+ * columns' names), predicates checked (preds with their counts), a
+ * collapse found on column `collapse` (NULL: none). */
+int fmh_vx_finish(fmh_vx *x, fmh_verdict *v, char **names, const fmh_vxpred *preds, int npreds,
+                  const char *collapse, uint64_t collapse_rows);
+
 #endif

@@ -84,10 +84,46 @@ typedef struct fmh_vcolstat {
   uint64_t mismatches;
 } fmh_vcolstat;
 
+/* A pattern behind differences (fmhost.validate's diagnosis, built in
+ * validate_explain.c): a narrowing seen in one column's mismatches, or a
+ * property that separates the missing (or extra) rows from the rest, or a
+ * collapse or split of rows. */
+typedef struct fmh_vpattern {
+  char *column;                 /* NULL when it concerns no one column */
+  const char *kind;             /* static: see FMH_VP_* below */
+  uint64_t count;               /* how many mismatches (rows, keys) it accounts for */
+  uint64_t of;                  /* out of how many */
+  char *text;                   /* one sentence: the pattern and its likely cause */
+  char *examples[2];            /* "key 7: '1.2345' -> '1.23'" (NULL when fewer) */
+} fmh_vpattern;
+
+/* Kinds of a pattern. */
+#define FMH_VP_ROUNDING "rounding"           /* rounded to N decimal places */
+#define FMH_VP_TRUNCATION "truncation"       /* cut to N characters or bytes */
+#define FMH_VP_CLIPPING "clipping"           /* clipped to a type's bounds */
+#define FMH_VP_UNSIGNED "unsigned"           /* negative values stored as 0 */
+#define FMH_VP_CHARSET "charset"             /* characters turned into '?' */
+#define FMH_VP_TIME_SHIFT "time_shift"       /* a constant shift */
+#define FMH_VP_DST_SHIFT "dst_shift"         /* a shift that changes with daylight saving */
+#define FMH_VP_FSP "fsp"                     /* fractional seconds cut to N digits */
+#define FMH_VP_DATE_ONLY "date_only"         /* the time of day dropped */
+#define FMH_VP_NULL_DEFAULT "null_default"   /* NULL replaced by 0, '' or the epoch */
+#define FMH_VP_FLOAT "float_precision"       /* kept at single precision */
+#define FMH_VP_JSON_TEXT "json_text"         /* the same JSON document in other text */
+#define FMH_VP_MISSING "missing"             /* what the missing rows share */
+#define FMH_VP_EXTRA "extra"                 /* what the extra rows share */
+#define FMH_VP_COLLAPSE "collapse"           /* one target row per distinct value of a column */
+#define FMH_VP_SPLIT "split"                 /* several differing target rows per key */
+#define FMH_VP_COPIES "copies"               /* several identical target rows per key */
+
 typedef struct fmh_verdict {
   int ok;
   const char *mode;             /* "stream" or "checksum" */
   uint64_t expected, target, matched, missing, extra;
+  /* matched counts the keys present in both (the first copy of a key);
+   * exact those whose row equals the expected one, differing the rest */
+  uint64_t exact, differing;
+  uint64_t copies_differing;    /* extra copies of a key that differ from the expected row */
   uint64_t duplicated;          /* distinct target keys seen more than once */
   uint64_t duplicate_rows;      /* the copies beyond the first */
   uint64_t expected_duplicated; /* keys seen more than once on the expected side */
@@ -111,6 +147,15 @@ typedef struct fmh_verdict {
   /* checksum mode */
   uint64_t chunks, chunks_differing, checksum_queries, rows_streamed;
   char *checksum_function;      /* the SQL expression of one row's hash (side a) */
+  /* the diagnosis */
+  fmh_vpattern *patterns;       /* per column: the narrowings behind its mismatches */
+  size_t npatterns;
+  fmh_vpattern *explain;        /* missing/extra rows explained, collapses, splits */
+  size_t nexplain;
+  char **missing_rows;          /* the expected row of a few missing keys ("id=5, qty=3") */
+  size_t nmissing_rows;
+  char **extra_rows;            /* the target row of a few extra keys */
+  size_t nextra_rows;
 } fmh_verdict;
 
 void fmh_verdict_free(fmh_verdict *v);
@@ -151,7 +196,9 @@ typedef struct fmh_vcompare_opts {
   size_t max_value_len;    /* display text cut; default 256 when 0 */
   const char *time_zone;   /* session time_zone of SQL sides and default render zone; default "+00:00" */
   int allow_extra_columns; /* target columns not on the expected side are not a failure */
-  int log;                 /* log each sampled mismatch/missing/extra key as a warn event */
+  int log;                 /* 0 none; 1 the verdict's summary line (info or warn) and each sampled
+                              mismatch/missing/extra key at debug level; 2 those at warn level */
+  int explain;             /* look for patterns (default 1 from fmh_vcompare_opts_default) */
   const char *label;       /* names the comparison in log events (default: target table) */
 } fmh_vcompare_opts;
 

@@ -103,7 +103,7 @@ describe('fmhost.validate properties #mysql', function()
         assert(log.configure { level = 'warn', stderr = false, file = file })
         assert(p:exec('UPDATE vprop_t SET ' .. CHANGE[c.column] .. ' WHERE id IN (' .. list .. ')'))
         local v = assert(V.compare { target = { pool = p, table = 'vprop_t' },
-                                     expected = { generator = gn, count = N }, key = 'id', log = true,
+                                     expected = { generator = gn, count = N }, key = 'id', log = 'samples',
                                      label = 'vprop_t' })
         assert(p:exec('UPDATE vprop_t t JOIN vprop_base b USING (id) SET t.' .. c.column .. ' = b.' .. c.column
                       .. ' WHERE id IN (' .. list .. ')'))

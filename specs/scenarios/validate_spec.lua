@@ -68,8 +68,9 @@ describe('fmhost.validate #mysql', function()
       local v = assert(V.compare { target = { pool = p, table = 'vs_a' }, expected = { pool = p2, table = 'vs_b' },
                                    key = 'id', log = false })
       assert.is_true(v.ok)
-      assert.are.same({ expected = 3, target = 3, matched = 3, missing = 0, extra = 0, duplicated = 0,
-                        duplicate_rows = 0, expected_duplicated = 0, mismatched_rows = 0, mismatched_fields = 0 },
+      assert.are.same({ expected = 3, target = 3, matched = 3, present = 3, exact = 3, differing = 0, missing = 0,
+                        extra = 0, duplicated = 0, duplicate_rows = 0, copies_differing = 0, expected_duplicated = 0,
+                        mismatched_rows = 0, mismatched_fields = 0 },
                       v.counts)
       assert.is_nil(v.seed)
     end)
