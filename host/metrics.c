@@ -321,7 +321,11 @@ static int sample_flink(fmh_sampler *s, fmh_sample *x, fmh_error *e) {
 static int sample_mysql(fmh_sampler *s, fmh_sample *x, fmh_error *e) {
   static const char sql[] =
       "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_rows_inserted','Innodb_rows_updated',"
-      "'Com_commit','Handler_commit','Com_insert','Connections','Threads_connected','Questions')";
+      "'Handler_write','Handler_update','Com_commit','Handler_commit','Com_insert','Connections',"
+      "'Threads_connected','Questions')";
+  /* MariaDB 10.6+ has no Innodb_rows_*: Handler_write/Handler_update count the
+   * rows written to tables (temporary tables count in Handler_tmp_*) */
+  int64_t hw = -1, hu = -1;
   if (fmh_conn_is_broken(s->conn)) {
     /* a fresh connection before the broken one goes back: the pool's memory
      * stays alive as long as this sampler holds one */
@@ -346,6 +350,8 @@ static int sample_mysql(fmh_sampler *s, fmh_sample *x, fmh_error *e) {
     int64_t v = row[1].t == FMH_V_INT ? row[1].i : strtoll(row[1].s, NULL, 10);
     if (strcasecmp(name, "Innodb_rows_inserted") == 0) x->rows_inserted = v;
     else if (strcasecmp(name, "Innodb_rows_updated") == 0) x->rows_updated = v;
+    else if (strcasecmp(name, "Handler_write") == 0) hw = v;
+    else if (strcasecmp(name, "Handler_update") == 0) hu = v;
     else if (strcasecmp(name, "Com_commit") == 0) x->com_commit = v;
     else if (strcasecmp(name, "Handler_commit") == 0) x->handler_commit = v;
     else if (strcasecmp(name, "Com_insert") == 0) x->com_insert = v;
@@ -354,6 +360,8 @@ static int sample_mysql(fmh_sampler *s, fmh_sample *x, fmh_error *e) {
     else if (strcasecmp(name, "Questions") == 0) x->questions = v;
   }
   fmh_cursor_close(q);
+  if (x->rows_inserted < 0) x->rows_inserted = hw;
+  if (x->rows_updated < 0) x->rows_updated = hu;
   return rc < 0 ? -1 : 0;
 }
 

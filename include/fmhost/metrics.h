@@ -121,7 +121,8 @@ typedef struct fmh_sample {
   int64_t ckpt_last_id, ckpt_last_duration_ms, ckpt_last_size;
   size_t npids;
   fmh_sample_proc p[FMH_SAMPLER_MAX_PIDS];
-  /* MariaDB SHOW GLOBAL STATUS; -1 when unknown */
+  /* MariaDB SHOW GLOBAL STATUS; -1 when unknown. rows_inserted/updated are
+   * Innodb_rows_* where the server has them, else Handler_write/_update */
   int64_t rows_inserted, rows_updated, com_commit, handler_commit, com_insert, connections,
       threads_connected, questions;
 } fmh_sample;
