@@ -52,7 +52,7 @@ describe('the metrics sampler #mysql', function()
 end)
 
 describe('the metrics sampler #flink', function()
-  local client, session, job_id, jvms, rest_url
+  local client, session, job_id, jvms, rest_url, db
 
   lazy_setup(function()
     local stack = require 'fmhost.stack'
@@ -61,6 +61,7 @@ describe('the metrics sampler #flink', function()
     local found = sf.find(sf.settings(cfg))
     jvms = {}
     for _, j in ipairs(found.all) do jvms[#jvms + 1] = j.pid end
+    db = assert(pool.open(cfg.mysql))
     client = assert(sf.client(cfg, { timeout_ms = 30000 }))
     rest_url = sf.urls(cfg)
     -- chaining off: the source and the sink are two vertices, so the
@@ -85,11 +86,12 @@ describe('the metrics sampler #flink', function()
   lazy_teardown(function()
     if job_id then client:job_handle(job_id):cancel() end
     if session then session:close() end
+    if db then db:close() end
   end)
 
   it('reads records per second > 0 for the running vertices, checkpoints, and the JVMs from /proc', function()
     local smp <close> = assert(metrics.sampler { rest = rest_url, job = job_id, pids = jvms,
-                                                 interval_ms = 500 })
+                                                 pool = db, interval_ms = 500 })
     -- the rates are Flink's 60 s meters: wait until both vertices show traffic
     local x = wait_for(90, function()
       local xs = smp:samples()
@@ -118,8 +120,10 @@ describe('the metrics sampler #flink', function()
       assert(pr.rss_bytes > 50 << 20, 'a JVM with ' .. pr.rss_bytes .. ' bytes resident')
       assert(pr.cpu >= 0)
     end
+    assert.is_true(x.mysql_ok)
+    assert(x.mysql.connections > 0)
     local st = smp:stats()
-    print(('metrics sampler: %d ticks over %.1f s, %.3f s CPU = %.2f%% of one core (interval 500 ms, %d vertices, %d pids)')
+    print(('metrics sampler: %d ticks over %.1f s, %.3f s CPU = %.2f%% of one core (interval 500 ms, %d vertices, %d pids, MariaDB)')
       :format(st.ticks, st.wall_s, st.cpu_s, st.cpu_ratio * 100, #x.vertices, #x.procs))
     assert(st.cpu_ratio < 0.02, ('the sampler used %.2f%% of a core'):format(st.cpu_ratio * 100))
   end)
