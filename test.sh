@@ -49,6 +49,11 @@ FMHOST_BIN="$root/build/fmhost" build/fmhost specs --junit build/junit.xml -o pl
 tally build/specs.log
 
 stop_stack
+
+echo "== report"
+if build/fmhost -e 'local h, j = assert(require("fmhost.htmlreport").from_run{}); print("report: " .. h .. " (data: " .. j .. ")")'; then :
+else echo "the report could not be written"; fi
+
 [ "$failed" -eq 0 ] || status=1
 line="$passed passed, $failed failed"
 [ "$skipped" -eq 0 ] || line="$line, $skipped skipped"

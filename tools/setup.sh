@@ -12,7 +12,7 @@ packages=(
   lua5.4 liblua5.4-dev lua-busted lua-cjson lua-filesystem lua-penlight
   libmariadb-dev libcurl4-openssl-dev libyaml-dev libjansson-dev libnats-dev libreadline-dev
   mariadb-server-core mariadb-client
-  nats-server openssl procps
+  nats-server openssl procps chromium
   openjdk-17-jdk-headless maven
 )
 

@@ -10,7 +10,8 @@ local function die(code, fmt, ...)
   return code
 end
 
-local commands = { repl = true, run = true, stack = true, bench = true, config = true, check = true }
+local commands = { repl = true, run = true, stack = true, bench = true, config = true, check = true,
+                   properties = true }
 
 -- Split argv into global options and the command's own words.
 function M.parse(argv)
@@ -224,6 +225,8 @@ function M.main(argv)
     return require('fmhost.bench').command(cfg, o.rest, o)
   elseif o.command == 'check' then
     return require('fmhost.check_cmd').command(cfg, o.rest, o)
+  elseif o.command == 'properties' then
+    return require('fmhost.properties').command(cfg, o.rest)
   else
     return require('fmhost.specrun').run(o.rest, cfg)
   end
