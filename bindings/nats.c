@@ -397,7 +397,8 @@ static void push_stream_config(lua_State *L, const jsStreamConfig *c) {
   fmh_set_bool(L, "deny_purge", c->DenyPurge);
 }
 
-static void push_stream_info(lua_State *L, const jsStreamInfo *si) {
+/* with_subjects: state.subjects is a table (empty when nothing matched). */
+static void push_stream_info(lua_State *L, const jsStreamInfo *si, int with_subjects) {
   lua_createtable(L, 0, 4);
   if (si->Config) {
     fmh_set_str(L, "name", si->Config->Name);
@@ -416,9 +417,10 @@ static void push_stream_info(lua_State *L, const jsStreamInfo *si) {
   fmh_set_int(L, "num_subjects", st->NumSubjects);
   fmh_set_int(L, "num_deleted", (lua_Integer)st->NumDeleted);
   fmh_set_int(L, "consumers", st->Consumers);
-  if (st->Subjects) {
-    lua_createtable(L, 0, st->Subjects->Count);
-    for (int i = 0; i < st->Subjects->Count; i++) {
+  if (st->Subjects || with_subjects) {
+    int count = st->Subjects ? st->Subjects->Count : 0;
+    lua_createtable(L, 0, count);
+    for (int i = 0; i < count; i++) {
       lua_pushinteger(L, (lua_Integer)st->Subjects->List[i].Msgs);
       lua_setfield(L, -2, st->Subjects->List[i].Subject);
     }
@@ -435,7 +437,7 @@ static int stream_add_or_update(lua_State *L, int update) {
   jsStreamInfo *si = NULL;
   fmh_error e = {0};
   if (fmh_nats_stream_add(n, &c, update, &si, &e) != 0) return push_fail(L, &e);
-  push_stream_info(L, si);
+  push_stream_info(L, si, 0);
   jsStreamInfo_Destroy(si);
   return 1;
 }
@@ -456,7 +458,7 @@ static int l_stream_info(lua_State *L) {
   jsStreamInfo *si = NULL;
   fmh_error e = {0};
   if (fmh_nats_stream_info(n, name, filter, &si, &e) != 0) return push_fail(L, &e);
-  push_stream_info(L, si);
+  push_stream_info(L, si, filter != NULL);
   jsStreamInfo_Destroy(si);
   return 1;
 }

@@ -27,6 +27,8 @@ struct fmh_nats {
   int timeout_ms, max_pending;
   pthread_mutex_t mu;   /* guards acks: the ack handler runs on libnats' thread */
   fmh_nats_acks acks;   /* since the last fmh_nats_async_wait */
+  int async_used;       /* libnats creates its table of pending messages on the first
+                         * asynchronous publish; asking it for the list before crashes */
 };
 
 /* ---- errors -------------------------------------------------------------- */
@@ -274,7 +276,7 @@ void fmh_nats_close(fmh_nats *n) {
   if (n->js) {
     /* unacked asynchronous publishes are given up */
     natsMsgList pending = {0};
-    if (js_PublishAsyncGetPendingList(&pending, n->js) == NATS_OK) natsMsgList_Destroy(&pending);
+    if (n->async_used && js_PublishAsyncGetPendingList(&pending, n->js) == NATS_OK) natsMsgList_Destroy(&pending);
     jsCtx_Destroy(n->js);
   }
   if (n->nc) natsConnection_Destroy(n->nc);
@@ -597,6 +599,7 @@ int fmh_nats_publish(fmh_nats *n, const char *subject, const void *data, size_t 
  * try again until deadline_ms (monotonic). m is taken in every case. */
 static natsStatus async_send(fmh_nats *n, natsMsg *m, jsPubOptions *po, double deadline_ms) {
   natsStatus s;
+  n->async_used = 1;
   for (;;) {
     s = js_PublishMsgAsync(n->js, &m, po);
     if (s != NATS_TIMEOUT || fmh_retry_now_ms() >= deadline_ms) break;
@@ -653,7 +656,7 @@ int fmh_nats_async_wait(fmh_nats *n, int64_t timeout_ms, fmh_nats_acks *out, fmh
   po.MaxWait = timeout_ms > 0 ? timeout_ms : 1;
   natsStatus s = js_PublishAsyncComplete(n->js, &po);
   uint64_t dropped = 0;
-  if (s != NATS_OK) {
+  if (s != NATS_OK && n->async_used) {
     natsMsgList pending = {0};
     if (js_PublishAsyncGetPendingList(&pending, n->js) == NATS_OK) {
       dropped = (uint64_t)pending.Count;
