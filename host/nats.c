@@ -17,6 +17,7 @@ int fmh_nats_available(void) { return 0; }
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int fmh_nats_available(void) { return 1; }
 
@@ -29,6 +30,13 @@ struct fmh_nats {
   fmh_nats_acks acks;   /* since the last fmh_nats_async_wait */
   int async_used;       /* libnats creates its table of pending messages on the first
                          * asynchronous publish; asking it for the list before crashes */
+  /* The window of asynchronous publishes is ours, not libnats': its
+   * MaxPending wakes the publisher on every ack once the window is full
+   * (a context switch per message on a busy machine); here a full window
+   * waits until half of it is acked. Guarded by mu. */
+  pthread_cond_t room;
+  uint64_t inflight;    /* handed to libnats, not yet acked, refused or given up */
+  int waiting;
 };
 
 /* ---- errors -------------------------------------------------------------- */
@@ -173,6 +181,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
   fmh_nats *n = closure;
   pthread_mutex_lock(&n->mu);
   fmh_nats_acks *a = &n->acks;
+  if (n->inflight > 0) n->inflight--;
+  if (n->waiting && n->inflight <= (uint64_t)n->max_pending / 2) pthread_cond_signal(&n->room);
   if (pa) {
     a->acked++;
     if (pa->Duplicate) a->duplicates++;
@@ -228,6 +238,11 @@ fmh_nats *fmh_nats_connect(const fmh_nats_opts *o, fmh_error *e) {
     return NULL;
   }
   pthread_mutex_init(&n->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&n->room, &ca);
+  pthread_condattr_destroy(&ca);
   n->timeout_ms = o->timeout_ms;
   n->max_pending = o->max_pending;
   natsStatus s = natsOptions_Create(&n->nopts);
@@ -259,7 +274,7 @@ fmh_nats *fmh_nats_connect(const fmh_nats_opts *o, fmh_error *e) {
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.Wait = o->timeout_ms;
-  jo.PublishAsync.MaxPending = o->max_pending;
+  jo.PublishAsync.MaxPending = 0; /* unlimited: async_send keeps the window */
   jo.PublishAsync.AckHandler = on_ack;
   jo.PublishAsync.AckHandlerClosure = n;
   s = natsConnection_JetStream(&n->js, n->nc, &jo);
@@ -281,6 +296,7 @@ void fmh_nats_close(fmh_nats *n) {
   }
   if (n->nc) natsConnection_Destroy(n->nc);
   if (n->nopts) natsOptions_Destroy(n->nopts);
+  pthread_cond_destroy(&n->room);
   pthread_mutex_destroy(&n->mu);
   free(n);
 }
@@ -594,22 +610,40 @@ int fmh_nats_publish(fmh_nats *n, const char *subject, const void *data, size_t 
   return 0;
 }
 
-/* Hand m to libnats asynchronously; while max_pending are in flight libnats
- * waits up to its stall wait (200 ms) and gives up with NATS_TIMEOUT, so
- * try again until deadline_ms (monotonic). m is taken in every case. */
+/* Hand m to libnats asynchronously. With max_pending in flight, first wait
+ * until half of them are acked, up to deadline_ms (monotonic); NATS_TIMEOUT
+ * when they are not. m is taken in every case. */
 static natsStatus async_send(fmh_nats *n, natsMsg *m, jsPubOptions *po, double deadline_ms) {
-  natsStatus s;
   n->async_used = 1;
-  for (;;) {
-    s = js_PublishMsgAsync(n->js, &m, po);
-    if (s != NATS_TIMEOUT || fmh_retry_now_ms() >= deadline_ms) break;
+  pthread_mutex_lock(&n->mu);
+  if (n->inflight >= (uint64_t)n->max_pending) {
+    uint64_t low = (uint64_t)n->max_pending / 2;
+    n->waiting++;
+    while (n->inflight > low) {
+      double left = deadline_ms - fmh_retry_now_ms();
+      if (left <= 0) break;
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      long long ns = (long long)ts.tv_nsec + (long long)(left * 1e6);
+      ts.tv_sec += (time_t)(ns / 1000000000LL);
+      ts.tv_nsec = (long)(ns % 1000000000LL);
+      pthread_cond_timedwait(&n->room, &n->mu, &ts);
+    }
+    n->waiting--;
+    if (n->inflight >= (uint64_t)n->max_pending) {
+      pthread_mutex_unlock(&n->mu);
+      natsMsg_Destroy(m);
+      return NATS_TIMEOUT;
+    }
   }
+  n->inflight++; /* before the publish: its ack may come before we get the lock back */
+  pthread_mutex_unlock(&n->mu);
+  natsStatus s = js_PublishMsgAsync(n->js, &m, po);
   natsMsg_Destroy(m); /* NULL when libnats took it */
-  if (s == NATS_OK) {
-    pthread_mutex_lock(&n->mu);
-    n->acks.published++;
-    pthread_mutex_unlock(&n->mu);
-  }
+  pthread_mutex_lock(&n->mu);
+  if (s == NATS_OK) n->acks.published++;
+  else if (n->inflight > 0) n->inflight--;
+  pthread_mutex_unlock(&n->mu);
   return s;
 }
 
@@ -665,6 +699,7 @@ int fmh_nats_async_wait(fmh_nats *n, int64_t timeout_ms, fmh_nats_acks *out, fmh
   }
   pthread_mutex_lock(&n->mu);
   n->acks.unacked += dropped;
+  n->inflight = n->inflight > dropped ? n->inflight - dropped : 0;
   *out = n->acks;
   memset(&n->acks, 0, sizeof n->acks);
   pthread_mutex_unlock(&n->mu);

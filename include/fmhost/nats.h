@@ -49,7 +49,7 @@ typedef struct fmh_nats_opts {
   const char *name;          /* connection name the server shows, or NULL */
   int connect_timeout_ms;    /* one connection attempt */
   int timeout_ms;            /* JetStream API requests, synchronous publishes */
-  int max_pending;           /* asynchronous publishes in flight; a further one waits */
+  int max_pending;           /* asynchronous publishes in flight; a further one waits for half to be acked */
   fmh_retry_policy connect_retry;
   uint64_t retry_seed;
 } fmh_nats_opts;
@@ -147,8 +147,9 @@ typedef struct fmh_nats_acks {
   char error[256];        /* its text */
 } fmh_nats_acks;
 
-/* Publish without waiting for the ack; while max_pending are in flight it
- * waits for acks, up to the connection's timeout_ms. */
+/* Publish without waiting for the ack; when max_pending are in flight it
+ * first waits until half of them are acked, up to the connection's
+ * timeout_ms (then a retryable timeout, nothing published). */
 int fmh_nats_publish_async(fmh_nats *n, const char *subject, const void *data, size_t len, const fmh_nats_pub *o,
                            fmh_error *e);
 /* Wait up to timeout_ms for every ack of the asynchronous publishes so far

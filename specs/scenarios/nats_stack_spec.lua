@@ -126,6 +126,35 @@ describe('local stack: NATS #nats', function()
     c:close()
   end)
 
+  it('fails a publish the server does not ack, retryable; published again, the stream holds every row once',
+    function()
+      local g = assert(gen.load('events'))
+      local o = T.deepcopy(cfg.nats)
+      o.max_pending = 100
+      local c <close> = assert(nats.connect(o))
+      assert(c:stream_add { name = 'RETRY', subjects = { 'retry.*' }, duplicate_window_ms = 600000 })
+      -- a hung server: it takes what is sent but acks nothing
+      assert(stack.nats.kill(cfg, 'STOP'))
+      local stopped = true
+      finally(function() if stopped then stack.nats.kill(cfg, 'CONT') end end)
+      local r, msg, info = c:publish_rows { generator = g, subject = 'retry.a', rows = 1000, timeout_ms = 1500 }
+      assert.is_nil(r)
+      assert.matches('100 asynchronous publishes stayed unacknowledged for 1500 ms', msg, 1, true)
+      assert.is_true(info.retryable)
+      -- the window (max_pending) was full: nothing more was sent, and what was is given up
+      assert.are.same({ 100, 0, 100 }, { info.published, info.acked, info.unacked })
+      assert(stack.nats.kill(cfg, 'CONT'))
+      stopped = false
+      -- the retry: the 100 the server took meanwhile are duplicates now
+      r = assert(c:publish_rows { generator = g, subject = 'retry.a', rows = 1000, timeout_ms = 60000 })
+      assert.are.same({ 1000, 1000, 100 }, { r.published, r.acked, r.duplicates })
+      local msgs = assert(c:read('RETRY', { count = 2000 }))
+      assert.are.equal(1000, #msgs)
+      for i, m in ipairs(msgs) do
+        assert.are.equal((g:jsonl(i - 1, i):gsub('\n$', '')), m.data, 'seq ' .. i)
+      end
+    end)
+
   it('refuses a port already in use with one line naming it, and starts nothing', function()
     local l = assert(proc.listen(0))
     finally(function() l:close() end)
