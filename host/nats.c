@@ -286,12 +286,26 @@ fmh_nats *fmh_nats_connect(const fmh_nats_opts *o, fmh_error *e) {
   return n;
 }
 
+/* Wait (briefly) until no ack handler runs: after the pending list was
+ * taken, libnats still counts a message whose handler is running. */
+static void settle_acks(fmh_nats *n) {
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = 5000;
+  js_PublishAsyncComplete(n->js, &po);
+}
+
 void fmh_nats_close(fmh_nats *n) {
   if (!n) return;
   if (n->js) {
-    /* unacked asynchronous publishes are given up */
-    natsMsgList pending = {0};
-    if (n->async_used && js_PublishAsyncGetPendingList(&pending, n->js) == NATS_OK) natsMsgList_Destroy(&pending);
+    if (n->async_used) {
+      /* unacked asynchronous publishes are given up; then an ack handler
+       * already running (libnats counts its message until it returns) is
+       * waited for, since it uses n */
+      natsMsgList pending = {0};
+      if (js_PublishAsyncGetPendingList(&pending, n->js) == NATS_OK) natsMsgList_Destroy(&pending);
+      settle_acks(n);
+    }
     jsCtx_Destroy(n->js);
   }
   if (n->nc) natsConnection_Destroy(n->nc);
@@ -696,6 +710,7 @@ int fmh_nats_async_wait(fmh_nats *n, int64_t timeout_ms, fmh_nats_acks *out, fmh
       dropped = (uint64_t)pending.Count;
       natsMsgList_Destroy(&pending);
     }
+    settle_acks(n); /* so that the counts below are final */
   }
   pthread_mutex_lock(&n->mu);
   n->acks.unacked += dropped;
