@@ -79,6 +79,9 @@
  *       its ack. result = {published=, acked=, duplicates=, failed=, unacked=,
  *       first_seq=, last_seq=, bytes=, wall_s=, msgs_per_s=,
  *       per_subject={[subject]=n}}
+ * A publish that failed with a timeout or a lost connection may still be
+ * stored (the message can be on its way, or sent once the connection is
+ * back): publishing again with the same msg_id stores it at most once.
  * Failures return nil, msg, info: info.kind 'nats' (info.code the natsStatus,
  * info.reason 'timeout', 'no_responders', 'no_server', ...) or 'jetstream'
  * (info.code the JetStream error code); info.retryable is true for
