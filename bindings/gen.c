@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 
 #include "fmhost/gen.h"
+#include "fmhost/gen_lua.h"
 #include "fmhost/interp.h"
 #include "fmhost/pool.h"
 
@@ -81,6 +82,13 @@ static LGen *check_gen(lua_State *L, int i) {
   LGen *lg = luaL_checkudata(L, i, GEN);
   if (!lg->g) luaL_argerror(L, i, "generator is closed");
   return lg;
+}
+
+/* For other bindings (fmhost/gen_lua.h). */
+const fmh_gen *fmh_lua_togen(lua_State *L, int idx, int *closed) {
+  LGen *lg = luaL_testudata(L, idx, GEN);
+  if (closed) *closed = lg && !lg->g;
+  return lg ? lg->g : NULL;
 }
 
 /* ---- row source for pool:load ------------------------------------------- */
