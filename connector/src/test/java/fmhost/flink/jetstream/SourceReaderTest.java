@@ -278,6 +278,30 @@ class SourceReaderTest {
     }
 
     @Test
+    void aServerThatNeverAnswersFailsTheReaderNamingItAfterTheBackoff() throws Exception {
+        int port;
+        try (java.net.ServerSocket ss = new java.net.ServerSocket(0)) {
+            port = ss.getLocalPort();
+        }
+        JetStreamSource<String> src = JetStreamSource.<String>builder()
+                .connection(JetStreamConnectionConfig.builder().servers("nats://127.0.0.1:" + port).maxReconnects(2)
+                        .backoff(Duration.ofMillis(20), Duration.ofMillis(40)).build())
+                .stream("S").subjects("s.a").deserializer(new SimpleStringSchema()).build();
+        TestingReaderOutput<String> out = new TestingReaderOutput<>();
+        long t0 = System.nanoTime();
+        Throwable e;
+        try (SourceReader<String, JetStreamSplit> r = src.createReader(new TestingReaderContext())) {
+            r.start();
+            r.addSplits(List.of(new JetStreamSplit("s.a", 1, JetStreamSplit.NO_STOP, -1, 0)));
+            e = org.junit.jupiter.api.Assertions.assertThrows(Throwable.class,
+                    () -> poll(r, out, 1, Duration.ofSeconds(60)));
+        }
+        String text = org.apache.flink.util.ExceptionUtils.stringifyException(e);
+        assertTrue(text.contains("cannot connect to nats://127.0.0.1:" + port + " after 3 attempt(s)"), text);
+        assertTrue(System.nanoTime() - t0 < 30_000_000_000L, "gave up within the backoff, not after a minute");
+    }
+
+    @Test
     void aDeletedConsumerIsRecreatedAtTheNextSequence() throws Exception {
         nats.createStream("GONE", RetentionPolicy.Limits, "g.a");
         List<String> all = bodies("g", 2000);

@@ -197,7 +197,13 @@ final class JetStreamSplitReader implements SplitReader<JetStreamMessage, JetStr
         if (c.done) {
             return 0;
         }
-        Connection conn = connection.get();
+        Connection conn;
+        try {
+            conn = connection.get();
+        } catch (IOException e) {
+            // connect() backed off through all its attempts already
+            throw new FatalReadException(e.getMessage(), e);
+        }
         if (c.consumer == null) {
             c.create(conn);
             if (c.done) {
