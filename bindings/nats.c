@@ -51,17 +51,17 @@
  *   c:get_msg(stream, seq) -> msg | nil, msg, info (none there: info.code 10037)
  *   c:last_msg(stream, subject) -> msg
  *       msg = {seq=, subject=, data=, headers={[key]=value}, time_ns=}
- *   c:fetch(stream, consumer, n [, {timeout_ms=, ack=true}]) -> {msg, ...}
+ *   c:fetch(stream, consumer, n [, {timeout_ms=5000, ack=true}]) -> {msg, ...}
  *       up to n messages of an existing pull consumer (fewer when no more
  *       come within timeout_ms); msg also has consumer_seq, num_delivered,
  *       num_pending
- *   c:read(stream [, {start_seq=1, count=1000, subject=, timeout_ms=}]) -> {msg, ...}
+ *   c:read(stream [, {start_seq=1, count=1000, subject=, timeout_ms=30000}]) -> {msg, ...}
  *       the stream's messages in order from start_seq (on subject only, when
  *       given), through an ephemeral consumer deleted afterwards
  *   c:publish(subject, data [, {msg_id=, headers={}, expect_stream=,
  *       expect_last_seq=, timeout_ms=}]) -> {stream=, seq=, duplicate=}
  *   c:publish_async(subject, data [, {msg_id=, headers={}}]) -> true
- *   c:wait_async([timeout_ms]) -> acks | nil, msg, info (info has the counts)
+ *   c:wait_async([timeout_ms=30000]) -> acks | nil, msg, info (info has the counts)
  *       acks = {published=, acked=, duplicates=, failed=, unacked=,
  *               first_seq=, last_seq=, error=} of the asynchronous publishes
  *       since the previous wait; unacked ones at the timeout are dropped
@@ -69,7 +69,9 @@
  *       format='json'|'csv', spread='hash'|'round_robin', key='col' | {'a','b'} |
  *       false (default: the generator's primary key columns, else the row
  *       index), msg_id=true|false|'prefix' (true: the key itself),
- *       sync=false, timeout_ms=, json_as_value=, decimal_as_string=}
+ *       sync=false, timeout_ms= (the connection's: how long a full window or
+ *       the final wait may go without the acks it needs), json_as_value=,
+ *       decimal_as_string=}
  *       -> result | nil, msg, info (info has the result's fields)
  *       Each row is one message (a JSON object, or a CSV line without its
  *       newline), made and published in C: asynchronously with at most
@@ -77,6 +79,9 @@
  *       its ack. result = {published=, acked=, duplicates=, failed=, unacked=,
  *       first_seq=, last_seq=, bytes=, wall_s=, msgs_per_s=,
  *       per_subject={[subject]=n}}
+ * A publish that failed with a timeout or a lost connection may still be
+ * stored (the message can be on its way, or sent once the connection is
+ * back): publishing again with the same msg_id stores it at most once.
  * Failures return nil, msg, info: info.kind 'nats' (info.code the natsStatus,
  * info.reason 'timeout', 'no_responders', 'no_server', ...) or 'jetstream'
  * (info.code the JetStream error code); info.retryable is true for

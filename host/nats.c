@@ -286,12 +286,26 @@ fmh_nats *fmh_nats_connect(const fmh_nats_opts *o, fmh_error *e) {
   return n;
 }
 
+/* Wait (briefly) until no ack handler runs: after the pending list was
+ * taken, libnats still counts a message whose handler is running. */
+static void settle_acks(fmh_nats *n) {
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = 5000;
+  js_PublishAsyncComplete(n->js, &po);
+}
+
 void fmh_nats_close(fmh_nats *n) {
   if (!n) return;
   if (n->js) {
-    /* unacked asynchronous publishes are given up */
-    natsMsgList pending = {0};
-    if (n->async_used && js_PublishAsyncGetPendingList(&pending, n->js) == NATS_OK) natsMsgList_Destroy(&pending);
+    if (n->async_used) {
+      /* unacked asynchronous publishes are given up; then an ack handler
+       * already running (libnats counts its message until it returns) is
+       * waited for, since it uses n */
+      natsMsgList pending = {0};
+      if (js_PublishAsyncGetPendingList(&pending, n->js) == NATS_OK) natsMsgList_Destroy(&pending);
+      settle_acks(n);
+    }
     jsCtx_Destroy(n->js);
   }
   if (n->nc) natsConnection_Destroy(n->nc);
@@ -696,6 +710,7 @@ int fmh_nats_async_wait(fmh_nats *n, int64_t timeout_ms, fmh_nats_acks *out, fmh
       dropped = (uint64_t)pending.Count;
       natsMsgList_Destroy(&pending);
     }
+    settle_acks(n); /* so that the counts below are final */
   }
   pthread_mutex_lock(&n->mu);
   n->acks.unacked += dropped;
@@ -781,6 +796,19 @@ static int row_index_key(int64_t row, fmh_gen_buf *key) {
   return put(key, num, (size_t)len);
 }
 
+/* The plain flags that generate only the key columns in full: every other
+ * column takes its plain value, which costs next to nothing, and a cell
+ * does not depend on the other columns of its row (the generator draws
+ * each from its own stream), so the key is the row's. A key column keeps
+ * the caller's flag. malloc'ed; NULL when out of memory. */
+static unsigned char *key_only_flags(const fmh_nats_bulk_opts *o, size_t nc) {
+  unsigned char *f = malloc(nc ? nc : 1);
+  if (!f) return NULL;
+  memset(f, 1, nc);
+  for (size_t k = 0; k < o->nkey_cols; k++) f[o->key_cols[k]] = o->out.plain ? o->out.plain[o->key_cols[k]] : 0;
+  return f;
+}
+
 int fmh_nats_row_key(const fmh_nats_bulk_opts *o, fmh_gen_cursor *cur, int64_t row, fmh_gen_buf *key,
                      fmh_error *e) {
   key->len = 0;
@@ -790,12 +818,14 @@ int fmh_nats_row_key(const fmh_nats_bulk_opts *o, fmh_gen_cursor *cur, int64_t r
   }
   size_t nc = fmh_gen_ncols(o->gen);
   fmh_gen_value *v = malloc(nc * sizeof *v);
-  if (!v) return oom(e);
+  unsigned char *flags = key_only_flags(o, nc);
   fmh_gen_buf tmp = {0};
   int rc = 0;
-  if (fmh_gen_row(cur, row, o->out.plain, v, e) != 0) rc = -1;
+  if (!v || !flags) rc = oom(e);
+  else if (fmh_gen_row(cur, row, flags, v, e) != 0) rc = -1;
   else if (key_of_values(o, v, key, &tmp) != 0) rc = oom(e);
   fmh_gen_buf_free(&tmp);
+  free(flags);
   free(v);
   return rc;
 }
@@ -809,6 +839,7 @@ typedef struct bulk_state {
   const fmh_nats_bulk_opts *o;
   fmh_gen_cursor *cur;
   fmh_gen_value *vals;
+  unsigned char *key_flags; /* key_only_flags */
   fmh_gen_buf text, key, id, tmp;
   size_t starts[CHUNK + 1];
 } bulk_state;
@@ -877,9 +908,11 @@ int fmh_nats_bulk(fmh_nats *n, const fmh_nats_bulk_opts *o, fmh_nats_bulk_result
   st.o = o;
   st.cur = fmh_gen_cursor_new(o->gen);
   st.vals = malloc((nc ? nc : 1) * sizeof *st.vals);
-  if (!st.cur || !st.vals) {
+  st.key_flags = key_only_flags(o, nc);
+  if (!st.cur || !st.vals || !st.key_flags) {
     fmh_gen_cursor_free(st.cur);
     free(st.vals);
+    free(st.key_flags);
     return oom(e);
   }
   const char *prefix = o->id_prefix ? o->id_prefix : "";
@@ -913,7 +946,7 @@ int fmh_nats_bulk(fmh_nats *n, const fmh_nats_bulk_opts *o, fmh_nats_bulk_result
       if (o->nkey_cols == 0) {
         if (row_index_key(row, &st.key) != 0) { rc = oom(e); break; }
       } else {
-        if (fmh_gen_row(st.cur, row, o->out.plain, st.vals, e) != 0) { rc = -1; break; }
+        if (fmh_gen_row(st.cur, row, st.key_flags, st.vals, e) != 0) { rc = -1; break; }
         if (key_of_values(o, st.vals, &st.key, &st.tmp) != 0) { rc = oom(e); break; }
       }
       if (o->spread == FMH_NATS_ROUND_ROBIN) slot = (size_t)((row - o->first) % (int64_t)o->nsubjects);
@@ -955,6 +988,7 @@ int fmh_nats_bulk(fmh_nats *n, const fmh_nats_bulk_opts *o, fmh_nats_bulk_result
   }
   fmh_gen_cursor_free(st.cur);
   free(st.vals);
+  free(st.key_flags);
   fmh_gen_buf_free(&st.text);
   fmh_gen_buf_free(&st.key);
   fmh_gen_buf_free(&st.id);

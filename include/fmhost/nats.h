@@ -19,7 +19,8 @@
  * Errors fill an fmh_error: kind "nats" with code = the natsStatus, or kind
  * "jetstream" with code = the JetStream API error code (10059 stream not
  * found, ...). retryable is 1 for timeouts, no responders, and a lost or
- * refused connection.
+ * refused connection. A publish that failed that way may still be stored
+ * (at least once): publishing again with the same message id makes it once.
  *
  * A connection is used by one thread at a time (the asynchronous acks
  * arrive on libnats' own thread and only touch counters under a lock).

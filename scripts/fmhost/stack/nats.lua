@@ -131,6 +131,12 @@ function M.pid(cfg)
   return (find_pid(cfg, M.settings(cfg)))
 end
 
+-- The URL clients (fmhost.nats, a Flink job's connector) connect to:
+-- nats.url, else nats://<nats.host>:<nats.port>.
+function M.url(cfg)
+  return M.settings(cfg).url
+end
+
 -- GET a JSON document of the monitoring endpoint (through fmhost.flink's
 -- HTTP client). Returns the table | nil, msg.
 local function monitor(s, path, timeout_ms)
