@@ -35,6 +35,28 @@ if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' build/asan.
 fi
 tally build/asan.log
 
+echo "== JetStream connector: JUnit tests (Maven; each test class starts its own nats-server)"
+# offline first (~/.m2 holds what setup resolved), online when something is missing; the
+# surefire totals become a "N passed, N failed" line for the tally
+if ! mvn -B -o -f connector/pom.xml test >build/connector-test.log 2>&1 \
+    && grep -q 'in offline mode' build/connector-test.log; then
+  mvn -B -f connector/pom.xml test >build/connector-test.log 2>&1
+fi
+java_line=$(grep -E '^\[(INFO|WARNING|ERROR)\] Tests run: [0-9]+, Failures: [0-9]+, Errors: [0-9]+, Skipped: [0-9]+$' \
+  build/connector-test.log | tail -n 1)
+if [ -n "$java_line" ]; then
+  read -r jrun jfail jerr jskip < <(sed -E 's/.*Tests run: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+), Skipped: ([0-9]+)/\1 \2 \3 \4/' <<<"$java_line")
+  grep -E 'Tests run:|FAIL|ERROR\]' build/connector-test.log | grep -v '^\[INFO\] Tests run: [0-9]*, Failures: 0, Errors: 0' | head -n 40
+  jline="$((jrun - jfail - jerr - jskip)) passed, $((jfail + jerr)) failed"
+  [ "$jskip" -eq 0 ] || jline="$jline, $jskip skipped"
+  echo "$jline" | tee build/connector-tally.log
+  tally build/connector-tally.log
+  [ $((jfail + jerr)) -eq 0 ] || status=1
+else
+  echo "the connector's tests did not run (build/connector-test.log):"; tail -n 30 build/connector-test.log
+  failed=$((failed + 1)); status=1
+fi
+
 echo "== private stack"
 if build/fmhost stack status >/dev/null 2>&1; then
   echo "stack already running; leaving it as it is"

@@ -39,6 +39,23 @@ if [ "${1:-}" = "--asan" ]; then
   build build-asan -DFMHOST_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
 fi
 
+# The JetStream connector for Flink (connector/, Java 17): rebuilt only when a
+# source or the pom is newer than its jar; offline first (~/.m2), then online.
+# Its JUnit tests are run by test.sh, not here.
+connector_jar=connector/target/fmhost-nats-connector.jar
+if [ -f connector/pom.xml ]; then
+  if [ ! -f "$connector_jar" ] || [ -n "$(find connector/pom.xml connector/src -newer "$connector_jar" -print -quit)" ]; then
+    echo "setup: building the JetStream connector (log: build/connector-build.log)"
+    if ! mvn -B -q -o -f connector/pom.xml package -DskipTests >build/connector-build.log 2>&1; then
+      mvn -B -q -f connector/pom.xml package -DskipTests >build/connector-build.log 2>&1 || {
+        echo "setup: building the JetStream connector failed; see build/connector-build.log" >&2
+        tail -n 20 build/connector-build.log >&2
+        exit 1
+      }
+    fi
+  fi
+fi
+
 # Flink's jars from Maven Central (cached in ~/.m2 and .fmhost/flink)
 if [ -f scripts/fmhost/stack/flink.lua ]; then
   build/fmhost stack fetch flink

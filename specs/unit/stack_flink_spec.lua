@@ -134,7 +134,8 @@ describe('local stack: Flink service (no cluster)', function()
       assert.are.equal(s.conn, missing[1].dir)
     end)
 
-    it('orders lib/*.jar by bytes, then the connector jars, and gives the gateway its jar last', function()
+    it('orders lib/*.jar by bytes, then the connector jars, the JetStream connector, and gives the gateway its jar '
+      .. 'last', function()
       fake_jars()
       local cp = fl.classpath(s)
       local parts = {}
@@ -143,7 +144,9 @@ describe('local stack: Flink service (no cluster)', function()
       assert.are.equal('a-lower.jar', parts[2])
       assert.is_nil(index_of(parts, 'README.txt'))
       local jdbc = assert(index_of(parts, 'flink-connector-jdbc-' .. s.jdbc_version .. '.jar'))
-      assert.are.equal(#parts - 1, jdbc)
+      assert.are.equal(#parts - 2, jdbc)
+      assert.are.equal('fmhost-nats-connector.jar', parts[#parts])
+      assert.are.equal(s.nats_jar, cp:match('[^:]+$'))
       assert.is_nil(index_of(parts, 'flink-sql-gateway-' .. s.version .. '.jar'))
       local gw = fl.classpath(s, 'gateway')
       assert.are.equal(cp .. ':' .. s.opt .. '/flink-sql-gateway-' .. s.version .. '.jar', gw)
@@ -156,6 +159,16 @@ describe('local stack: Flink service (no cluster)', function()
       assert.is_false(off.connector)
       assert.is_nil(fl.classpath(off):find('jdbc', 1, true))
       assert.is_nil(fl.classpath(off, 'gateway'):find('mysql-connector-j', 1, true))
+    end)
+
+    it('leaves the JetStream connector off the classpath when flink.nats_connector is false', function()
+      fake_jars()
+      cfg.flink.nats_connector = false
+      local off = fl.settings(cfg)
+      cfg.flink.nats_connector = true
+      assert.is_false(off.nats_connector)
+      assert.is_nil(fl.classpath(off):find('fmhost-nats-connector', 1, true))
+      assert.truthy(fl.classpath(fl.settings(cfg)):find('fmhost-nats-connector', 1, true))
     end)
   end)
 

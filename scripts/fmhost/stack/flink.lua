@@ -88,6 +88,7 @@ function M.settings(cfg)
     jdbc_version = tostring(get(cfg, 'flink.jdbc_connector_version', '3.3.0-1.20')),
     mysql_version = tostring(get(cfg, 'flink.mysql_driver_version', '8.4.0')),
     connector = bool(get(cfg, 'flink.jdbc_connector', true), true),
+    nats_connector = bool(get(cfg, 'flink.nats_connector', true), true),
     rest_port = int(get(cfg, 'flink.rest_port', 18081)),
     rpc_port = int(get(cfg, 'flink.rpc_port', 16123)),
     gateway_port = int(get(cfg, 'flink.gateway_port', 18083)),
@@ -110,6 +111,7 @@ function M.settings(cfg)
     maven_log = base .. '/maven.log',
     pom = stack.abspath('config/flink/pom.xml'),
     log4j_template = stack.abspath('config/flink/log4j.properties'),
+    nats_jar = stack.abspath('connector/target/fmhost-nats-connector.jar'),
   }
   s.lib = s.jars .. '/flink-' .. s.version .. '/lib'
   s.opt = s.jars .. '/flink-' .. s.version .. '/opt'
@@ -358,6 +360,7 @@ function M.classpath(s, role)
   if s.connector then
     for _, j in ipairs(list_jars(s.conn)) do parts[#parts + 1] = s.conn .. '/' .. j end
   end
+  if s.nats_connector then parts[#parts + 1] = s.nats_jar end
   if role == 'gateway' then
     parts[#parts + 1] = s.opt .. '/flink-sql-gateway-' .. s.version .. '.jar'
   end
@@ -697,7 +700,7 @@ end
 -- What a running cluster must match: the settings that go into its JVMs.
 local function fingerprint(s, conf_text)
   return {
-    version = s.version, connector = s.connector,
+    version = s.version, connector = s.connector, nats_connector = s.nats_connector,
     jdbc_connector_version = s.connector and s.jdbc_version or nil,
     mysql_driver_version = s.connector and s.mysql_version or nil,
     gateway_heap = s.gateway_heap, config = conf_text,
@@ -713,7 +716,8 @@ local function differences(st, s)
   if not (st and type(st.fingerprint) == 'table') then return out end
   local want = fingerprint(s, M.config_yaml(s))
   local have = st.fingerprint
-  for _, k in ipairs { 'version', 'connector', 'jdbc_connector_version', 'mysql_driver_version', 'gateway_heap' } do
+  for _, k in ipairs { 'version', 'connector', 'nats_connector', 'jdbc_connector_version', 'mysql_driver_version',
+                       'gateway_heap' } do
     if have[k] ~= want[k] then
       out[#out + 1] = string.format('%s %s -> %s', k, tostring(have[k]), tostring(want[k]))
     end
@@ -848,6 +852,10 @@ local function prepare(cfg, s, o)
   if not fok then return nil, ferr end
   local jv, jerr = M.check_java()
   if not jv then return nil, 'flink: ' .. jerr end
+  if s.nats_connector and not stack.exists(s.nats_jar) then
+    return nil, 'flink: the JetStream connector jar ' .. s.nats_jar .. ' is missing; build it with tools/setup.sh '
+      .. '(or set flink.nats_connector=false)'
+  end
   if not heap_flags(s.gateway_heap) then
     return nil, string.format("flink: flink.gateway_heap '%s' is not a JVM heap size such as 768m or 1g",
                               s.gateway_heap)
