@@ -1080,6 +1080,7 @@ function Run:apply(f, job)
     self.heal[#self.heal + 1] = { t = now() + (f.duration_s or 5), fn = function()
       p:clear()
       rec.healed_s = now() - self.t_running
+      rec.rows_healed = self:target_count()
     end }
   elseif a == 'restart_mariadb' then
     local ok, err = stack.mariadb.kill(cfg, 'KILL')

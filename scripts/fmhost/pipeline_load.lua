@@ -127,16 +127,10 @@ end
 
 -- --- the sampler ---------------------------------------------------------------------
 
-local function db_rows(db)
-  local rows = db:query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_rows_inserted', 'Innodb_rows_updated')")
-  if not rows then return nil end
-  local n = 0
-  for _, r in ipairs(rows) do
-    local _, v = next(r, nil)
-    for k, x in pairs(r) do if k:lower() == 'value' then v = x end end
-    n = n + (tonumber(v) or 0)
-  end
-  return n
+-- The rows in the sink table now (one COUNT a second; MariaDB 10.11 has no
+-- InnoDB row counters, and SHOW STATUS counts its own temporary table).
+local function db_rows(run)
+  return tonumber(run:scalar('SELECT COUNT(*) FROM ' .. q(run.sink)))
 end
 
 -- The job's vertices and its sink operator's counter (found once).
@@ -150,12 +144,17 @@ function M:discover(h)
   for _, v in ipairs(self.vertices) do if tostring(v.name):find('Sink') then sink = v end end
   sink = sink or self.vertices[#self.vertices]
   self.sink_vertex = sink
-  local ids = h:vertex_metrics(sink.id) or {}
+  self:find_sink_op(h)
+  return true
+end
+
+-- The sink operator's metric name (listed once Flink's metric fetcher has it).
+function M:find_sink_op(h)
+  local ids = h:vertex_metrics(self.sink_vertex.id) or {}
   for id in pairs(ids) do
     local op = id:match('^%d+%.(Sink.-)%.numRecordsIn$')
     if op then self.sink_op = op end
   end
-  return true
 end
 
 function M:flink_sink_count(h)
@@ -184,8 +183,9 @@ function M:tick(handles, states)
       end
     end
   end
-  local smp = { t = t - self.t_tasks, db_rows = db_rows(run.db) }
+  local smp = { t = t - self.t_tasks, db_rows = db_rows(run) }
   if states[1] == 'RUNNING' then
+    if not self.sink_op then self:find_sink_op(h) end
     smp.flink_in, smp.flink_out = self:flink_sink_count(h)
     local bp, busy, byv = 0, 0, {}
     for _, v in ipairs(self.vertices) do
@@ -200,19 +200,26 @@ function M:tick(handles, states)
     end
     smp.bp, smp.busy, smp.by_vertex = bp, busy, byv
   end
-  local tm = 0
-  local ok, tms = pcall(function() return require('fmhost.stack').flink.taskmanagers(run.cfg) end)
-  if ok and run.cfg.flink.managed ~= false then
-    for _, p in ipairs(tms or {}) do tm = tm + (rss_mb(p.pid) or 0) end
-    smp.tm_mb = tm > 0 and tm or nil
-    if not self.jm_pid then
-      local s = require('fmhost.stack').flink.settings(run.cfg)
-      local jm = require('fmhost.stack').flink.find(s).jobmanager
-      self.jm_pid = jm and jm.pid or false
+  -- the stack's JVMs, found in /proc once and again every 10 s (a TaskManager may be replaced)
+  if run.cfg.flink.managed ~= false and (not self.pids or t - self.t_pids > 10) then
+    local ok, found = pcall(function()
+      local F = require('fmhost.stack').flink
+      return F.find(F.settings(run.cfg))
+    end)
+    if ok and found then
+      self.pids = { tm = {}, jm = found.jobmanager and found.jobmanager.pid }
+      for _, p in ipairs(found.taskmanagers or {}) do self.pids.tm[#self.pids.tm + 1] = p.pid end
     end
-    smp.jm_mb = self.jm_pid and rss_mb(self.jm_pid) or nil
+    self.t_pids = t
+  end
+  if self.pids then
+    local tm = 0
+    for _, pid in ipairs(self.pids.tm) do tm = tm + (rss_mb(pid) or 0) end
+    smp.tm_mb = tm > 0 and tm or nil
+    smp.jm_mb = self.pids.jm and rss_mb(self.pids.jm) or nil
   end
   smp.fm_mb = rss_mb('self')
+  smp.cost_s = now() - t
   self.samples[#self.samples + 1] = smp
 end
 
@@ -355,6 +362,46 @@ function M:finish(h)
   L.memory = { taskmanager_mb = col('tm_mb'), jobmanager_mb = col('jm_mb'), fmhost_mb = col('fm_mb') }
   r.load = L
   return L
+end
+
+-- The standard dataset as a load-run description: the 7-column table of the
+-- benchmarks (config/schemas/seven.yaml: BIGINT key, INT, DECIMAL(22,9),
+-- DOUBLE, VARCHAR(64) with NULLs, DATETIME(6), BOOLEAN), JSON lines into a
+-- JDBC sink on a MariaDB table fmhost derives from the generator. o: name,
+-- rows, rate, append (no key on the Flink sink: plain INSERTs),
+-- options (JDBC sink options), url_params, parallelism, session, faults,
+-- select (the SELECT list, default *), load (extra load keys), expect.
+function M.standard(o)
+  o = o or {}
+  local cols = {
+    { name = 'id', type = 'BIGINT', primary_key = true, distribution = 'sequential' },
+    { name = 'i', type = 'INT' },
+    { name = 'd', type = 'DECIMAL(22,9)' },
+    { name = 'f', type = 'DOUBLE' },
+    { name = 's', type = 'VARCHAR(64)', nullable = true, null_ratio = 0.02 },
+    { name = 'ts', type = 'DATETIME(6)' },
+    { name = 'b', type = 'BOOLEAN' },
+  }
+  local key = o.append and '' or ', PRIMARY KEY (id) NOT ENFORCED'
+  local session = {}
+  if o.parallelism then session['parallelism.default'] = tostring(o.parallelism) end
+  for k, v in pairs(o.session or {}) do session[k] = v end
+  local load = { rate = o.rate or 'max' }
+  for k, v in pairs(o.load or {}) do load[k] = v end
+  return {
+    name = o.name or 'standard', rows = o.rows or 3000, seed = o.seed or 42,
+    data = { seven = { columns = cols } },
+    flink = { session = session, sql = {
+      'CREATE TEMPORARY TABLE seven (${source.columns}) WITH (${source.options})',
+      'CREATE TEMPORARY TABLE sink7 (${source.columns}' .. key .. ') WITH (${sink.jdbc})',
+      'INSERT INTO sink7 SELECT ' .. (o.select or '*') .. ' FROM seven',
+    } },
+    sink = { from = 'seven', options = o.options, url_params = o.url_params, table = o.table },
+    expect = o.expect,
+    faults = o.faults,
+    finish = o.finish,
+    load = load,
+  }
 end
 
 -- The diagnosis line of a load run.
