@@ -67,7 +67,7 @@ local function sql_quote(v) return "'" .. tostring(v):gsub("'", "''") .. "'" end
 
 local KEYS = {
   top = { 'name', 'description', 'seed', 'rows', 'data', 'flink', 'sink', 'expect', 'faults', 'finish', 'tags',
-          'managed_ok', 'file' },
+          'managed_ok', 'file', 'load' },
   source = { 'columns', 'rows', 'seed', 'deliver', 'format', 'rate', 'document', 'changelog', 'decimal', 'name',
              'time_zone', 'indices', 'json_as_value' },
   flink = { 'sql', 'file', 'session', 'jar' },
@@ -188,6 +188,13 @@ function M.check(desc)
     if f.at ~= nil then check_keys(f.at, KEYS.at, fw .. '.at') end
   end
   if desc.finish ~= nil then check_keys(desc.finish, KEYS.finish, where .. ': finish') end
+  if desc.load ~= nil and desc.load ~= true then
+    check_keys(desc.load, require('fmhost.pipeline_load').KEYS, where .. ': load')
+    local rt = desc.load.rate
+    if rt ~= nil and rt ~= 'max' and not (type(rt) == 'number' and rt > 0) then
+      desc_error(where .. ': load', "rate must be rows per second (a number > 0) or 'max'")
+    end
+  end
   return desc
 end
 
@@ -548,7 +555,9 @@ local function write_part(s, ranges)
   local name = ('part-%05d.%s'):format(s.parts, ext)
   local tmp = s.dir .. '/.' .. name
   local bytes = 0
-  if #ranges == 1 and not s.document and not s.events then
+  if s.stamp and s.load then
+    bytes = s.load:write_stamped(s, tmp, ranges, rows_text)
+  elseif #ranges == 1 and not s.document and not s.events then
     bytes = assert(s.g:write(tmp, ranges[1][1], ranges[1][1] + ranges[1][2],
       { format = s.format == 'csv' and 'csv' or 'jsonl', threads = 2, json_as_value = s.json_as_value,
         decimal_as_string = s.decimal == 'string' }))
@@ -710,6 +719,10 @@ function Run:prepare_sources(desc)
       s.changelog = d.changelog
     end
     s.count = s.indices and #s.indices or s.rows
+    if self.load and s.deliver ~= 'table' then
+      s.load = self.load
+      self.load:prepare_source(s)
+    end
     s.table = self.prefix .. '_' .. name
     if s.deliver ~= 'table' then s.dir = self.datadir .. '/' .. name end
     self.sources[name] = s
@@ -725,7 +738,10 @@ function Run:deliver()
     else
       clear_dir(s.dir)
       self.result.files[#self.result.files + 1] = s.dir
-      if s.rate then
+      if s.rate and self.load then
+        -- a load run: delivery starts once the job's tasks run (fmhost.pipeline_load)
+        s.pace = { ranges = ranges_of(s), next_t = math.huge, waiting = true }
+      elseif s.rate then
         -- the first second's rows now; the rest while the job runs
         s.pace = { ranges = ranges_of(s), next_t = now() }
         self:pace(s, true)
@@ -743,6 +759,23 @@ function Run:pace(s, first)
   if not p or p.done then return end
   local t = now()
   if not first and t < p.next_t then return end
+  if s.rate == 'max' then
+    -- as fast as the source takes it: every row now, in files of load.chunk_rows
+    while #p.ranges > 0 do
+      local want, take = s.load_chunk or 20000, {}
+      while want > 0 and #p.ranges > 0 do
+        local r = p.ranges[1]
+        local n = math.min(want, r[2])
+        take[#take + 1] = { r[1], n }
+        r[1], r[2] = r[1] + n, r[2] - n
+        if r[2] == 0 then table.remove(p.ranges, 1) end
+        want = want - n
+      end
+      write_part(s, take)
+    end
+    p.done = true
+    return
+  end
   local want, take = math.max(1, math.floor(s.rate)), {}
   while want > 0 and #p.ranges > 0 do
     local r = p.ranges[1]
@@ -824,7 +857,7 @@ function Run:set_vars()
     v[p .. 'table'] = s.table
     v[p .. 'path'] = s.dir and ('file://' .. s.dir) or nil
     v[p .. 'dir'] = s.dir
-    v[p .. 'columns'] = flink_columns(s.g)
+    v[p .. 'columns'] = flink_columns(s.g) .. (self.load and self.load:flink_column(s) or '')
     v[p .. 'options'] = source_options(self.cfg, s, url)
     v[p .. 'rows'] = s.count
     if #self.order == 1 then
@@ -1047,6 +1080,7 @@ function Run:apply(f, job)
     self.heal[#self.heal + 1] = { t = now() + (f.duration_s or 5), fn = function()
       p:clear()
       rec.healed_s = now() - self.t_running
+      rec.rows_healed = self:target_count()
     end }
   elseif a == 'restart_mariadb' then
     local ok, err = stack.mariadb.kill(cfg, 'KILL')
@@ -1110,6 +1144,7 @@ function Run:watch(desc, jobs)
       break
     end
     for _, s in ipairs(self.order) do self:pace(s) end
+    if self.load then self.load:tick(handles, states) end
     for k = #self.heal, 1, -1 do
       if now() >= self.heal[k].t then
         self.heal[k].fn()
@@ -1122,7 +1157,9 @@ function Run:watch(desc, jobs)
     if unbounded and #pending == 0 and #self.heal == 0 and self:all_delivered() then
       local n = self:target_count()
       if n ~= last_n then last_n, last_change = n, now() end
-      if n and n >= (self:expected_count() or 0) and now() - last_change >= quiet_s then
+      if n and n >= (self:expected_count() or 0) and now() - last_change >= quiet_s
+          and (not self.load or self.load:settled(handles, n)) then
+        self.t_end_load = self.t_end_load or (last_change)
         self:stop_all(handles, 'the target holds the expected rows and was quiet for ' .. quiet_s .. ' s')
       end
     end
@@ -1180,6 +1217,13 @@ function Run:job_facts(h)
     local first = entries[#entries]
     f.first_failure = M.cause(first.stacktrace) or first.exceptionName
     f.failures = #entries
+    -- when each failure happened, seconds from the first (the retry timing)
+    f.failure_times_s = {}
+    for k = #entries, 1, -1 do
+      local ts = tonumber(entries[k].timestamp)
+      local t1 = tonumber(first.timestamp)
+      if ts and t1 then f.failure_times_s[#f.failure_times_s + 1] = (ts - t1) / 1000 end
+    end
   end
 end
 
@@ -1188,6 +1232,13 @@ end
 function Run:prepare_expect(desc)
   local e = desc.expect or {}
   local x = { key = e.key, guarantee = e.guarantee or 'exactly_once', columns = e.columns, ignore = e.ignore }
+  if self.load then
+    -- the load run's own columns are not the pipeline's output
+    local ign = {}
+    for _, c in ipairs(e.ignore or {}) do ign[#ign + 1] = c end
+    for _, c in ipairs(self.load:ignored()) do ign[#ign + 1] = c end
+    x.ignore = ign
+  end
   if e.sql then
     x.kind = 'sql'
     for _, s in ipairs(self.order) do self:stage(s) end
@@ -1394,6 +1445,7 @@ function M.run(desc, opts)
       password = cfg.mysql.password, database = cfg.mysql.database, charset = 'utf8mb4', size = 2 })
     self.client = opts.client or stack.flink.client(cfg, { timeout_ms = 30000 })
     self.datadir = stack.dir(cfg) .. '/pipelines/' .. name
+    if desc.load then self.load = require('fmhost.pipeline_load').new(self, desc.load) end
     self:prepare_sources(desc)
     r.rows = 0
     for _, s in ipairs(self.order) do r.rows = r.rows + s.count end
@@ -1419,6 +1471,7 @@ function M.run(desc, opts)
     if (desc.expect or {}).sql then M.expand(desc.expect.sql, self.vars, 'expect.sql') end
     -- the sink (ownership checks first), then the data
     self:prepare_sink(desc)
+    if self.load then self.load:prepare_sink((desc.sink or {}).from ~= nil or (desc.sink or {}).ddl == nil) end
     clear_dir(self.datadir)
     self:deliver()
     self:prepare_expect(desc)
@@ -1430,6 +1483,10 @@ function M.run(desc, opts)
     r.timings.job_s = now() - t_job
     self:job_facts(handles[1])
     self:verify()
+    if self.load then
+      self.t_end_load = self.t_end_load or t_job + r.timings.job_s
+      self.load:finish(handles[1])
+    end
   end)
   -- clean up: the session (its temporary tables), the proxy, the files, the
   -- staged tables the run created (the sink stays for inspection)
@@ -1577,6 +1634,7 @@ function M.format(r, o)
       end
     end
   end
+  if r.load then lines[#lines + 1] = '  ' .. require('fmhost.pipeline_load').format(r.load) end
   if not r.ok and r.file then
     lines[#lines + 1] = ('  replay: fmhost check --seed %s %s'):format(tostring(r.seed), r.file)
   end
@@ -1588,8 +1646,10 @@ function M.summary(r)
   local v = r.verdict
   local t = r.timings or {}
   if r.ok then
-    return ('PASS %s: %d rows matched, job %s in %.1f s (fmhost %.2f s)'):format(tostring(r.name),
-      v and v.counts.matched or 0, tostring(r.job.state), t.job_s or 0, t.overhead_s or 0)
+    local ld = r.load and r.load.rows_per_s and ('; %.0f rows/s%s'):format(r.load.rows_per_s,
+      r.load.latency and r.load.latency.p99_ms and (', latency p99 %.0f ms'):format(r.load.latency.p99_ms) or '') or ''
+    return ('PASS %s: %d rows matched, job %s in %.1f s (fmhost %.2f s)%s'):format(tostring(r.name),
+      v and v.counts.matched or 0, tostring(r.job.state), t.job_s or 0, t.overhead_s or 0, ld)
   end
   return ('FAIL %s: %s'):format(tostring(r.name), M.cause_line(r))
 end
