@@ -10,7 +10,34 @@
  *       connect_retry = retry.policy{...} or a table of its fields
  *       (cfg.mysql can be passed as it is; keys it does not know are ignored)
  *   p:acquire([timeout_ms]) -> Conn | nil, msg, info      Conn is <close>-able
- *   p:stats() p:maintain() p:close()   p:load{...}   p:stress{...}
+ *   p:stats() p:maintain() p:close()   p:stress{...}
+ *   p:load{source=, table=, rows=, first=0, threads=1, method='infile'|'insert',
+ *          chunk_rows=, batch_rows=, batch_bytes=, resume=false, journal=, load_id=, from=}
+ *       -> {rows=, duplicates=, warnings=, statements=, bytes=, threads=, wall_s=, rows_per_s=,
+ *           committed={{first, count}, ...}, rows_committed=, rows_resumed=, uncertain={...},
+ *           journaled=} | nil, msg, info (info has the same fields but rows_per_s)
+ *       Source rows [first, first+rows). rows counts rows the server inserted, never a
+ *       duplicate key: those are in duplicates (LOAD DATA LOCAL skips them with a 1062
+ *       warning, which warnings leaves out). committed: the source ranges known to be in
+ *       the table (this call's and those it was told of), sorted and merged; uncertain:
+ *       ranges sent whose answer was lost with the connection (committed or not).
+ *       Each statement (a LOAD DATA chunk, an INSERT batch) commits whole or not at all;
+ *       a statement cut short by another thread's failure or its producer's ends at a
+ *       row boundary and commits a counted prefix. msg ends with what committed and how
+ *       to load the rest. Resuming:
+ *       from = a failed load's info (or its committed list): skips info.committed and
+ *         loads info.uncertain again as INSERT IGNORE / LOAD DATA LOCAL, counting the
+ *         rows already there as duplicates (exact because each statement committed
+ *         whole or not at all; needs a unique key over the rows to tell).
+ *       resume = true: each statement runs in a transaction with an INSERT of
+ *         (load_id, first_row, n_rows, inserted) into journal (default
+ *         fmhost_load_journal, created when missing; InnoDB tables), so the journal holds
+ *         exactly the committed ranges even when a COMMIT answer was lost or fmhost died;
+ *         the load skips the ranges the journal holds for load_id (default: the table)
+ *         inside [first, first+rows), and deletes them when it completes. The idiom
+ *         retry.policy{...}:run(function() return p:load{..., resume=true} end) loads every
+ *         row once across crashes. A journal that claims more rows than the table holds
+ *         (the table was emptied or recreated) fails the load instead of skipping.
  *   p:exec/query/row/scalar/transaction(...)   acquire, run on a connection, release
  *   c:exec(sql, ...) -> affected_rows, {affected_rows=, insert_id=, warnings=}
  *   c:query(sql, ...) -> rows, {columns={...}, warnings=}   rows keyed by column name
@@ -839,6 +866,66 @@ static fmh_row_source *check_source(lua_State *L, int i, const char *what) {
   return NULL;
 }
 
+/* from = a failed load's info (or a result): its committed and uncertain
+ * lists; or a bare list of {first, count}. */
+static fmh_range *read_ranges(lua_State *L, int t, const char *what, size_t *n) {
+  *n = 0;
+  if (lua_isnil(L, t)) return NULL;
+  if (!lua_istable(L, t)) luaL_error(L, "load: '%s' must be a list of {first, count}", what);
+  size_t len = (size_t)lua_rawlen(L, t);
+  fmh_range *v = lua_newuserdatauv(L, (len ? len : 1) * sizeof *v, 0); /* freed with the call */
+  for (size_t i = 0; i < len; i++) {
+    lua_rawgeti(L, t, (lua_Integer)i + 1);
+    int ok = lua_istable(L, -1);
+    lua_Integer f = 0, c = 0;
+    if (ok) {
+      int a, b;
+      lua_rawgeti(L, -1, 1);
+      f = lua_tointegerx(L, -1, &a);
+      lua_rawgeti(L, -2, 2);
+      c = lua_tointegerx(L, -1, &b);
+      lua_pop(L, 2);
+      ok = a && b && f >= 0 && c >= 0;
+    }
+    if (!ok) luaL_error(L, "load: %s[%d] must be {first, count} with integers >= 0", what, (int)i + 1);
+    lua_pop(L, 1);
+    v[i] = (fmh_range){(uint64_t)f, (uint64_t)c};
+  }
+  *n = len;
+  return v;
+}
+
+static void push_ranges(lua_State *L, const fmh_range *v, size_t n) {
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_createtable(L, 2, 0);
+    lua_pushinteger(L, (lua_Integer)v[i].first);
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, (lua_Integer)v[i].count);
+    lua_rawseti(L, -2, 2);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+}
+
+/* What is committed, into the table on top (a result or a failure's info). */
+static void set_load_fields(lua_State *L, const fmh_bulk_result *r) {
+  set_int(L, "rows", (lua_Integer)r->rows);
+  set_int(L, "duplicates", (lua_Integer)r->duplicates);
+  set_int(L, "statements", (lua_Integer)r->statements);
+  set_int(L, "bytes", (lua_Integer)r->bytes);
+  set_int(L, "warnings", (lua_Integer)r->warnings);
+  set_int(L, "threads", r->threads);
+  set_int(L, "rows_committed", (lua_Integer)r->rows_committed);
+  set_int(L, "rows_resumed", (lua_Integer)r->rows_resumed);
+  push_ranges(L, r->committed, r->ncommitted);
+  lua_setfield(L, -2, "committed");
+  push_ranges(L, r->uncertain, r->nuncertain);
+  lua_setfield(L, -2, "uncertain");
+  lua_pushboolean(L, r->journaled);
+  lua_setfield(L, -2, "journaled");
+  set_num(L, "wall_s", r->wall_s);
+}
+
 static int l_load(lua_State *L) {
   LPool *lp = check_pool(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -860,17 +947,40 @@ static int l_load(lua_State *L) {
   o.chunk_rows = (uint64_t)fmh_opt_int(L, 2, "chunk_rows", 0);
   o.batch_rows = (uint64_t)fmh_opt_int(L, 2, "batch_rows", 0);
   o.batch_bytes = (size_t)fmh_opt_int(L, 2, "batch_bytes", 0);
+  o.resume = fmh_opt_bool(L, 2, "resume", 0);
+  o.journal = fmh_opt_str(L, 2, "journal", NULL);
+  o.load_id = fmh_opt_str(L, 2, "load_id", NULL);
+  lua_getfield(L, 2, "from");
+  int from = lua_gettop(L);
+  if (!lua_isnil(L, from)) {
+    if (!lua_istable(L, from))
+      return luaL_error(L, "load: 'from' must be a load's info or result, or a list of {first, count}");
+    lua_getfield(L, from, "committed");
+    if (!lua_isnil(L, -1)) {
+      o.done = read_ranges(L, lua_gettop(L), "from.committed", &o.ndone);
+      lua_getfield(L, from, "uncertain");
+      o.doubt = read_ranges(L, lua_gettop(L), "from.uncertain", &o.ndoubt);
+    } else {
+      o.done = read_ranges(L, from, "from", &o.ndone);
+    }
+  }
   fmh_bulk_result r;
   fmh_error e = {0};
-  if (fmh_pool_load(lp->p, src, &o, &r, &e) != 0) return push_fail(L, &e);
-  lua_createtable(L, 0, 7);
-  set_int(L, "rows", (lua_Integer)r.rows);
-  set_int(L, "statements", (lua_Integer)r.statements);
-  set_int(L, "bytes", (lua_Integer)r.bytes);
-  set_int(L, "warnings", (lua_Integer)r.warnings);
-  set_int(L, "threads", r.threads);
-  set_num(L, "wall_s", r.wall_s);
+  int rc = fmh_pool_load(lp->p, src, &o, &r, &e);
+  if (rc != 0 && e.kind && strcmp(e.kind, "usage") == 0) {
+    fmh_bulk_result_free(&r);
+    return push_fail(L, &e); /* raises */
+  }
+  if (rc != 0) {
+    int n = push_fail(L, &e);
+    set_load_fields(L, &r);
+    fmh_bulk_result_free(&r);
+    return n;
+  }
+  lua_createtable(L, 0, 16);
+  set_load_fields(L, &r);
   set_num(L, "rows_per_s", r.wall_s > 0 ? (double)r.rows / r.wall_s : 0);
+  fmh_bulk_result_free(&r);
   return 1;
 }
 

@@ -234,6 +234,11 @@ typedef struct fmh_row_source {
 
 typedef enum { FMH_BULK_INFILE = 1, FMH_BULK_INSERT = 2 } fmh_bulk_method;
 
+/* Rows [first, first+count) of a source. */
+typedef struct fmh_range {
+  uint64_t first, count;
+} fmh_range;
+
 typedef struct fmh_bulk_opts {
   const char *table;        /* as written into the statement (quote it yourself if needed) */
   uint64_t first, rows;     /* load rows [first, first+rows) */
@@ -242,21 +247,50 @@ typedef struct fmh_bulk_opts {
   uint64_t chunk_rows;      /* infile: rows per LOAD DATA statement, 0 = one statement per thread */
   uint64_t batch_rows;      /* insert: max rows per INSERT, 0 = limited by bytes only */
   size_t batch_bytes;       /* insert: max statement bytes, 0 = max_allowed_packet - 1 KiB */
+  /* Resumable loads. With resume, each statement runs in one transaction
+   * with a row naming its source range in the journal table, so the
+   * journal holds exactly the committed ranges, whether or not the client
+   * saw the COMMIT answer; the load skips the ranges the journal holds for
+   * load_id and, when it completes, deletes them. done lists ranges known
+   * committed (skipped); doubt lists ranges whose commit answer was lost:
+   * they are loaded again with duplicate keys skipped and counted. */
+  int resume;
+  const char *journal;      /* NULL: FMH_LOAD_JOURNAL, in the connection's database */
+  const char *load_id;      /* the load's name in the journal; NULL: table */
+  const fmh_range *done;
+  size_t ndone;
+  const fmh_range *doubt;
+  size_t ndoubt;
 } fmh_bulk_opts;
 
+#define FMH_LOAD_JOURNAL "fmhost_load_journal"
+
 typedef struct fmh_bulk_result {
-  uint64_t rows;            /* rows the server reported as inserted */
+  uint64_t rows;            /* rows the server inserted (never a skipped duplicate) */
+  uint64_t duplicates;      /* rows the server skipped as duplicate keys */
   uint64_t statements;
   uint64_t bytes;           /* bytes of data sent */
-  uint64_t warnings;
+  uint64_t warnings;        /* the server's warnings other than one per skipped duplicate */
+  uint64_t rows_committed;  /* rows of [first, first+rows) in committed */
+  uint64_t rows_resumed;    /* of those, rows committed before this call (journal, done) */
+  fmh_range *committed;     /* source ranges committed, this call's and earlier; sorted, merged */
+  size_t ncommitted;
+  fmh_range *uncertain;     /* ranges sent whose commit answer never came */
+  size_t nuncertain;
   double wall_s;
   int threads;
+  int journaled;
 } fmh_bulk_result;
 
-/* Rows already committed by finished statements stay when another fails:
- * each statement is its own transaction. */
+/* Each statement is its own transaction (with its journal row when
+ * resume): rows committed by finished statements stay when another fails,
+ * and r says which (r is filled on failure too; free it with
+ * fmh_bulk_result_free either way). A statement cut short by a failure
+ * elsewhere or by its producer ends at a row boundary, so it commits a
+ * prefix of its range that r counts exactly. */
 int fmh_pool_load(fmh_pool *p, const fmh_row_source *src, const fmh_bulk_opts *o,
                   fmh_bulk_result *r, fmh_error *e);
+void fmh_bulk_result_free(fmh_bulk_result *r);
 
 /* The built-in source for the benchmark table (7 columns):
  *   id BIGINT PRIMARY KEY, i INT, d DECIMAL(22,9), f DOUBLE, s VARCHAR(64),

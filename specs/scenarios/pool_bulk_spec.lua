@@ -4,7 +4,10 @@
 -- After each load the whole table is read back in key order and every row
 -- is compared, value by value, with the row the source says it holds; the
 -- files written for the benchmark baselines are loaded by the stock client
--- and must give the same table.
+-- and must give the same table. A load made to fail part way (a trigger
+-- refuses one key) must name exactly the source rows the table kept, and
+-- its resume (from= its failure, or resume=true and the journal) must load
+-- exactly the rest; a duplicate key is never counted as a loaded row.
 local pool = require 'fmhost.pool'
 local stack = require 'fmhost.stack'
 
@@ -113,15 +116,154 @@ describe('fmhost.pool bulk load #mysql', function()
     assert.are.equal(1146, info.code)
   end)
 
-  it('refuses duplicate keys: INSERT fails with 1062, LOAD DATA LOCAL skips them with warnings', function()
+  it('refuses duplicate keys: INSERT fails with 1062, LOAD DATA LOCAL skips them and counts them as duplicates', function()
     assert(p:load { table = 'pool_bulk', source = src, rows = 100, method = 'insert' })
-    local r, _, info = p:load { table = 'pool_bulk', source = src, rows = 100, method = 'insert' }
+    local r, msg, info = p:load { table = 'pool_bulk', source = src, rows = 100, method = 'insert' }
     assert.is_nil(r)
     assert.are.equal(1062, info.code)
+    assert.are.same({ 0, {}, {} }, { info.rows_committed, info.committed, info.uncertain })
+    assert.matches('committed 0 of 100 rows', msg, 1, true)
     r = assert(p:load { table = 'pool_bulk', source = src, rows = 150, method = 'infile' })
-    assert.are.equal(50, r.rows)
-    assert.are.equal(100, r.warnings)
+    -- the 100 rows already there are no loaded rows, and no anonymous warnings either
+    assert.are.same({ 50, 100, 0 }, { r.rows, r.duplicates, r.warnings })
     assert_table_holds(p, 'pool_bulk', src, 0, 150)
+  end)
+
+  describe('a load that fails part way', function()
+    -- a trigger refuses one key, so the thread whose share holds it fails
+    -- and the others are stopped wherever they are
+    local function refuse(id)
+      assert(p:exec(('CREATE TRIGGER pool_bulk_refuse BEFORE INSERT ON pool_bulk FOR EACH ROW BEGIN '
+        .. "IF NEW.id = %d THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'key %d refused'; END IF; END"):format(id, id)))
+    end
+    local function allow() assert(p:exec('DROP TRIGGER pool_bulk_refuse')) end
+    local function count(lo, hi)
+      return p:scalar(('SELECT COUNT(*) FROM pool_bulk WHERE id BETWEEN %d AND %d'):format(lo, hi))
+    end
+    -- the table holds exactly the ranges the failure calls committed
+    local function assert_committed_exactly(info, rows)
+      local n = 0
+      for _, r in ipairs(info.committed) do
+        assert.are.equal(r[2], count(r[1], r[1] + r[2] - 1))
+        n = n + r[2]
+      end
+      assert.are.equal(n, info.rows_committed)
+      assert.are.equal(n, p:scalar('SELECT COUNT(*) FROM pool_bulk'))
+      assert.is_true(n < rows)
+    end
+    after_each(function()
+      p:exec('DROP TABLE IF EXISTS pool_bulk_journal')
+    end)
+
+    for _, method in ipairs { 'infile', 'insert' } do
+      it(('says which source rows committed (%s), even where a statement was cut short'):format(method), function()
+        refuse(10)
+        local r, msg, info = p:load { table = 'pool_bulk', source = src, rows = 60000, threads = 2,
+                                      method = method, batch_rows = 2000 }
+        assert.is_nil(r)
+        assert.matches('key 10 refused', msg)
+        assert.matches(('committed %d of 60000 rows'):format(info.rows_committed), msg, 1, true)
+        assert.are.same({}, info.uncertain) -- a server error is certain: nothing of that statement stayed
+        assert_committed_exactly(info, 60000)
+        -- the first thread's share (0..29999) failed on its first statement
+        assert.are.equal(0, count(0, 29999))
+      end)
+
+      it(('loads exactly the rest from the failure\'s info (%s)'):format(method), function()
+        refuse(40000)
+        local r, _, info = p:load { table = 'pool_bulk', source = src, rows = 50000, threads = 2, method = method,
+                                    chunk_rows = 5000, batch_rows = 1000 }
+        assert.is_nil(r)
+        assert.is_true(info.rows_committed >= 15000, 'the failing thread committed its chunks before the refused key')
+        allow()
+        r = assert(p:load { table = 'pool_bulk', source = src, rows = 50000, threads = 2, method = method,
+                            chunk_rows = 5000, batch_rows = 1000, from = info })
+        assert.are.same({ 50000 - info.rows_committed, 0, info.rows_committed, 50000, { { 0, 50000 } } },
+                        { r.rows, r.duplicates, r.rows_resumed, r.rows_committed, r.committed })
+        assert_table_holds(p, 'pool_bulk', src, 0, 50000)
+      end)
+
+      it(('journals each statement with its data and resumes from the journal (%s)'):format(method), function()
+        refuse(33333)
+        local opts = { table = 'pool_bulk', source = src, rows = 40000, threads = 2, method = method,
+                       chunk_rows = 4000, batch_rows = 1500, resume = true, journal = 'pool_bulk_journal' }
+        local r, msg, info = p:load(opts)
+        assert.is_nil(r)
+        assert.is_true(info.journaled)
+        assert.matches('resume=true loads the rest', msg, 1, true)
+        assert_committed_exactly(info, 40000)
+        -- the journal holds exactly the committed ranges
+        local c <close> = assert(p:acquire())
+        local journaled = {}
+        for row in c:rows("SELECT first_row, n_rows FROM pool_bulk_journal WHERE load_id = 'pool_bulk' ORDER BY first_row") do
+          local last = journaled[#journaled]
+          if last and last[1] + last[2] == row.first_row then last[2] = last[2] + row.n_rows
+          else journaled[#journaled + 1] = { row.first_row, row.n_rows } end
+        end
+        c:release()
+        assert.are.same(info.committed, journaled)
+        allow()
+        r = assert(p:load(opts))
+        assert.are.same({ 40000 - info.rows_committed, 0, info.rows_committed },
+                        { r.rows, r.duplicates, r.rows_resumed })
+        assert_table_holds(p, 'pool_bulk', src, 0, 40000)
+        assert.are.equal(0, p:scalar('SELECT COUNT(*) FROM pool_bulk_journal'), 'a completed load forgets its journal')
+      end)
+
+      it(('re-loads ranges whose commit is uncertain with their duplicates skipped and counted (%s)'):format(method), function()
+        -- rows 1000..1999 were lost with the server, rows 2000..2999 committed but the answer was lost
+        assert(p:load { table = 'pool_bulk', source = src, first = 0, rows = 1000, method = method })
+        assert(p:load { table = 'pool_bulk', source = src, first = 2000, rows = 1000, method = method })
+        local info = { committed = { { 0, 1000 } }, uncertain = { { 1000, 1000 }, { 2000, 1000 } } }
+        local r = assert(p:load { table = 'pool_bulk', source = src, rows = 5000, threads = 2, method = method,
+                                  batch_rows = 300, from = info })
+        assert.are.same({ 3000, 1000, 1000 }, { r.rows, r.duplicates, r.rows_resumed })
+        assert_table_holds(p, 'pool_bulk', src, 0, 5000)
+      end)
+    end
+
+    for _, method in ipairs { 'infile', 'insert' } do
+      it(('commits each statement with its journal row: a journal row refused takes its rows back (%s)'):format(method), function()
+        -- the journal, made beforehand, refuses the row of the statement at source row 2000
+        assert(p:exec('CREATE TABLE pool_bulk_journal (load_id VARBINARY(255) NOT NULL, first_row BIGINT UNSIGNED NOT NULL, '
+          .. 'n_rows BIGINT UNSIGNED NOT NULL, inserted BIGINT UNSIGNED NOT NULL, '
+          .. 'committed_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (load_id, first_row), '
+          .. 'CONSTRAINT not_2000 CHECK (first_row <> 2000)) ENGINE=InnoDB'))
+        local r, _, info = p:load { table = 'pool_bulk', source = src, rows = 5000, method = method, chunk_rows = 1000,
+                                    batch_rows = 1000, resume = true, journal = 'pool_bulk_journal' }
+        assert.is_nil(r)
+        assert.are.same({ { { 0, 2000 } }, {} }, { info.committed, info.uncertain })
+        assert_table_holds(p, 'pool_bulk', src, 0, 2000)
+      end)
+    end
+
+    it('fails on rows already there that nothing said might be', function()
+      assert(p:load { table = 'pool_bulk', source = src, first = 2000, rows = 10, method = 'insert' })
+      local r, _, info = p:load { table = 'pool_bulk', source = src, rows = 3000, method = 'insert',
+                                  from = { { 0, 1000 } } }
+      assert.is_nil(r)
+      assert.are.equal(1062, info.code)
+    end)
+
+    it('refuses to resume from a journal whose table was emptied since', function()
+      refuse(500)
+      local opts = { table = 'pool_bulk', source = src, rows = 3000, threads = 2, method = 'insert', batch_rows = 100,
+                     resume = true, journal = 'pool_bulk_journal' }
+      local _, _, info = p:load(opts)
+      assert.is_true(info.rows_committed > 0)
+      allow()
+      assert(p:exec('TRUNCATE TABLE pool_bulk'))
+      local r, msg = p:load(opts)
+      assert.is_nil(r)
+      assert.matches('emptied or recreated', msg)
+      assert.are.equal(0, p:scalar('SELECT COUNT(*) FROM pool_bulk'), 'nothing loaded')
+    end)
+
+    it('raises on a from= that is not a list of ranges', function()
+      assert.has_error(function() p:load { table = 'pool_bulk', source = src, rows = 10, from = { { 1 } } } end,
+                       'load: from[1] must be {first, count} with integers >= 0')
+      assert.has_error(function() p:load { table = 'pool_bulk', source = src, rows = 10, from = 3 } end)
+    end)
   end)
 
   it('writes the CSV and SQL files the stock client loads into the same rows', function()

@@ -89,6 +89,33 @@ describe('fmhost.pool (no server)', function()
                        'pool: connect_retry: retry policy: factor must be >= 1')
     end)
 
+    it('a load that cannot connect says which rows are committed: those from= named, clipped and merged', function()
+      local p = assert(pool.open(REFUSED, { lazy = true, size = 2 }))
+      local src = pool.bench_source { seed = 1 }
+      local r, msg, info = p:load { table = 't', source = src, first = 10, rows = 100, threads = 2,
+                                    from = { committed = { { 0, 20 }, { 15, 10 }, { 50, 1000 } }, uncertain = { { 30, 5 } } } }
+      assert.is_nil(r)
+      assert.are.equal('connection', info.class)
+      assert.are.same({ { { 10, 15 }, { 50, 60 } }, 75, 75, {}, 0 },
+                      { info.committed, info.rows_committed, info.rows_resumed, info.uncertain, info.rows })
+      assert.matches('committed 75 of 100 rows (10..24, 50..109); from=<this info> loads the rest', msg, 1, true)
+      -- with resume=true the journal cannot be read: the same answer, nothing more counted
+      r, msg, info = p:load { table = 't', source = src, rows = 100, resume = true, from = { { 0, 30 } } }
+      assert.is_nil(r)
+      assert.are.same({ 'connection', true, { { 0, 30 } }, 30 }, { info.class, info.journaled, info.committed, info.rows_committed })
+      assert.matches('committed 30 of 100 rows (0..29); resume=true loads the rest', msg, 1, true)
+      -- a load that from= says is complete has nothing to do and needs no server
+      r = assert(p:load { table = 't', source = src, first = 10, rows = 100, method = 'insert', from = { { 0, 200 } } })
+      assert.are.same({ 0, 0, 100, 100, { { 10, 100 } }, 0 },
+                      { r.rows, r.duplicates, r.rows_resumed, r.rows_committed, r.committed, r.statements })
+      assert.are.equal(0, p:stats().created)
+      assert.has_error(function() p:load { table = 't', source = src, rows = 1, from = { { -1, 2 } } } end,
+                       'load: from[1] must be {first, count} with integers >= 0')
+      assert.has_error(function() p:load { table = 't', source = src, rows = 1, from = { committed = { 'x' } } } end,
+                       'load: from.committed[1] must be {first, count} with integers >= 0')
+      p:close()
+    end)
+
     it('a closed pool stays closed and closing twice is harmless', function()
       local p = assert(pool.open(REFUSED, { lazy = true }))
       p:close()
