@@ -7,9 +7,12 @@
  *                                  (rest_url/gateway_url, else 127.0.0.1 and rest_port/gateway_port;
  *                                  http_timeout_ms)
  *   flink.NULL                     SQL NULL in result rows: fmhost.pool.NULL
- *   flink.summarize(text)          the one-line cause of a Java stack trace: the deepest cause of
- *                                  its chain that is not a wrapper ("Recovery is suppressed by ...")
- *                                  nor a "[CIRCULAR REFERENCE: ...]" (flink._summarize: the same)
+ *   flink.summarize(text)          the one-line cause of a Java stack trace: the driver's cause where
+ *                                  there is one (with a deeper network cause in parentheses), else
+ *                                  the deepest cause of its chain that is not a wrapper ("Recovery is
+ *                                  suppressed by ...") nor a "[CIRCULAR REFERENCE: ...]"; a connector's
+ *                                  context leads ("JDBC write failed: Data truncation: Out of range
+ *                                  value for column 'qty' at row 1") (flink._summarize: the same)
  *   flink._stub_server{replies=}   TEST SUPPORT ONLY: a scripted local HTTP server
  *   Client: overview() config() jobs() job(id) job_handle(id) taskmanagers()
  *           upload_jar(path) run_jar(jarid, opts) session(opts) gateway_info()

@@ -62,7 +62,13 @@
  *             {'not_null', column=}, {'accepted', column=, values=}, {'relationship', column=,
  *             ref_table=, ref_column=}}, max_samples=5}
  *       -> {ok=, results={{name=, kind=, ok=, rows=, failing=, groups=, samples=, detail=}...}}
- *   v.format(verdict) -> text       v.json_equal(a, b) -> bool, where
+ *   v.format(verdict[, parts]) -> text       v.json_equal(a, b) -> bool, where
+ *     parts: a list of the parts to print, in the text's order whatever the list's: 'head' (validate
+ *     (stream): FAILED, the generator's seed), 'counts' (rows: expected, target; keys present (exact,
+ *     differing), missing, extra, duplicated), 'time', 'columns' (columns missing / only in the target),
+ *     'diagnosis' (the explanations, then per column its pattern with two examples), 'rows' (missing /
+ *     extra rows shown whole), 'keys' (missing / extra / duplicated keys), 'samples' (mismatches);
+ *     default all of them. fmhost.pipeline's diagnosis frames 'counts', 'columns', 'diagnosis', 'rows'.
  *   v.decimal_canon(text) -> canonical text | nil      v.ulp_distance(a, b) -> integer
  * The verdict: {ok=, mode=, counts={expected=, target=, present= (keys in both; matched= is the
  *   same count), exact= (present and equal), differing= (present, some field differs), missing=,
@@ -848,8 +854,30 @@ static fmh_vpattern *to_patterns(lua_State *L, int t, const char *field, size_t 
   return p;
 }
 
+/* The parts named by format's second argument (a list), else all. */
+static unsigned format_parts(lua_State *L, int idx) {
+  static const char *const names[] = {"head", "counts", "time", "columns", "diagnosis", "rows", "keys", "samples"};
+  if (lua_isnoneornil(L, idx)) return FMH_VTEXT_ALL;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  unsigned parts = 0;
+  lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, idx, i);
+    const char *s = lua_tostring(L, -1);
+    size_t k = 0;
+    while (s && k < sizeof names / sizeof *names && strcmp(s, names[k]) != 0) k++;
+    if (!s || k == sizeof names / sizeof *names)
+      return (unsigned)luaL_error(L, "validate.format: unknown part '%s' (head, counts, time, columns, diagnosis, "
+                                     "rows, keys, samples)", s ? s : luaL_typename(L, -1));
+    parts |= 1u << k;
+    lua_pop(L, 1);
+  }
+  return parts;
+}
+
 static int l_format(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  unsigned parts = format_parts(L, 2);
   lua_settop(L, 1);
   luaL_checkstack(L, 64, "validate.format");
   fmh_verdict v;
@@ -978,7 +1006,7 @@ static int l_format(lua_State *L) {
       x->detail = (char *)(lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL);
     }
   }
-  char *text = fmh_verdict_format(&v);
+  char *text = fmh_verdict_format_parts(&v, parts);
   if (!text) return luaL_error(L, "validate.format: out of memory");
   lua_pushstring(L, text);
   free(text);

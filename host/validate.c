@@ -2259,40 +2259,46 @@ static void key_list(vbuf *b, const char *what, const fmh_vkey *k, size_t n, uin
   fmh_vbuf_puts(b, "\n");
 }
 
-char *fmh_verdict_format(const fmh_verdict *v) {
+char *fmh_verdict_format(const fmh_verdict *v) { return fmh_verdict_format_parts(v, FMH_VTEXT_ALL); }
+
+char *fmh_verdict_format_parts(const fmh_verdict *v, unsigned parts) {
   vbuf b = {0};
-  fmh_vbuf_printf(&b, "validate (%s): %s\n", v->mode ? v->mode : "stream", v->ok ? "OK" : "FAILED");
-  if (v->has_seed)
+  fmh_vbuf_puts(&b, ""); /* an empty text when no part has anything to say */
+  if (parts & FMH_VTEXT_HEAD)
+    fmh_vbuf_printf(&b, "validate (%s): %s\n", v->mode ? v->mode : "stream", v->ok ? "OK" : "FAILED");
+  if ((parts & FMH_VTEXT_HEAD) && v->has_seed)
     fmh_vbuf_printf(&b, "  expected: generator seed %" PRIu64 ", rows %" PRId64 "..%" PRId64 "\n", v->seed,
                     v->first, v->last);
-  fmh_vbuf_printf(&b,
-                  "  rows: expected %" PRIu64 ", target %" PRIu64 "; keys present %" PRIu64 " (exact %" PRIu64
-                  ", differing %" PRIu64 "), missing %" PRIu64 ", extra %" PRIu64 ", duplicated %" PRIu64,
-                  v->expected, v->target, v->matched, v->exact, v->differing, v->missing, v->extra, v->duplicated);
-  if (v->duplicate_rows)
-    fmh_vbuf_printf(&b, " (%" PRIu64 " extra copies, %" PRIu64 " of them differing)", v->duplicate_rows,
-                    v->copies_differing);
-  fmh_vbuf_printf(&b, "; %" PRIu64 " differing fields\n", v->mismatched_fields);
-  if (v->expected_duplicated)
-    fmh_vbuf_printf(&b, "  the expected side repeats %" PRIu64 " keys (its key is not unique)\n",
-                    v->expected_duplicated);
-  if (v->chunks)
+  if (parts & FMH_VTEXT_COUNTS) {
     fmh_vbuf_printf(&b,
-                    "  checksum: %" PRIu64 " chunks, %" PRIu64 " differing, %" PRIu64 " checksum queries, %" PRIu64
-                    " rows streamed\n",
-                    v->chunks, v->chunks_differing, v->checksum_queries, v->rows_streamed);
-  fmh_vbuf_printf(&b, "  time: %.3f s, %.0f rows/s\n", v->elapsed_s, v->rows_per_s);
-  if (v->nmissing_columns) {
+                    "  rows: expected %" PRIu64 ", target %" PRIu64 "; keys present %" PRIu64 " (exact %" PRIu64
+                    ", differing %" PRIu64 "), missing %" PRIu64 ", extra %" PRIu64 ", duplicated %" PRIu64,
+                    v->expected, v->target, v->matched, v->exact, v->differing, v->missing, v->extra, v->duplicated);
+    if (v->duplicate_rows)
+      fmh_vbuf_printf(&b, " (%" PRIu64 " extra copies, %" PRIu64 " of them differing)", v->duplicate_rows,
+                      v->copies_differing);
+    fmh_vbuf_printf(&b, "; %" PRIu64 " differing fields\n", v->mismatched_fields);
+    if (v->expected_duplicated)
+      fmh_vbuf_printf(&b, "  the expected side repeats %" PRIu64 " keys (its key is not unique)\n",
+                      v->expected_duplicated);
+    if (v->chunks)
+      fmh_vbuf_printf(&b,
+                      "  checksum: %" PRIu64 " chunks, %" PRIu64 " differing, %" PRIu64 " checksum queries, %" PRIu64
+                      " rows streamed\n",
+                      v->chunks, v->chunks_differing, v->checksum_queries, v->rows_streamed);
+  }
+  if (parts & FMH_VTEXT_TIME) fmh_vbuf_printf(&b, "  time: %.3f s, %.0f rows/s\n", v->elapsed_s, v->rows_per_s);
+  if ((parts & FMH_VTEXT_COLUMNS) && v->nmissing_columns) {
     fmh_vbuf_puts(&b, "  columns missing from the target:");
     for (size_t i = 0; i < v->nmissing_columns; i++) fmh_vbuf_printf(&b, " %s", v->missing_columns[i]);
     fmh_vbuf_puts(&b, "\n");
   }
-  if (v->nextra_columns) {
+  if ((parts & FMH_VTEXT_COLUMNS) && v->nextra_columns) {
     fmh_vbuf_puts(&b, "  columns only in the target:");
     for (size_t i = 0; i < v->nextra_columns; i++) fmh_vbuf_printf(&b, " %s", v->extra_columns[i]);
     fmh_vbuf_puts(&b, "\n");
   }
-  if (v->npatterns || v->nexplain) {
+  if ((parts & FMH_VTEXT_DIAGNOSIS) && (v->npatterns || v->nexplain)) {
     fmh_vbuf_puts(&b, "  diagnosis:\n");
     for (size_t i = 0; i < v->nexplain; i++) fmh_vbuf_printf(&b, "    %s\n", v->explain[i].text);
     for (size_t i = 0; i < v->npatterns; i++) {
@@ -2303,11 +2309,16 @@ char *fmh_verdict_format(const fmh_verdict *v) {
       fmh_vbuf_puts(&b, "\n");
     }
   }
-  for (size_t i = 0; i < v->nmissing_rows; i++) fmh_vbuf_printf(&b, "  missing row %s\n", v->missing_rows[i]);
-  for (size_t i = 0; i < v->nextra_rows; i++) fmh_vbuf_printf(&b, "  extra row %s\n", v->extra_rows[i]);
-  key_list(&b, "missing", v->missing_keys, v->nmissing_keys, v->missing);
-  key_list(&b, "extra", v->extra_keys, v->nextra_keys, v->extra);
-  key_list(&b, "duplicated", v->duplicated_keys, v->nduplicated_keys, v->duplicated);
+  for (size_t i = 0; (parts & FMH_VTEXT_ROWS) && i < v->nmissing_rows; i++)
+    fmh_vbuf_printf(&b, "  missing row %s\n", v->missing_rows[i]);
+  for (size_t i = 0; (parts & FMH_VTEXT_ROWS) && i < v->nextra_rows; i++)
+    fmh_vbuf_printf(&b, "  extra row %s\n", v->extra_rows[i]);
+  if (parts & FMH_VTEXT_KEYS) {
+    key_list(&b, "missing", v->missing_keys, v->nmissing_keys, v->missing);
+    key_list(&b, "extra", v->extra_keys, v->nextra_keys, v->extra);
+    key_list(&b, "duplicated", v->duplicated_keys, v->nduplicated_keys, v->duplicated);
+  }
+  if (!(parts & FMH_VTEXT_SAMPLES)) return b.p;
   int any = 0;
   for (size_t i = 0; i < v->ncolumns; i++) {
     if (!v->columns[i].mismatches) continue;

@@ -44,12 +44,19 @@ json_t *fmh_flink_gateway(fmh_flink *c, const char *method, const char *path, co
 
 /* The one-line summary of a Java stack trace or a Flink error body: the
  * first line of the deepest org.apache.flink.table.api exception in the
- * cause chain (a SQL error), else of the deepest cause in the chain that
- * is not a wrapper ("Recovery is suppressed by ...", CompletionException,
- * ...), else the deepest one. The chain is the first exception line and
- * the least indented "Caused by:" lines: "Suppressed:" blocks and Java's
- * "[CIRCULAR REFERENCE: ...]" entries are not part of it. Writes at most
- * n bytes (NUL included). */
+ * cause chain (a SQL error); else the deepest database driver's exception
+ * (com.mysql., java.sql., org.mariadb.) of the chain, or failing that of a
+ * "Suppressed:" block, followed by a deeper cause's message in parentheses
+ * ("Communications link failure (Connection reset by peer)"); else the
+ * deepest cause in the chain that is not a wrapper ("Recovery is
+ * suppressed by ...", CompletionException, ...); else the deepest one. A
+ * connector's exception above that cause ("Writing records to JDBC
+ * failed.") leads as its context, the cause then without class names:
+ * "JDBC write failed: Data truncation: Out of range value for column 'qty'
+ * at row 1". The chain is the first exception line and the least indented
+ * "Caused by:" lines: "Suppressed:" blocks and Java's "[CIRCULAR
+ * REFERENCE: ...]" entries are not part of it. Writes at most n bytes
+ * (NUL included; "..." where cut). */
 char *fmh_flink_summarize(const char *text, char *out, size_t n);
 
 /* ---- JobManager ------------------------------------------------------ */

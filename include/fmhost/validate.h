@@ -161,6 +161,20 @@ typedef struct fmh_verdict {
 void fmh_verdict_free(fmh_verdict *v);
 /* Readable text (malloc'ed). */
 char *fmh_verdict_format(const fmh_verdict *v);
+/* Parts of that text, in its order, for a caller that frames them itself
+ * (fmhost.pipeline's diagnosis): any OR of these. */
+enum {
+  FMH_VTEXT_HEAD = 1,       /* "validate (stream): FAILED" and the generator's seed and range */
+  FMH_VTEXT_COUNTS = 2,     /* "rows: expected N, target N; keys present N (exact N, differing N), ..." */
+  FMH_VTEXT_TIME = 4,       /* "time: 0.1 s, N rows/s" */
+  FMH_VTEXT_COLUMNS = 8,    /* columns missing from / only in the target */
+  FMH_VTEXT_DIAGNOSIS = 16, /* "diagnosis:" the explanations and the columns' patterns with examples */
+  FMH_VTEXT_ROWS = 32,      /* "missing row key 5: ...", "extra row ..." */
+  FMH_VTEXT_KEYS = 64,      /* "missing keys (N, first ones): ..." and extra, duplicated */
+  FMH_VTEXT_SAMPLES = 128,  /* mismatches by column and the sampled mismatches */
+  FMH_VTEXT_ALL = 255
+};
+char *fmh_verdict_format_parts(const fmh_verdict *v, unsigned parts);
 
 /* --- compare ---------------------------------------------------------- */
 

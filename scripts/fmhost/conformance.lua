@@ -238,16 +238,9 @@ function Runner:close()
   self.pool = nil
 end
 
--- The real cause of a Java stack trace, one line: the deepest cause of its
--- chain that is not one of Flink's wrappers ("Recovery is suppressed by
--- NoRestartBackoffTimeStrategy") nor Java's "[CIRCULAR REFERENCE: ...]"
--- (fmhost.flink.summarize; "Suppressed:" blocks are not the chain).
-function M.cause(trace)
-  if not trace then return nil end
-  local line = require('fmhost.flink').summarize(tostring(trace))
-  if line == '' then return tostring(trace):match('^[^\n]*') end
-  return line
-end
+-- The real cause of a Java stack trace, one line: fmhost.pipeline's cause
+-- (fmhost.flink.summarize, the one implementation).
+function M.cause(trace) return require('fmhost.pipeline').cause(trace) end
 
 -- Column facts from the generator: NULLs and edge cases drawn, per column.
 -- A Lua loop over the rows: fine for the few thousand rows of a conformance

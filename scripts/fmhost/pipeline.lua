@@ -13,6 +13,7 @@
 --   local pipeline = require 'fmhost.pipeline'
 --   local r = pipeline.run(dofile('examples/pipelines/orders.pipeline.lua'))
 --   assert.pipeline(r)              -- busted: fails with pipeline.format(r)
+--   assert.verdict(v)               -- busted: a verdict of fmhost.validate fails with validate.format(v)
 --
 -- The description (every part has defaults; see README "Check your own pipeline"):
 --   name=, seed=, rows=, description=,
@@ -294,21 +295,15 @@ function M.expand(text, vars, where)
   end))
 end
 
--- The real cause in a Java stack trace: of its "Caused by:" lines (nested
--- and suppressed ones too, a circular reference unwrapped), the deepest that
--- comes from the database driver, else the deepest one.
+-- The real cause in a Java stack trace, one line (fmhost.flink.summarize:
+-- the driver's cause where there is one, with the connector's context,
+-- "JDBC write failed: Communications link failure (Connection reset by
+-- peer)"; never a wrapper of Flink's nor a "[CIRCULAR REFERENCE: ...]").
 function M.cause(trace)
   if not trace then return nil end
-  local last, sql
-  for line in tostring(trace):gmatch('[^\n]+') do
-    local c = line:match('^%s*Caused by:%s*(.*)')
-    if c then
-      c = c:match('^%[CIRCULAR REFERENCE:%s*(.-)%]?$') or c
-      last = c
-      if c:find('com.mysql', 1, true) or c:find('java.sql', 1, true) then sql = c end
-    end
-  end
-  return sql or last or tostring(trace):match('^[^\n]*')
+  local line = require('fmhost.flink').summarize(tostring(trace))
+  if line == '' then return tostring(trace):match('^[^\n]*') end
+  return line
 end
 
 -- The gateway's message for a refused statement: its most telling line and
@@ -1548,7 +1543,17 @@ local function key_list(keys, total, max)
   return table.concat(p, ', ') .. (more > 0 and (' ... ' .. more .. ' more') or '')
 end
 
--- The first cause of a failed result, one line.
+-- The verdict's own explanation of a column's differences (its pattern) or
+-- of the rows of `kinds` (fmhost.validate's diagnosis, built in C).
+local function pattern_of(v, column)
+  for _, p in ipairs(v.patterns or {}) do if p.column == column then return p end end
+end
+local function explained(v, kinds)
+  for _, x in ipairs(v.explain or {}) do if kinds[x.kind] then return x end end
+end
+
+-- The first cause of a failed result, one line: a failed job's cause, else
+-- the data's worst problem with the verdict's explanation of it.
 function M.cause_line(r)
   if r.error then return r.error:match('^[^\n]*') end
   local j, v = r.job, r.verdict
@@ -1565,22 +1570,29 @@ function M.cause_line(r)
   for _, cs in ipairs(v.columns or {}) do
     if cs.mismatches > 0 and (not worst or cs.mismatches > worst.mismatches) then worst = cs end
   end
-  if c.missing > 0 then return ('%d expected row(s) missing from %s (keys %s)'):format(c.missing, r.sink_table,
-    key_list(v.missing, c.missing, 5)) end
-  if worst then return ('column %s differs in %d row(s)'):format(worst.name, worst.mismatches) end
+  local function why(x) return x and (': ' .. x.text) or '' end
+  if c.missing > 0 then return ('%d expected row(s) missing from %s (keys %s)%s'):format(c.missing, r.sink_table,
+    key_list(v.missing, c.missing, 5), why(explained(v, { missing = true, collapse = true }))) end
+  if worst then return ('column %s differs in %d row(s)%s'):format(worst.name, worst.mismatches,
+    why(pattern_of(v, worst.name))) end
   if c.duplicated > 0 then
     local d = r.duplicates
     return ('%d key(s) written more than once (%s)%s'):format(c.duplicated, key_list(v.duplicated, c.duplicated, 5),
       d and (': %d identical replay(s), %d differing copies'):format(d.identical, d.differing) or '')
   end
-  if c.extra > 0 then return ('%d unexpected row(s) in %s (keys %s)'):format(c.extra, r.sink_table,
-    key_list(v.extra, c.extra, 5)) end
+  if c.extra > 0 then return ('%d unexpected row(s) in %s (keys %s)%s'):format(c.extra, r.sink_table,
+    key_list(v.extra, c.extra, 5), why(explained(v, { extra = true, split = true, copies = true }))) end
   if c.expected_duplicated > 0 then return ('the oracle yields %d key(s) more than once: give expect.key')
     :format(c.expected_duplicated) end
   return 'failed'
 end
 
--- The diagnosis: the cause, the counts, the worst columns with two samples each.
+-- The diagnosis: the cause, the job, the counts (fmhost.validate's words:
+-- keys present, exact, differing, missing, extra, duplicated), the
+-- verdict's diagnosis (its explanations of missing and extra rows, per
+-- column the pattern with two examples, the missing rows shown whole; the
+-- text of validate.format, one place for those sentences), then the keys
+-- and, for a differing column no pattern explains, two samples.
 function M.format(r, o)
   o = o or {}
   local lines = {}
@@ -1606,10 +1618,14 @@ function M.format(r, o)
   if v then
     local c = v.counts
     local d = r.duplicates
-    lines[#lines + 1] = ('  rows: expected %d, in %s %d, matched %d, missing %d, unexpected %d, duplicated keys %d%s, '
-      .. 'rows with differing fields %d'):format(c.expected, tostring(r.sink_table), c.target, c.matched, c.missing,
-      c.extra, c.duplicated, d and (' (%d identical replays, %d differing copies)'):format(d.identical, d.differing) or '',
-      c.mismatched_rows)
+    lines[#lines + 1] = ('  target table %s'):format(tostring(r.sink_table))
+    local text = validate.format(v, { 'counts', 'columns', 'diagnosis', 'rows' })
+    lines[#lines + 1] = (text:gsub('\n$', ''))
+    if d then
+      lines[#lines + 1] = ('  copies of the duplicated keys: %d key(s) replayed identically, %d with differing copies')
+        :format(d.identical,
+        d.differing)
+    end
     if c.missing > 0 then lines[#lines + 1] = '  missing keys: ' .. key_list(v.missing, c.missing) end
     if c.extra > 0 then lines[#lines + 1] = '  unexpected keys: ' .. key_list(v.extra, c.extra) end
     if c.duplicated > 0 then lines[#lines + 1] = '  duplicated keys: ' .. key_list(v.duplicated, c.duplicated) end
@@ -1623,9 +1639,11 @@ function M.format(r, o)
         lines[#lines + 1] = ('  ... %d more column(s) differ'):format(#cols - n + 1)
         break
       end
-      lines[#lines + 1] = ('  column %s (%s): %d value(s) differ'):format(cs.name, tostring(cs.compare), cs.mismatches)
+      local p = pattern_of(v, cs.name)
+      lines[#lines + 1] = ('  column %s (%s): %d value(s) differ%s'):format(cs.name, tostring(cs.compare),
+        cs.mismatches, p and (', ' .. p.kind .. ' (above)') or '')
       local k = 0
-      for _, m in ipairs(v.mismatches or {}) do
+      for _, m in ipairs(p and {} or v.mismatches or {}) do
         if m.column == cs.name then
           k = k + 1
           lines[#lines + 1] = ('    %s %s: expected %s, got %s'):format(kname, show(m.key), show(m.expected), show(m.actual))
@@ -1660,7 +1678,8 @@ function M.assert_ok(r)
   return r
 end
 
--- busted: assert.pipeline(result) fails with the diagnosis.
+-- busted: assert.pipeline(result) fails with the diagnosis;
+-- assert.verdict(verdict) (a verdict of fmhost.validate) with validate.format's text.
 function M.register_assertion()
   local ok, luassert = pcall(require, 'luassert')
   if not ok then return false end
@@ -1676,6 +1695,18 @@ function M.register_assertion()
     rawset(state, 'failure_message', M.format(r))
     return r.ok == true
   end, 'assertion.pipeline.positive', 'assertion.pipeline.negative')
+  say:set('assertion.verdict.positive', '(the verdict)')
+  say:set('assertion.verdict.negative', 'the comparison was expected to fail, but it passed')
+  luassert:register('assertion', 'verdict', function(state, args)
+    local v = args[1]
+    if type(v) ~= 'table' or type(v.counts) ~= 'table' then
+      rawset(state, 'failure_message', ('assert.verdict needs a verdict of fmhost.validate, got %s%s'):format(
+        type(v), args[2] ~= nil and (' (' .. tostring(args[2]) .. ')') or ''))
+      return false
+    end
+    rawset(state, 'failure_message', validate.format(v))
+    return v.ok == true
+  end, 'assertion.verdict.positive', 'assertion.verdict.negative')
   return true
 end
 M.register_assertion()

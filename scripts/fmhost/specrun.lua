@@ -238,6 +238,8 @@ function M.run(words, cfg)
     exit_code = (code == true or code == nil) and 0 or (code == false and 1 or code)
     error(sentinel, 0)
   end
+  -- assert.pipeline and assert.verdict (fmhost.pipeline registers them) in every spec
+  pcall(require, 'fmhost.pipeline')
   local runner = load("return require('busted.runner')({ standalone = false })", '@fmhost')
   local rok, rerr = pcall(runner)
   os.exit = real_exit

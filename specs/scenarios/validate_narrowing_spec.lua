@@ -152,7 +152,7 @@ describe('fmhost.validate reports every kind of narrowed column #mysql', functio
     assert(p:exec(g:create_table_sql(T)))
     assert(loose:load { table = T, source = g, rows = N })
     local v = from_generator()
-    assert.is_true(v.ok, V.format(v))
+    assert.verdict(v)
     local names = {}
     for _, c in ipairs(v.columns) do names[#names + 1] = c.name .. '=' .. c.compare end
     assert.are.same({ 'f=double', 'd=decimal', 's=string', 'dt=temporal', 'u=string', 'n=integer' }, names)
@@ -205,7 +205,7 @@ describe('fmhost.validate reports every kind of narrowed column #mysql', functio
     assert.are.same({ { column = 'u', what = 'collation', expected = 'utf8mb4_nopad_bin',
                         actual = 'utf8mb4_general_ci' } }, s.issues)
     local v = from_generator()
-    assert.is_true(v.ok, V.format(v))
+    assert.verdict(v)
   end)
 
   it('checks charset and collation given by the caller', function()

@@ -233,7 +233,7 @@ describe('fmhost.validate #mysql', function()
       assert(p:load { table = 'vs_c', source = g, rows = 3000, first = 0 })
       local v = assert(V.compare { target = { pool = p, table = 'vs_c' }, expected = { generator = g, count = 3000 },
                                    key = 'id', log = false })
-      if not v.ok then error(V.format(v)) end
+      assert.verdict(v)
       assert.are.equal(3000, v.counts.matched)
       assert.are.equal(seed, v.seed)
       assert.are.same({ 0, 2999 }, v.range)

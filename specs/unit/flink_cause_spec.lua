@@ -2,11 +2,16 @@
 -- Java exception chain that says what went wrong, never one of Flink's
 -- wrappers ("Recovery is suppressed by NoRestartBackoffTimeStrategy"), a
 -- "[CIRCULAR REFERENCE: ...]" line, or a cause inside a "Suppressed:" block
--- (cleanup that failed after the failure). Checked on fmhost.flink.summarize
--- (the C summary behind job:wait's message), on job:wait itself against a
--- local HTTP STUB, and on fmhost.conformance's cause and verdict text.
--- The traces follow the shape of real Flink 1.20 exception histories (a
--- JDBC sink refusing a row); no Flink runs here.
+-- (cleanup that failed after the failure). The database driver's cause
+-- leads where there is one, with the connector's context ("JDBC write
+-- failed: ...") and a deeper network cause. Checked on fmhost.flink.summarize
+-- (the C summary behind job:wait's message, the one implementation), on
+-- job:wait itself against a local HTTP STUB, and on fmhost.conformance's and
+-- fmhost.pipeline's cause and verdict text. The traces follow the shape of
+-- real Flink 1.20 exception histories, and two ARE real ones
+-- (specs/fixtures/flink_traces: root exceptions of jobs of
+-- examples/pipelines/orders that failed on a network cut and on a TINYINT
+-- column in strict mode); no Flink runs here.
 local flink = require 'fmhost.flink'
 local C = require 'fmhost.conformance'
 
@@ -14,6 +19,16 @@ local JOB = '0123456789abcdef0123456789abcdef'
 local LONG = 30000
 
 local REAL = "com.mysql.cj.jdbc.exceptions.MysqlDataTruncation: Data truncation: Out of range value for column 'f' at row 1"
+-- REAL under the JDBC sink's "Writing records to JDBC failed."
+local JDBC_REAL = "JDBC write failed: Data truncation: Out of range value for column 'f' at row 1"
+local P = require 'fmhost.pipeline'
+
+local function fixture(name)
+  local f = assert(io.open(_FMHOST_ROOT .. '/specs/fixtures/flink_traces/' .. name .. '.txt'))
+  local t = f:read('a')
+  f:close()
+  return t
+end
 
 local function trace(lines) return table.concat(lines, '\n') end
 
@@ -51,8 +66,51 @@ local WRAPPERS = trace {
 
 describe('the cause of a failed Flink job', function()
   it('skips a "[CIRCULAR REFERENCE: ...]" at the end of the chain', function()
-    assert.are.equal(REAL, flink.summarize(CIRCULAR))
-    assert.are.equal(REAL, C.cause(CIRCULAR))
+    assert.are.equal(JDBC_REAL, flink.summarize(CIRCULAR))
+    assert.are.equal(JDBC_REAL, C.cause(CIRCULAR))
+    assert.are.equal(JDBC_REAL, P.cause(CIRCULAR))
+  end)
+
+  it('names a real network cut under the JDBC sink by the connector, the driver and the socket', function()
+    local t = fixture('jdbc_network_cut')
+    -- the real trace: JobException > Writing records to JDBC failed > IOException >
+    -- CommunicationsException (twice) > CJCommunicationsException > SocketException
+    assert.matches('Recovery is suppressed by NoRestartBackoffTimeStrategy', t, 1, true)
+    local want = 'JDBC write failed: Communications link failure (Connection reset by peer)'
+    assert.are.equal(want, flink.summarize(t))
+    assert.are.equal(want, P.cause(t))
+    assert.are.equal(want, C.cause(t))
+  end)
+
+  it('names a real out-of-range value in strict mode by the connector and the column', function()
+    local t = fixture('jdbc_out_of_range')
+    local want = "JDBC write failed: Data truncation: Out of range value for column 'customer_id' at row 1"
+    assert.are.equal(want, flink.summarize(t))
+    assert.are.equal(want, P.cause(t))
+  end)
+
+  it('takes the driver\'s cause from a Suppressed: block when the chain has none, never a wrapper', function()
+    local t = trace {
+      'org.apache.flink.runtime.JobException: Recovery is suppressed by NoRestartBackoffTimeStrategy', at,
+      'Caused by: java.io.IOException: unable to flush; interrupted while doing another attempt', at,
+      'Caused by: java.lang.InterruptedException: sleep interrupted', at,
+      '\tSuppressed: java.sql.SQLException: Connection is closed', '\t\tat a.b(C.java:1)',
+    }
+    assert.are.equal('JDBC write interrupted: Connection is closed', flink.summarize(t))
+  end)
+
+  it('keeps a class alone as its simple name and cuts a long cause with "..."', function()
+    assert.are.equal('JDBC write failed: NullPointerException', flink.summarize(trace {
+      'java.io.IOException: Writing records to JDBC failed.', at, 'Caused by: java.lang.NullPointerException', at }))
+    -- a connector's exception with nothing below it is the cause as it is
+    assert.are.equal('java.io.IOException: Writing records to JDBC failed.', flink.summarize(trace {
+      'org.apache.flink.runtime.JobException: Recovery is suppressed by NoRestartBackoffTimeStrategy', at,
+      'Caused by: java.io.IOException: Writing records to JDBC failed.', at }))
+    local long = flink.summarize('java.io.IOException: Writing records to JDBC failed.\nCaused by: java.sql.SQLException: '
+      .. string.rep('x', 3000))
+    assert.are.equal(1023, #long)
+    assert.are.equal('JDBC write failed: xxx', long:sub(1, 22))
+    assert.are.equal('...', long:sub(-3))
   end)
 
   it('takes the deepest cause of the chain, not a cause inside a Suppressed: block', function()
@@ -86,7 +144,7 @@ describe('the cause of a failed Flink job', function()
     assert.is_nil(ok)
     assert.are.equal('FAILED', info.state)
     assert.are.equal(CIRCULAR, info.root_exception)
-    assert.are.equal('job ' .. JOB .. ' is FAILED (waiting for FINISHED): ' .. REAL, msg)
+    assert.are.equal('job ' .. JOB .. ' is FAILED (waiting for FINISHED): ' .. JDBC_REAL, msg)
   end)
 
   it('makes a conformance verdict lead with the real cause', function()

@@ -93,4 +93,56 @@ describe('fmhost.pipeline (no servers)', function()
     assert.are.same({ { 0, 3 }, { 7, 1 }, { 9, 2 } }, P.ranges_of { indices = { 0, 1, 2, 7, 9, 10 } })
     assert.are.same({ { 0, 5 } }, P.ranges_of { rows = 5 })
   end)
+  -- a result as pipeline.run leaves it: a finished job, a verdict with a
+  -- pattern in amount, a column no pattern explains, missing rows explained
+  local function result()
+    local V = require 'fmhost.validate'
+    return {
+      name = 'orders', seed = 42, rows = 10, ok = false, job_ok = true, sink_table = 'pl_orders_out', key = { 'id' },
+      job = { id = 'j1', state = 'FINISHED', restarts = 0, checkpoints = 1 }, faults = {},
+      verdict = {
+        ok = false, mode = 'stream',
+        counts = { expected = 10, target = 7, matched = 7, exact = 4, differing = 3, missing = 3, extra = 0,
+                   duplicated = 0, expected_duplicated = 0, mismatched_rows = 3, mismatched_fields = 3 },
+        missing = { 8, 9, 10 }, extra = {}, duplicated = {},
+        columns = { { name = 'amount', compare = 'decimal', mismatches = 2 },
+                    { name = 'city', compare = 'string', mismatches = 1 } },
+        mismatches = {
+          { key = 1, column = 'amount', expected = '1000.00', actual = '999.99', reason = 'value' },
+          { key = 2, column = 'amount', expected = '5000.00', actual = '999.99', reason = 'value' },
+          { key = 3, column = 'city', expected = 'Oslo', actual = V.NULL, reason = 'null_actual' } },
+        patterns = { { column = 'amount', kind = 'clipping', count = 2, of = 2,
+                       text = 'values clipped to the largest a DECIMAL(5,2) holds (2 of 2 mismatches)',
+                       examples = { "key 1: '1000.00' -> '999.99'", "key 2: '5000.00' -> '999.99'" } } },
+        explain = { { column = 'id', kind = 'missing', count = 3, of = 3,
+                      text = 'all 3 missing rows have id >= 8, and no target row does' } },
+        missing_rows = { "key 8: id='8', amount='1.00'" },
+      },
+    }
+  end
+
+  it('leads the diagnosis with the cause and the verdict\'s explanation, then the counts, the patterns and the '
+    .. 'explanations in validate.format\'s words', function()
+    local r = result()
+    local text = P.format(r)
+    local lines = {}
+    for l in text:gmatch('[^\n]+') do lines[#lines + 1] = l end
+    assert.are.equal('pipeline orders FAILED (seed 42, 10 input rows)', lines[1])
+    assert.are.equal('  cause: 3 expected row(s) missing from pl_orders_out (keys 8, 9, 10): all 3 missing rows '
+      .. 'have id >= 8, and no target row does', lines[2])
+    -- the counts, the diagnosis and the rows are validate.format's own lines
+    local part = require('fmhost.validate').format(r.verdict, { 'counts', 'columns', 'diagnosis', 'rows' })
+    assert.matches(part, text, 1, true)
+    assert.matches('keys present 7 (exact 4, differing 3), missing 3', text, 1, true)
+    assert.matches("    column amount: values clipped to the largest a DECIMAL(5,2) holds (2 of 2 mismatches) e.g. "
+      .. "key 1: '1000.00' -> '999.99'; key 2: '5000.00' -> '999.99'", text, 1, true)
+    -- a column with a pattern is not sampled again; one without is, twice at most
+    assert.matches('  column amount (decimal): 2 value(s) differ, clipping (above)', text, 1, true)
+    assert.is_nil(text:find('id 1: expected', 1, true))
+    assert.matches('  column city (string): 1 value(s) differ\n    id 3: expected Oslo, got NULL', text, 1, true)
+    -- without missing rows, the worst column leads with its pattern
+    r.verdict.counts.missing, r.verdict.missing, r.verdict.explain = 0, {}, {}
+    assert.are.equal('column amount differs in 2 row(s): values clipped to the largest a DECIMAL(5,2) holds '
+      .. '(2 of 2 mismatches)', P.cause_line(r))
+  end)
 end)

@@ -82,4 +82,56 @@ describe('fmhost.validate value rules', function()
     assert.matches("extra keys (1): 'k\\n1'", text, 1, true)
     assert.matches("key (1, 'a') column d [null_actual]: expected '1.5', target NULL", text, 1, true)
   end)
+
+  -- a failed verdict with a diagnosis: a pattern in column amount, missing rows explained
+  local function diagnosed()
+    return {
+      ok = false, mode = 'stream',
+      counts = { expected = 10, target = 7, matched = 7, exact = 5, differing = 2, missing = 3, extra = 0,
+                 duplicated = 0, mismatched_rows = 2, mismatched_fields = 2 },
+      missing = { 8, 9, 10 }, extra = {}, duplicated = {},
+      columns = { { name = 'amount', compare = 'decimal', mismatches = 2 } },
+      mismatches = { { key = 1, column = 'amount', expected = '1000.00', actual = '999.99', reason = 'value',
+                       detail = 'the largest value its column can hold' } },
+      patterns = { { column = 'amount', kind = 'clipping', count = 2, of = 2,
+                     text = 'values clipped to the largest a DECIMAL(5,2) holds',
+                     examples = { "key 1: '1000.00' -> '999.99'", "key 2: '5000.00' -> '999.99'" } } },
+      explain = { { column = 'id', kind = 'missing', count = 3, of = 3, text = 'all 3 missing rows have id >= 8' } },
+      missing_rows = { "key 8: id='8', amount='1.00'" },
+      elapsed_s = 0.5, rows_per_s = 20,
+    }
+  end
+
+  it('formats the parts of a verdict a caller names, in the text\'s order, and refuses an unknown part', function()
+    local v = diagnosed()
+    local all = V.format(v)
+    local part = V.format(v, { 'rows', 'diagnosis', 'counts' })
+    assert.are.equal('  rows: expected 10, target 7; keys present 7 (exact 5, differing 2), missing 3, extra 0, '
+      .. 'duplicated 0; 2 differing fields\n'
+      .. '  diagnosis:\n    all 3 missing rows have id >= 8\n'
+      .. "    column amount: values clipped to the largest a DECIMAL(5,2) holds e.g. key 1: '1000.00' -> '999.99'; "
+      .. "key 2: '5000.00' -> '999.99'\n"
+      .. "  missing row key 8: id='8', amount='1.00'\n", part)
+    -- each part is the same text as in the whole
+    for l in part:gmatch('[^\n]+') do assert.matches(l, all, 1, true) end
+    assert.are.equal('', V.format(v, { 'columns' }))
+    assert.are.equal(all, V.format(v, { 'head', 'counts', 'time', 'columns', 'diagnosis', 'rows', 'keys', 'samples' }))
+    assert.has_error(function() V.format(v, { 'count' }) end,
+      "validate.format: unknown part 'count' (head, counts, time, columns, diagnosis, rows, keys, samples)")
+  end)
+
+  it('assert.verdict fails a spec (a busted failure) with the verdict\'s text, and passes an ok verdict', function()
+    local v = diagnosed()
+    local ok, e = pcall(function() assert.verdict(v) end)
+    assert.is_false(ok)
+    -- a luassert failure (busted reports it as a failure, not an error) carrying validate.format(v)
+    assert.are.equal('table', type(e))
+    assert.matches(V.format(v), tostring(e.message), 1, true)
+    v.ok = true
+    assert.verdict(v)
+    local ok2, e2 = pcall(function() assert.verdict(nil, 'no such table') end)
+    assert.is_false(ok2)
+    assert.matches('assert.verdict needs a verdict of fmhost.validate, got nil (no such table)', tostring(e2.message),
+      1, true)
+  end)
 end)
