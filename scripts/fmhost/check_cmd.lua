@@ -157,6 +157,9 @@ function M.command(cfg, words)
     cases[#cases + 1] = case
   end
   io.stdout:write(('%d passed, %d failed\n'):format(#cases - failed, failed))
+  -- the HTML report of this check run (each pipeline wrote its table under pipelines/)
+  local hok, html = pcall(require('fmhost.htmlreport').from_run, { title = 'fmhost check', junit = o.junit or '' })
+  if hok and html then io.stdout:write('report: ', html, '\n') end
   if o.junit then
     local jok, jerr = M.write_junit(o.junit, cases)
     if not jok then

@@ -1516,9 +1516,12 @@ function M.run(desc, opts)
         if st and not TERMINAL[st] then jh:cancel() end
       end)
     end
+    if opts.report ~= false then require('fmhost.pipeline_report').write(r) end
     return r
   end
   r.ok = judge(r)
+  -- the run's table for the HTML report (build/report/pipelines/NAME.json)
+  if opts.report ~= false then require('fmhost.pipeline_report').write(r) end
   return r
 end
 
@@ -1737,7 +1740,7 @@ function M.shrink(desc, result, opts)
   local function fails(set)
     runs = runs + 1
     table.sort(set)
-    local r = M.run(desc, { cfg = opts.cfg, seed = seed, rows = opts.rows, subsets = { [sname] = set }, say = opts.say })
+    local r = M.run(desc, { cfg = opts.cfg, seed = seed, rows = opts.rows, subsets = { [sname] = set }, say = opts.say, report = false })
     local f = not r.ok and not (r.error and r.error:find('rejected statement', 1, true))
     say(('shrink run %d: %d rows -> %s'):format(runs, #set, f and 'fails' or 'passes'))
     if f then last_fail = r end
