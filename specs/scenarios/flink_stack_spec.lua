@@ -190,6 +190,87 @@ describe('local stack: fetching Flink jars fails cleanly #flink', function()
   end)
 end)
 
+describe('local stack: damaged Flink jars are fetched again, or named #flink', function()
+  -- a COPY of the shared jar folders in a stack.dir of its own: the shared
+  -- folders and Maven's repository are never touched
+  local dir, dcfg, shared, s, conn, rt
+
+  local function sha1(path) return assert(fl.sha1_files { path })[path] end
+
+  local function args(...)
+    return append_all({ '--set', 'stack.dir=' .. dir, '--set', 'flink.rest_port=' .. dcfg.flink.rest_port,
+                        '--set', 'flink.rpc_port=' .. dcfg.flink.rpc_port,
+                        '--set', 'flink.gateway_port=' .. dcfg.flink.gateway_port }, { ... })
+  end
+
+  lazy_setup(function()
+    assert(fl.fetch(cfg))
+    shared = fl.settings(cfg)
+    dir = T.tmpdir('fmhost-flink-damaged')
+    dcfg = copy(cfg)
+    dcfg.stack.dir = dir
+    dcfg.flink.rest_port, dcfg.flink.rpc_port, dcfg.flink.gateway_port = free_port(), free_port(), free_port()
+    assert(stack.mkdir_p(dir .. '/flink'))
+    local r = assert(proc.run { 'cp', '-a', shared.jars, dir .. '/flink/jars', timeout_ms = 600000 })
+    assert(r.ok, r.stderr)
+    s = fl.settings(dcfg)
+    conn = s.conn .. '/flink-connector-jdbc-' .. s.jdbc_version .. '.jar'
+    rt = s.lib .. '/flink-table-runtime-' .. s.version .. '.jar'
+  end)
+
+  lazy_teardown(function() if dir then T.rmtree(dir) end end)
+
+  it('fetch finds a 0-byte JDBC connector jar and a runtime jar overwritten with junk of its own size, fetches '
+    .. 'both again and says so; the next fetch has nothing to do', function()
+    local want = { [conn] = sha1(shared.conn .. '/' .. conn:match('[^/]+$')),
+                   [rt] = sha1(shared.lib .. '/' .. rt:match('[^/]+$')) }
+    T.write_file(conn, '')
+    local size = stack.file_size(rt)
+    local r = assert(proc.run { 'sh', '-c', 'head -c ' .. size .. ' /dev/urandom > ' .. T.shell_quote(rt) })
+    assert(r.ok and stack.file_size(rt) == size)
+    local st = T.run_fmhost(args('stack', 'status', 'flink'))
+    assert.truthy(st.stdout:find('damaged: flink-connector-jdbc-', 1, true), st.stdout)
+
+    local f = T.run_fmhost(args('stack', 'fetch', 'flink'))
+    assert.are.equal(0, f.code, f.stderr)
+    assert.truthy(f.stdout:find(conn .. ' is damaged (0 bytes, fetched as ', 1, true), f.stdout)
+    assert.truthy(f.stdout:find(rt .. ' is damaged (SHA-1 ', 1, true), f.stdout)
+    assert.is_nil(f.stdout:find('nothing to fetch', 1, true), f.stdout)
+    assert.are.equal(want[conn], sha1(conn))
+    assert.are.equal(want[rt], sha1(rt))
+    local again = T.run_fmhost(args('stack', 'fetch', 'flink'))
+    assert.are.equal(0, again.code, again.stderr)
+    assert.truthy(again.stdout:find('nothing to fetch', 1, true), again.stdout)
+  end)
+
+  it('up names a damaged jar it cannot fetch again in one line, and starts nothing', function()
+    T.write_file(conn, '')
+    -- no Maven: PATH holds sha1sum only
+    local bin = dir .. '/bin'
+    assert(stack.mkdir_p(bin))
+    local where = assert(proc.run { 'sh', '-c', 'command -v sha1sum' }).stdout:match('%S+')
+    assert(os.execute('ln -s ' .. T.shell_quote(where) .. ' ' .. T.shell_quote(bin .. '/sha1sum')))
+    local r = T.run_fmhost(args('stack', 'up', 'flink'), { env = { PATH = bin } })
+    assert.are.equal(1, r.code)
+    local lines = {}
+    for l in r.stderr:gmatch('[^\n]+') do lines[#lines + 1] = l end
+    assert.are.equal(1, #lines, r.stderr)
+    assert.truthy(lines[1]:find('fmhost: flink: damaged jar ' .. conn .. ' (0 bytes, fetched as ', 1, true), r.stderr)
+    assert.truthy(lines[1]:find('could not be fetched again: mvn ', 1, true), r.stderr)
+    assert.are.same({}, fl.find(s).all)
+    assert.is_true(stack.exists(conn), 'the damaged jar went though nothing could fetch it again')
+    -- Maven offline with an empty repository: named the same way
+    T.write_file(conn, '')
+    local ok, msg = fl.start(dcfg, { maven_args = { '-o', '-Dmaven.repo.local=' .. dir .. '/empty-m2' } })
+    assert.is_nil(ok)
+    assert.truthy(msg:match('^[^\n]*'):find('damaged jar ' .. conn .. ' (0 bytes', 1, true), msg)
+    assert.are.same({}, fl.find(s).all)
+    -- with Maven and its repository, fetch repairs it
+    assert(fl.fetch(dcfg))
+    assert.are.equal(sha1(shared.conn .. '/' .. conn:match('[^/]+$')), sha1(conn))
+  end)
+end)
+
 describe('local stack: TaskManagers of the shared cluster #flink', function()
   lazy_setup(function()
     assert(stack.ensure(cfg, { 'flink' }))
