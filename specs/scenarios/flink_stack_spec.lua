@@ -121,14 +121,32 @@ describe('local stack: Flink on an isolated cluster #flink', function()
     assert.are.equal(0, again.code)
     assert.truthy(again.stdout:find('already running', 1, true), again.stdout)
 
-    -- the only TaskManager dies: ensure adds a new one and keeps the rest
+    -- each JVM unpacks its jars (~21 MB and more) into its own tmp folder,
+    -- none into /tmp
+    local tmp = dir .. '/flink/tmp'
+    local function unpacked(name, pattern)
+      local d = tmp .. '/' .. name
+      if not stack.exists(d) then return nil end
+      for e in require('lfs').dir(d) do if e:match(pattern) then return e end end
+      return nil
+    end
+    local RPC, PLANNER = '^flink%-rpc%-akka.*%.jar$', '^flink%-table%-planner_.*%.jar$'
+    assert.truthy(unpacked('jobmanager', RPC), 'no flink-rpc-akka jar in ' .. tmp .. '/jobmanager')
+    assert.truthy(unpacked('taskmanager', RPC), 'no flink-rpc-akka jar in ' .. tmp .. '/taskmanager')
+    assert.truthy(unpacked('sql-gateway', PLANNER), 'no flink-table-planner jar in ' .. tmp .. '/sql-gateway')
+
+    -- the only TaskManager dies: ensure adds a new one and keeps the rest,
+    -- and the dead one's tmp folder (its unpacked jars) goes
     assert(fl.kill_taskmanager(icfg, 1, 'KILL'))
+    assert.truthy(unpacked('taskmanager', RPC), 'SIGKILL left nothing behind: this check would see nothing')
     assert(fl.ensure(icfg))
     local now = fl.find(fl.settings(icfg))
     assert.are.equal(found.jobmanager.pid, now.jobmanager.pid)
     assert.are.equal(found.gateway.pid, now.gateway.pid)
     assert.are.equal(1, #now.taskmanagers)
     assert.are.equal('taskmanager-2', now.taskmanagers[1].name)
+    assert.is_false(stack.exists(tmp .. '/taskmanager'), 'the killed TaskManager\'s tmp folder is still there')
+    assert.truthy(unpacked('taskmanager-2', RPC))
 
     local d = T.run_fmhost(append_all({}, args_for(icfg), { 'stack', 'down', 'flink' }))
     assert.are.equal(0, d.code, d.stderr)
@@ -137,13 +155,21 @@ describe('local stack: Flink on an isolated cluster #flink', function()
       assert.is_false(proc.pid_alive(p.pid), p.name .. ' still runs')
     end
     assert.are.same({}, jvms())
+    local left = {}
+    for e in require('lfs').dir(tmp) do if e ~= '.' and e ~= '..' then left[#left + 1] = e end end
+    assert.are.same({}, left, 'down left tmp folders behind')
     local after = T.run_fmhost(append_all({}, args_for(icfg), { 'stack', 'status', 'flink' }))
     assert.are.equal(3, after.code)
   end)
 
   it('names java when it is not on PATH, and starts nothing', function()
+    -- PATH holds sha1sum only (the check of the jars needs it)
+    local bin = dir .. '/bin-no-java'
+    assert(stack.mkdir_p(bin))
+    local where = assert(proc.run { 'sh', '-c', 'command -v sha1sum' }).stdout:match('%S+')
+    assert(os.execute('ln -sf ' .. T.shell_quote(where) .. ' ' .. T.shell_quote(bin .. '/sha1sum')))
     local r = T.run_fmhost(append_all({}, args_for(icfg), { 'stack', 'up', 'flink' }),
-                           { env = { PATH = '/nonexistent' } })
+                           { env = { PATH = bin } })
     assert.are.equal(1, r.code)
     assert.truthy(r.stderr:find('java', 1, true) and r.stderr:find('openjdk-17-jdk-headless', 1, true), r.stderr)
     assert.are.same({}, jvms())

@@ -226,6 +226,60 @@ describe('local stack: Flink service (no cluster)', function()
     end)
   end)
 
+  describe('leftovers', function()
+    local s
+
+    local function names(d)
+      local out = {}
+      for e in require('lfs').dir(d) do if e ~= '.' and e ~= '..' then out[#out + 1] = e end end
+      table.sort(out)
+      return out
+    end
+
+    -- what JVMs killed with SIGKILL and ended jobs leave
+    before_each(function()
+      s = fl.settings(cfg)
+      for _, n in ipairs { 'jobmanager', 'taskmanager', 'taskmanager-2', 'sql-gateway' } do
+        mkdir(fl.tmp_dir(s, n) .. '/blobStorage')
+        T.write_file(fl.tmp_dir(s, n) .. '/flink-rpc-akka0123.jar', 'PK\3\4')
+      end
+      T.write_file(s.base .. '/tmp/flink-rpc-akka4567.jar', 'PK\3\4') -- put there by an older fmhost
+      mkdir(s.base .. '/checkpoints/0123456789abcdef0123456789abcdef/shared')
+      mkdir(s.base .. '/checkpoints/0123456789abcdef0123456789abcdef/taskowned')
+      mkdir(s.base .. '/checkpoints/fedcba9876543210fedcba9876543210/chk-3')
+      T.write_file(s.base .. '/checkpoints/fedcba9876543210fedcba9876543210/chk-3/_metadata', 'x')
+    end)
+
+    it('gives every JVM its own java.io.tmpdir under tmp/', function()
+      local argv = fl.command(s, 'taskmanager', 'taskmanager-2', { jvm = {}, dyn = {} }, 'CP')
+      assert.truthy(index_of(argv, '-Djava.io.tmpdir=' .. s.base .. '/tmp/taskmanager-2'))
+      local y = fl.config_yaml(s)
+      assert.is_nil(y:find('io.tmp.dirs', 1, true), 'io.tmp.dirs would put every JVM in one folder')
+      assert.is_nil(y:find('web.tmpdir', 1, true))
+    end)
+
+    it('with no JVM running, removes everything under tmp/ and the checkpoint folders that hold no file', function()
+      local removed = fl.tidy(s, { all = {}, taskmanagers = {} })
+      assert.are.same({}, names(s.base .. '/tmp'))
+      assert.are.same({ 'flink-rpc-akka4567.jar', 'jobmanager', 'sql-gateway', 'taskmanager', 'taskmanager-2' },
+                      removed.tmp)
+      assert.are.same({ 'fedcba9876543210fedcba9876543210' }, names(s.base .. '/checkpoints'))
+      assert.are.same({ '0123456789abcdef0123456789abcdef' }, removed.checkpoints)
+    end)
+
+    it('while JVMs run, removes only the folders of JVMs that do not, and keeps checkpoint folders it cannot '
+      .. 'ask the JobManager about', function()
+      local running = { all = { { name = 'jobmanager' }, { name = 'taskmanager-2' }, { name = 'sql-gateway' } },
+                        taskmanagers = {} }
+      local removed = fl.tidy(s, running)
+      assert.are.same({ 'taskmanager' }, removed.tmp)
+      assert.are.same({ 'flink-rpc-akka4567.jar', 'jobmanager', 'sql-gateway', 'taskmanager-2' },
+                      names(s.base .. '/tmp'))
+      assert.are.same({}, removed.checkpoints)
+      assert.are.equal(2, #names(s.base .. '/checkpoints'))
+    end)
+  end)
+
   describe('command lines', function()
     local s, res
 

@@ -299,7 +299,7 @@ function M.sha1_files(paths)
     i = i + 200
     argv.timeout_ms = 300000
     local r, err = proc.run(argv)
-    if not r then return nil, 'sha1sum cannot run: ' .. tostring(err) end
+    if not r then return nil, 'sha1sum (Debian package coreutils) cannot run: ' .. tostring(err) end
     -- a file that cannot be read: sha1sum says so on stderr and goes on
     for sha, path in r.stdout:gmatch('(%x+) [ *]([^\n]+)') do out[path] = sha:lower() end
   end
@@ -667,9 +667,7 @@ function M.config_entries(s)
     { 'state.backend.type', 'hashmap' },
     { 'execution.checkpointing.dir', 'file://' .. s.base .. '/checkpoints' },
     { 'execution.checkpointing.savepoint-dir', 'file://' .. s.base .. '/savepoints' },
-    { 'io.tmp.dirs', s.base .. '/tmp' },
     { 'web.upload.dir', s.base .. '/web-upload' },
-    { 'web.tmpdir', s.base .. '/tmp' },
     { 'execution.target', 'remote' },
     { 'sql-gateway.endpoint.rest.address', '127.0.0.1' },
     { 'sql-gateway.endpoint.rest.bind-address', '127.0.0.1' },
@@ -721,10 +719,19 @@ end
 function M.log_file(s, name) return s.logdir .. '/' .. name .. '.log' end
 function M.out_file(s, name) return s.logdir .. '/' .. name .. '.out' end
 
+-- Each JVM's temporary folder, <stack.dir>/flink/tmp/<name>: its
+-- java.io.tmpdir, which io.tmp.dirs and web.tmpdir default to (config.yaml
+-- leaves them out), so everything a JVM unpacks (flink-rpc-akka*.jar and
+-- flink-table-planner_*.jar, ~21 MB each; blob and shuffle folders) is in
+-- its own folder. A JVM that ends cleanly empties it; M.tidy removes the
+-- folders of JVMs that no longer run (a SIGKILL leaves everything).
+function M.tmp_dir(s, name) return s.base .. '/tmp/' .. name end
+
 local function common_opts(s, name)
   local log4j = 'file:' .. s.conf .. '/log4j.properties'
   return append(append({}, M.JAVA17_OPTS), {
     '-Duser.timezone=UTC',
+    '-Djava.io.tmpdir=' .. M.tmp_dir(s, name),
     '-Dlog.file=' .. M.log_file(s, name),
     '-Dlog4j.configuration=' .. log4j,
     '-Dlog4j.configurationFile=' .. log4j,
@@ -993,12 +1000,95 @@ local function differences(st, s)
   return out
 end
 
+-- --- leftovers -------------------------------------------------------------------
+
+local function is_jvm_dir(name)
+  return name == 'jobmanager' or name == 'taskmanager' or name == GATEWAY_NAME
+    or name:match('^taskmanager%-%d+$') ~= nil
+end
+
+-- true when no file (of any kind but a folder) is anywhere under dir.
+local function holds_no_file(dir)
+  local lfs = require 'lfs'
+  local ok, iter, state = pcall(lfs.dir, dir)
+  if not ok then return false end
+  for e in iter, state do
+    if e ~= '.' and e ~= '..' then
+      local p = dir .. '/' .. e
+      local mode = lfs.attributes(p, 'mode')
+      if mode ~= 'directory' or not holds_no_file(p) then return false end
+    end
+  end
+  return true
+end
+
+local function entries(dir)
+  local lfs = require 'lfs'
+  local out = {}
+  if lfs.attributes(dir, 'mode') ~= 'directory' then return out end
+  for e in lfs.dir(dir) do
+    if e ~= '.' and e ~= '..' then out[#out + 1] = e end
+  end
+  table.sort(out)
+  return out
+end
+
+local LIVE_JOB = { CREATED = true, INITIALIZING = true, RUNNING = true, RESTARTING = true, FAILING = true,
+                   CANCELLING = true, SUSPENDED = true, RECONCILING = true }
+
+-- Remove what the cluster of s left behind and nobody needs any more
+-- (found: M.find(s), the JVMs that run):
+--  * tmp/<name> of each JVM that does not run: a SIGKILLed JVM leaves ~21 MB
+--    of unpacked jars there; with none running, all of tmp/ (also what
+--    older fmhost versions put there directly);
+--  * checkpoints/<job id> folders without a single file (a job that ended
+--    leaves its empty shared/ and taskowned/ behind): all of them when no
+--    JVM runs, else those of jobs the JobManager does not list as running.
+-- Called with the service's lock held at every start, `up`/ensure and
+-- `down`. Returns {tmp = {names}, checkpoints = {job ids}}.
+function M.tidy(s, found)
+  found = found or M.find(s)
+  local live = {}
+  for _, p in ipairs(found.all) do live[p.name] = true end
+  local none = #found.all == 0
+  local removed = { tmp = {}, checkpoints = {} }
+  for _, e in ipairs(entries(s.base .. '/tmp')) do
+    if (is_jvm_dir(e) and not live[e]) or (none and not is_jvm_dir(e)) then
+      rm_rf(s.base .. '/tmp/' .. e)
+      removed.tmp[#removed.tmp + 1] = e
+    end
+  end
+  local empty = {}
+  for _, e in ipairs(entries(s.base .. '/checkpoints')) do
+    if e:match('^%x+$') and holds_no_file(s.base .. '/checkpoints/' .. e) then empty[#empty + 1] = e end
+  end
+  if #empty > 0 and not none then
+    -- listed after the folders were: a job that made a folder is listed
+    local jobs = found.jobmanager and http_get(s.rest_url, '/jobs/overview', 5000)
+    if not jobs then return removed end -- no answer: nothing is known, nothing goes
+    local running = {}
+    for _, j in ipairs(jobs.jobs or {}) do
+      if LIVE_JOB[j.state] then running[j.jid] = true end
+    end
+    local keep = {}
+    for _, e in ipairs(empty) do if not running[e] then keep[#keep + 1] = e end end
+    empty = keep
+  end
+  for _, e in ipairs(empty) do
+    rm_rf(s.base .. '/checkpoints/' .. e)
+    removed.checkpoints[#removed.checkpoints + 1] = e
+  end
+  return removed
+end
+
 -- Every JVM in list stopped: SIGTERM to its group, SIGKILL after flink.stop_timeout_ms.
 local function stop_pids(s, list)
   return stack.stop_pids('flink', list, s.stop_timeout_ms, { group = true })
 end
 
 local function spawn_jvm(s, role, name, res, cp)
+  local tok, terr = stack.mkdir_p(M.tmp_dir(s, name))
+  if not tok then return nil, 'flink: ' .. terr end
   local argv = M.command(s, role, name, res, cp)
   argv.stdout = M.out_file(s, name)
   argv.merge_stderr = true
@@ -1123,6 +1213,7 @@ end
 local function start_cluster(cfg, s, o, jv)
   local pok, perr = check_ports(s)
   if not pok then return nil, perr end
+  M.tidy(s) -- nothing of the cluster runs: what its last JVMs left goes
   local ok, err = M.write_conf(s)
   if not ok then return nil, 'flink: ' .. err end
   local conf_text = M.config_yaml(s)
@@ -1181,6 +1272,7 @@ local function start_tm_locked(cfg, s, n, o)
   local tms = http_get(s.rest_url, '/taskmanagers', 5000)
   for _, t in ipairs(tms and tms.taskmanagers or {}) do before[t.id] = true end
   local name = tm_name(n)
+  M.tidy(s, found) -- a killed TaskManager's folder, say
   local p, err = spawn_jvm(s, 'taskmanager', name, { jvm = st.tm_jvm, dyn = st.tm_dyn }, st.classpath)
   if not p then return nil, err end
   local t0 = proc.now_ms()
@@ -1224,10 +1316,13 @@ local function start_locked(cfg, s, o)
         say('flink: no TaskManager runs; starting one')
         local ok, info = start_tm_locked(cfg, s, nil, {})
         if not ok then return nil, info end
+      else
+        M.tidy(s, found)
       end
       return true, { already = true, procs = M.find(s).all }
     end
     if complete and not o.restart_on_change then
+      M.tidy(s, found)
       return true, { already = true, procs = found.all,
         warning = 'flink: running with other settings than the configuration asks (' .. table.concat(diff, ', ')
           .. "); run 'fmhost stack restart flink' to apply them" }
@@ -1305,12 +1400,14 @@ local function stop_locked(cfg, s, o)
   local found = M.find(s)
   if #found.all == 0 then
     stack.clear_state(cfg, 'flink')
+    M.tidy(s, found)
     return true, { was_running = false }
   end
   local t0 = proc.now_ms()
   local ok, killed = stop_pids(s, found.all)
   if not ok then return nil, killed end
   stack.clear_state(cfg, 'flink')
+  M.tidy(s)
   return true, { was_running = true, procs = found.all, ms = proc.now_ms() - t0, killed = killed }
 end
 
