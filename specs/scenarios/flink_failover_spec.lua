@@ -12,17 +12,16 @@
 -- The steps share one job and run in order; a step whose predecessor failed
 -- says so.
 --
--- The restart strategy is set for this job: fixed-delay, ONE attempt, a
--- RESTART_DELAY long enough for a new TaskManager to register. Why: a
--- standalone ResourceManager with no TaskManager answers a restarted job's
--- slot request at once with "not enough resources" (it does not wait for
--- slot.request.timeout), and every such failure spends an attempt, so with
--- a short delay the attempts run out before any new TaskManager can arrive.
--- With one attempt and a long delay the kill spends exactly that attempt,
--- the job sits in RESTARTING while no TaskManager exists, and the restart
--- runs once the new one has registered; any second failure (a JDBC error
--- after the restart, say) fails the job instead of hiding in a retry, and
--- numRestarts must end at exactly 1.
+-- The restart strategy is set for this job: fixed-delay, ONE attempt after
+-- RESTART_DELAY_S. The stack's ResourceManager keeps a slot request it
+-- cannot serve pending (resourcemanager.standalone.start-up-time: 0 ms; by
+-- default a standalone one answers "not enough resources" at once, and each
+-- such failure spends an attempt, so whether the job survived depended on
+-- how fast the machine started the new TaskManager). So the kill spends
+-- exactly that attempt, the restarted job waits for slots while no
+-- TaskManager exists, and runs once the new one has registered; any second
+-- failure (a JDBC error after the restart, say) fails the job instead of
+-- hiding in a retry, and numRestarts must end at exactly 1.
 --
 -- Afterwards the shared cluster has a TaskManager (the new one) and no job of
 -- this spec running; teardown cancels the job and adds a TaskManager when a
@@ -36,7 +35,7 @@ local WAIT = 180000 -- ms: generous; only a hang reaches it
 local N = 5000      -- keys 1..N (the sequence generator keeps its range in state: stay far below ~100k)
 local RATE = 250    -- rows per second: the job runs ~20 s, so the kill lands mid-stream
 local TABLE = 'ff_failover'
-local RESTART_DELAY_S = 30 -- > the no-TaskManager window (5 s) + a TaskManager's start-up (4-9 s here), with room
+local RESTART_DELAY_S = 2 -- the restarted job then waits for slots (see above), however long a TaskManager takes
 -- The kill lands KILL_AFTER_CP_MS after a checkpoint completed and well before
 -- the next (CHECKPOINT_MS apart): datagen emits each second's rows in one
 -- burst, so a window over 1 s after the barrier holds a burst, and the sink

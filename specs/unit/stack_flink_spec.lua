@@ -79,6 +79,7 @@ describe('local stack: Flink service (no cluster)', function()
         'taskmanager.memory.process.size: 2g', 'heartbeat.interval: 1500', 'heartbeat.timeout: 9000',
         'restart-strategy.type: fixed-delay', 'restart-strategy.fixed-delay.attempts: 5',
         'restart-strategy.fixed-delay.delay: 750 ms', 'execution.checkpointing.interval: 4000 ms',
+        'resourcemanager.standalone.start-up-time: 0 ms',
         'execution.checkpointing.dir: file://' .. dir .. '/flink/checkpoints',
         'rest.bind-address: 127.0.0.1', 'jobmanager.bind-host: 127.0.0.1', 'taskmanager.bind-host: 127.0.0.1',
       } do

@@ -661,6 +661,13 @@ function M.config_entries(s)
     { 'cluster.registration.error-delay', 1000 },
     { 'heartbeat.interval', s.heartbeat_interval_ms },
     { 'heartbeat.timeout', s.heartbeat_timeout_ms },
+    -- the standalone ResourceManager fails a slot request it cannot serve at
+    -- once, after a start-up period (by default slot.request.timeout); 0 ms
+    -- means never: a job whose only TaskManager died waits (up to
+    -- slot.request.timeout, 5 min) for a new one instead of spending its
+    -- restart attempts on 'not enough resources' at a pace set by how fast
+    -- the machine starts a JVM
+    { 'resourcemanager.standalone.start-up-time', '0 ms' },
     { 'restart-strategy.type', 'fixed-delay' },
     { 'restart-strategy.fixed-delay.attempts', s.restart_attempts },
     { 'restart-strategy.fixed-delay.delay', s.restart_delay_ms .. ' ms' },
