@@ -102,6 +102,44 @@ function M.write_file(p, text)
   return true
 end
 
+-- Write a file that holds a secret (a key, a password): readable and
+-- writable by its owner only (mode 0600) from the first byte on, through a
+-- temporary file that mktemp creates with that mode, renamed into place.
+-- Returns true | nil, msg.
+function M.write_private_file(p, text)
+  local r, err = proc.run { 'mktemp', p .. '.XXXXXX', timeout_ms = 10000 }
+  if not r or not r.ok then
+    return nil, 'cannot write ' .. p .. ': ' .. tostring(err or r.stderr:gsub('%s+$', ''))
+  end
+  local tmp = r.stdout:gsub('%s+$', '')
+  local f, oerr = io.open(tmp, 'wb')
+  if not f then os.remove(tmp); return nil, 'cannot write ' .. p .. ': ' .. tostring(oerr) end
+  f:write(text)
+  f:close()
+  local ok, rerr = os.rename(tmp, p)
+  if not ok then os.remove(tmp); return nil, 'cannot write ' .. p .. ': ' .. tostring(rerr) end
+  return true
+end
+
+-- Take group and other permissions away from the files of list that have
+-- any (a secret written by an older fmhost, or by a tool with a lax umask).
+-- Returns true | nil, msg.
+function M.make_private(list)
+  local lfs = require 'lfs'
+  local argv = { 'chmod', 'go-rwx' }
+  for _, p in ipairs(list) do
+    local perm = lfs.attributes(p, 'permissions')
+    if perm and perm:sub(4) ~= '------' then argv[#argv + 1] = p end
+  end
+  if #argv == 2 then return true end
+  argv.timeout_ms = 10000
+  local r, err = proc.run(argv)
+  if not r or not r.ok then
+    return nil, 'cannot make ' .. table.concat(argv, ' ', 3) .. ' private: ' .. tostring(err or r.stderr:gsub('%s+$', ''))
+  end
+  return true
+end
+
 -- The last n lines of a file, starting no earlier than byte offset from.
 function M.tail(p, n, from)
   local f = io.open(p, 'rb')

@@ -79,6 +79,23 @@ local function eventually(timeout_ms, fn)
   return nil
 end
 
+-- Wait until every task of the job runs: a job is RUNNING as soon as it is
+-- scheduled, while its tasks may still be DEPLOYING or INITIALIZING, and a
+-- savepoint (or anything else that needs the tasks) fails until they run.
+local function wait_tasks_running(job)
+  local last = ''
+  local ok = eventually(WAIT, function()
+    local vs = job:vertices()
+    if not vs or #vs == 0 then return false end
+    local states = {}
+    for _, v in ipairs(vs) do states[#states + 1] = v.name .. ' ' .. tostring(v.status) end
+    last = table.concat(states, ', ')
+    for _, v in ipairs(vs) do if v.status ~= 'RUNNING' then return false end end
+    return true
+  end)
+  assert(ok, 'the job\'s tasks never all ran: ' .. last)
+end
+
 describe('fmhost.flink against the local Flink cluster #flink', function()
   fit('reads the cluster overview with a registered TaskManager and free slots', function(c)
     local ov = assert(c:overview())
@@ -224,6 +241,7 @@ describe('fmhost.flink against the local Flink cluster #flink', function()
     local job = submit(c, s, 'INSERT INTO sink SELECT id FROM src')
     finally(function() job:cancel() end)
     assert.are.equal('RUNNING', assert(job:wait('RUNNING', WAIT)))
+    wait_tasks_running(job)
     local vertices = assert(job:vertices())
     assert.is_true(#vertices >= 1)
     -- the JobManager fetches metrics every few seconds: poll
@@ -256,6 +274,7 @@ describe('fmhost.flink against the local Flink cluster #flink', function()
     assert(s:run([[CREATE TEMPORARY TABLE sink (id BIGINT) WITH ('connector' = 'blackhole')]]))
     local job = submit(c, s, 'INSERT INTO sink SELECT id FROM src')
     assert(job:wait('RUNNING', WAIT))
+    wait_tasks_running(job)
     local path, msg = job:stop { savepoint_dir = 'file://' .. dir, drain = false, timeout_ms = WAIT }
     if not path then job:cancel() end
     assert(path, msg)

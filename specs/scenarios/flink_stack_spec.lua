@@ -121,14 +121,32 @@ describe('local stack: Flink on an isolated cluster #flink', function()
     assert.are.equal(0, again.code)
     assert.truthy(again.stdout:find('already running', 1, true), again.stdout)
 
-    -- the only TaskManager dies: ensure adds a new one and keeps the rest
+    -- each JVM unpacks its jars (~21 MB and more) into its own tmp folder,
+    -- none into /tmp
+    local tmp = dir .. '/flink/tmp'
+    local function unpacked(name, pattern)
+      local d = tmp .. '/' .. name
+      if not stack.exists(d) then return nil end
+      for e in require('lfs').dir(d) do if e:match(pattern) then return e end end
+      return nil
+    end
+    local RPC, PLANNER = '^flink%-rpc%-akka.*%.jar$', '^flink%-table%-planner_.*%.jar$'
+    assert.truthy(unpacked('jobmanager', RPC), 'no flink-rpc-akka jar in ' .. tmp .. '/jobmanager')
+    assert.truthy(unpacked('taskmanager', RPC), 'no flink-rpc-akka jar in ' .. tmp .. '/taskmanager')
+    assert.truthy(unpacked('sql-gateway', PLANNER), 'no flink-table-planner jar in ' .. tmp .. '/sql-gateway')
+
+    -- the only TaskManager dies: ensure adds a new one and keeps the rest,
+    -- and the dead one's tmp folder (its unpacked jars) goes
     assert(fl.kill_taskmanager(icfg, 1, 'KILL'))
+    assert.truthy(unpacked('taskmanager', RPC), 'SIGKILL left nothing behind: this check would see nothing')
     assert(fl.ensure(icfg))
     local now = fl.find(fl.settings(icfg))
     assert.are.equal(found.jobmanager.pid, now.jobmanager.pid)
     assert.are.equal(found.gateway.pid, now.gateway.pid)
     assert.are.equal(1, #now.taskmanagers)
     assert.are.equal('taskmanager-2', now.taskmanagers[1].name)
+    assert.is_false(stack.exists(tmp .. '/taskmanager'), 'the killed TaskManager\'s tmp folder is still there')
+    assert.truthy(unpacked('taskmanager-2', RPC))
 
     local d = T.run_fmhost(append_all({}, args_for(icfg), { 'stack', 'down', 'flink' }))
     assert.are.equal(0, d.code, d.stderr)
@@ -137,13 +155,21 @@ describe('local stack: Flink on an isolated cluster #flink', function()
       assert.is_false(proc.pid_alive(p.pid), p.name .. ' still runs')
     end
     assert.are.same({}, jvms())
+    local left = {}
+    for e in require('lfs').dir(tmp) do if e ~= '.' and e ~= '..' then left[#left + 1] = e end end
+    assert.are.same({}, left, 'down left tmp folders behind')
     local after = T.run_fmhost(append_all({}, args_for(icfg), { 'stack', 'status', 'flink' }))
     assert.are.equal(3, after.code)
   end)
 
   it('names java when it is not on PATH, and starts nothing', function()
+    -- PATH holds sha1sum only (the check of the jars needs it)
+    local bin = dir .. '/bin-no-java'
+    assert(stack.mkdir_p(bin))
+    local where = assert(proc.run { 'sh', '-c', 'command -v sha1sum' }).stdout:match('%S+')
+    assert(os.execute('ln -sf ' .. T.shell_quote(where) .. ' ' .. T.shell_quote(bin .. '/sha1sum')))
     local r = T.run_fmhost(append_all({}, args_for(icfg), { 'stack', 'up', 'flink' }),
-                           { env = { PATH = '/nonexistent' } })
+                           { env = { PATH = bin } })
     assert.are.equal(1, r.code)
     assert.truthy(r.stderr:find('java', 1, true) and r.stderr:find('openjdk-17-jdk-headless', 1, true), r.stderr)
     assert.are.same({}, jvms())
@@ -187,6 +213,87 @@ describe('local stack: fetching Flink jars fails cleanly #flink', function()
       if e ~= '.' and e ~= '..' and e ~= '.fetch.lock' then leftovers[#leftovers + 1] = e end
     end
     assert.are.same({}, leftovers)
+  end)
+end)
+
+describe('local stack: damaged Flink jars are fetched again, or named #flink', function()
+  -- a COPY of the shared jar folders in a stack.dir of its own: the shared
+  -- folders and Maven's repository are never touched
+  local dir, dcfg, shared, s, conn, rt
+
+  local function sha1(path) return assert(fl.sha1_files { path })[path] end
+
+  local function args(...)
+    return append_all({ '--set', 'stack.dir=' .. dir, '--set', 'flink.rest_port=' .. dcfg.flink.rest_port,
+                        '--set', 'flink.rpc_port=' .. dcfg.flink.rpc_port,
+                        '--set', 'flink.gateway_port=' .. dcfg.flink.gateway_port }, { ... })
+  end
+
+  lazy_setup(function()
+    assert(fl.fetch(cfg))
+    shared = fl.settings(cfg)
+    dir = T.tmpdir('fmhost-flink-damaged')
+    dcfg = copy(cfg)
+    dcfg.stack.dir = dir
+    dcfg.flink.rest_port, dcfg.flink.rpc_port, dcfg.flink.gateway_port = free_port(), free_port(), free_port()
+    assert(stack.mkdir_p(dir .. '/flink'))
+    local r = assert(proc.run { 'cp', '-a', shared.jars, dir .. '/flink/jars', timeout_ms = 600000 })
+    assert(r.ok, r.stderr)
+    s = fl.settings(dcfg)
+    conn = s.conn .. '/flink-connector-jdbc-' .. s.jdbc_version .. '.jar'
+    rt = s.lib .. '/flink-table-runtime-' .. s.version .. '.jar'
+  end)
+
+  lazy_teardown(function() if dir then T.rmtree(dir) end end)
+
+  it('fetch finds a 0-byte JDBC connector jar and a runtime jar overwritten with junk of its own size, fetches '
+    .. 'both again and says so; the next fetch has nothing to do', function()
+    local want = { [conn] = sha1(shared.conn .. '/' .. conn:match('[^/]+$')),
+                   [rt] = sha1(shared.lib .. '/' .. rt:match('[^/]+$')) }
+    T.write_file(conn, '')
+    local size = stack.file_size(rt)
+    local r = assert(proc.run { 'sh', '-c', 'head -c ' .. size .. ' /dev/urandom > ' .. T.shell_quote(rt) })
+    assert(r.ok and stack.file_size(rt) == size)
+    local st = T.run_fmhost(args('stack', 'status', 'flink'))
+    assert.truthy(st.stdout:find('damaged: flink-connector-jdbc-', 1, true), st.stdout)
+
+    local f = T.run_fmhost(args('stack', 'fetch', 'flink'))
+    assert.are.equal(0, f.code, f.stderr)
+    assert.truthy(f.stdout:find(conn .. ' is damaged (0 bytes, fetched as ', 1, true), f.stdout)
+    assert.truthy(f.stdout:find(rt .. ' is damaged (SHA-1 ', 1, true), f.stdout)
+    assert.is_nil(f.stdout:find('nothing to fetch', 1, true), f.stdout)
+    assert.are.equal(want[conn], sha1(conn))
+    assert.are.equal(want[rt], sha1(rt))
+    local again = T.run_fmhost(args('stack', 'fetch', 'flink'))
+    assert.are.equal(0, again.code, again.stderr)
+    assert.truthy(again.stdout:find('nothing to fetch', 1, true), again.stdout)
+  end)
+
+  it('up names a damaged jar it cannot fetch again in one line, and starts nothing', function()
+    T.write_file(conn, '')
+    -- no Maven: PATH holds sha1sum only
+    local bin = dir .. '/bin'
+    assert(stack.mkdir_p(bin))
+    local where = assert(proc.run { 'sh', '-c', 'command -v sha1sum' }).stdout:match('%S+')
+    assert(os.execute('ln -s ' .. T.shell_quote(where) .. ' ' .. T.shell_quote(bin .. '/sha1sum')))
+    local r = T.run_fmhost(args('stack', 'up', 'flink'), { env = { PATH = bin } })
+    assert.are.equal(1, r.code)
+    local lines = {}
+    for l in r.stderr:gmatch('[^\n]+') do lines[#lines + 1] = l end
+    assert.are.equal(1, #lines, r.stderr)
+    assert.truthy(lines[1]:find('fmhost: flink: damaged jar ' .. conn .. ' (0 bytes, fetched as ', 1, true), r.stderr)
+    assert.truthy(lines[1]:find('could not be fetched again: mvn ', 1, true), r.stderr)
+    assert.are.same({}, fl.find(s).all)
+    assert.is_true(stack.exists(conn), 'the damaged jar went though nothing could fetch it again')
+    -- Maven offline with an empty repository: named the same way
+    T.write_file(conn, '')
+    local ok, msg = fl.start(dcfg, { maven_args = { '-o', '-Dmaven.repo.local=' .. dir .. '/empty-m2' } })
+    assert.is_nil(ok)
+    assert.truthy(msg:match('^[^\n]*'):find('damaged jar ' .. conn .. ' (0 bytes', 1, true), msg)
+    assert.are.same({}, fl.find(s).all)
+    -- with Maven and its repository, fetch repairs it
+    assert(fl.fetch(dcfg))
+    assert.are.equal(sha1(shared.conn .. '/' .. conn:match('[^/]+$')), sha1(conn))
   end)
 end)
 

@@ -127,7 +127,9 @@ describe('fmhost.pool TLS #mysql', function()
     end)
 
   it('names a CA, certificate or key file that cannot be read before connecting', function()
-    local missing = os.tmpname() .. '.absent.pem'
+    local missing = os.tmpname() -- a fresh name; os.tmpname made that file: it goes at once
+    os.remove(missing)
+    missing = missing .. '.absent.pem'
     for _, over in ipairs {
       { tls = { mode = 'verify-ca', ca = missing }, what = 'ca' },
       { tls = { mode = 'required', cert = missing, key = files.client_key }, what = 'cert' },

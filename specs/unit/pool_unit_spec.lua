@@ -20,7 +20,9 @@ describe('fmhost.pool (no server)', function()
     end)
 
     it('names a TLS file it would use that is missing or not a file, before connecting', function()
-      local missing = os.tmpname() .. '.absent.pem'
+      local missing = os.tmpname() -- a fresh name; os.tmpname made that file: it goes at once
+      os.remove(missing)
+      missing = missing .. '.absent.pem'
       local dir = os.tmpname()
       os.remove(dir)
       assert(require('lfs').mkdir(dir))

@@ -79,6 +79,7 @@ describe('local stack: Flink service (no cluster)', function()
         'taskmanager.memory.process.size: 2g', 'heartbeat.interval: 1500', 'heartbeat.timeout: 9000',
         'restart-strategy.type: fixed-delay', 'restart-strategy.fixed-delay.attempts: 5',
         'restart-strategy.fixed-delay.delay: 750 ms', 'execution.checkpointing.interval: 4000 ms',
+        'resourcemanager.standalone.start-up-time: 0 ms',
         'execution.checkpointing.dir: file://' .. dir .. '/flink/checkpoints',
         'rest.bind-address: 127.0.0.1', 'jobmanager.bind-host: 127.0.0.1', 'taskmanager.bind-host: 127.0.0.1',
       } do
@@ -169,6 +170,127 @@ describe('local stack: Flink service (no cluster)', function()
       assert.is_false(off.nats_connector)
       assert.is_nil(fl.classpath(off):find('fmhost-nats-connector', 1, true))
       assert.truthy(fl.classpath(fl.settings(cfg)):find('fmhost-nats-connector', 1, true))
+    end)
+  end)
+
+  describe('checking jars against the manifest and Maven\'s .sha1', function()
+    local jars, repo, sha
+
+    -- a jar folder with a.jar and b.jar, and a Maven repository holding
+    -- both with their .sha1 files (the layout Maven keeps in ~/.m2)
+    before_each(function()
+      jars, repo = dir .. '/jars', dir .. '/m2'
+      mkdir(jars); mkdir(repo .. '/org/x/a/1'); mkdir(repo .. '/org/y/b/2')
+      local a, b = 'PK\3\4 the a jar', 'PK\3\4 the b jar, longer'
+      T.write_file(jars .. '/a.jar', a); T.write_file(repo .. '/org/x/a/1/a.jar', a)
+      T.write_file(jars .. '/b.jar', b); T.write_file(repo .. '/org/y/b/2/b.jar', b)
+      sha = assert(fl.sha1_files { jars .. '/a.jar', jars .. '/b.jar' })
+      T.write_file(repo .. '/org/x/a/1/a.jar.sha1', sha[jars .. '/a.jar'] .. '\n')
+      T.write_file(repo .. '/org/y/b/2/b.jar.sha1', sha[jars .. '/b.jar'] .. '  b.jar\n')
+    end)
+
+    it('accepts jars equal to Maven\'s record and writes the manifest, which later checks use', function()
+      assert.are.same({}, assert(fl.check_jars(jars, { repo = repo })))
+      local m = assert(fl.read_manifest(jars))
+      assert.are.same({ sha1 = sha[jars .. '/a.jar'], size = 14 }, m['a.jar'])
+      assert.are.equal(sha[jars .. '/b.jar'], m['b.jar'].sha1)
+      -- the manifest alone decides now: the repository may go
+      os.execute('rm -rf ' .. T.shell_quote(repo))
+      assert.are.same({}, assert(fl.check_jars(jars, {})))
+    end)
+
+    it('names a 0-byte jar, a jar overwritten with junk of the same size, and a missing one', function()
+      assert(fl.check_jars(jars, { repo = repo }))
+      T.write_file(jars .. '/a.jar', '')
+      T.write_file(jars .. '/b.jar', ('x'):rep(#'PK\3\4 the b jar, longer'))
+      local p = assert(fl.check_jars(jars, {}))
+      assert.are.equal(2, #p)
+      assert.are.same({ 'a.jar', jars .. '/a.jar', '0 bytes, fetched as 14 bytes' }, { p[1].name, p[1].path, p[1].why })
+      assert.are.equal('b.jar', p[2].name)
+      assert.truthy(p[2].why:find('^SHA%-1 %x+, fetched as ' .. sha[jars .. '/b.jar']), p[2].why)
+      -- sizes only (status) sees the first, not the second
+      local quick = assert(fl.check_jars(jars, { quick = true }))
+      assert.are.equal(1, #quick)
+      assert.are.equal('a.jar', quick[1].name)
+      os.remove(jars .. '/a.jar')
+      assert.are.equal('missing', assert(fl.check_jars(jars, {}))[1].why)
+    end)
+
+    it('without a manifest, names a jar that differs from Maven\'s record, and one whose copy in the Maven '
+      .. 'repository is itself damaged', function()
+      T.write_file(jars .. '/a.jar', 'PK\3\4 the A jar')
+      local p = assert(fl.check_jars(jars, { repo = repo }))
+      assert.are.equal(1, #p)
+      assert.truthy(p[1].why:find("Maven's .sha1 says " .. sha[jars .. '/a.jar'], 1, true), p[1].why)
+      assert.is_nil(p[1].cache)
+      assert.is_nil(fl.read_manifest(jars), 'a manifest written for a damaged folder')
+      -- the repository's copy is damaged the same way: fetching again cannot help
+      T.write_file(repo .. '/org/x/a/1/a.jar', 'PK\3\4 the A jar')
+      p = assert(fl.check_jars(jars, { repo = repo }))
+      assert.are.equal(repo .. '/org/x/a/1/a.jar', p[1].cache)
+      assert.truthy(p[1].why:find('in the Maven repository, which is damaged', 1, true), p[1].why)
+    end)
+
+    it('without any record in the repository, still names an empty file or one that is no zip file', function()
+      os.execute('rm -rf ' .. T.shell_quote(repo))
+      T.write_file(jars .. '/a.jar', '')
+      T.write_file(jars .. '/b.jar', 'not a zip')
+      local p = assert(fl.check_jars(jars, { repo = repo }))
+      assert.are.same({ '0 bytes', 'not a jar (zip) file' }, { p[1].why, p[2].why })
+    end)
+  end)
+
+  describe('leftovers', function()
+    local s
+
+    local function names(d)
+      local out = {}
+      for e in require('lfs').dir(d) do if e ~= '.' and e ~= '..' then out[#out + 1] = e end end
+      table.sort(out)
+      return out
+    end
+
+    -- what JVMs killed with SIGKILL and ended jobs leave
+    before_each(function()
+      s = fl.settings(cfg)
+      for _, n in ipairs { 'jobmanager', 'taskmanager', 'taskmanager-2', 'sql-gateway' } do
+        mkdir(fl.tmp_dir(s, n) .. '/blobStorage')
+        T.write_file(fl.tmp_dir(s, n) .. '/flink-rpc-akka0123.jar', 'PK\3\4')
+      end
+      T.write_file(s.base .. '/tmp/flink-rpc-akka4567.jar', 'PK\3\4') -- put there by an older fmhost
+      mkdir(s.base .. '/checkpoints/0123456789abcdef0123456789abcdef/shared')
+      mkdir(s.base .. '/checkpoints/0123456789abcdef0123456789abcdef/taskowned')
+      mkdir(s.base .. '/checkpoints/fedcba9876543210fedcba9876543210/chk-3')
+      T.write_file(s.base .. '/checkpoints/fedcba9876543210fedcba9876543210/chk-3/_metadata', 'x')
+    end)
+
+    it('gives every JVM its own java.io.tmpdir under tmp/', function()
+      local argv = fl.command(s, 'taskmanager', 'taskmanager-2', { jvm = {}, dyn = {} }, 'CP')
+      assert.truthy(index_of(argv, '-Djava.io.tmpdir=' .. s.base .. '/tmp/taskmanager-2'))
+      local y = fl.config_yaml(s)
+      assert.is_nil(y:find('io.tmp.dirs', 1, true), 'io.tmp.dirs would put every JVM in one folder')
+      assert.is_nil(y:find('web.tmpdir', 1, true))
+    end)
+
+    it('with no JVM running, removes everything under tmp/ and the checkpoint folders that hold no file', function()
+      local removed = fl.tidy(s, { all = {}, taskmanagers = {} })
+      assert.are.same({}, names(s.base .. '/tmp'))
+      assert.are.same({ 'flink-rpc-akka4567.jar', 'jobmanager', 'sql-gateway', 'taskmanager', 'taskmanager-2' },
+                      removed.tmp)
+      assert.are.same({ 'fedcba9876543210fedcba9876543210' }, names(s.base .. '/checkpoints'))
+      assert.are.same({ '0123456789abcdef0123456789abcdef' }, removed.checkpoints)
+    end)
+
+    it('while JVMs run, removes only the folders of JVMs that do not, and keeps checkpoint folders it cannot '
+      .. 'ask the JobManager about', function()
+      local running = { all = { { name = 'jobmanager' }, { name = 'taskmanager-2' }, { name = 'sql-gateway' } },
+                        taskmanagers = {} }
+      local removed = fl.tidy(s, running)
+      assert.are.same({ 'taskmanager' }, removed.tmp)
+      assert.are.same({ 'flink-rpc-akka4567.jar', 'jobmanager', 'sql-gateway', 'taskmanager-2' },
+                      names(s.base .. '/tmp'))
+      assert.are.same({}, removed.checkpoints)
+      assert.are.equal(2, #names(s.base .. '/checkpoints'))
     end)
   end)
 

@@ -15,8 +15,11 @@
 --
 -- The jars come from config/flink/pom.xml (`fmhost stack fetch flink`, or
 -- on demand at `up`): Maven runs only when a jar directory of the
--- configured versions lacks its jars, and writes into a staging directory
--- that is moved into place only when complete.
+-- configured versions lacks its jars or holds a damaged one (each folder's
+-- .fmhost-jars.sha1 manifest, checked against Maven's .sha1 files, is
+-- compared with the jars at every fetch and start), and writes a missing
+-- folder into a staging directory that is moved into place only when
+-- complete.
 --
 -- A JVM of ours is recognised by its -Dlog.file=<log dir>/<name>.log
 -- argument, so `down` and `status` find every one of them from /proc even
@@ -250,24 +253,273 @@ function M.maven_failure(log)
   return 'Maven failed' .. (err and (': ' .. err) or '')
 end
 
+-- --- checking the jars ------------------------------------------------------------
+-- A jar that is there may still be damaged (a 0-byte file a killed copy
+-- left, a file overwritten): Flink then fails later and far from the cause
+-- ("Could not find any factory for identifier 'jdbc'", ClassNotFound). Each
+-- jar folder keeps a manifest, MANIFEST_NAME, of every jar's SHA-1 and size,
+-- written at fetch once each jar was checked against Maven's own record:
+-- the <jar>.sha1 that Maven keeps beside the jar in its local repository
+-- (~/.m2), the checksum Maven Central published. Every fetch and every start
+-- of the cluster checks the jars against the manifest; a damaged jar is
+-- removed and fetched again, and one that cannot be is named.
+
+M.MANIFEST_NAME = '.fmhost-jars.sha1'
+
+local function manifest_path(dir) return dir .. '/' .. M.MANIFEST_NAME end
+
+-- {name = {sha1=, size=}} of a jar folder's manifest, or nil.
+function M.read_manifest(dir)
+  local text = stack.read_file(manifest_path(dir))
+  if not text then return nil end
+  local t = {}
+  for sha, size, name in text:gmatch('(%x+) (%d+) ([^\n]+)') do
+    t[name] = { sha1 = sha:lower(), size = math.tointeger(tonumber(size)) }
+  end
+  return t
+end
+
+local function write_manifest(dir, entries)
+  local names = {}
+  for n in pairs(entries) do names[#names + 1] = n end
+  table.sort(names)
+  local lines = { '# written by fmhost stack fetch flink: sha1 size jar, each checked against Maven\'s .sha1' }
+  for _, n in ipairs(names) do
+    lines[#lines + 1] = string.format('%s %d %s', entries[n].sha1, entries[n].size, n)
+  end
+  return stack.write_file(manifest_path(dir), table.concat(lines, '\n') .. '\n')
+end
+
+-- {path = sha1} of the files in paths (sha1sum, ~0.3 s for all of Flink's
+-- jars) | nil, msg.
+function M.sha1_files(paths)
+  local out = {}
+  local i = 1
+  while i <= #paths do
+    local argv = { 'sha1sum', '--' }
+    for j = i, math.min(#paths, i + 199) do argv[#argv + 1] = paths[j] end
+    i = i + 200
+    argv.timeout_ms = 300000
+    local r, err = proc.run(argv)
+    if not r then return nil, 'sha1sum (Debian package coreutils) cannot run: ' .. tostring(err) end
+    -- a file that cannot be read: sha1sum says so on stderr and goes on
+    for sha, path in r.stdout:gmatch('(%x+) [ *]([^\n]+)') do out[path] = sha:lower() end
+  end
+  return out
+end
+
+-- The local Maven repository Maven uses with o.maven_args.
+function M.maven_repo(o)
+  for _, a in ipairs((o or {}).maven_args or {}) do
+    local d = tostring(a):match('^%-Dmaven%.repo%.local=(.+)$')
+    if d then return d end
+  end
+  return (os.getenv('HOME') or '') .. '/.m2/repository'
+end
+
+-- {jar name = {path, ...}} for the jars of names found anywhere under repo.
+local function repo_index(repo, names)
+  local lfs = require 'lfs'
+  local found = {}
+  local function walk(d, depth)
+    if depth > 16 then return end
+    local ok, iter, state = pcall(lfs.dir, d)
+    if not ok then return end
+    for e in iter, state do
+      if e ~= '.' and e ~= '..' then
+        local p = d .. '/' .. e
+        local mode = lfs.attributes(p, 'mode')
+        if mode == 'directory' then
+          walk(p, depth + 1)
+        elseif names[e] and mode == 'file' then
+          found[e] = found[e] or {}
+          found[e][#found[e] + 1] = p
+        end
+      end
+    end
+  end
+  walk(repo, 0)
+  return found
+end
+
+local function kb(n) return n >= 10240 and string.format('%d kB', n // 1024) or string.format('%d bytes', n) end
+
+-- What is wrong with the jar at path whose manifest entry is want, or nil.
+local function against_manifest(path, want, size, sha)
+  if size == nil then return 'missing' end
+  if size ~= want.size then
+    return string.format('%s, fetched as %s', size == 0 and '0 bytes' or kb(size), kb(want.size))
+  end
+  if sha ~= want.sha1 then return string.format('SHA-1 %s, fetched as %s', sha or '?', want.sha1) end
+  return nil
+end
+
+local function is_zip(path)
+  local f = io.open(path, 'rb')
+  if not f then return false end
+  local head = f:read(4)
+  f:close()
+  return head == 'PK\3\4'
+end
+
+-- Check the jars of folder dir. With its manifest (and not o.recheck): each
+-- jar the manifest names must be there with its size and SHA-1. Without
+-- (or o.recheck): each jar is compared with Maven's .sha1 in o.repo (one
+-- there, else it must at least be a zip file), and the manifest is written
+-- when all of them pass. o.quick: sizes only (status).
+-- Returns a list of problems {name=, path=, why=, cache=} (cache: the copy in
+-- Maven's repository is itself damaged; fetching again cannot help) | nil, msg.
+function M.check_jars(dir, o)
+  o = o or {}
+  local lfs = require 'lfs'
+  local problems = {}
+  local manifest = not o.recheck and M.read_manifest(dir)
+  local jars = list_jars(dir)
+  if manifest then
+    local names, paths = {}, {}
+    for n in pairs(manifest) do names[#names + 1] = n end
+    table.sort(names)
+    for _, n in ipairs(names) do paths[#paths + 1] = dir .. '/' .. n end
+    local sums = {}
+    if not o.quick then
+      local err
+      sums, err = M.sha1_files(paths)
+      if not sums then return nil, err end
+    end
+    for i, n in ipairs(names) do
+      local size = lfs.attributes(paths[i], 'size')
+      local why
+      if o.quick then
+        why = size == nil and 'missing' or (size ~= manifest[n].size and against_manifest(paths[i], manifest[n], size, nil))
+      else
+        why = against_manifest(paths[i], manifest[n], size, sums[paths[i]])
+      end
+      if why then problems[#problems + 1] = { name = n, path = paths[i], why = why } end
+    end
+    return problems
+  end
+  if o.quick then return problems end
+  -- no manifest: against Maven's repository
+  local want = {}
+  for _, j in ipairs(jars) do want[j] = true end
+  local index = repo_index(o.repo or M.maven_repo(o), want)
+  local paths = {}
+  for _, j in ipairs(jars) do
+    paths[#paths + 1] = dir .. '/' .. j
+    for _, c in ipairs(index[j] or {}) do paths[#paths + 1] = c end
+  end
+  local sums, err = M.sha1_files(paths)
+  if not sums then return nil, err end
+  local entries = {}
+  for _, j in ipairs(jars) do
+    local path = dir .. '/' .. j
+    local size = lfs.attributes(path, 'size') or 0
+    local sha = sums[path]
+    local why, cache
+    -- Maven's record: the first 40 hex digits of <jar>.sha1
+    local records, matched = {}, false
+    for _, c in ipairs(index[j] or {}) do
+      local rec = (stack.read_file(c .. '.sha1') or ''):match('^%s*(%x+)')
+      rec = rec and #rec == 40 and rec:lower() or nil
+      if rec then
+        records[#records + 1] = { path = c, sha1 = rec }
+        if sha == rec then matched = true end
+      end
+    end
+    if not sha then
+      why = 'cannot be read'
+    elseif not matched and #records > 0 then
+      -- copied from a damaged file in Maven's repository, or damaged here
+      for _, rec in ipairs(records) do
+        if sums[rec.path] == sha and sha ~= rec.sha1 then
+          cache = rec.path
+          why = string.format('copied from %s in the Maven repository, which is damaged: SHA-1 %s, its .sha1 says %s',
+                              rec.path, sha, rec.sha1)
+          break
+        end
+      end
+      if not cache then
+        why = string.format('%s, SHA-1 %s; Maven\'s .sha1 says %s', size == 0 and '0 bytes' or kb(size), sha,
+                            records[1].sha1)
+      end
+    elseif #records == 0 and (size == 0 or not is_zip(path)) then
+      why = size == 0 and '0 bytes' or 'not a jar (zip) file'
+    end
+    if why then
+      problems[#problems + 1] = { name = j, path = path, why = why, cache = cache }
+    else
+      entries[j] = { sha1 = sha, size = size }
+    end
+  end
+  if #problems == 0 and not o.dry then
+    local ok, werr = write_manifest(dir, entries)
+    if not ok then return nil, werr end
+  end
+  return problems
+end
+
+-- The damaged jars of the complete jar folders of s (see M.check_jars; o
+-- passed on): a list of problems, each with .set | nil, msg.
+function M.damaged_jars(s, o)
+  local out = {}
+  for _, set in ipairs(M.jar_sets(s)) do
+    if set_complete(set) then
+      local problems, err = M.check_jars(set.dir, o)
+      if not problems then return nil, err end
+      for _, p in ipairs(problems) do p.set = set; out[#out + 1] = p end
+    end
+  end
+  return out
+end
+
+-- One line naming the damaged jars: "<path> (<why>), ...".
+local function name_damage(list)
+  local parts = {}
+  for _, p in ipairs(list) do parts[#parts + 1] = string.format('%s (%s)', p.path, p.why) end
+  return table.concat(parts, ', ')
+end
+
 -- Resolve the jars of the configured versions with Maven unless they are
--- all there. o.say: progress; o.force: run Maven even so; o.maven_args:
--- more words for mvn (say, '-o', or '-s', 'settings.xml').
+-- all there and intact. o.say: progress; o.force: run Maven even so;
+-- o.maven_args: more words for mvn (say, '-o', or '-s', 'settings.xml').
 -- Returns true, info | nil, msg.
--- info: {fetched = bool, ms =, jars = n, bytes = n, sets = {...}}
+-- info: {fetched = bool, ms =, jars = n, bytes = n, repaired = {names}}
 local function fetch_locked(s, o)
   local say = o.say or silent
   local missing = M.missing_jars(s)
-  if #missing == 0 and not o.force then
+  local repo = M.maven_repo(o)
+  local damaged, derr = M.damaged_jars(s, { repo = repo })
+  if not damaged then return nil, 'flink: checking the jars failed: ' .. derr end
+  local from_cache = {}
+  for _, d in ipairs(damaged) do if d.cache then from_cache[#from_cache + 1] = d end end
+  if #from_cache > 0 then
+    return nil, string.format('flink: damaged jar %s; remove the damaged copy from the Maven repository and '
+      .. "run 'fmhost stack fetch flink'", name_damage(from_cache))
+  end
+  if #missing == 0 and #damaged == 0 and not o.force then
     local n, bytes = 0, 0
     for _, set in ipairs(M.jar_sets(s)) do
       local a, b = dir_bytes(set.dir); n, bytes = n + a, bytes + b
     end
     return true, { fetched = false, jars = n, bytes = bytes }
   end
+  local function fail(msg)
+    if #damaged > 0 then
+      return nil, string.format('flink: damaged jar %s could not be fetched again: %s', name_damage(damaged),
+                                (msg:gsub('^flink: ', '')))
+    end
+    return nil, msg
+  end
   local ok, err = check_tool({ 'mvn', '--version' }, 'maven', 'Apache Maven, which fetches Flink\'s jars')
-  if not ok then return nil, 'flink: ' .. err end
-  if not stack.exists(s.pom) then return nil, 'flink: the pom ' .. s.pom .. ' is missing' end
+  if not ok then return fail('flink: ' .. err) end
+  if not stack.exists(s.pom) then return fail('flink: the pom ' .. s.pom .. ' is missing') end
+  -- a damaged jar goes; Maven copies it anew (it keeps a file that is there)
+  local repaired = {}
+  for _, d in ipairs(damaged) do
+    say('flink: %s is damaged (%s); fetching it again', d.path, d.why)
+    os.remove(d.path)
+    repaired[#repaired + 1] = d.name
+  end
 
   -- complete sets are copied onto themselves (Maven skips files that are
   -- there); missing ones go to a staging directory, moved into place when
@@ -284,6 +536,7 @@ local function fetch_locked(s, o)
     dest[set.key] = stage .. '/' .. set.key
     names[#names + 1] = set.what
   end
+  if #repaired > 0 then names[#names + 1] = table.concat(repaired, ', ') end
   if #names == 0 then names[1] = 'every jar again' end
   say('flink: fetching %s with Maven (log: %s)', table.concat(names, ', '), s.maven_log)
   local t0 = proc.now_ms()
@@ -307,17 +560,28 @@ local function fetch_locked(s, o)
     rm_rf(stage)
     local cause, line = M.maven_failure(log)
     if not r then cause = 'Maven did not finish: ' .. tostring(rerr) end
-    return nil, string.format('flink: fetching jars failed: %s%s; see %s', cause,
-      line and ('\n  ' .. line) or '', s.maven_log)
+    return fail(string.format('flink: fetching jars failed: %s; see %s%s', cause, s.maven_log,
+      line and ('\n  ' .. line) or ''))
   end
-  -- move the staged sets into place
-  for _, set in ipairs(missing) do
+  -- every folder Maven wrote: checked against Maven's .sha1 (the manifest
+  -- is written anew), the staged ones then moved into place
+  for _, set in ipairs(M.jar_sets(s)) do
     local from = dest[set.key]
     if not set_complete({ dir = from, need = set.need, need_pattern = set.need_pattern }) then
       rm_rf(stage)
-      return nil, string.format('flink: Maven succeeded but %s lacks jars of %s; see %s', from, set.what,
+      return fail(string.format('flink: Maven succeeded but %s lacks jars of %s; see %s', from, set.what,
+                                s.maven_log))
+    end
+    local problems, cerr = M.check_jars(from, { recheck = true, repo = repo })
+    if not problems then rm_rf(stage); return fail('flink: checking the jars failed: ' .. cerr) end
+    if #problems > 0 then
+      rm_rf(stage)
+      return nil, string.format('flink: damaged jar %s after fetching it; see %s', name_damage(problems),
                                 s.maven_log)
     end
+  end
+  for _, set in ipairs(missing) do
+    local from = dest[set.key]
     rm_rf(set.dir) -- an empty or incomplete leftover
     local pok, perr = stack.mkdir_p(set.dir:match('^(.*)/[^/]+$'))
     if not pok then rm_rf(stage); return nil, 'flink: ' .. perr end
@@ -334,17 +598,17 @@ local function fetch_locked(s, o)
   end
   local ms = proc.now_ms() - t0
   say('flink: jars ready in %.1f s: %d jars, %.1f MB under %s', ms / 1000, n, bytes / 1e6, s.jars)
-  return true, { fetched = true, ms = ms, jars = n, bytes = bytes }
+  return true, { fetched = true, ms = ms, jars = n, bytes = bytes, repaired = repaired }
 end
 
 function M.fetch(cfg, o)
   o = o or {}
   local s = M.settings(cfg)
-  if #M.missing_jars(s) == 0 and not o.force then return fetch_locked(s, o) end
   local ok, err = stack.mkdir_p(s.jars)
   if not ok then return nil, 'flink: ' .. err end
   -- one Maven run at a time per jar cache (its own lock file: up holds the
-  -- service's lock while it fetches)
+  -- service's lock while it fetches); the check of the jars too, since it
+  -- writes manifests
   local lock, lerr = proc.lock(s.jars .. '/.fetch.lock', s.fetch_timeout_ms)
   if not lock then return nil, 'flink: another fetch holds ' .. s.jars .. '/.fetch.lock: ' .. tostring(lerr) end
   return stack.run_locked(lock, fetch_locked, s, o)
@@ -400,15 +664,20 @@ function M.config_entries(s)
     { 'cluster.registration.error-delay', 1000 },
     { 'heartbeat.interval', s.heartbeat_interval_ms },
     { 'heartbeat.timeout', s.heartbeat_timeout_ms },
+    -- the standalone ResourceManager fails a slot request it cannot serve at
+    -- once, after a start-up period (by default slot.request.timeout); 0 ms
+    -- means never: a job whose only TaskManager died waits (up to
+    -- slot.request.timeout, 5 min) for a new one instead of spending its
+    -- restart attempts on 'not enough resources' at a pace set by how fast
+    -- the machine starts a JVM
+    { 'resourcemanager.standalone.start-up-time', '0 ms' },
     { 'restart-strategy.type', 'fixed-delay' },
     { 'restart-strategy.fixed-delay.attempts', s.restart_attempts },
     { 'restart-strategy.fixed-delay.delay', s.restart_delay_ms .. ' ms' },
     { 'state.backend.type', 'hashmap' },
     { 'execution.checkpointing.dir', 'file://' .. s.base .. '/checkpoints' },
     { 'execution.checkpointing.savepoint-dir', 'file://' .. s.base .. '/savepoints' },
-    { 'io.tmp.dirs', s.base .. '/tmp' },
     { 'web.upload.dir', s.base .. '/web-upload' },
-    { 'web.tmpdir', s.base .. '/tmp' },
     { 'execution.target', 'remote' },
     { 'sql-gateway.endpoint.rest.address', '127.0.0.1' },
     { 'sql-gateway.endpoint.rest.bind-address', '127.0.0.1' },
@@ -460,10 +729,19 @@ end
 function M.log_file(s, name) return s.logdir .. '/' .. name .. '.log' end
 function M.out_file(s, name) return s.logdir .. '/' .. name .. '.out' end
 
+-- Each JVM's temporary folder, <stack.dir>/flink/tmp/<name>: its
+-- java.io.tmpdir, which io.tmp.dirs and web.tmpdir default to (config.yaml
+-- leaves them out), so everything a JVM unpacks (flink-rpc-akka*.jar and
+-- flink-table-planner_*.jar, ~21 MB each; blob and shuffle folders) is in
+-- its own folder. A JVM that ends cleanly empties it; M.tidy removes the
+-- folders of JVMs that no longer run (a SIGKILL leaves everything).
+function M.tmp_dir(s, name) return s.base .. '/tmp/' .. name end
+
 local function common_opts(s, name)
   local log4j = 'file:' .. s.conf .. '/log4j.properties'
   return append(append({}, M.JAVA17_OPTS), {
     '-Duser.timezone=UTC',
+    '-Djava.io.tmpdir=' .. M.tmp_dir(s, name),
     '-Dlog.file=' .. M.log_file(s, name),
     '-Dlog4j.configuration=' .. log4j,
     '-Dlog4j.configurationFile=' .. log4j,
@@ -733,12 +1011,95 @@ local function differences(st, s)
   return out
 end
 
+-- --- leftovers -------------------------------------------------------------------
+
+local function is_jvm_dir(name)
+  return name == 'jobmanager' or name == 'taskmanager' or name == GATEWAY_NAME
+    or name:match('^taskmanager%-%d+$') ~= nil
+end
+
+-- true when no file (of any kind but a folder) is anywhere under dir.
+local function holds_no_file(dir)
+  local lfs = require 'lfs'
+  local ok, iter, state = pcall(lfs.dir, dir)
+  if not ok then return false end
+  for e in iter, state do
+    if e ~= '.' and e ~= '..' then
+      local p = dir .. '/' .. e
+      local mode = lfs.attributes(p, 'mode')
+      if mode ~= 'directory' or not holds_no_file(p) then return false end
+    end
+  end
+  return true
+end
+
+local function entries(dir)
+  local lfs = require 'lfs'
+  local out = {}
+  if lfs.attributes(dir, 'mode') ~= 'directory' then return out end
+  for e in lfs.dir(dir) do
+    if e ~= '.' and e ~= '..' then out[#out + 1] = e end
+  end
+  table.sort(out)
+  return out
+end
+
+local LIVE_JOB = { CREATED = true, INITIALIZING = true, RUNNING = true, RESTARTING = true, FAILING = true,
+                   CANCELLING = true, SUSPENDED = true, RECONCILING = true }
+
+-- Remove what the cluster of s left behind and nobody needs any more
+-- (found: M.find(s), the JVMs that run):
+--  * tmp/<name> of each JVM that does not run: a SIGKILLed JVM leaves ~21 MB
+--    of unpacked jars there; with none running, all of tmp/ (also what
+--    older fmhost versions put there directly);
+--  * checkpoints/<job id> folders without a single file (a job that ended
+--    leaves its empty shared/ and taskowned/ behind): all of them when no
+--    JVM runs, else those of jobs the JobManager does not list as running.
+-- Called with the service's lock held at every start, `up`/ensure and
+-- `down`. Returns {tmp = {names}, checkpoints = {job ids}}.
+function M.tidy(s, found)
+  found = found or M.find(s)
+  local live = {}
+  for _, p in ipairs(found.all) do live[p.name] = true end
+  local none = #found.all == 0
+  local removed = { tmp = {}, checkpoints = {} }
+  for _, e in ipairs(entries(s.base .. '/tmp')) do
+    if (is_jvm_dir(e) and not live[e]) or (none and not is_jvm_dir(e)) then
+      rm_rf(s.base .. '/tmp/' .. e)
+      removed.tmp[#removed.tmp + 1] = e
+    end
+  end
+  local empty = {}
+  for _, e in ipairs(entries(s.base .. '/checkpoints')) do
+    if e:match('^%x+$') and holds_no_file(s.base .. '/checkpoints/' .. e) then empty[#empty + 1] = e end
+  end
+  if #empty > 0 and not none then
+    -- listed after the folders were: a job that made a folder is listed
+    local jobs = found.jobmanager and http_get(s.rest_url, '/jobs/overview', 5000)
+    if not jobs then return removed end -- no answer: nothing is known, nothing goes
+    local running = {}
+    for _, j in ipairs(jobs.jobs or {}) do
+      if LIVE_JOB[j.state] then running[j.jid] = true end
+    end
+    local keep = {}
+    for _, e in ipairs(empty) do if not running[e] then keep[#keep + 1] = e end end
+    empty = keep
+  end
+  for _, e in ipairs(empty) do
+    rm_rf(s.base .. '/checkpoints/' .. e)
+    removed.checkpoints[#removed.checkpoints + 1] = e
+  end
+  return removed
+end
+
 -- Every JVM in list stopped: SIGTERM to its group, SIGKILL after flink.stop_timeout_ms.
 local function stop_pids(s, list)
   return stack.stop_pids('flink', list, s.stop_timeout_ms, { group = true })
 end
 
 local function spawn_jvm(s, role, name, res, cp)
+  local tok, terr = stack.mkdir_p(M.tmp_dir(s, name))
+  if not tok then return nil, 'flink: ' .. terr end
   local argv = M.command(s, role, name, res, cp)
   argv.stdout = M.out_file(s, name)
   argv.merge_stderr = true
@@ -867,6 +1228,7 @@ end
 local function start_cluster(cfg, s, o, jv)
   local pok, perr = check_ports(s)
   if not pok then return nil, perr end
+  M.tidy(s) -- nothing of the cluster runs: what its last JVMs left goes
   local ok, err = M.write_conf(s)
   if not ok then return nil, 'flink: ' .. err end
   local conf_text = M.config_yaml(s)
@@ -925,6 +1287,7 @@ local function start_tm_locked(cfg, s, n, o)
   local tms = http_get(s.rest_url, '/taskmanagers', 5000)
   for _, t in ipairs(tms and tms.taskmanagers or {}) do before[t.id] = true end
   local name = tm_name(n)
+  M.tidy(s, found) -- a killed TaskManager's folder, say
   local p, err = spawn_jvm(s, 'taskmanager', name, { jvm = st.tm_jvm, dyn = st.tm_dyn }, st.classpath)
   if not p then return nil, err end
   local t0 = proc.now_ms()
@@ -968,10 +1331,13 @@ local function start_locked(cfg, s, o)
         say('flink: no TaskManager runs; starting one')
         local ok, info = start_tm_locked(cfg, s, nil, {})
         if not ok then return nil, info end
+      else
+        M.tidy(s, found)
       end
       return true, { already = true, procs = M.find(s).all }
     end
     if complete and not o.restart_on_change then
+      M.tidy(s, found)
       return true, { already = true, procs = found.all,
         warning = 'flink: running with other settings than the configuration asks (' .. table.concat(diff, ', ')
           .. "); run 'fmhost stack restart flink' to apply them" }
@@ -1049,12 +1415,14 @@ local function stop_locked(cfg, s, o)
   local found = M.find(s)
   if #found.all == 0 then
     stack.clear_state(cfg, 'flink')
+    M.tidy(s, found)
     return true, { was_running = false }
   end
   local t0 = proc.now_ms()
   local ok, killed = stop_pids(s, found.all)
   if not ok then return nil, killed end
   stack.clear_state(cfg, 'flink')
+  M.tidy(s)
   return true, { was_running = true, procs = found.all, ms = proc.now_ms() - t0, killed = killed }
 end
 
@@ -1188,8 +1556,11 @@ function M.status(cfg)
       .. "); 'fmhost stack restart flink' applies them")
   end
   local missing = M.missing_jars(s)
+  local damaged = M.damaged_jars(s, { quick = true }) or {} -- sizes only: the SHA-1s at fetch and start
   add('jars', s.jars .. (#missing > 0 and (' (missing: ' .. missing[1].what .. (#missing > 1 and ', ...' or '')
-    .. "; 'fmhost stack fetch flink')") or ''))
+    .. "; 'fmhost stack fetch flink')") or '')
+    .. (#damaged > 0 and (' (damaged: ' .. damaged[1].name .. ' ' .. damaged[1].why .. (#damaged > 1 and ', ...' or '')
+    .. "; 'fmhost stack fetch flink' fetches it again)") or ''))
   add('conf', s.conf)
   add('logs', s.logdir)
   if running and st.started_at then

@@ -10,6 +10,10 @@
 --   <stack.dir>/mariadb/state.json      what fmhost started (pid, port, ...)
 --   <stack.dir>/mariadb/tls/            with mysql.tls: the CA, server and client
 --                                       keys and certificates (generated once)
+--   <stack.dir>/mariadb/root.cnf        mysql.root_user's generated password, as a
+--                                       client option file (mode 0600)
+--   <stack.dir>/mariadb/init.sql        the accounts' fix-up mariadbd runs at each
+--                                       start (mode 0600: it holds that password)
 --
 -- With mysql.managed = false nothing is started: up/ensure/status only
 -- check that the server at mysql.host:mysql.port answers.
@@ -58,6 +62,8 @@ function M.settings(cfg)
     pidfile = base .. '/mariadbd.pid',
     log = base .. '/mariadbd.log',
     install_log = base .. '/install-db.log',
+    root_cnf = base .. '/root.cnf',
+    init_file = base .. '/init.sql',
     tls_dir = base .. '/tls',
     tls_user = M.TLS_USER,
     x509_user = M.X509_USER,
@@ -154,6 +160,9 @@ end
 --  * with mysql.tls: ssl_ca/ssl_cert/ssl_key from <stack.dir>/mariadb/tls/,
 --    TLS 1.2 and 1.3 only. TLS is offered, not required
 --    (require_secure_transport stays off): accounts ask for it one by one.
+--  * init-file: the accounts' fix-up (M.init_sql), run before the server
+--    accepts any connection, so that no start of an old datadir ever lets
+--    the password-less root accounts of mariadb-install-db in.
 function M.my_cnf(s)
   local lines = {
     '# written by fmhost stack up; rewritten on every start',
@@ -167,6 +176,7 @@ function M.my_cnf(s)
     'socket = ' .. s.socket,
     'pid-file = ' .. s.pidfile,
     'log-error = ' .. s.log,
+    'init-file = ' .. s.init_file,
     'skip-name-resolve',
     'skip-log-bin',
     'character-set-server = utf8mb4',
@@ -211,8 +221,18 @@ local function sql_ident(v)
   return '`' .. tostring(v):gsub('`', '``') .. '`'
 end
 
+-- mysql.root_user's generated password (root.cnf), or nil before the first
+-- start that made one.
+local function root_password(s)
+  local text = stack.read_file(s.root_cnf)
+  return text and text:match('\npassword = (%x+)\n') or nil
+end
+
 -- Run sql through the stock `mariadb` client. o.root: as mysql.root_user over
--- the socket (managed server only); otherwise as mysql.user over TCP to
+-- the socket (managed server only: unix_socket authentication when the OS
+-- user has that name, else the password in root.cnf; a server whose root
+-- still has no password, started before fmhost secured it, is asked
+-- without); otherwise as mysql.user over TCP to
 -- mysql.host:mysql.port (o.socket: over the socket) with mysql.database.
 -- o.columns: keep the header line. o.database: another database ('' for
 -- none). o.timeout_ms (30 s). o.user, o.password: log in as another account
@@ -256,7 +276,12 @@ function M.client(cfg, sql, o)
   argv.env = env
   argv.input = sql
   argv.timeout_ms = o.timeout_ms or 30000
+  if o.root then env.MYSQL_PWD = root_password(s) or false end
   local r, err, info = proc.run(argv)
+  if r and not r.ok and o.root and env.MYSQL_PWD and r.stderr:find('ERROR 1045', 1, true) then
+    env.MYSQL_PWD = false -- an account from before root had a password: fixed at the next start or up
+    r, err, info = proc.run(argv)
+  end
   if not r then return nil, 'mariadb client: ' .. err, info end
   if not r.ok then
     -- in batch mode the client echoes the failing statement; keep the ERROR line
@@ -475,6 +500,128 @@ function M.pid(cfg)
   return (find_pid(cfg, M.settings(cfg)))
 end
 
+-- --- accounts: no login without a password over TCP ---------------------------
+
+-- mariadb-install-db makes root@localhost, root@127.0.0.1, root@::1 and
+-- root@<host name>, none with a password: anyone on the machine could log in
+-- as root over TCP. fmhost keeps one administrative account,
+-- mysql.root_user@'localhost', which only the socket reaches (with
+-- skip-name-resolve a TCP client is '127.0.0.1', never 'localhost'):
+-- IDENTIFIED VIA unix_socket (the OS user of that name, no password) OR
+-- mysql_native_password with a password generated once into root.cnf (mode
+-- 0600), for an fmhost run by an OS user of another name. The TCP root
+-- accounts and anonymous accounts are dropped. mariadbd does this itself from
+-- init-file at every start, before it accepts a connection, so a datadir
+-- made before is fixed by its next start; M.secure_accounts does the same on
+-- a running server and drops any other account that takes no password.
+
+local function random_hex(bytes)
+  local f = assert(io.open('/dev/urandom', 'rb'))
+  local b = f:read(bytes)
+  f:close()
+  return (b:gsub('.', function(c) return string.format('%02x', c:byte()) end))
+end
+
+local function host_name()
+  local text = stack.read_file('/proc/sys/kernel/hostname') or ''
+  local h = text:match('^%s*(%S+)')
+  return h
+end
+
+-- root.cnf: mysql.root_user, its password and the socket, as a client option
+-- file (`mariadb --defaults-file=root.cnf` opens a root shell).
+local function root_cnf_text(s, pw)
+  return table.concat({
+    '# written by fmhost stack up: the private server\'s administrative account (socket only)',
+    '[client]',
+    'user = ' .. s.root_user,
+    'password = ' .. pw,
+    'socket = ' .. s.socket,
+    '',
+  }, '\n')
+end
+
+-- The password of mysql.root_user: the one in root.cnf, else a new one;
+-- root.cnf is (re)written private. Returns pw | nil, msg.
+local function ensure_root_secret(s)
+  local pw = root_password(s) or random_hex(16)
+  local ok, err = stack.write_private_file(s.root_cnf, root_cnf_text(s, pw))
+  if not ok then return nil, 'mariadb: ' .. err end
+  return pw
+end
+
+-- The SQL that makes the accounts safe, one statement a line, for
+-- init-file; each statement succeeds whatever accounts the datadir has.
+function M.init_sql(s, pw, host)
+  local hosts = { '127.0.0.1', '::1', '%' }
+  if host and host ~= '' and host ~= 'localhost' and host ~= '%' then hosts[#hosts + 1] = host end
+  local drop = {}
+  local users = { 'root' }
+  if s.root_user ~= 'root' then users[#users + 1] = s.root_user end
+  for _, u in ipairs(users) do
+    for _, h in ipairs(hosts) do drop[#drop + 1] = sql_string(u) .. '@' .. sql_string(h) end
+  end
+  local anon = { 'localhost', '%' }
+  if hosts[4] then anon[3] = hosts[4] end
+  for _, h in ipairs(anon) do drop[#drop + 1] = "''@" .. sql_string(h) end
+  local root = sql_string(s.root_user) .. "@'localhost'"
+  local auth = 'IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD(' .. sql_string(pw) .. ')'
+  return table.concat({
+    'DROP USER IF EXISTS ' .. table.concat(drop, ', ') .. ';',
+    'CREATE USER IF NOT EXISTS ' .. root .. ' ' .. auth .. ';',
+    'ALTER USER ' .. root .. ' ' .. auth .. ';',
+    'GRANT ALL PRIVILEGES ON *.* TO ' .. root .. ' WITH GRANT OPTION;',
+    '',
+  }, '\n')
+end
+
+-- Accounts that log in without any password: neither locked (mariadb.sys,
+-- the definer of the mysql.user view, is a locked one) nor a role,
+-- mysql_native_password (the default) with an empty hash. (JSON_VALUE reads
+-- true as 1, JSON_EXTRACT as true.)
+local PASSWORDLESS = [[SELECT User, Host FROM mysql.global_priv
+  WHERE IFNULL(JSON_VALUE(Priv, '$.plugin'), 'mysql_native_password') IN ('mysql_native_password', 'mysql_old_password')
+    AND IFNULL(JSON_VALUE(Priv, '$.authentication_string'), '') = ''
+    AND IFNULL(JSON_EXTRACT(Priv, '$.account_locked'), 'false') NOT IN ('true', '1')
+    AND IFNULL(JSON_EXTRACT(Priv, '$.is_role'), 'false') NOT IN ('true', '1')
+    AND User <> 'mariadb.sys'
+  ORDER BY User, Host;]]
+
+-- The {user, host} pairs of the running server's accounts that take no
+-- password | nil, msg.
+function M.passwordless_accounts(cfg)
+  local out, err = M.client(cfg, PASSWORDLESS, { root = true, timeout_ms = 10000 })
+  if not out then return nil, err end
+  local list = {}
+  for line in out:gmatch('[^\n]+') do
+    local u, h = line:match('^([^\t]*)\t(.*)$')
+    if u then list[#list + 1] = { user = u, host = h } end
+  end
+  return list
+end
+
+-- On the running server: the fix-up of init-file, and every other account
+-- that takes no password dropped. Returns the list of accounts changed
+-- ("'root'@'127.0.0.1'", ...) | nil, msg.
+function M.secure_accounts(cfg, s, pw)
+  local bad, err = M.passwordless_accounts(cfg)
+  if not bad then return nil, err end
+  if #bad == 0 then return {} end
+  pw = pw or root_password(s)
+  if not pw then return nil, 'mysql.root_user has no password in ' .. s.root_cnf .. ' yet' end
+  local sql, names = { M.init_sql(s, pw, host_name()) }, {}
+  for _, a in ipairs(bad) do
+    local who = sql_string(a.user) .. '@' .. sql_string(a.host)
+    names[#names + 1] = who
+    if not (a.user == s.root_user and a.host == 'localhost') then
+      sql[#sql + 1] = 'DROP USER IF EXISTS ' .. who .. ';'
+    end
+  end
+  local ok, cerr = M.client(cfg, table.concat(sql, '\n'), { root = true })
+  if not ok then return nil, cerr end
+  return names
+end
+
 -- --- up ----------------------------------------------------------------------
 
 -- Initialise the datadir once: into a temporary folder renamed into place
@@ -562,7 +709,21 @@ local function start_locked(cfg, s, o)
     -- fractional seconds, so ensure (o.restart_on_change) restarts it
     local announced, wanted = running_version(cfg, s, pid, st), expected_version(s)
     if not (announced and wanted and announced ~= wanted) then
-      return true, { already = true, pid = pid, port = port, version = announced }
+      -- a server started before fmhost secured its accounts: secure them now
+      local info = { already = true, pid = pid, port = port, version = announced }
+      local bad = M.passwordless_accounts(cfg)
+      if bad and #bad > 0 then
+        local pw, perr = ensure_root_secret(s)
+        local fixed, ferr
+        if pw then fixed, ferr = M.secure_accounts(cfg, s, pw) else ferr = perr end
+        if fixed then
+          info.secured = fixed
+        else
+          info.warning = 'mariadb: accounts without a password remain (' .. tostring(ferr)
+            .. "); run 'fmhost stack restart mariadb'"
+        end
+      end
+      return true, info
     end
     local why = string.format('announces version %s, but mysql.server_version (%s) asks for %s',
                               announced, tostring(s.server_version), wanted)
@@ -598,6 +759,14 @@ local function start_locked(cfg, s, o)
     ok, err = M.ensure_tls(s, say)
     if not ok then return nil, err end
   end
+  -- the accounts' fix-up, run by mariadbd before it accepts connections
+  local pw, perr = ensure_root_secret(s)
+  if not pw then return nil, perr end
+  ok, err = stack.write_private_file(s.init_file, M.init_sql(s, pw, host_name()))
+  if not ok then return nil, 'mariadb: ' .. err end
+  local tls = M.tls_files(cfg)
+  ok, err = stack.make_private { s.root_cnf, s.init_file, tls.ca_key, tls.server_key, tls.client_key }
+  if not ok then return nil, 'mariadb: ' .. err end
   ok, err = stack.write_file(s.cnf, M.my_cnf(s))
   if not ok then return nil, err end
 
@@ -638,6 +807,13 @@ local function start_locked(cfg, s, o)
     abort_start(cfg, s, p)
     return nil, 'mariadb: creating database and user failed: ' .. cerr
   end
+  -- init-file dropped the accounts mariadb-install-db makes; any other
+  -- without a password goes too
+  local secured, serr = M.secure_accounts(cfg, s, pw)
+  if not secured then
+    abort_start(cfg, s, p)
+    return nil, 'mariadb: securing the accounts failed: ' .. serr
+  end
   local out, terr = M.client(cfg, 'SELECT VERSION();')
   if not out then
     abort_start(cfg, s, p)
@@ -646,7 +822,7 @@ local function start_locked(cfg, s, o)
   local version = out:match('[^\n]+')
   stack.write_state(cfg, 'mariadb', { pid = p.pid, port = s.port, socket = s.socket, datadir = s.datadir,
     cnf = s.cnf, log = s.log, state = 'running', started_at = os.time(), start_ms = ms, version = version })
-  return true, { pid = p.pid, port = s.port, ms = ms, version = version }
+  return true, { pid = p.pid, port = s.port, ms = ms, version = version, secured = secured }
 end
 
 -- Start the private server unless it runs. Returns true, info | nil, msg.
@@ -672,6 +848,9 @@ function M.up(cfg, o)
     say('mariadb: not managed here (mysql.managed is false); a server answers at %s:%d', s.host, s.port)
   elseif info.already then
     say('mariadb: already running (pid %d, port %d)', info.pid, info.port)
+    if info.secured and #info.secured > 0 then
+      say('mariadb: secured accounts that took no password: %s', table.concat(info.secured, ', '))
+    end
     if info.warning then say('%s', info.warning) end
   else
     say('mariadb: started mariadbd %s (pid %d) on 127.0.0.1:%d, socket %s in %.2f s',
@@ -813,7 +992,9 @@ function M.status(cfg)
     add('tls', 'off (mysql.tls is false)' .. (server_tls and ('; ' .. server_tls) or ''))
   end
   if pid and st and st.started_at then add('up since', os.date('!%Y-%m-%d %H:%M:%S UTC', st.started_at)) end
-  if pid then add('shell', 'mariadb --defaults-file=' .. s.cnf) end
+  add('root', string.format("%s@localhost through the socket only: unix_socket, or the password in %s",
+    s.root_user, s.root_cnf))
+  if pid then add('shell', 'mariadb --defaults-file=' .. s.root_cnf) end
   return { running = pid ~= nil, managed = true, pid = pid, port = port, version = version,
            tls = have_ssl == 'YES', tls_files = s.tls and tls or nil,
            socket = s.socket, datadir = s.datadir, log = s.log,
