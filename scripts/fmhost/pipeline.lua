@@ -308,6 +308,27 @@ function M.cause(trace)
   return sql or last or tostring(trace):match('^[^\n]*')
 end
 
+-- Flink's "Unsupported options found for 'X'" lists the unsupported and the
+-- supported options on lines of their own: '(unsupported: a; did you mean
+-- b?)' for each unsupported one, or nil.
+function M.unsupported_options(text)
+  text = tostring(text or ''):gsub('\\n', '\n')
+  local bad, good = text:match('Unsupported options:%s*(.-)%s*Supported options:%s*(.-)%s*\n%s*\n')
+  if not bad then
+    bad, good = text:match('Unsupported options:%s*(.-)%s*Supported options:%s*(.*)$')
+  end
+  if not bad then return nil end
+  local supported = {}
+  for o in good:gmatch('[^%s]+') do if o:match('^[%w][%w%._%-]*$') then supported[#supported + 1] = o end end
+  local parts = {}
+  for o in bad:gmatch('[^%s]+') do
+    local near = #supported > 0 and M.closest(o, supported)
+    parts[#parts + 1] = o .. (near and ('; did you mean ' .. near .. '?') or '')
+  end
+  if #parts == 0 then return nil end
+  return '(unsupported: ' .. table.concat(parts, ', ') .. ')'
+end
+
 -- The gateway's message for a refused statement: its most telling line and
 -- the position (line, column) it names, if any.
 local function gateway_message(msg, info)
@@ -335,6 +356,8 @@ local function gateway_message(msg, info)
   if cause and best and not best:find(cause, 1, true) and #cause < 400 then
     line = line .. ' (' .. cause:gsub('^[%w%.$]+Exception:%s*', '') .. ')'
   end
+  local unsupported = M.unsupported_options(text)
+  if unsupported and not line:find(unsupported, 1, true) then line = line .. ' ' .. unsupported end
   return line, tonumber(ln), tonumber(col)
 end
 

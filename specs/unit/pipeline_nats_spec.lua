@@ -53,3 +53,16 @@ describe('pipeline data delivered through JetStream', function()
     assert.matches("'format' = 'csv'", PN.options(run.cfg, p), 1, true)
   end)
 end)
+
+describe("Flink's unsupported options in a refused statement", function()
+  it('are named with the closest supported option', function()
+    local text = "org.apache.flink.table.api.ValidationException: Unsupported options found for 'nats-jetstream'.\n\n"
+      .. 'Unsupported options:\n\nscan.batch-sise\n\nSupported options:\n\nconnector\nformat\nscan.batch-size\n'
+      .. 'scan.bounded.mode\nservers\n\n\tat org.apache.flink.table.factories.FactoryUtil.validate(FactoryUtil.java:1)'
+    assert.are.equal('(unsupported: scan.batch-sise; did you mean scan.batch-size?)', P.unsupported_options(text))
+    -- JSON-escaped newlines, as in the gateway's error body
+    assert.are.equal('(unsupported: scan.batch-sise; did you mean scan.batch-size?)',
+      P.unsupported_options((text:gsub('\n', '\\n'))))
+    assert.is_nil(P.unsupported_options('Object not found'))
+  end)
+end)
