@@ -25,7 +25,7 @@ local M = {}
 M.OWNER_MARK = 'created by fmhost.pipeline'
 M.KEYS = { 'stream', 'subjects', 'spread', 'bounded' }
 M.DUPLICATE_WINDOW_MS = 600000
-M.PUBLISH_TIMEOUT_MS = 5000
+M.PUBLISH_TIMEOUT_MS = 2000
 
 local function sql_quote(v) return "'" .. tostring(v):gsub("'", "''") .. "'" end
 local function fail(where, msg) error({ pipeline_error = where .. ': ' .. msg }, 0) end
@@ -221,6 +221,10 @@ end
 
 -- Delete the streams the run created, close the connection.
 function M.cleanup(run, keep)
+  if run.nats_down then -- a run that ended while its restart_nats fault had the server down
+    require('fmhost.stack').nats.start(run.cfg)
+    run.nats_down = false
+  end
   local c = run.nats_conn
   if not c then return end
   if not keep then
@@ -230,21 +234,31 @@ function M.cleanup(run, keep)
   run.nats_conn = nil
 end
 
--- The fault restart_nats: SIGKILL the stack's nats-server, wait duration_s
--- (default 2), start it again.
+-- The fault restart_nats: SIGKILL the stack's nats-server now, start it
+-- again duration_s (default 3) later from the watch loop, so that the paced
+-- publishing and the job both live through the outage.
 function M.restart(run, f, rec)
   local stack = require 'fmhost.stack'
   local proc = require 'fmhost.proc'
-  local ok, err = stack.nats.kill(run.cfg, 'KILL')
+  local ok, pid = stack.nats.kill(run.cfg, 'KILL')
   if not ok then
-    rec.ok, rec.detail = false, tostring(err)
+    rec.ok, rec.detail = false, tostring(pid)
     return
   end
-  proc.sleep(math.floor((f.duration_s or 2) * 1000))
-  local ok2, info = stack.nats.start(run.cfg)
-  rec.ok = ok2 and true or false
-  rec.detail = ('SIGKILL nats-server (pid %s), down %s s, started again%s'):format(tostring(err),
-    tostring(f.duration_s or 2), rec.ok and (' (pid ' .. tostring(info and info.pid) .. ')') or (': ' .. tostring(info)))
+  rec.ok = true
+  run.nats_down = true
+  rec.detail = ('SIGKILL nats-server (pid %s) for %s s'):format(tostring(pid), tostring(f.duration_s or 3))
+  run.heal[#run.heal + 1] = { t = proc.now_ms() / 1000 + (f.duration_s or 3), fn = function()
+    local ok2, info = stack.nats.start(run.cfg)
+    run.nats_down = false
+    rec.healed_s = proc.now_ms() / 1000 - run.t_running
+    if ok2 then
+      rec.detail = rec.detail .. ('; started again (pid %s) at %.1f s'):format(tostring(info and info.pid), rec.healed_s)
+    else
+      rec.ok = false
+      rec.detail = rec.detail .. '; could not start it again: ' .. tostring(info)
+    end
+  end }
 end
 
 return M
