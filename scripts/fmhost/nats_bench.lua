@@ -41,7 +41,7 @@ end
 function M.nats_with(cfg, subjects)
   return table.concat({ "'connector' = 'nats-jetstream'", "'servers' = " .. sql_quote(stack.nats.url(cfg)),
     "'stream' = " .. sql_quote(M.STREAM), "'subjects' = " .. sql_quote(table.concat(subjects or M.SUBJECTS, ';')),
-    "'format' = 'json'", "'scan.bounded.mode' = 'latest'", "'scan.batch-size' = '1000'" }, ', ')
+    "'format' = 'json'", "'scan.bounded.mode' = 'latest'", "'scan.batch-size' = '5000'" }, ', ')
 end
 
 -- Run statements (the last one an INSERT) in a fresh session at parallelism p;
