@@ -18,7 +18,8 @@
 -- The description (every part has defaults; see README "Check your own pipeline"):
 --   name=, seed=, rows=, description=,
 --   data = { NAME = { columns={fmhost.gen columns; a column may say ref='other.col'},
---            rows=, seed=, deliver='files'|'table', format='json'|'csv',
+--            rows=, seed=, deliver='files'|'table'|'jetstream', format='json'|'csv',
+--            stream=, subjects={...}|n, spread=, bounded= (jetstream: see fmhost.pipeline_nats),
 --            rate= (rows/s: paced into new files, an unbounded monitored folder),
 --            document={['path.in.doc']='column' | {column=, as='string'|'number'}},
 --            changelog={...} (see changelog_rows), decimal='number'|'string' } },
@@ -29,7 +30,7 @@
 --   expect = { generator='SOURCE' | sql='SELECT ...' | fn=function(row) end (+ source=),
 --              key='id'|{'a','b'}|false, columns={col={ulp=, fsp=, time_zone=, as=, ignore=}},
 --              ignore={cols}, guarantee='exactly_once'|'upsert'|'at_least_once', job='FINISHED' },
---   faults = { {'kill_taskmanager'|'cut'|'blackhole'|'slow'|'restart_mariadb'|'cancel'|'savepoint',
+--   faults = { {'kill_taskmanager'|'cut'|'blackhole'|'slow'|'restart_mariadb'|'restart_nats'|'cancel'|'savepoint',
 --               at={rows=|fraction=|checkpoint=|after_s=}, duration_s=, ms=} },
 --   finish = { mode='bounded'|'unbounded', quiet_s=3, deadline_s=180 }
 local stack = require 'fmhost.stack'
@@ -37,6 +38,7 @@ local pool = require 'fmhost.pool'
 local gen = require 'fmhost.gen'
 local validate = require 'fmhost.validate'
 local proc = require 'fmhost.proc'
+local PN = require 'fmhost.pipeline_nats'
 
 local M = {}
 
@@ -70,7 +72,7 @@ local KEYS = {
   top = { 'name', 'description', 'seed', 'rows', 'data', 'flink', 'sink', 'expect', 'faults', 'finish', 'tags',
           'managed_ok', 'file', 'load' },
   source = { 'columns', 'rows', 'seed', 'deliver', 'format', 'rate', 'document', 'changelog', 'decimal', 'name',
-             'time_zone', 'indices', 'json_as_value' },
+             'time_zone', 'indices', 'json_as_value', 'stream', 'subjects', 'spread', 'bounded' },
   flink = { 'sql', 'file', 'session', 'jar' },
   jar = { 'path', 'entry', 'args', 'parallelism', 'build' },
   sink = { 'table', 'ddl', 'from', 'key', 'reset', 'options', 'url_params', 'keep' },
@@ -122,7 +124,7 @@ end
 
 local GUARANTEES = { exactly_once = true, upsert = true, at_least_once = true }
 local ACTIONS = { kill_taskmanager = true, cut = true, blackhole = true, slow = true, restart_mariadb = true,
-                  cancel = true, savepoint = true }
+                  cancel = true, savepoint = true, restart_nats = true }
 
 -- Check a description's keys and shapes; raises {pipeline_error=} naming the
 -- place and the closest valid key.
@@ -136,9 +138,11 @@ function M.check(desc)
         desc_error(where, 'data: a source name must be an identifier, got ' .. tostring(name))
       end
       check_keys(src, KEYS.source, where .. ': data.' .. name)
-      if src.deliver and src.deliver ~= 'files' and src.deliver ~= 'table' then
-        desc_error(where .. ': data.' .. name, ("deliver must be 'files' or 'table', not '%s'"):format(tostring(src.deliver)))
+      if src.deliver and src.deliver ~= 'files' and src.deliver ~= 'table' and src.deliver ~= 'jetstream' then
+        desc_error(where .. ': data.' .. name, ("deliver must be 'files', 'table' or 'jetstream', not '%s'")
+          :format(tostring(src.deliver)))
       end
+      if src.deliver == 'jetstream' then PN.check(src, where .. ': data.' .. name) end
       if src.format and src.format ~= 'json' and src.format ~= 'csv' and src.format ~= 'debezium-json' then
         desc_error(where .. ': data.' .. name, ("format must be 'json', 'csv' or 'debezium-json', not '%s'")
           :format(tostring(src.format)))
@@ -306,6 +310,27 @@ function M.cause(trace)
   return line
 end
 
+-- Flink's "Unsupported options found for 'X'" lists the unsupported and the
+-- supported options on lines of their own: '(unsupported: a; did you mean
+-- b?)' for each unsupported one, or nil.
+function M.unsupported_options(text)
+  text = tostring(text or ''):gsub('\\n', '\n')
+  local bad, good = text:match('Unsupported options:%s*(.-)%s*Supported options:%s*(.-)%s*\n%s*\n')
+  if not bad then
+    bad, good = text:match('Unsupported options:%s*(.-)%s*Supported options:%s*(.*)$')
+  end
+  if not bad then return nil end
+  local supported = {}
+  for o in good:gmatch('[^%s]+') do if o:match('^[%w][%w%._%-]*$') then supported[#supported + 1] = o end end
+  local parts = {}
+  for o in bad:gmatch('[^%s]+') do
+    local near = #supported > 0 and M.closest(o, supported)
+    parts[#parts + 1] = o .. (near and ('; did you mean ' .. near .. '?') or '')
+  end
+  if #parts == 0 then return nil end
+  return '(unsupported: ' .. table.concat(parts, ', ') .. ')'
+end
+
 -- The gateway's message for a refused statement: its most telling line and
 -- the position (line, column) it names, if any.
 local function gateway_message(msg, info)
@@ -333,6 +358,8 @@ local function gateway_message(msg, info)
   if cause and best and not best:find(cause, 1, true) and #cause < 400 then
     line = line .. ' (' .. cause:gsub('^[%w%.$]+Exception:%s*', '') .. ')'
   end
+  local unsupported = M.unsupported_options(text)
+  if unsupported and not line:find(unsupported, 1, true) then line = line .. ' ' .. unsupported end
   return line, tonumber(ln), tonumber(col)
 end
 
@@ -571,6 +598,7 @@ end
 
 -- The WITH options of the source as Flink reads it.
 local function source_options(cfg, s, url)
+  if s.deliver == 'jetstream' then return PN.options(cfg, s) end
   if s.deliver == 'table' then
     local m = cfg.mysql
     return table.concat({ "'connector' = 'jdbc'", "'url' = " .. sql_quote(url),
@@ -720,6 +748,7 @@ function Run:prepare_sources(desc)
     end
     s.table = self.prefix .. '_' .. name
     if s.deliver ~= 'table' then s.dir = self.datadir .. '/' .. name end
+    if s.deliver == 'jetstream' then PN.prepare(self, s, d) end
     self.sources[name] = s
     self.order[#self.order + 1] = s
   end
@@ -730,6 +759,8 @@ function Run:deliver()
   for _, s in ipairs(self.order) do
     if s.deliver == 'table' then
       self:stage(s)
+    elseif s.deliver == 'jetstream' then
+      PN.deliver(self, s, ranges_of)
     else
       clear_dir(s.dir)
       self.result.files[#self.result.files + 1] = s.dir
@@ -750,6 +781,7 @@ end
 
 -- Write the rows due by now into a new file (paced sources).
 function Run:pace(s, first)
+  if s.deliver == 'jetstream' then return PN.pace(self, s, first) end
   local p = s.pace
   if not p or p.done then return end
   local t = now()
@@ -855,6 +887,7 @@ function Run:set_vars()
     v[p .. 'columns'] = flink_columns(s.g) .. (self.load and self.load:flink_column(s) or '')
     v[p .. 'options'] = source_options(self.cfg, s, url)
     v[p .. 'rows'] = s.count
+    if s.deliver == 'jetstream' then PN.vars(self, s, v) end
     if #self.order == 1 then
       for _, k in ipairs { 'table', 'path', 'dir', 'columns', 'options', 'rows' } do v['source.' .. k] = v[p .. k] end
     end
@@ -1087,6 +1120,8 @@ function Run:apply(f, job)
     else
       rec.ok, rec.detail = false, tostring(err)
     end
+  elseif a == 'restart_nats' then
+    PN.restart(self, f, rec)
   elseif a == 'cancel' then
     local ok, err = job:cancel()
     rec.ok, rec.detail = ok ~= nil, ok and 'job cancelled' or tostring(err)
@@ -1149,6 +1184,7 @@ function Run:watch(desc, jobs)
     if #pending > 0 and states[1] == 'RUNNING' and self:due(pending[1], handles[1]) then
       self:apply(table.remove(pending, 1), handles[1])
     end
+    if self.on_poll then self.on_poll(self, handles, states) end
     if unbounded and #pending == 0 and #self.heal == 0 and self:all_delivered() then
       local n = self:target_count()
       if n ~= last_n then last_n, last_change = n, now() end
@@ -1175,7 +1211,7 @@ function Run:watch(desc, jobs)
 end
 
 function Run:any_paced()
-  for _, s in ipairs(self.order) do if s.rate then return true end end
+  for _, s in ipairs(self.order) do if s.rate or s.unbounded_source then return true end end
   return false
 end
 
@@ -1417,7 +1453,8 @@ local function judge(r)
 end
 
 -- pipeline.run(desc [, opts]) -> result. opts: cfg=, seed=, rows=, say=fn(line),
--- subsets={SOURCE={indices}} (shrinking), client=, pool=, keep_files=.
+-- subsets={SOURCE={indices}} (shrinking), client=, pool=, keep_files= (also keeps JetStream streams),
+-- on_poll=fn(run, job_handles, states) (called every poll while the jobs run).
 -- Raises {pipeline_error=} for a bad description or a statement the gateway
 -- rejects (pipeline.run_protected returns nil, msg instead).
 function M.run(desc, opts)
@@ -1428,13 +1465,13 @@ function M.run(desc, opts)
   local name = tostring(desc.name or 'pipeline'):gsub('[^%w_]', '_')
   local self = setmetatable({ cfg = cfg, desc = desc, name = name, say = opts.say, created = {}, vars = {}, heal = {},
     seed = opts.seed or desc.seed or 42, seed_override = opts.seed, rows_override = opts.rows, subsets = opts.subsets,
-    wait_s = opts.wait_s, managed = cfg.mysql.managed ~= false, prefix = 'pl_' .. name:lower():sub(1, 40) }, Run)
+    wait_s = opts.wait_s, on_poll = opts.on_poll, managed = cfg.mysql.managed ~= false, prefix = 'pl_' .. name:lower():sub(1, 40) }, Run)
   local r = { name = desc.name, file = desc.file, seed = self.seed, statements = {}, faults = {}, files = {},
               created_tables = {}, timings = {}, job = {}, want_job = (desc.expect or {}).job,
               guarantee = (desc.expect or {}).guarantee or 'exactly_once' }
   self.result = r
   local ok, err = pcall(function()
-    local up, why = stack.ensure(cfg, { 'mariadb', 'flink' })
+    local up, why = stack.ensure(cfg, PN.wanted(desc) and { 'mariadb', 'nats', 'flink' } or { 'mariadb', 'flink' })
     if not up then error('the stack is not up: ' .. tostring(why), 0) end
     self.db = opts.pool or assert(pool.open { host = cfg.mysql.host, port = cfg.mysql.port, user = cfg.mysql.user,
       password = cfg.mysql.password, database = cfg.mysql.database, charset = 'utf8mb4', size = 2 })
@@ -1488,6 +1525,7 @@ function M.run(desc, opts)
   if self.session then pcall(function() self.session:close() end) end
   if self.jar_id and self.client then pcall(function() self.client:rest('DELETE', '/jars/' .. self.jar_id) end) end
   if self.proxy then self.proxy:close() end
+  PN.cleanup(self, opts.keep_files)
   if not opts.keep_files then rm_dir(self.datadir) end
   if self.db and not opts.keep_tables then
     for _, s in ipairs(self.order or {}) do
