@@ -6,7 +6,8 @@
  *             expected={generator=, first=0, count=} | {pool=, table= | query=, where=, ordered=},
  *             key='id' | {'a','b'}, columns={name={ulp=, fsp=, time_zone=, as=, tolerance=, ignore=}},
  *             ignore={names}, max_samples=20, max_value_len=256, time_zone='+00:00',
- *             allow_extra_columns=false, log=true|false|'samples', explain=true, label=}
+ *             samples_per_key=2 (0: no limit), allow_extra_columns=false,
+ *             log=true|false|'samples', explain=true, label=}
  *       -> verdict | nil, msg, info
  *     Each column is compared by the EXPECTED side's type (the generator's column, or the expected
  *     table's or query's column), never the target's: DOUBLE data in a FLOAT column, DECIMAL(38,18)
@@ -27,7 +28,8 @@
  *     compared (the expected side's fsp, or fsp=).
  *     log=true: one validate.verdict line (info when ok, else warn, with the first line of the
  *     diagnosis), and each sampled mismatch/missing/extra key at debug level (--log-level debug);
- *     log='samples' logs those at warn; log=false nothing. At most 2 mismatch samples per key.
+ *     log='samples' logs those at warn; log=false nothing. At most samples_per_key mismatch
+ *     samples per key (2; 0 keeps every one, up to max_samples).
  *     explain=true (the default) builds the diagnosis, in bounded memory, from the mismatches,
  *     missing and extra rows only (nothing for equal rows):
  *       patterns = {{column=, kind=, count=, of=, text=, examples={'key 7: '1.2345' -> '1.23''}}}
@@ -447,6 +449,8 @@ static int l_compare(lua_State *L) {
   o.nkey = read_key(L, 1, keys, 16, what);
   o.key = keys;
   read_report_opts(L, what, &o.cols, &o.ncols, &o.max_samples, &o.max_value_len, &o.time_zone, &o.log);
+  o.samples_per_key = (int)fmh_opt_int(L, 1, "samples_per_key", 2);
+  if (o.samples_per_key == 0) o.samples_per_key = -1;
   o.allow_extra_columns = fmh_opt_bool(L, 1, "allow_extra_columns", 0);
   o.explain = fmh_opt_bool(L, 1, "explain", 1);
   o.label = opt_str(L, 1, "label", what);

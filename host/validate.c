@@ -490,7 +490,7 @@ struct fmh_vcmp {
   /* the diagnosis */
   fmh_vx *x;
   fmh_vhit hit;        /* what compare_field recognised in the mismatch at hand */
-  int row_samples;     /* mismatch samples taken from the current row (2 at most) */
+  int row_samples;     /* mismatch samples taken from the current row (samples_per_key at most) */
   int row_bad;         /* the current row differs */
   uint64_t row_bits;   /* its differing columns (the first 64) */
   int last_bad;        /* the previous matched row (a key's first copy) */
@@ -742,7 +742,8 @@ static int add_mismatch(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *tv
   col->stat->mismatches++;
   int ci = (int)(col - c->cols);
   if (ci < 64) c->row_bits |= UINT64_C(1) << ci;
-  int sample = (int)c->v->nmismatches < cap_samples(c) && c->row_samples < 2;
+  int per_key = c->o.samples_per_key == 0 ? 2 : c->o.samples_per_key;
+  int sample = (int)c->v->nmismatches < cap_samples(c) && (per_key < 0 || c->row_samples < per_key);
   if (!sample) c->v->truncated = 1;
   if (!sample && !c->x) return 0;
   fmh_vkey_part parts[16];

@@ -207,6 +207,7 @@ typedef struct fmh_vcompare_opts {
   const fmh_vcolopt *cols;
   int ncols;
   int max_samples;         /* per list; default 20 when 0, <0 for none */
+  int samples_per_key;     /* mismatch samples of one key; default 2 when 0, <0 for no limit */
   size_t max_value_len;    /* display text cut; default 256 when 0 */
   const char *time_zone;   /* session time_zone of SQL sides and default render zone; default "+00:00" */
   int allow_extra_columns; /* target columns not on the expected side are not a failure */

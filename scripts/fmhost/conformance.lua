@@ -384,7 +384,7 @@ function Runner:run_batch(cases)
     for _, name in ipairs(names) do if not mine[name] then ignore[#ignore + 1] = name end end
     local v, vmsg = validate.compare { target = { pool = db, table = tname },
       expected = { generator = g, first = 0, count = n }, key = 'id', columns = copts, ignore = ignore,
-      max_samples = n * #c.columns, max_value_len = 1 << 20, log = false, label = c.name }
+      max_samples = n * #c.columns, samples_per_key = 0, max_value_len = 1 << 20, log = false, label = c.name }
     local r = { case = c, name = c.name, facts = facts, generator = g, seed = seed, rows = n, table = tname, pool = db,
                 verdict = v, error = (not v) and vmsg or nil, columns = {} }
     for _, col in ipairs(c.columns) do
