@@ -451,7 +451,7 @@ function M.check_jars(dir, o)
       entries[j] = { sha1 = sha, size = size }
     end
   end
-  if #problems == 0 and not o.dry then
+  if #problems == 0 then
     local ok, werr = write_manifest(dir, entries)
     if not ok then return nil, werr end
   end
@@ -731,9 +731,9 @@ function M.out_file(s, name) return s.logdir .. '/' .. name .. '.out' end
 
 -- Each JVM's temporary folder, <stack.dir>/flink/tmp/<name>: its
 -- java.io.tmpdir, which io.tmp.dirs and web.tmpdir default to (config.yaml
--- leaves them out), so everything a JVM unpacks (flink-rpc-akka*.jar and
--- flink-table-planner_*.jar, ~21 MB each; blob and shuffle folders) is in
--- its own folder. A JVM that ends cleanly empties it; M.tidy removes the
+-- leaves them out), so everything a JVM unpacks (flink-rpc-akka*.jar,
+-- ~21 MB, in every JVM; flink-table-planner_*.jar, ~40 MB, which went to
+-- /tmp before; blob and shuffle folders) is in its own folder. A JVM that ends cleanly empties it; M.tidy removes the
 -- folders of JVMs that no longer run (a SIGKILL leaves everything).
 function M.tmp_dir(s, name) return s.base .. '/tmp/' .. name end
 
