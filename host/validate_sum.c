@@ -1116,6 +1116,20 @@ int fmh_validate_checksum(const fmh_vchecksum_opts *o, fmh_verdict *v, fmh_error
   v->mode = "checksum";
   int nw = o->parallel ? (o->threads > 0 ? o->threads : 1) : 1;
   if (nw > 64) nw = 64;
+  {
+    /* each worker holds a connection per SQL side: no more workers than the
+     * pools can serve at once (a worker starved of a connection would fail
+     * its segments) */
+    fmh_pool_stats sa, sb;
+    fmh_pool_stats_get(o->a.pool, &sa);
+    int cap = sa.size;
+    if (!o->b.gen) {
+      fmh_pool_stats_get(o->b.pool, &sb);
+      cap = o->b.pool == o->a.pool ? sa.size / 2 : (sb.size < cap ? sb.size : cap);
+    }
+    if (cap < 1) cap = 1;
+    if (nw > cap) nw = cap;
+  }
   wstate *ws = calloc((size_t)nw + 1, sizeof *ws); /* ws[nw]: the main thread's */
   fmh_vcolopt *cols = NULL;
   int rc = -1, cmp_begun = 0;
