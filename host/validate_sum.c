@@ -1023,7 +1023,7 @@ static char *partial_text(const sctx *x, const char *why_failed) {
 void fmh_vchecksum_opts_default(fmh_vchecksum_opts *o) {
   memset(o, 0, sizeof *o);
   o->chunk_rows = 10000;
-  o->leaf_rows = 1000;
+  o->leaf_rows = 10000;
   o->parallel = 1;
   o->threads = 2;
   o->retries = 2;
@@ -1151,6 +1151,15 @@ int fmh_validate_checksum(const fmh_vchecksum_opts *o, fmh_verdict *v, fmh_error
   if (o->b.gen) {
     x.gkey = kb;
     x.key_int = 0;
+    fmh_gen_type gt = fmh_gen_column_type(o->b.gen, (size_t)kb);
+    int gint = gt == FMH_GEN_TINYINT || gt == FMH_GEN_SMALLINT || gt == FMH_GEN_MEDIUMINT || gt == FMH_GEN_INT ||
+               gt == FMH_GEN_BIGINT;
+    if (gint != is_one_of(x.a.cols[ka].data_type, INT_TYPES)) {
+      fmh_error_set(e, "usage", 0, 0, "validate.checksum: the key '%s' is %s (%s) in %s but %s in the generator",
+                    o->key, key_class(x.a.cols[ka].data_type), x.a.cols[ka].data_type, o->a.table,
+                    gint ? "an integer" : "not an integer");
+      goto out;
+    }
   } else {
     const char *ca = key_class(x.a.cols[ka].data_type), *cb = key_class(x.b.cols[kb].data_type);
     if (strcmp(ca, cb) != 0) {
