@@ -81,7 +81,7 @@ typedef struct seg {
   fmh_vrange r;
   int64_t row0, row1;  /* generator rows [row0, row1) */
   unsigned char state;
-  uint64_t ca, cb;
+  uint64_t ca, cb, sa, sb;
 } seg;
 
 /* One worker's connections and scratch. */
@@ -798,6 +798,8 @@ static void *worker(void *arg) {
     if (rc == 0) {
       s->ca = ca;
       s->cb = cb;
+      s->sa = sa;
+      s->sb = sb;
       s->state = ca == cb && sa == sb ? SEG_EQUAL : SEG_DIFFER;
       x->rows_done += ca > cb ? ca : cb;
       x->consecutive_failures = 0;
@@ -936,8 +938,10 @@ fail:
   return oom(e);
 }
 
-static int bisect(sctx *x, wstate *w, const fmh_vrange *r, int64_t row0, int64_t row1, uint64_t ca, uint64_t cb,
-                  int depth, fmh_error *e) {
+/* Counts and sums add up (modulo 2^64): a range's second half is the
+ * whole minus its first half, so each level hashes only one half. */
+static int bisect(sctx *x, wstate *w, const fmh_vrange *r, int64_t row0, int64_t row1, uint64_t ca, uint64_t sa,
+                  uint64_t cb, uint64_t sb, int depth, fmh_error *e) {
   uint64_t n = ca > cb ? ca : cb;
   if (n <= x->o->leaf_rows || depth > 64) return stream_range(x, w, r, row0, row1, e);
   fmh_vrange h[2];
@@ -947,15 +951,21 @@ static int bisect(sctx *x, wstate *w, const fmh_vrange *r, int64_t row0, int64_t
   if (s == 1) return stream_range(x, w, r, row0, row1, e);
   int rc = 0;
   int64_t rr[2][2] = {{row0, rmid}, {rmid, row1}};
+  uint64_t a1 = 0, sa1 = 0, b1 = 0, sb1 = 0;
   for (int i = 0; i < 2 && rc == 0; i++) {
-    uint64_t a, sa, b, sb;
-    rc = checksum_pair(x, w, &h[i], rr[i][0], rr[i][1], &a, &sa, &b, &sb, e);
-    if (rc != 0) break;
-    if (a == b && sa == sb) {
+    uint64_t a, xa, b, xb;
+    if (i == 0) {
+      rc = checksum_pair(x, w, &h[0], rr[0][0], rr[0][1], &a, &xa, &b, &xb, e);
+      if (rc != 0) break;
+      a1 = a, sa1 = xa, b1 = b, sb1 = xb;
+    } else {
+      a = ca - a1, xa = sa - sa1, b = cb - b1, xb = sb - sb1;
+    }
+    if (a == b && xa == xb) {
       x->v->matched += a;
       continue;
     }
-    rc = bisect(x, w, &h[i], rr[i][0], rr[i][1], a, b, depth + 1, e);
+    rc = bisect(x, w, &h[i], rr[i][0], rr[i][1], a, xa, b, xb, depth + 1, e);
   }
   range_clear(&h[0]);
   range_clear(&h[1]);
@@ -1023,7 +1033,7 @@ static char *partial_text(const sctx *x, const char *why_failed) {
 void fmh_vchecksum_opts_default(fmh_vchecksum_opts *o) {
   memset(o, 0, sizeof *o);
   o->chunk_rows = 10000;
-  o->leaf_rows = 10000;
+  o->leaf_rows = 50000;
   o->parallel = 1;
   o->threads = 2;
   o->retries = 2;
@@ -1239,7 +1249,7 @@ int fmh_validate_checksum(const fmh_vchecksum_opts *o, fmh_verdict *v, fmh_error
       continue;
     }
     fmh_error be = {0};
-    if (bisect(&x, mw, &s->r, s->row0, s->row1, s->ca, s->cb, 0, &be) != 0) {
+    if (bisect(&x, mw, &s->r, s->row0, s->row1, s->ca, s->sa, s->cb, s->sb, 0, &be) != 0) {
       if (be.kind && !strcmp(be.kind, "usage")) {
         *e = be;
         goto out;
