@@ -50,9 +50,25 @@
  *         rows share: a sink keyed on it?), split (several differing rows per key: an updating
  *         result written without a key?), copies (identical copies per key).
  *       missing_rows / extra_rows = the first 3 such rows, every column ("key 5: id='5', ...").
- *   v.checksum{a={pool=, table=, where=}, b={pool=, table=, where=}, key='id', chunk_rows=10000,
- *              leaf_rows=1000, parallel=true, columns=, ignore=, max_samples=, max_value_len=,
- *              time_zone=, log=}  -> verdict (mode 'checksum') | nil, msg, info
+ *   v.checksum{a={pool=, table=, where=}, b={pool=, table=, where=} | {generator=, first=0, count=},
+ *              key='id', chunk_rows=10000, leaf_rows=50000, threads=2, parallel=true, retries=2,
+ *              budget_s=0, max_rows_per_s=0, progress_s=10, columns=, ignore=, max_samples=,
+ *              max_value_len=, time_zone=, log=}  -> verdict (mode 'checksum') | nil, msg, info
+ *     Segments of about chunk_rows keys are hashed where the rows are (each server: COUNT(*) and
+ *     the SUM modulo 2^64 of the first 64 bits of MD5 over each row's normalised text; a generator:
+ *     the same in C, no staging table), `threads` segments in flight, each worker on connections of
+ *     its own (a and b may be pools on different servers; columns are matched by name). Differing
+ *     segments are halved down to leaf_rows rows and those rows compared field by field as compare
+ *     does (streaming a row costs the server about what hashing it does, so by default only
+ *     segments past 50000 rows, such as the wide ones sparse keys make, are bisected; each level
+ *     hashes one half and derives the other, counts and sums being additive). A failing segment is retried `retries` times on a fresh connection; segments still
+ *     failing, or not started when budget_s ran out, make the verdict partial: ok=false,
+ *     checksum.partial=true, checksum.partial_detail ("N of M segments verified (1-812); not
+ *     checked: segments 813-2000 (keys ...): the time budget ran out"). max_rows_per_s paces the
+ *     segments; progress_s logs validate.checksum.progress (segments done, rows/s, ETA). A key
+ *     typed differently on the two sides (integer vs string) is an error; a generator's key must
+ *     increase with the row. checksum = {chunks=, differing=, queries=, rows_streamed=, row_hash=,
+ *     partial=, segments_verified=, segments_failed=, segments_skipped=, partial_detail=}.
  *   v.schema{pool=, table=, columns={{name=, type=, nullable=, key=, charset=, collation=}...} | generator=g,
  *            exact=false, primary_key={...}} -> {ok=, issues={{column=, what=, expected=, actual=}}, primary_key=}
  *     what: missing, extra, order, type, nullable, key, charset, collation, primary_key. charset=
@@ -398,6 +414,11 @@ static void push_verdict(lua_State *L, const fmh_verdict *v) {
     if (v->checksum_function) {
       fmh_set_str(L, "row_hash", v->checksum_function);
     }
+    fmh_set_bool(L, "partial", v->partial);
+    fmh_set_int(L, "segments_verified", (lua_Integer)v->segments_verified);
+    fmh_set_int(L, "segments_failed", (lua_Integer)v->segments_failed);
+    fmh_set_int(L, "segments_skipped", (lua_Integer)v->segments_skipped);
+    if (v->partial_detail) fmh_set_str(L, "partial_detail", v->partial_detail);
     lua_setfield(L, -2, "checksum");
   }
 }
@@ -478,16 +499,29 @@ static int l_checksum(lua_State *L) {
     lua_pop(L, 1);
     lua_getfield(L, 1, "expected");
   }
-  read_source(L, lua_gettop(L), "validate.checksum: b", &o.b, 0);
-  if (!o.a.table || !o.b.table) luaL_error(L, "%s: both sides must be {pool=, table=}", what);
+  read_source(L, lua_gettop(L), "validate.checksum: b", &o.b, 1);
+  if (!o.a.table || (!o.b.table && !o.b.gen))
+    luaL_error(L, "%s: a must be {pool=, table=}, b {pool=, table=} or {generator=, first=, count=}", what);
   const char *keys[1];
   if (read_key(L, 1, keys, 1, what) != 1) luaL_error(L, "%s: 'key' must be one column", what);
   o.key = keys[0];
-  lua_Integer cr = fmh_opt_int(L, 1, "chunk_rows", 10000), lr = fmh_opt_int(L, 1, "leaf_rows", 1000);
+  lua_Integer cr = fmh_opt_int(L, 1, "chunk_rows", 10000), lr = fmh_opt_int(L, 1, "leaf_rows", 50000);
   if (cr < 1 || lr < 1) luaL_error(L, "%s: chunk_rows and leaf_rows must be >= 1", what);
   o.chunk_rows = (uint64_t)cr;
   o.leaf_rows = (uint64_t)lr;
   o.parallel = fmh_opt_bool(L, 1, "parallel", 1);
+  o.threads = (int)fmh_opt_int(L, 1, "threads", 2);
+  o.retries = (int)fmh_opt_int(L, 1, "retries", 2);
+  if (o.threads < 1 || o.threads > 64 || o.retries < 0) luaL_error(L, "%s: threads must be 1..64, retries >= 0", what);
+  lua_getfield(L, 1, "budget_s");
+  o.budget_s = luaL_optnumber(L, -1, 0);
+  lua_getfield(L, 1, "max_rows_per_s");
+  o.max_rows_per_s = luaL_optnumber(L, -1, 0);
+  lua_getfield(L, 1, "progress_s");
+  o.progress_s = luaL_optnumber(L, -1, 10);
+  lua_pop(L, 3);
+  if (o.budget_s < 0 || o.max_rows_per_s < 0 || o.progress_s < 0)
+    luaL_error(L, "%s: budget_s, max_rows_per_s and progress_s must be >= 0", what);
   read_report_opts(L, what, &o.cols, &o.ncols, &o.max_samples, &o.max_value_len, &o.time_zone, &o.log);
   fmh_verdict v;
   fmh_error e = {0};
@@ -941,6 +975,8 @@ static int l_format(lua_State *L) {
     v.chunks_differing = field_u(L, c, "differing");
     v.checksum_queries = field_u(L, c, "queries");
     v.rows_streamed = field_u(L, c, "rows_streamed");
+    lua_getfield(L, c, "partial_detail");
+    if (lua_isstring(L, -1)) v.partial_detail = (char *)lua_tostring(L, -1);
   }
   v.missing_keys = to_keys(L, 1, "missing", &v.nmissing_keys);
   v.extra_keys = to_keys(L, 1, "extra", &v.nextra_keys);

@@ -1977,11 +1977,26 @@ int fmh_vcmp_begin(const fmh_vcompare_opts *o, fmh_verdict *v, fmh_vcmp **out, f
 
 int fmh_vcmp_resolved(const fmh_vcmp *c) { return c->resolved; }
 
+static int vcmp_run_range(fmh_vcmp *c, const fmh_vrange *r, fmh_error *e);
+
+/* Checksum mode against a generator: the target's rows in r, the
+ * generator's rows [first, first+count). */
+int fmh_vcmp_run_rows(fmh_vcmp *c, const fmh_vrange *r, int64_t first, int64_t count, fmh_error *e) {
+  if (!c->e.src.gen) return fmh_vcmp_run(c, r, e);
+  c->e.src.first = first;
+  c->e.src.count = count;
+  return vcmp_run_range(c, r, e);
+}
+
 int fmh_vcmp_run(fmh_vcmp *c, const fmh_vrange *r, fmh_error *e) {
   if (r && c->e.src.gen) {
     fmh_error_set(e, "usage", 0, 0, "validate: key ranges need SQL sides");
     return -1;
   }
+  return vcmp_run_range(c, r, e);
+}
+
+static int vcmp_run_range(fmh_vcmp *c, const fmh_vrange *r, fmh_error *e) {
   int rc = -1;
   if (side_open(c, &c->t, r, e) != 0 || side_open(c, &c->e, r, e) != 0) goto done;
   if (!c->resolved) {
@@ -2247,6 +2262,7 @@ void fmh_verdict_free(fmh_verdict *v) {
   }
   free_names(v->missing_rows, v->nmissing_rows);
   free_names(v->extra_rows, v->nextra_rows);
+  free(v->partial_detail);
   memset(v, 0, sizeof *v);
 }
 
@@ -2287,6 +2303,7 @@ char *fmh_verdict_format_parts(const fmh_verdict *v, unsigned parts) {
                       "  checksum: %" PRIu64 " chunks, %" PRIu64 " differing, %" PRIu64 " checksum queries, %" PRIu64
                       " rows streamed\n",
                       v->chunks, v->chunks_differing, v->checksum_queries, v->rows_streamed);
+    if (v->partial_detail) fmh_vbuf_printf(&b, "  PARTIAL: %s\n", v->partial_detail);
   }
   if (parts & FMH_VTEXT_TIME) fmh_vbuf_printf(&b, "  time: %.3f s, %.0f rows/s\n", v->elapsed_s, v->rows_per_s);
   if ((parts & FMH_VTEXT_COLUMNS) && v->nmissing_columns) {

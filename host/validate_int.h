@@ -61,6 +61,9 @@ typedef struct fmh_vcmp fmh_vcmp;
 int fmh_vcmp_begin(const fmh_vcompare_opts *o, fmh_verdict *v, fmh_vcmp **out, fmh_error *e);
 /* Compare the rows in r (NULL: all); counts and samples add up in v. */
 int fmh_vcmp_run(fmh_vcmp *c, const fmh_vrange *r, fmh_error *e);
+/* With a generator as the expected side: the target's rows in r against
+ * the generator's rows [first, first+count). */
+int fmh_vcmp_run_rows(fmh_vcmp *c, const fmh_vrange *r, int64_t first, int64_t count, fmh_error *e);
 /* 1 once a run has matched the two sides' columns. */
 int fmh_vcmp_resolved(const fmh_vcmp *c);
 /* Settle ok, elapsed time and rates; frees c. */

@@ -10,7 +10,7 @@ cd "$root"
 packages=(
   build-essential cmake pkg-config
   lua5.4 liblua5.4-dev lua-busted lua-cjson lua-filesystem lua-penlight
-  libmariadb-dev libcurl4-openssl-dev libyaml-dev libjansson-dev libnats-dev libreadline-dev
+  libmariadb-dev libssl-dev libcurl4-openssl-dev libyaml-dev libjansson-dev libnats-dev libreadline-dev
   mariadb-server-core mariadb-client
   nats-server openssl procps chromium
   openjdk-17-jdk-headless maven

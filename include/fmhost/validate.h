@@ -156,6 +156,11 @@ typedef struct fmh_verdict {
   size_t nmissing_rows;
   char **extra_rows;            /* the target row of a few extra keys */
   size_t nextra_rows;
+  /* checksum mode: segments and a partial verdict (a budget ran out, a
+   * server failed): ok is then 0 and partial_detail says what was verified */
+  int partial;
+  uint64_t segments_verified, segments_failed, segments_skipped;
+  char *partial_detail;
 } fmh_verdict;
 
 void fmh_verdict_free(fmh_verdict *v);
@@ -226,11 +231,17 @@ int fmh_validate_compare(const fmh_vcompare_opts *o, fmh_verdict *v, fmh_error *
 /* --- checksum --------------------------------------------------------- */
 
 typedef struct fmh_vchecksum_opts {
-  fmh_vsource a, b;        /* tables only; a plays the target, b the expected side */
+  fmh_vsource a, b;        /* a: a table (the target); b: a table (on any pool) or a generator
+                              (rows [first, first+count), its key column increasing with the row) */
   const char *key;         /* one key column (integer or string) */
-  uint64_t chunk_rows;     /* rows per chunk (default 10000) */
-  uint64_t leaf_rows;      /* bisect until a range holds at most this many rows (default 1000) */
-  int parallel;            /* checksum the two sides on two threads (default 1) */
+  uint64_t chunk_rows;     /* rows per segment (default 50000) */
+  uint64_t leaf_rows;      /* bisect until a range holds at most this many rows (default 50000) */
+  int parallel;            /* 0: one segment at a time (threads = 1) */
+  int threads;             /* segments in flight, each on its own connections (default 2) */
+  double budget_s;         /* stop starting segments after this many seconds (0: none); partial verdict */
+  double max_rows_per_s;   /* pace the segments to read at most this many rows/s per side (0: no limit) */
+  int retries;             /* a failing segment is retried this many times on a fresh connection (default 2) */
+  double progress_s;       /* a progress log line every progress_s seconds (0: none; default 10) */
   const fmh_vcolopt *cols; /* for the rows streamed in differing ranges */
   int ncols;
   const char *const *ignore; /* columns left out of the checksum */

@@ -2,11 +2,17 @@
 -- of 4 x bench.rows rows (the 7-column table, config/schemas/seven.yaml),
 -- against `CHECKSUM TABLE a; CHECKSUM TABLE b` by the stock client on the
 -- same tables, both in this run, medians of bench.runs runs taken in turn.
--- Rows per second count the rows of both tables. Then 100 differences are
--- injected into b (deleted rows, extra rows, changed DECIMAL, DOUBLE,
--- VARCHAR, DATETIME and NULL values, at rows drawn from the seed), and the
--- verdict must name exactly those 100 keys and nothing else.
--- Targets: ratio >= 0.5; all 100 differences found, nothing else.
+-- Rows per second count the rows of both tables. Each checksum runs in a
+-- child fmhost, so its peak RSS (VmHWM) is the validator's alone; a second
+-- size point (bench.checksum_big_rows rows per table, default 20M; 0 skips
+-- it) is measured once: its RSS must not grow with N. Then 100
+-- differences are injected into b (deleted rows, extra rows, changed
+-- DECIMAL, DOUBLE, VARCHAR, DATETIME and NULL values, at rows drawn from the
+-- seed), and the verdict must name exactly those 100 keys and nothing else
+-- (validate_checksum_diff times that case against the identical one).
+-- bench.threads (default 2): segments in flight.
+-- Targets: ratio >= 1.0; all 100 differences found, nothing else; RSS at
+-- the big size within 10% of the small one.
 local gen = require 'fmhost.gen'
 local pool = require 'fmhost.pool'
 local stack = require 'fmhost.stack'
@@ -19,14 +25,15 @@ local M = { name = 'validate_checksum', needs = { 'mariadb' },
 
 local SEED = 42
 local A, B_ = 'bench_vsum_a', 'bench_vsum_b'
+M.A, M.B = A, B_
 
-local function ensure_pair(p, g, rows)
+local function ensure_pair(p, g, rows, names)
   local mark = ('fmhost bench seven seed=%d rows=%d'):format(SEED, rows)
   local function ok(name)
     return p:scalar('SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() '
                     .. 'AND TABLE_NAME = ?', name) == mark
   end
-  for _, t in ipairs { A, B_ } do
+  for _, t in ipairs(names or { A, B_ }) do
     if not ok(t) then
       assert(p:exec('DROP TABLE IF EXISTS ' .. t))
       assert(p:exec(g:create_table_sql(t)))
@@ -80,27 +87,64 @@ local function sorted(t)
   return t
 end
 
+M.ensure_pair, M.inject, M.restore, M.SEED = ensure_pair, inject, restore, SEED
+
+-- One checksum in a child fmhost: its verdict's numbers and its VmHWM.
+local CHILD = [[
+local V = require 'fmhost.validate'
+local p = assert(require('fmhost.pool').open(cfg.mysql, { size = %d, read_timeout_ms = 600000 }))
+local b = %s
+if b == 'gen' then b = { generator = assert(require('fmhost.gen').load('seven', { seed = %d })), first = 0, count = %d }
+else b = { pool = p, table = b } end
+local v = assert(V.checksum { a = { pool = p, table = '%s' }, b = b, key = 'id', threads = %d, log = false,
+                              progress_s = 0 })
+p:close()
+local f = io.open('/proc/self/status'); local st = f:read('a'); f:close()
+print(require('cjson').encode { ok = v.ok, matched = v.counts.matched, elapsed_s = v.elapsed_s,
+                                chunks = v.checksum.chunks, queries = v.checksum.queries, row_hash = v.checksum.row_hash,
+                                hwm_kb = tonumber(st:match('VmHWM:%%s*(%%d+)')) })
+]]
+
+-- b: a table name or 'gen' (the generator's rows [0, rows))
+function M.child_checksum(a, b, rows, threads)
+  local T = require 'fmhost.testing'
+  local src = CHILD:format(2 * threads + 1, b == 'gen' and "'gen'" or ("'" .. b .. "'"), SEED, rows, a, threads)
+  local r = T.run_fmhost({ '-e', src })
+  local line = r.stdout:match('(%b{})%s*$')
+  if r.code ~= 0 or not line then
+    error(('validate_checksum: the checksumming child failed (exit %s): %s%s'):format(tostring(r.code), r.stdout,
+                                                                                      r.stderr))
+  end
+  local out = require('cjson').decode(line)
+  if not out.ok or out.matched ~= rows then
+    error(('validate_checksum: %s and %s did not verify equal (%s of %d rows)'):format(a, b, out.matched, rows))
+  end
+  return out
+end
+
 function M.run(cfg, B)
   local rows = 4 * (math.tointeger(stack.get(cfg, 'bench.rows', 1000000)) or 1000000)
   local runs = math.max(3, math.tointeger(stack.get(cfg, 'bench.runs', 3)) or 3)
+  local threads = math.tointeger(stack.get(cfg, 'bench.threads', 2)) or 2
+  local big = math.tointeger(stack.get(cfg, 'bench.checksum_big_rows', 5 * rows)) or 5 * rows
   local g = assert(gen.load('seven', { seed = SEED }))
-  local p = assert(pool.open(cfg.mysql or {}, { size = 4, read_timeout_ms = 600000 }))
+  local p = assert(pool.open(cfg.mysql or {}, { size = 2 * threads + 1, read_timeout_ms = 600000 }))
   ensure_pair(p, g, rows)
 
   local client = { '-e', ('CHECKSUM TABLE %s; CHECKSUM TABLE %s'):format(A, B_) }
 
-  local opts = { a = { pool = p, table = A }, b = { pool = p, table = B_ }, key = 'id', log = false }
-  local ft, bt, last = {}, {}, nil
+  local ft, bt, hwm, last = {}, {}, {}, nil
   for i = 1, runs do
-    local t0 = proc.now_ms()
-    local v = assert(V.checksum(opts))
-    ft[i] = (proc.now_ms() - t0) / 1000
-    if not v.ok then error('validate_checksum: the two tables differ before any injection:\n' .. V.format(v)) end
-    last = v
+    local out = M.child_checksum(A, B_, rows, threads)
+    ft[i] = out.elapsed_s
+    hwm[i] = out.hwm_kb / 1024
+    last = out
     bt[i] = B.time_client(cfg, client)
   end
 
   -- 100 differences: found exactly?
+  local opts = { a = { pool = p, table = A }, b = { pool = p, table = B_ }, key = 'id', log = false,
+                 threads = threads, progress_s = 0 }
   local k = 100
   local want, ids = inject(p, rows, k)
   opts.max_samples = 200
@@ -118,24 +162,37 @@ function M.run(cfg, B)
   restore(p, rows, ids)
   local after = assert(V.checksum(opts))
   if not after.ok then error('validate_checksum: b was not restored:\n' .. V.format(after)) end
+
+  -- the big size point (once)
+  local bigr
+  if big > 0 and big ~= rows then
+    local ba, bb = 'bench_vsum_big_a', 'bench_vsum_big_b'
+    ensure_pair(p, g, big, { ba, bb })
+    local out = M.child_checksum(ba, bb, big, threads)
+    bigr = { rows = big, rows_per_s = 2 * big / out.elapsed_s, wall_s = out.elapsed_s, peak_rss_mb = out.hwm_kb / 1024 }
+  end
   p:close()
 
   local f_med, b_med = B.median(ft), B.median(bt)
+  local rss = math.max(table.unpack(hwm))
   local r = {
     name = M.name,
     rows = rows,
-    fmhost = { rows_per_s = 2 * rows / f_med, wall_s = f_med, chunks = last.checksum.chunks,
-               queries = last.checksum.queries, row_hash = last.checksum.row_hash },
+    threads = threads,
+    fmhost = { rows_per_s = 2 * rows / f_med, wall_s = f_med, chunks = last.chunks, peak_rss_mb = rss,
+               queries = last.queries, row_hash = last.row_hash },
+    big = bigr,
     baseline = { what = 'CHECKSUM TABLE a; CHECKSUM TABLE b (stock mariadb client, TCP)',
                  rows_per_s = 2 * rows / b_med, wall_s = b_med },
     injected = { differences = k, found = found, exact = exact, wall_s = diff_s,
                  chunks_differing = v.checksum.differing, rows_streamed = v.checksum.rows_streamed,
                  counts = v.counts },
-    targets = { ratio = 0.5, found = k },
-    runs = { fmhost_s = ft, baseline_s = bt },
+    targets = { ratio = 1.0, found = k, rss_growth = 0.10 },
+    runs = { fmhost_s = ft, baseline_s = bt, peak_rss_mb = hwm },
   }
   r.ratio = r.fmhost.rows_per_s / r.baseline.rows_per_s
-  r.met = r.ratio >= 0.5 and exact
+  r.rss_growth = bigr and (bigr.peak_rss_mb / rss - 1) or nil
+  r.met = r.ratio >= 1.0 and exact and (not bigr or r.rss_growth <= 0.10)
   if not exact then
     r.injected.want = want
     r.injected.got = got
