@@ -15,7 +15,7 @@
  *   g:cell(i, col) -> value    g:text(i, col [, format]) -> the writer's text
  *   g:csv / g:jsonl / g:sql_values(from, to [, opts]) -> string
  *   g:write(path, from, to [, {format=, threads=, json_as_value=,
- *       decimal_as_string=}]) -> bytes | nil, msg, info  (write_csv,
+ *       decimal_as_string=, dialect=}]) -> bytes | nil, msg, info  (write_csv,
  *       write_jsonl, write_sql: the same with the format fixed)
  *   g:stream(from, to [, opts]) -> Stream (:read([max]) -> string|nil,
  *       :rows(), :close(); <close>-able)
@@ -29,7 +29,12 @@
  * BOOLEAN as 0/1, DECIMAL as its exact text, strings and bytes as strings,
  * JSON as its text, temporal values as MariaDB prints them (TIMESTAMP in the
  * generator's time_zone), NULL as gen.NULL. These match what fmhost.pool
- * reads back. */
+ * reads back.
+ * CSV dialect (opts.dialect of csv/write/stream): 'mysql' (default, the LOAD
+ * DATA dialect: "..." with backslash escapes, NULL as \N) or 'rfc4180'
+ * (what Flink's csv format reads with no escape character: strings "..."
+ * with a quote doubled and every other byte as is, NULL as an unquoted \N
+ * for 'csv.null-literal' = '\N'). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -572,6 +577,9 @@ static void out_opts(lua_State *L, int opts, fmh_gen_out *o) {
   luaL_checktype(L, opts, LUA_TTABLE);
   o->json_as_value = fmh_opt_bool(L, opts, "json_as_value", 0);
   o->decimal_as_string = fmh_opt_bool(L, opts, "decimal_as_string", 0);
+  const char *d = fmh_opt_str(L, opts, "dialect", "mysql");
+  if (!strcmp(d, "rfc4180")) o->rfc4180 = 1;
+  else if (strcmp(d, "mysql")) luaL_error(L, "dialect must be 'mysql' or 'rfc4180', not '%s'", d);
 }
 
 static int l_text(lua_State *L) {

@@ -215,6 +215,24 @@ static int raw(fmh_gen_buf *b, const char *s, size_t n) {
   return 0;
 }
 
+/* RFC 4180: the bytes as they are between double quotes, a quote doubled */
+static int quoted4180(fmh_gen_buf *b, const char *s, size_t n) {
+  if (fmh_reserve(b, 2 * n + 2) != 0) return -1;
+  char *o = b->p + b->len;
+  *o++ = '"';
+  for (size_t k = 0; k < n; k++) {
+    const char *q = memchr(s + k, '"', n - k);
+    size_t run = q ? (size_t)(q - (s + k)) : n - k;
+    memcpy(o, s + k, run);
+    o += run;
+    k += run;
+    if (k < n) { *o++ = '"'; *o++ = '"'; }
+  }
+  *o++ = '"';
+  b->len = (size_t)(o - b->p);
+  return 0;
+}
+
 /* ---- one value ------------------------------------------------------------ */
 
 int fmh_gen_format_value(const fmh_gen *g, size_t col, const fmh_gen_value *v, const fmh_gen_out *o, fmh_gen_buf *b) {
@@ -237,14 +255,17 @@ int fmh_gen_format_value(const fmh_gen *g, size_t col, const fmh_gen_value *v, c
       if (f == FMH_GEN_JSONL && o->decimal_as_string) return fmh_gen_json_string(b, v->s, v->len);
       return raw(b, v->s, v->len);
     case FMH_GV_TEXT:
+      if (f == FMH_GEN_CSV && o->rfc4180) return quoted4180(b, v->s, v->len);
       if (f == FMH_GEN_CSV) return escaped(b, v->s, v->len, '"', csv_special);
       if (f == FMH_GEN_JSONL) return fmh_gen_json_string(b, v->s, v->len);
       return escaped(b, v->s, v->len, '\'', sql_special);
     case FMH_GV_JSON:
+      if (f == FMH_GEN_CSV && o->rfc4180) return quoted4180(b, v->s, v->len);
       if (f == FMH_GEN_CSV) return escaped(b, v->s, v->len, '"', csv_special);
       if (f == FMH_GEN_JSONL) return o->json_as_value ? raw(b, v->s, v->len) : fmh_gen_json_string(b, v->s, v->len);
       return escaped(b, v->s, v->len, '\'', sql_special);
     case FMH_GV_BYTES:
+      if (f == FMH_GEN_CSV && o->rfc4180) return quoted4180(b, v->s, v->len);
       if (f == FMH_GEN_CSV) return escaped(b, v->s, v->len, '"', csv_special);
       if (f == FMH_GEN_JSONL) return base64(b, (const unsigned char *)v->s, v->len);
       return hexlit(b, (const unsigned char *)v->s, v->len);

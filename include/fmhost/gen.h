@@ -152,6 +152,10 @@ typedef struct fmh_gen_out {
   fmh_gen_format format;
   int json_as_value;  /* JSONL: a JSON column as a nested value (default: as a string) */
   int decimal_as_string; /* JSONL: DECIMAL as a string (default: an exact number literal) */
+  int rfc4180; /* CSV: strings quoted with "" doubled and no backslash escapes (what
+                  Flink's csv format reads without an escape character); NULL stays
+                  the unquoted \N (Flink: 'csv.null-literal' = '\N'). Default: the
+                  LOAD DATA dialect (backslash escapes). */
   const unsigned char *plain; /* as in fmh_gen_row, or NULL */
 } fmh_gen_out;
 

@@ -511,6 +511,29 @@ describe('fmhost.gen', function()
       assert.are.equal("(1e-1,X'FFFF','it''s',NULL,TRUE),\n(1e-1,X'FFFF','it''s',NULL,TRUE)", g:sql_values(0, 2))
     end)
 
+    it("writes the rfc4180 CSV dialect (Flink's csv format): NULL as \\N, \"\" for empty, quotes doubled", function()
+      local g = new { seed = 1, columns = {
+        { name = 'n', type = 'VARCHAR(8)', nullable = true, null_ratio = 1 },
+        { name = 'e', type = 'VARCHAR(8)', edge_ratio = 1, edges = { 'empty' } },
+        { name = 'q', type = 'ENUM', values = { 'a"b' } },
+        { name = 'l', type = 'ENUM', values = { 'x\ny\\z' } },
+        { name = 'i', type = 'INT', nullable = true, null_ratio = 1 },
+      } }
+      local want = '\\N,"","a""b","x\ny\\z",\\N\n'
+      assert.are.equal(want .. want, g:csv(0, 2, { dialect = 'rfc4180' }))
+      -- the default stays the LOAD DATA dialect
+      assert.are.equal('\\N,"","a\\"b","x\\ny\\\\z",\\N\n', g:csv(0, 1))
+      local path = os.tmpname()
+      assert.are.equal(2 * #want, g:write(path, 0, 2, { format = 'csv', dialect = 'rfc4180' }))
+      local f = assert(io.open(path, 'rb'))
+      assert.are.equal(want .. want, f:read('a'))
+      f:close()
+      os.remove(path)
+      local ok, err = pcall(g.csv, g, 0, 1, { dialect = 'excel' })
+      assert.is_false(ok)
+      assert.matches("dialect must be 'mysql' or 'rfc4180', not 'excel'", err, 1, true)
+    end)
+
     it('prints every DOUBLE and FLOAT as the shortest text that reads back to the same bits', function()
       local g = new { seed = 77, columns = { { name = 'f', type = 'DOUBLE' } } }
       local r = check.Rng.new(12345)
