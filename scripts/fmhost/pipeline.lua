@@ -565,7 +565,7 @@ local function rows_text(s, first, count)
     end
     return table.concat(lines, '\n') .. '\n'
   end
-  if s.format == 'csv' then return s.g:csv(first, first + count) end
+  if s.format == 'csv' then return s.g:csv(first, first + count, { dialect = 'rfc4180' }) end
   return s.g:jsonl(first, first + count, { json_as_value = s.json_as_value, decimal_as_string = s.decimal == 'string' })
 end
 
@@ -582,7 +582,7 @@ local function write_part(s, ranges)
   elseif #ranges == 1 and not s.document and not s.events then
     bytes = assert(s.g:write(tmp, ranges[1][1], ranges[1][1] + ranges[1][2],
       { format = s.format == 'csv' and 'csv' or 'jsonl', threads = 2, json_as_value = s.json_as_value,
-        decimal_as_string = s.decimal == 'string' }))
+        decimal_as_string = s.decimal == 'string', dialect = s.format == 'csv' and 'rfc4180' or nil }))
   else
     local f = assert(io.open(tmp, 'wb'))
     for _, r in ipairs(ranges) do
@@ -608,8 +608,13 @@ local function source_options(cfg, s, url)
   local o = { "'connector' = 'filesystem'", "'path' = " .. sql_quote('file://' .. s.dir) }
   if s.format == 'csv' then
     o[#o + 1] = "'format' = 'csv'"
+    -- the generator's rfc4180 dialect: strings quoted, a quote doubled, no
+    -- escape character (with one, Flink reads the unquoted \N as "N");
+    -- NULL is the unquoted \N. Not '' as the null literal: Flink 1.20's
+    -- Jackson 2.14 CSV matches the literal against quoted fields too (an
+    -- unquoted-only option came in Jackson 2.18), so "" would read as NULL.
     o[#o + 1] = "'csv.null-literal' = '\\N'"
-    o[#o + 1] = "'csv.escape-character' = '\\'"
+    o[#o + 1] = "'csv.quote-character' = '\"'"
     o[#o + 1] = "'csv.allow-comments' = 'false'"
   elseif s.format == 'debezium-json' then
     o[#o + 1] = "'format' = 'debezium-json'"
