@@ -12,7 +12,8 @@
  *   p:acquire([timeout_ms]) -> Conn | nil, msg, info      Conn is <close>-able
  *   p:stats() p:maintain() p:close()   p:stress{...}
  *   p:load{source=, table=, rows=, first=0, threads=1, method='infile'|'insert',
- *          chunk_rows=, batch_rows=, batch_bytes=, resume=false, journal=, load_id=, from=}
+ *          chunk_rows=, batch_rows=, batch_bytes=, resume=false, journal=, load_id=, from=,
+ *          progress=isatty(stderr)}
  *       -> {rows=, duplicates=, warnings=, statements=, bytes=, threads=, wall_s=, rows_per_s=,
  *           committed={{first, count}, ...}, rows_committed=, rows_resumed=, uncertain={...},
  *           journaled=} | nil, msg, info (info has the same fields but rows_per_s)
@@ -38,6 +39,11 @@
  *         retry.policy{...}:run(function() return p:load{..., resume=true} end) loads every
  *         row once across crashes. A journal that claims more rows than the table holds
  *         (the table was emptied or recreated) fails the load instead of skipping.
+ *       progress (default: true when stderr is a terminal): progress lines on stderr, counted once per committed
+ *         statement (chunk or batch), never per row: at a terminal one line rewritten at most
+ *         once a second ("load: 1,200,000 / 4,000,000 rows  30%  245k rows/s  ETA 0:11"),
+ *         otherwise a plain line every 10 s; always a final line "load: N rows in M:SS
+ *         (R rows/s)" with N the source rows committed by this call. false: nothing.
  *   p:exec/query/row/scalar/transaction(...)   acquire, run on a connection, release
  *   c:exec(sql, ...) -> affected_rows, {affected_rows=, insert_id=, warnings=}
  *   c:query(sql, ...) -> rows, {columns={...}, warnings=}   rows keyed by column name
@@ -55,6 +61,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fmhost/interp.h"
 #include "fmhost/pool.h"
@@ -950,6 +957,7 @@ static int l_load(lua_State *L) {
   o.resume = fmh_opt_bool(L, 2, "resume", 0);
   o.journal = fmh_opt_str(L, 2, "journal", NULL);
   o.load_id = fmh_opt_str(L, 2, "load_id", NULL);
+  o.progress = fmh_opt_bool(L, 2, "progress", isatty(STDERR_FILENO));
   lua_getfield(L, 2, "from");
   int from = lua_gettop(L);
   if (!lua_isnil(L, from)) {

@@ -7,8 +7,13 @@
  *             key='id' | {'a','b'}, columns={name={ulp=, fsp=, time_zone=, as=, tolerance=, ignore=}},
  *             ignore={names}, max_samples=20, max_value_len=256, time_zone='+00:00',
  *             samples_per_key=2 (0: no limit), allow_extra_columns=false,
- *             log=true|false|'samples', explain=true, label=}
+ *             log=true|false|'samples', explain=true, label=, progress=isatty(stderr)}
  *       -> verdict | nil, msg, info
+ *     progress (default: true when stderr is a terminal): progress lines on stderr while the rows are merged, counted
+ *     once per 65536 expected rows, never per row: at a terminal one line rewritten at most once
+ *     a second ("validate: 655,360 / 2,000,000 rows  32%  410k rows/s  ETA 0:03"; the total is
+ *     known with a generator), otherwise a plain line every 10 s; always a final line
+ *     "validate: N rows in M:SS (R rows/s)" with N the expected rows read. false: nothing.
  *     Each column is compared by the EXPECTED side's type (the generator's column, or the expected
  *     table's or query's column), never the target's: DOUBLE data in a FLOAT column, DECIMAL(38,18)
  *     data in a DECIMAL(10,2), a VARCHAR(8) for 64 characters, DATETIME(0) for DATETIME(6), latin1
@@ -103,6 +108,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fmhost/interp.h"
 #include "fmhost/pool_lua.h"
@@ -475,6 +481,7 @@ static int l_compare(lua_State *L) {
   o.allow_extra_columns = fmh_opt_bool(L, 1, "allow_extra_columns", 0);
   o.explain = fmh_opt_bool(L, 1, "explain", 1);
   o.label = opt_str(L, 1, "label", what);
+  o.progress = fmh_opt_bool(L, 1, "progress", isatty(STDERR_FILENO));
   fmh_verdict v;
   fmh_error e = {0};
   return verdict_or_fail(L, fmh_validate_compare(&o, &v, &e), &v, &e);

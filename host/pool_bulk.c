@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "fmhost/pool.h"
+#include "fmhost/progress.h"
 #include "fmhost/retry.h"
 #include "pool_internal.h"
 
@@ -388,6 +389,7 @@ typedef struct load_shared {
   pthread_mutex_t mu;
   int failed;
   fmh_error err;              /* the first failure */
+  fmh_progress prog;          /* counted only when o->progress */
 } load_shared;
 
 typedef struct load_job {
@@ -471,6 +473,7 @@ static int unit_commit(fmh_conn *c, load_job *j, uint64_t first, uint64_t sent, 
     }
   }
   rs_push(&j->committed, first, sent);
+  if (j->sh->o->progress) fmh_progress_add(&j->sh->prog, sent, -1, NULL, 0);
   j->r.rows += affected;
   j->r.duplicates += dups;
   j->r.warnings += warns > dups ? warns - dups : 0;
@@ -961,6 +964,7 @@ int fmh_pool_load(fmh_pool *p, const fmh_row_source *src, const fmh_bulk_opts *o
   }
   atomic_init(&sh.stop, 0);
   pthread_mutex_init(&sh.mu, NULL);
+  fmh_progress_init(&sh.prog, "load", "rows", total, NULL, -1, !o->progress || total == 0);
   int started = 0;
   if (total == 0 || sh.failed) {
     /* nothing left to load, or the journal failed */
@@ -978,6 +982,8 @@ int fmh_pool_load(fmh_pool *p, const fmh_row_source *src, const fmh_bulk_opts *o
     for (int i = 0; i < started; i++) pthread_join(jobs[i].th, NULL);
   }
   pthread_mutex_destroy(&sh.mu);
+  fmh_progress_done(&sh.prog, -1, NULL, 0);
+  fmh_progress_destroy(&sh.prog);
   int oom = 0;
   for (size_t i = 0; i < known.n; i++) rs_push(&fin, known.v[i].first, known.v[i].count);
   for (int i = 0; i < threads; i++) {

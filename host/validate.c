@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "fmhost/log.h"
+#include "fmhost/progress.h"
 #include "fmhost/validate.h"
 #include "validate_int.h"
 
@@ -485,6 +486,8 @@ struct fmh_vcmp {
   int resolved;
   int ncols_t, ncols_e;
   double t0;
+  fmh_progress prog;   /* counted only when prog_on (fmh_validate_compare with o.progress) */
+  int prog_on;
   vbuf tmp, tmp2;
   char where[512];
   /* the diagnosis */
@@ -1819,12 +1822,19 @@ static int advance_expected(fmh_vcmp *c, fmh_error *e) {
   }
 }
 
+#define FMH_VPROGRESS_BATCH 65536 /* expected rows between two progress counts */
+
 static int merge(fmh_vcmp *c, fmh_error *e) {
   vside *T = &c->t, *E = &c->e;
   fmh_verdict *v = c->v;
   if (side_advance(c, T, e) < 0 || advance_expected(c, e) < 0) return -1;
   int e_matched = 0;
+  uint64_t counted = 0; /* expected rows given to the progress line */
   for (;;) {
+    if (c->prog_on && E->rows - counted >= FMH_VPROGRESS_BATCH) {
+      fmh_progress_add(&c->prog, E->rows - counted, -1, NULL, 0);
+      counted = E->rows;
+    }
     if (!T->have && !E->have) break;
     int k = !E->have ? -1 : !T->have ? 1 : key_cmp(c);
     if (k > 0) {
@@ -1865,6 +1875,7 @@ static int merge(fmh_vcmp *c, fmh_error *e) {
     }
     if (side_advance(c, T, e) < 0) return -1;
   }
+  if (c->prog_on) fmh_progress_add(&c->prog, E->rows - counted, -1, NULL, 0);
   return 0;
 oom:
   fmh_error_set(e, "os", ENOMEM, 0, "validate: out of memory");
@@ -2214,7 +2225,17 @@ int fmh_validate_compare(const fmh_vcompare_opts *o, fmh_verdict *v, fmh_error *
   memset(v, 0, sizeof *v);
   fmh_vcmp *c;
   if (fmh_vcmp_begin(o, v, &c, e) != 0) return -1;
+  if (o->progress) {
+    fmh_progress_init(&c->prog, "validate", "rows", o->expected.gen && o->expected.count > 0 ? (uint64_t)o->expected.count : 0, NULL, -1,
+                      0);
+    c->prog_on = 1;
+  }
   int rc = fmh_vcmp_run(c, NULL, e);
+  if (o->progress) {
+    fmh_progress_done(&c->prog, -1, NULL, 0);
+    fmh_progress_destroy(&c->prog);
+    c->prog_on = 0;
+  }
   fmh_vcmp_end(c, -1);
   return rc;
 }

@@ -261,6 +261,8 @@ typedef struct fmh_bulk_opts {
   size_t ndone;
   const fmh_range *doubt;
   size_t ndoubt;
+  int progress;             /* progress lines on stderr (fmhost/progress.h, label "load"): one
+                               count per committed statement, never per row */
 } fmh_bulk_opts;
 
 #define FMH_LOAD_JOURNAL "fmhost_load_journal"

@@ -220,6 +220,8 @@ typedef struct fmh_vcompare_opts {
                               mismatch/missing/extra key at debug level; 2 those at warn level */
   int explain;             /* look for patterns (default 1 from fmh_vcompare_opts_default) */
   const char *label;       /* names the comparison in log events (default: target table) */
+  int progress;            /* progress lines on stderr (fmhost/progress.h, label "validate"): expected
+                              rows merged, counted once per 65536 rows; total = the generator's count */
 } fmh_vcompare_opts;
 
 void fmh_vcompare_opts_default(fmh_vcompare_opts *o);
