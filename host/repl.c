@@ -265,6 +265,9 @@ int fmh_repl(lua_State *L, const char *history_file) {
     history_open(history_file);
 #ifdef FMH_HAVE_READLINE
     rl_getc_function = line_getc;
+    /* no bracketed-paste escapes around each line: a terminal that is logged
+       (script, tmux capture, CI) shows the results as plain lines */
+    rl_variable_bind("enable-bracketed-paste", "off");
 #endif
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
