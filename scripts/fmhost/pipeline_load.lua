@@ -17,7 +17,7 @@
 --            settle_s = 15,             sink counter reaches MariaDB's count (REST metrics lag ~10 s)
 --            warmup_s = 0 }             latency leaves out rows delivered in the first warmup_s seconds
 --
--- result.load = { rows, rows_per_s, span_s, running_s, running_rows_per_s, per_s = {n...},
+-- result.load = { rows, rows_per_s (first delivery to last write), write_rows_per_s, span_s, e2e_span_s, running_s, running_rows_per_s, per_s = {n...},
 --   per_10s = {rows/s...}, latency = {n, p50_ms, p90_ms, p99_ms, max_ms, mean_ms, min_ms} | {reason=},
 --   flink = {sink_records_in, sink_records_out, operator, at_s, db_rows_then}, errors = {restarts,
 --   failures, missing, failure_times_s}, checkpoints = {completed, failed, avg_ms, max_ms, last_size},
@@ -266,7 +266,20 @@ function M:finish(h)
       .. 'FROM %s'):format(w, w, w, T)) or {})[1] or {}
     local span = (tonumber(row.us) or 0) / 1e6
     L.span_s = span
-    L.rows_per_s = span > 0 and (L.rows / span) or nil
+    L.write_rows_per_s = span > 0 and (L.rows / span) or nil
+    -- throughput end to end: first delivery to last write when rows carry their delivery
+    -- time (a sink that writes everything in one batch has a write span of 0 s), else the
+    -- write span alone
+    L.rows_per_s = L.write_rows_per_s
+    if self.has_d then
+      local d = q(self.dcol)
+      local e2e = (db:query(('SELECT TIMESTAMPDIFF(MICROSECOND, MIN(%s), MAX(%s)) AS us FROM %s'):format(d, w, T)) or {})[1]
+      local e2e_s = (tonumber(e2e and e2e.us) or 0) / 1e6
+      if e2e_s > 0 then
+        L.e2e_span_s = e2e_s
+        L.rows_per_s = L.rows / e2e_s
+      end
+    end
     local per = db:query(('SELECT FLOOR(UNIX_TIMESTAMP(%s)) AS s, COUNT(*) AS n FROM %s WHERE %s IS NOT NULL '
       .. 'GROUP BY 1 ORDER BY 1'):format(w, T, w)) or {}
     local per_s, first = {}, per[1] and tonumber(per[1].s)
@@ -409,8 +422,8 @@ function M.format(L)
   if not L then return nil end
   local parts = {}
   if L.rows_per_s then
-    parts[#parts + 1] = ('%d rows in %.1f s = %.0f rows/s (peak %d/s)'):format(L.rows, L.span_s, L.rows_per_s,
-      L.peak_per_s or 0)
+    parts[#parts + 1] = ('%d rows in %.1f s %s = %.0f rows/s (peak %d/s)'):format(L.rows, L.e2e_span_s or L.span_s,
+      L.e2e_span_s and 'from first delivery to last write' or 'of writing', L.rows_per_s, L.peak_per_s or 0)
   else
     parts[#parts + 1] = ('%d rows'):format(L.rows)
   end

@@ -43,7 +43,7 @@ function M.run(cfg, B)
   for name, x in pairs((L.backpressure or {}).by_vertex or {}) do busy[name] = x.busy end
   local out = {
     name = M.name, rows = rows,
-    fmhost = { rows_per_s = L.rows_per_s, wall_s = L.span_s, peak_rss_mb = B.peak_rss_mb(),
+    fmhost = { rows_per_s = L.write_rows_per_s or L.rows_per_s, wall_s = L.span_s, peak_rss_mb = B.peak_rss_mb(),
                what = 'Flink JDBC sink pipeline, first to last write (' .. require('fmhost.bench.flink_sweep').label(s) .. ')' },
     baseline = { what = "fmhost's direct insert_batch of the same rows (pool:load, method insert, 2 threads)",
                  rows_per_s = rows / dt, wall_s = dt },

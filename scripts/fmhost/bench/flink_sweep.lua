@@ -24,7 +24,7 @@ function M.one(cfg, rows, s, name)
   local r = P.run(desc, { cfg = cfg })
   if not r.ok then error('flink_sweep: a run failed:\n' .. P.format(r)) end
   local L = r.load
-  return { rows_per_s = L.rows_per_s, span_s = L.span_s, job_s = r.timings.job_s, peak_per_s = L.peak_per_s,
+  return { rows_per_s = L.write_rows_per_s or L.rows_per_s, span_s = L.span_s, job_s = r.timings.job_s, peak_per_s = L.peak_per_s,
            started_s = r.load_started_s, busy = L.backpressure and L.backpressure.by_vertex,
            tm_rss_mb = L.memory.taskmanager_mb and L.memory.taskmanager_mb.max }
 end

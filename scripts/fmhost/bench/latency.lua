@@ -31,7 +31,7 @@ function M.run(cfg, B)
   local lt, l1 = L.latency, L1.latency
   return {
     name = M.name, rows = rows, rate = M.RATE,
-    fmhost = { rows_per_s = L.rows_per_s, wall_s = L.span_s, peak_rss_mb = B.peak_rss_mb(),
+    fmhost = { rows_per_s = L.write_rows_per_s or L.rows_per_s, wall_s = L.span_s, peak_rss_mb = B.peak_rss_mb(),
                what = 'default sink (max-rows 100, interval 1 s)', p50_ms = lt.p50_ms, p90_ms = lt.p90_ms,
                p99_ms = lt.p99_ms, max_ms = lt.max_ms, n = lt.n },
     baseline = { what = 'the same at sink.buffer-flush.max-rows 1', rows_per_s = L1.rows_per_s, p50_ms = l1.p50_ms,
