@@ -1,5 +1,7 @@
--- The local stack: fmhost's private servers (MariaDB now; Flink and NATS
--- sit beside it as scripts/fmhost/stack/<name>.lua with the same shape).
+-- The local stack: fmhost's private servers, MariaDB, NATS and Flink, each
+-- a module scripts/fmhost/stack/<name>.lua of the same shape, their common
+-- plumbing (pid, ports, spawn, readiness, up/down/ensure) written once in
+-- scripts/fmhost/stack/service.lua.
 --
 --   fmhost stack up|down|status|restart [SERVICE...]
 --   fmhost stack VERB SERVICE [ARGS...]   a verb a service adds (say, fetch)
@@ -305,6 +307,9 @@ function M.service(name)
       return nil, 'unknown service ' .. name
     end
     error(mod, 0)
+  end
+  if type(mod) ~= 'table' or type(mod.up) ~= 'function' then -- fmhost.stack.service: the plumbing, no service
+    return nil, 'unknown service ' .. name
   end
   loaded[name] = mod
   return mod

@@ -29,10 +29,12 @@
 -- flink.rest_url and flink.gateway_url answer.
 local proc = require 'fmhost.proc'
 local stack = require 'fmhost.stack'
+local service = require 'fmhost.stack.service'
 
 local M = { name = 'flink' }
 
 local get = stack.get
+local bool, int = service.bool, service.int
 local function silent() end
 
 -- Java 17 module flags: the env.java.opts.all list of Flink 1.20's binary
@@ -71,15 +73,6 @@ M.MAIN = {
 local GATEWAY_NAME = 'sql-gateway'
 
 -- --- settings ------------------------------------------------------------------
-
-local function bool(v, default)
-  if v == nil then return default end
-  if v == 'false' or v == 0 then return false end
-  if v == 'true' or v == 1 then return true end
-  return v and true or false
-end
-
-local function int(v) return math.tointeger(tonumber(v)) end
 
 -- Every path and setting the service uses, from cfg with the defaults of
 -- config/default.yaml.
@@ -1193,17 +1186,11 @@ local function abort_start(cfg, procs)
 end
 
 local function check_ports(s)
-  for _, pp in ipairs { { 'flink.rest_port', s.rest_port }, { 'flink.rpc_port', s.rpc_port },
-                        { 'flink.gateway_port', s.gateway_port } } do
-    local free, ferr = proc.port_free(pp[2], '127.0.0.1')
-    if free == nil then return nil, string.format('flink: port %d (%s): %s', pp[2], pp[1], ferr) end
-    if not free then
-      local who = stack.port_user(pp[2])
-      return nil, string.format('flink: port %d (%s) is already in use%s; nothing was started. '
-        .. 'Stop that process or set %s to a free port', pp[2], pp[1], who and (' by ' .. who) or '', pp[1])
-    end
-  end
-  return true
+  return service.check_ports('flink', {
+    { key = 'flink.rest_port', port = s.rest_port, label = true },
+    { key = 'flink.rpc_port', port = s.rpc_port, label = true },
+    { key = 'flink.gateway_port', port = s.gateway_port, label = true },
+  }, { advice = 'nothing was started. Stop that process or ' })
 end
 
 -- What must hold before anything is stopped or started: the jars (fetched
@@ -1356,60 +1343,12 @@ local function start_locked(cfg, s, o)
   return start_cluster(cfg, s, o, jv)
 end
 
--- Start the cluster unless it runs. o.say: progress; o.restart_on_change:
--- restart a running cluster whose settings differ from cfg (ensure does).
--- Returns true, info | nil, msg. info: {already=, ms= (start-up time),
--- procs = {{pid, name, role, log, out}...}, warning=, external=}.
-function M.start(cfg, o)
-  o = o or {}
-  local s = M.settings(cfg)
-  if not s.managed then
-    local ov = http_get(s.rest_url, '/overview', 3000)
-    local gw = http_get(s.gateway_url, '/v1/info', 3000)
-    if ov and gw then return true, { already = true, external = true, overview = ov } end
-    return nil, string.format('flink: %s (flink.managed is false, so fmhost starts no cluster)',
-      not ov and ('no JobManager answers at ' .. s.rest_url) or ('no SQL Gateway answers at ' .. s.gateway_url))
-  end
-  return stack.with_lock(cfg, 'flink', s.start_timeout_ms + s.fetch_timeout_ms + 60000, start_locked, cfg, s, o)
-end
-
 -- "jobmanager 123, taskmanager 124, ..." for progress lines.
 local function pid_list(procs)
   local out = {}
   for _, p in ipairs(procs or {}) do out[#out + 1] = string.format('%s %d', p.name, p.pid) end
   return table.concat(out, ', ')
 end
-
-function M.up(cfg, o)
-  o = o or {}
-  local say = o.say or silent
-  local ok, info = M.start(cfg, o)
-  if not ok then return nil, info end
-  local s = M.settings(cfg)
-  if info.external then
-    say('flink: not managed here (flink.managed is false); a cluster answers at %s, gateway %s',
-        s.rest_url, s.gateway_url)
-  elseif info.already then
-    say('flink: already running (%s)', pid_list(info.procs))
-    if info.warning then say('%s', info.warning) end
-  else
-    say('flink: started Flink %s (%s): REST %s, SQL Gateway %s, %d slots, JDBC connector %s, in %.2f s',
-        info.version or s.version, pid_list(info.procs), s.rest_url, s.gateway_url, s.slots,
-        s.connector and s.jdbc_version or 'off', info.ms / 1000)
-    say('flink: logs in %s', s.logdir)
-  end
-  return true, info
-end
-
--- Up when not running, or restarted when it runs with other settings than
--- cfg (a spec's overridden cfg). Returns true | nil, msg.
-function M.ensure(cfg)
-  local ok, err = M.start(cfg, { restart_on_change = true })
-  if not ok then return nil, err end
-  return true
-end
-
--- --- down ----------------------------------------------------------------------
 
 local function stop_locked(cfg, s, o)
   local found = M.find(s)
@@ -1426,38 +1365,43 @@ local function stop_locked(cfg, s, o)
   return true, { was_running = true, procs = found.all, ms = proc.now_ms() - t0, killed = killed }
 end
 
--- Stop every JVM of the cluster: SIGTERM, wait up to flink.stop_timeout_ms,
--- then SIGKILL. Idempotent. Returns true, info | nil, msg.
-function M.stop(cfg, o)
-  o = o or {}
-  local s = M.settings(cfg)
-  if not s.managed then return true, { was_running = false, external = true } end
-  return stack.with_lock(cfg, 'flink', s.stop_timeout_ms + 60000, stop_locked, cfg, s, o)
-end
+-- --- lifecycle -----------------------------------------------------------------
 
-function M.down(cfg, o)
-  o = o or {}
-  local say = o.say or silent
-  local ok, info = M.stop(cfg, o)
-  if not ok then return nil, info end
-  if info.external then
-    say('flink: not managed here (flink.managed is false); nothing to stop')
-  elseif info.was_running then
+-- start, up, ensure, stop, down, restart: see fmhost.stack.service.
+-- start(cfg, o): the cluster unless it runs; o.say: progress;
+-- o.restart_on_change (ensure sets it): restart a running cluster whose
+-- settings differ from cfg (a spec's overridden cfg). Returns true, info |
+-- nil, msg. info: {already=, ms= (start-up time), procs = {{pid, name,
+-- role, log, out}...}, warning=, external=}. stop: every JVM of the
+-- cluster, SIGTERM, SIGKILL after flink.stop_timeout_ms. restart: with the
+-- settings of cfg (say, a spec's copy with flink.jdbc_connector = false).
+service.lifecycle(M, {
+  name = 'flink', key = 'flink', settings = M.settings,
+  start_locked = start_locked, stop_locked = stop_locked,
+  start_lock_ms = function(s) return s.start_timeout_ms + s.fetch_timeout_ms + 60000 end,
+  stop_lock_ms = function(s) return s.stop_timeout_ms + 60000 end,
+  external = function(s)
+    local ov = http_get(s.rest_url, '/overview', 3000)
+    local gw = http_get(s.gateway_url, '/v1/info', 3000)
+    if ov and gw then return true, { already = true, external = true, overview = ov } end
+    return nil, string.format('flink: %s (flink.managed is false, so fmhost starts no cluster)',
+      not ov and ('no JobManager answers at ' .. s.rest_url) or ('no SQL Gateway answers at ' .. s.gateway_url))
+  end,
+  external_where = function(s)
+    return string.format('a cluster answers at %s, gateway %s', s.rest_url, s.gateway_url)
+  end,
+  say_already = function(say, s, info) say('flink: already running (%s)', pid_list(info.procs)) end,
+  say_started = function(say, s, info)
+    say('flink: started Flink %s (%s): REST %s, SQL Gateway %s, %d slots, JDBC connector %s, in %.2f s',
+        info.version or s.version, pid_list(info.procs), s.rest_url, s.gateway_url, s.slots,
+        s.connector and s.jdbc_version or 'off', info.ms / 1000)
+    say('flink: logs in %s', s.logdir)
+  end,
+  say_stopped = function(say, s, info)
     say('flink: stopped %s in %.2f s%s', pid_list(info.procs), info.ms / 1000,
         info.killed and ' (some needed SIGKILL)' or '')
-  else
-    say('flink: not running')
-  end
-  return true, info
-end
-
--- Restart the Flink part with the settings of cfg (say, a spec's copy with
--- flink.jdbc_connector = false). Returns true, info | nil, msg.
-function M.restart(cfg, o)
-  local ok, err = M.stop(cfg, o)
-  if not ok then return nil, err end
-  return M.start(cfg, o)
-end
+  end,
+})
 
 -- --- TaskManagers (failure scenarios) ----------------------------------------
 
@@ -1523,9 +1467,7 @@ function M.status(cfg)
     add('rest', s.rest_url .. (ov and ' (answering)' or ' (NOT answering)'))
     add('gateway', s.gateway_url .. (gw and ' (answering)' or ' (NOT answering)'))
     if ov then add('version', ov['flink-version']) end
-    return { running = ov ~= nil and gw ~= nil, managed = false,
-             summary = ((ov and gw) and 'reachable' or 'NOT reachable') .. ' (not managed: flink.managed is false)',
-             fields = fields }
+    return service.external_status('flink', ov ~= nil and gw ~= nil, fields)
   end
   local found = M.find(s)
   local st = stack.read_state(cfg, 'flink') or {}
