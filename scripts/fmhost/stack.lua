@@ -107,8 +107,11 @@ end
 -- Write a file that holds a secret (a key, a password): readable and
 -- writable by its owner only (mode 0600) from the first byte on, through a
 -- temporary file that mktemp creates with that mode, renamed into place.
--- Returns true | nil, msg.
+-- A file that holds text already, private, is left as it is (a restart of
+-- a server rewrites its secrets unchanged). Returns true | nil, msg.
 function M.write_private_file(p, text)
+  local perm = require('lfs').attributes(p, 'permissions')
+  if perm and perm:sub(4) == '------' and M.read_file(p) == text then return true end
   local r, err = proc.run { 'mktemp', p .. '.XXXXXX', timeout_ms = 10000 }
   if not r or not r.ok then
     return nil, 'cannot write ' .. p .. ': ' .. tostring(err or r.stderr:gsub('%s+$', ''))

@@ -153,6 +153,11 @@ end
 --    second, which tests do not simulate. doublewrite off for the same
 --    reason (it guards against torn pages on power loss, not process kill).
 --  * UTC server time zone: TIMESTAMP values do not depend on the machine.
+--  * start-up and restart speed (the fault scenarios restart the server some
+--    hundred times a run): key_buffer_size 8M, as MyISAM is not used (the
+--    default 128 MB cache is zeroed at every start: a quarter of the
+--    server's start-up CPU); no buffer pool dump at shutdown nor load at
+--    start (a test server's pool is warmed by the test itself).
 --  * skip-name-resolve: no DNS on connect; users are @'127.0.0.1' (TCP)
 --    and @'localhost' (socket).
 --  * version: the string announced to clients (mysql.server_version; see
@@ -192,6 +197,9 @@ function M.my_cnf(s)
     'innodb_log_file_size = 256M',
     'innodb_flush_log_at_trx_commit = 2',
     'innodb_doublewrite = 0',
+    'key_buffer_size = 8M',
+    'innodb_buffer_pool_dump_at_shutdown = OFF',
+    'innodb_buffer_pool_load_at_startup = OFF',
   } do lines[#lines + 1] = l end
   local version = M.server_version(s)
   if version then lines[#lines + 1] = 'version = ' .. version end
@@ -291,6 +299,44 @@ function M.client(cfg, sql, o)
       { kind = 'mysql', code = r.code, stderr = r.stderr, stdout = r.stdout, retryable = false }
   end
   return r.stdout
+end
+
+-- mysql.root_user over the socket in this process, through fmhost.pool: a
+-- pool of one connection, for the statements of start-up and ensure (a
+-- `mariadb` client costs a process, ~0.1 s on a busy machine). The same
+-- logins as M.client's o.root: the password in root.cnf, and without one
+-- for a root that has none yet. Returns the pool | nil, msg, code (the
+-- client error number: 2002 and the like while the server is not up).
+local function root_pool(s, timeout_ms)
+  local o = { name = 'mariadb root', host = 'localhost', socket = s.socket, user = s.root_user,
+              password = root_password(s), size = 1, connect_timeout_ms = timeout_ms,
+              read_timeout_ms = timeout_ms, write_timeout_ms = timeout_ms }
+  local p, err = require('fmhost.pool').open(o)
+  if not p and o.password and tostring(err):find('error 1045', 1, true) then
+    o.password = nil -- an account from before root had a password: fixed at the next start or up
+    p, err = require('fmhost.pool').open(o)
+  end
+  if not p then return nil, tostring(err), math.tointeger(tonumber(tostring(err):match('%(error (%d+)'))) end
+  return p
+end
+
+-- Run the statements of list as root (see root_pool), the last one a
+-- query: its rows | nil, msg, code.
+local function root_run(s, list, timeout_ms)
+  local p, err, code = root_pool(s, timeout_ms or 10000)
+  if not p then return nil, err, code end
+  local rows, qerr
+  for i, sql in ipairs(list) do
+    if i < #list then
+      local n, eerr = p:exec(sql)
+      if not n then qerr = eerr; break end
+    else
+      rows, qerr = p:query(sql)
+    end
+  end
+  p:close()
+  if not rows then return nil, tostring(qerr) end
+  return rows
 end
 
 -- --- TLS files -------------------------------------------------------------------
@@ -574,24 +620,28 @@ local PASSWORDLESS = [[SELECT User, Host FROM mysql.global_priv
     AND User <> 'mariadb.sys'
   ORDER BY User, Host;]]
 
--- The {user, host} pairs of the running server's accounts that take no
--- password | nil, msg.
-function M.passwordless_accounts(cfg)
-  local out, err = M.client(cfg, PASSWORDLESS, { root = true, timeout_ms = 10000 })
-  if not out then return nil, err end
+-- The {user, host} pairs of PASSWORDLESS's rows.
+local function account_list(rows)
   local list = {}
-  for line in out:gmatch('[^\n]+') do
-    local u, h = line:match('^([^\t]*)\t(.*)$')
-    if u then list[#list + 1] = { user = u, host = h } end
-  end
+  for _, r in ipairs(rows) do list[#list + 1] = { user = r.User, host = r.Host } end
   return list
 end
 
+-- The {user, host} pairs of the running server's accounts that take no
+-- password | nil, msg.
+function M.passwordless_accounts(cfg)
+  local rows, err = root_run(M.settings(cfg), { PASSWORDLESS })
+  if not rows then return nil, err end
+  return account_list(rows)
+end
+
 -- On the running server: the fix-up of init-file, and every other account
--- that takes no password dropped. Returns the list of accounts changed
--- ("'root'@'127.0.0.1'", ...) | nil, msg.
-function M.secure_accounts(cfg, s, pw)
-  local bad, err = M.passwordless_accounts(cfg)
+-- that takes no password dropped. bad: the passwordless accounts when the
+-- caller has just asked (else they are asked for). Returns the list of
+-- accounts changed ("'root'@'127.0.0.1'", ...) | nil, msg.
+function M.secure_accounts(cfg, s, pw, bad)
+  local err
+  if not bad then bad, err = M.passwordless_accounts(cfg) end
   if not bad then return nil, err end
   if #bad == 0 then return {} end
   pw = pw or root_password(s)
@@ -639,6 +689,8 @@ local function init_datadir(s, say)
   return true
 end
 
+-- The statements that make mysql.database and the accounts of mysql.user
+-- (and, with mysql.tls, the TLS accounts), whatever the datadir holds.
 local function setup_sql(s)
   local u, p = sql_string(s.user), sql_string(s.password)
   local lines = { 'CREATE DATABASE IF NOT EXISTS ' .. sql_ident(s.database) .. ';' }
@@ -656,7 +708,20 @@ local function setup_sql(s)
       lines[#lines + 1] = 'GRANT ALL PRIVILEGES ON ' .. sql_ident(s.database) .. '.* TO ' .. who .. ';'
     end
   end
-  return table.concat(lines, '\n') .. '\n'
+  return lines
+end
+
+-- SELECT VERSION() as mysql.user over TCP (through fmhost.pool, in this
+-- process): the version string | nil, msg.
+local function tcp_version(s)
+  local p, err = require('fmhost.pool').open { host = s.host, port = s.port, user = s.user, password = s.password,
+                                               database = s.database, size = 1, connect_timeout_ms = 10000,
+                                               read_timeout_ms = 10000 }
+  if not p then return nil, err end
+  local v, qerr = p:scalar('SELECT VERSION()')
+  p:close()
+  if v == nil then return nil, qerr or 'no answer' end
+  return tostring(v)
 end
 
 -- Stop a server we are starting and could not finish: nothing half-started.
@@ -753,36 +818,45 @@ local function start_locked(cfg, s, o)
   stack.write_state(cfg, 'mariadb', { pid = p.pid, port = s.port, socket = s.socket, datadir = s.datadir,
     cnf = s.cnf, log = s.log, state = 'starting', started_at = os.time() })
 
-  -- ready: root can run SQL on the socket (mariadbd opens the socket and the
-  -- TCP port together, just before it reports "ready for connections"; the
-  -- TCP side is proven below by connecting as mysql.user). No TCP probe
-  -- here: each would leave an "Aborted connection" warning in the log.
+  -- ready: root can run SQL on the socket: the database, the users and the
+  -- listing of passwordless accounts, in this process (root_run). mariadbd
+  -- opens the socket and the TCP port together, just before it logs "ready
+  -- for connections": root logs in once the log says so (read every 10 ms),
+  -- and every 250 ms anyway once the socket exists (a killed server leaves
+  -- its socket file); a refused login (client error 2xxx) is tried again,
+  -- any other error fails the start. The TCP side is proven below by
+  -- connecting as mysql.user. No TCP probe here: each would leave an
+  -- "Aborted connection" warning in the log.
+  local setup, bad = setup_sql(s), nil
+  setup[#setup + 1] = PASSWORDLESS
+  local last_try, announced = nil, false
   local ready, rerr = service.wait_ready(cfg, 'mariadb', s, p, log_from, {
-    program = 'mariadbd', not_ready = 'did not accept connections', interval_ms = 50,
+    program = 'mariadbd', not_ready = 'did not accept connections', interval_ms = 10,
     ready = function()
       if not stack.exists(s.socket) then return nil end
-      return M.client(cfg, 'SELECT 1', { root = true, timeout_ms = 10000 }) ~= nil
+      announced = announced or service.log_since(s, log_from):find('ready for connections', 1, true) ~= nil
+      local now = proc.now_ms()
+      if not announced and last_try and now - last_try < 250 then return nil end
+      last_try = now
+      local rows, cerr, code = root_run(s, setup)
+      if rows then bad = account_list(rows); return true end
+      if not announced or (code and code >= 2000 and code < 3000) then return nil end
+      return nil, 'mariadb: creating database and user failed: ' .. cerr
     end })
   if not ready then return nil, rerr end
   local ms = proc.now_ms() - t0
-  local done, cerr = M.client(cfg, setup_sql(s), { root = true })
-  if not done then
-    abort_start(cfg, s, p)
-    return nil, 'mariadb: creating database and user failed: ' .. cerr
-  end
   -- init-file dropped the accounts mariadb-install-db makes; any other
   -- without a password goes too
-  local secured, serr = M.secure_accounts(cfg, s, pw)
+  local secured, serr = M.secure_accounts(cfg, s, pw, bad)
   if not secured then
     abort_start(cfg, s, p)
     return nil, 'mariadb: securing the accounts failed: ' .. serr
   end
-  local out, terr = M.client(cfg, 'SELECT VERSION();')
-  if not out then
+  local version, terr = tcp_version(s)
+  if not version then
     abort_start(cfg, s, p)
     return nil, string.format('mariadb: %s cannot connect over TCP to 127.0.0.1:%d: %s', s.user, s.port, terr)
   end
-  local version = out:match('[^\n]+')
   stack.write_state(cfg, 'mariadb', { pid = p.pid, port = s.port, socket = s.socket, datadir = s.datadir,
     cnf = s.cnf, log = s.log, state = 'running', started_at = os.time(), start_ms = ms, version = version })
   return true, { pid = p.pid, port = s.port, ms = ms, version = version, secured = secured }
