@@ -870,33 +870,21 @@ function M.urls(cfg)
   return s.rest_url, s.gateway_url
 end
 
-local function sql_quote(v)
-  return "'" .. tostring(v):gsub("'", "''") .. "'"
+-- The JDBC URL and the WITH options of a Flink table on a MariaDB table
+-- for cfg.mysql: pipeline authoring, in fmhost.pipeline.sql (jdbc_url,
+-- jdbc_options); these two remain for the specs and benches that call them here.
+local function mysql_of(cfg)
+  return { host = get(cfg, 'mysql.host', '127.0.0.1'), port = int(get(cfg, 'mysql.port', 13306)),
+           database = get(cfg, 'mysql.database', 'fmhost'), user = get(cfg, 'mysql.user', 'fmhost'),
+           password = get(cfg, 'mysql.password', 'fmhost') }
 end
 
--- The JDBC URL Flink's MySQL dialect accepts for cfg.mysql.* (the private
--- MariaDB by default): jdbc:mysql://host:port/database.
 function M.jdbc_url(cfg)
-  return string.format('jdbc:mysql://%s:%d/%s', get(cfg, 'mysql.host', '127.0.0.1'),
-                       int(get(cfg, 'mysql.port', 13306)), get(cfg, 'mysql.database', 'fmhost'))
+  return require('fmhost.pipeline.sql').jdbc_url(mysql_of(cfg))
 end
 
--- The WITH (...) options of a Flink SQL table on the MariaDB table `table`
--- through the JDBC connector, as SQL text; extra = {['sink.buffer-flush.max-rows'] = '100', ...}
--- is appended in key order.
 function M.jdbc_options(cfg, table_name, extra)
-  local opts = {
-    { 'connector', 'jdbc' }, { 'url', M.jdbc_url(cfg) }, { 'driver', 'com.mysql.cj.jdbc.Driver' },
-    { 'table-name', table_name }, { 'username', get(cfg, 'mysql.user', 'fmhost') },
-    { 'password', get(cfg, 'mysql.password', 'fmhost') },
-  }
-  local keys = {}
-  for k in pairs(extra or {}) do keys[#keys + 1] = k end
-  table.sort(keys)
-  for _, k in ipairs(keys) do opts[#opts + 1] = { k, extra[k] } end
-  local parts = {}
-  for _, kv in ipairs(opts) do parts[#parts + 1] = sql_quote(kv[1]) .. ' = ' .. sql_quote(kv[2]) end
-  return table.concat(parts, ', ')
+  return require('fmhost.pipeline.sql').jdbc_options(mysql_of(cfg), table_name, extra)
 end
 
 -- --- finding our JVMs ----------------------------------------------------------
