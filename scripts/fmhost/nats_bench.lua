@@ -17,9 +17,9 @@ local sql = require 'fmhost.pipeline.sql'
 
 function M.settings(cfg)
   return {
-    rows = math.tointeger(stack.get(cfg, 'bench.rows', 1000000)) or 1000000,
-    runs = math.tointeger(stack.get(cfg, 'bench.runs', 3)) or 3,
-    seed = math.tointeger(stack.get(cfg, 'bench.seed', 1)) or 1,
+    rows = math.tointeger(stack.get(cfg, 'bench.rows')),
+    runs = math.tointeger(stack.get(cfg, 'bench.runs')),
+    seed = math.tointeger(stack.get(cfg, 'bench.seed')),
   }
 end
 

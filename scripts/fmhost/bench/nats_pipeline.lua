@@ -74,7 +74,7 @@ function M.run(cfg, B)
     return t
   end
   local ft, bt, xt = {}, {}, {}
-  local xa = stack.get(cfg, 'bench.nats_xa', false)
+  local xa = stack.get(cfg, 'bench.nats_xa')
   xa = xa == true or xa == 'true'
   for i = 1, s.runs do
     bt[i] = direct_run()

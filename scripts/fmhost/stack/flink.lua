@@ -79,27 +79,27 @@ local GATEWAY_NAME = 'sql-gateway'
 function M.settings(cfg)
   local base = stack.service_dir(cfg, 'flink')
   local s = {
-    managed = bool(get(cfg, 'flink.managed', true), true),
-    version = tostring(get(cfg, 'flink.version', '1.20.3')),
-    jdbc_version = tostring(get(cfg, 'flink.jdbc_connector_version', '3.3.0-1.20')),
-    mysql_version = tostring(get(cfg, 'flink.mysql_driver_version', '8.4.0')),
-    connector = bool(get(cfg, 'flink.jdbc_connector', true), true),
-    nats_connector = bool(get(cfg, 'flink.nats_connector', true), true),
-    rest_port = int(get(cfg, 'flink.rest_port', 18081)),
-    rpc_port = int(get(cfg, 'flink.rpc_port', 16123)),
-    gateway_port = int(get(cfg, 'flink.gateway_port', 18083)),
-    slots = int(get(cfg, 'flink.slots', 4)),
-    jm_memory = tostring(get(cfg, 'flink.jm_memory', '1024m')),
-    tm_memory = tostring(get(cfg, 'flink.tm_memory', '1728m')),
-    gateway_heap = tostring(get(cfg, 'flink.gateway_heap', '768m')),
-    checkpoint_interval_ms = int(get(cfg, 'flink.checkpoint_interval_ms', 2000)),
-    restart_attempts = int(get(cfg, 'flink.restart_attempts', 2)),
-    restart_delay_ms = int(get(cfg, 'flink.restart_delay_ms', 2000)),
-    heartbeat_interval_ms = int(get(cfg, 'flink.heartbeat_interval_ms', 2000)),
-    heartbeat_timeout_ms = int(get(cfg, 'flink.heartbeat_timeout_ms', 10000)),
-    start_timeout_ms = int(get(cfg, 'flink.start_timeout_ms', 120000)),
-    stop_timeout_ms = int(get(cfg, 'flink.stop_timeout_ms', 30000)),
-    fetch_timeout_ms = int(get(cfg, 'flink.fetch_timeout_ms', 1200000)),
+    managed = bool(get(cfg, 'flink.managed'), true),
+    version = tostring(get(cfg, 'flink.version')),
+    jdbc_version = tostring(get(cfg, 'flink.jdbc_connector_version')),
+    mysql_version = tostring(get(cfg, 'flink.mysql_driver_version')),
+    connector = bool(get(cfg, 'flink.jdbc_connector'), true),
+    nats_connector = bool(get(cfg, 'flink.nats_connector'), true),
+    rest_port = int(get(cfg, 'flink.rest_port')),
+    rpc_port = int(get(cfg, 'flink.rpc_port')),
+    gateway_port = int(get(cfg, 'flink.gateway_port')),
+    slots = int(get(cfg, 'flink.slots')),
+    jm_memory = tostring(get(cfg, 'flink.jm_memory')),
+    tm_memory = tostring(get(cfg, 'flink.tm_memory')),
+    gateway_heap = tostring(get(cfg, 'flink.gateway_heap')),
+    checkpoint_interval_ms = int(get(cfg, 'flink.checkpoint_interval_ms')),
+    restart_attempts = int(get(cfg, 'flink.restart_attempts')),
+    restart_delay_ms = int(get(cfg, 'flink.restart_delay_ms')),
+    heartbeat_interval_ms = int(get(cfg, 'flink.heartbeat_interval_ms')),
+    heartbeat_timeout_ms = int(get(cfg, 'flink.heartbeat_timeout_ms')),
+    start_timeout_ms = int(get(cfg, 'flink.start_timeout_ms')),
+    stop_timeout_ms = int(get(cfg, 'flink.stop_timeout_ms')),
+    fetch_timeout_ms = int(get(cfg, 'flink.fetch_timeout_ms')),
     base = base,
     jars = base .. '/jars',
     conf = base .. '/conf',
@@ -112,8 +112,8 @@ function M.settings(cfg)
   s.lib = s.jars .. '/flink-' .. s.version .. '/lib'
   s.opt = s.jars .. '/flink-' .. s.version .. '/opt'
   s.conn = s.jars .. '/jdbc-' .. s.jdbc_version .. '_mysql-' .. s.mysql_version
-  s.rest_url = get(cfg, 'flink.rest_url', nil) or ('http://127.0.0.1:' .. s.rest_port)
-  s.gateway_url = get(cfg, 'flink.gateway_url', nil) or ('http://127.0.0.1:' .. s.gateway_port)
+  s.rest_url = get(cfg, 'flink.rest_url') or ('http://127.0.0.1:' .. s.rest_port)
+  s.gateway_url = get(cfg, 'flink.gateway_url') or ('http://127.0.0.1:' .. s.gateway_port)
   s.rest_url = s.rest_url:gsub('/+$', '')
   s.gateway_url = s.gateway_url:gsub('/+$', '')
   return s
@@ -121,16 +121,25 @@ end
 
 -- --- jars ----------------------------------------------------------------------
 
-local function list_jars(dir)
+-- The names in dir in byte order (like LC_ALL=C ls); {} when it is no folder.
+local function entries(dir)
   local lfs = require 'lfs'
   local out = {}
   if lfs.attributes(dir, 'mode') ~= 'directory' then return out end
   for e in lfs.dir(dir) do
-    if e:match('%.jar$') and lfs.attributes(dir .. '/' .. e, 'mode') == 'file' then
-      out[#out + 1] = e
-    end
+    if e ~= '.' and e ~= '..' then out[#out + 1] = e end
   end
-  table.sort(out) -- byte order, like LC_ALL=C ls
+  table.sort(out)
+  return out
+end
+
+-- The jar files in dir, in byte order.
+local function list_jars(dir)
+  local lfs = require 'lfs'
+  local out = {}
+  for _, e in ipairs(entries(dir)) do
+    if e:match('%.jar$') and lfs.attributes(dir .. '/' .. e, 'mode') == 'file' then out[#out + 1] = e end
+  end
   return out
 end
 
@@ -846,14 +855,7 @@ end
 -- --- HTTP probes ---------------------------------------------------------------
 
 -- GET a JSON document through fmhost.flink. Returns the table | nil, msg.
-local function http_get(base, path, timeout_ms)
-  local ok, c = pcall(require('fmhost.flink').client, { rest = base, gateway = base,
-                                                        timeout_ms = timeout_ms or 3000 })
-  if not ok then return nil, tostring(c) end
-  local t, err = c:rest('GET', path)
-  c:close()
-  return t, err
-end
+local http_get = service.http_get
 M._http_get = http_get
 
 -- A fmhost.flink client for this stack's cluster (or the configured
@@ -874,9 +876,9 @@ end
 -- for cfg.mysql: pipeline authoring, in fmhost.pipeline.sql (jdbc_url,
 -- jdbc_options); these two remain for the specs and benches that call them here.
 local function mysql_of(cfg)
-  return { host = get(cfg, 'mysql.host', '127.0.0.1'), port = int(get(cfg, 'mysql.port', 13306)),
-           database = get(cfg, 'mysql.database', 'fmhost'), user = get(cfg, 'mysql.user', 'fmhost'),
-           password = get(cfg, 'mysql.password', 'fmhost') }
+  return { host = get(cfg, 'mysql.host'), port = int(get(cfg, 'mysql.port')),
+           database = get(cfg, 'mysql.database'), user = get(cfg, 'mysql.user'),
+           password = get(cfg, 'mysql.password') }
 end
 
 function M.jdbc_url(cfg)
@@ -950,8 +952,7 @@ end
 
 -- The resident memory of pid in kB (VmRSS), or nil.
 function M.rss_kb(pid)
-  local text = stack.read_file('/proc/' .. pid .. '/status')
-  return text and math.tointeger(tonumber(text:match('VmRSS:%s*(%d+)')))
+  return require('fmhost.files').status_kb(pid, 'VmRSS')
 end
 
 -- --- up ------------------------------------------------------------------------
@@ -1014,16 +1015,6 @@ local function holds_no_file(dir)
   return true
 end
 
-local function entries(dir)
-  local lfs = require 'lfs'
-  local out = {}
-  if lfs.attributes(dir, 'mode') ~= 'directory' then return out end
-  for e in lfs.dir(dir) do
-    if e ~= '.' and e ~= '..' then out[#out + 1] = e end
-  end
-  table.sort(out)
-  return out
-end
 
 local LIVE_JOB = { CREATED = true, INITIALIZING = true, RUNNING = true, RESTARTING = true, FAILING = true,
                    CANCELLING = true, SUSPENDED = true, RECONCILING = true }

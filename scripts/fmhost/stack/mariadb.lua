@@ -45,18 +45,18 @@ local function silent() end
 function M.settings(cfg)
   local base = stack.service_dir(cfg, 'mariadb')
   local s = {
-    managed = get(cfg, 'mysql.managed', true),
-    host = get(cfg, 'mysql.host', '127.0.0.1'),
-    port = math.tointeger(get(cfg, 'mysql.port', 13306)),
-    user = get(cfg, 'mysql.user', 'fmhost'),
-    password = get(cfg, 'mysql.password', 'fmhost'),
-    database = get(cfg, 'mysql.database', 'fmhost'),
-    root_user = get(cfg, 'mysql.root_user', 'root'),
-    collation = get(cfg, 'mysql.collation', 'utf8mb4_nopad_bin'),
-    tls = get(cfg, 'mysql.tls', true),
-    server_version = get(cfg, 'mysql.server_version', 'auto'),
-    start_timeout_ms = get(cfg, 'mysql.start_timeout_ms', 60000),
-    stop_timeout_ms = get(cfg, 'mysql.stop_timeout_ms', 60000),
+    managed = get(cfg, 'mysql.managed'),
+    host = get(cfg, 'mysql.host'),
+    port = math.tointeger(get(cfg, 'mysql.port')),
+    user = get(cfg, 'mysql.user'),
+    password = get(cfg, 'mysql.password'),
+    database = get(cfg, 'mysql.database'),
+    root_user = get(cfg, 'mysql.root_user'),
+    collation = get(cfg, 'mysql.collation'),
+    tls = get(cfg, 'mysql.tls'),
+    server_version = get(cfg, 'mysql.server_version'),
+    start_timeout_ms = get(cfg, 'mysql.start_timeout_ms'),
+    stop_timeout_ms = get(cfg, 'mysql.stop_timeout_ms'),
     base = base,
     datadir = base .. '/data',
     cnf = base .. '/my.cnf',
@@ -325,16 +325,12 @@ end
 local function root_run(s, list, timeout_ms)
   local p, err, code = root_pool(s, timeout_ms or 10000)
   if not p then return nil, err, code end
-  local rows, qerr
-  for i, sql in ipairs(list) do
-    if i < #list then
-      local n, eerr = p:exec(sql)
-      if not n then qerr = eerr; break end
-    else
-      rows, qerr = p:query(sql)
-    end
+  local root <close> = p
+  for i = 1, #list - 1 do
+    local n, eerr = root:exec(list[i])
+    if not n then return nil, tostring(eerr) end
   end
-  p:close()
+  local rows, qerr = root:query(list[#list])
   if not rows then return nil, tostring(qerr) end
   return rows
 end
@@ -718,8 +714,8 @@ local function tcp_version(s)
                                                database = s.database, size = 1, connect_timeout_ms = 10000,
                                                read_timeout_ms = 10000 }
   if not p then return nil, err end
-  local v, qerr = p:scalar('SELECT VERSION()')
-  p:close()
+  local db <close> = p
+  local v, qerr = db:scalar('SELECT VERSION()')
   if v == nil then return nil, qerr or 'no answer' end
   return tostring(v)
 end

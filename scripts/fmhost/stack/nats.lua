@@ -29,14 +29,14 @@ local bool, int = service.bool, service.int
 function M.settings(cfg)
   local base = stack.service_dir(cfg, 'nats')
   local s = {
-    managed = bool(get(cfg, 'nats.managed', true), true),
-    host = tostring(get(cfg, 'nats.host', '127.0.0.1')),
-    port = int(get(cfg, 'nats.port', 14222)),
-    monitor_port = int(get(cfg, 'nats.monitor_port', 0)),
-    start_timeout_ms = int(get(cfg, 'nats.start_timeout_ms', 30000)),
-    stop_timeout_ms = int(get(cfg, 'nats.stop_timeout_ms', 30000)),
-    max_memory_mb = int(get(cfg, 'nats.max_memory_store_mb', 256)),
-    max_file_mb = int(get(cfg, 'nats.max_file_store_mb', 8192)),
+    managed = bool(get(cfg, 'nats.managed'), true),
+    host = tostring(get(cfg, 'nats.host')),
+    port = int(get(cfg, 'nats.port')),
+    monitor_port = int(get(cfg, 'nats.monitor_port')),
+    start_timeout_ms = int(get(cfg, 'nats.start_timeout_ms')),
+    stop_timeout_ms = int(get(cfg, 'nats.stop_timeout_ms')),
+    max_memory_mb = int(get(cfg, 'nats.max_memory_store_mb')),
+    max_file_mb = int(get(cfg, 'nats.max_file_store_mb')),
     base = base,
     conf = base .. '/nats.conf',
     store = base .. '/store',
@@ -44,7 +44,7 @@ function M.settings(cfg)
     pidfile = base .. '/nats-server.pid',
   }
   if not s.monitor_port or s.monitor_port == 0 then s.monitor_port = s.port + 1 end
-  s.url = get(cfg, 'nats.url', nil) or string.format('nats://%s:%d', s.host, s.port)
+  s.url = get(cfg, 'nats.url') or string.format('nats://%s:%d', s.host, s.port)
   -- where an external server is checked: the first server of nats.url
   local first = s.url:match('^%s*([^,]+)')
   local h, pt = (first or ''):gsub('^%a+://', ''):gsub('^[^@]*@', ''):match('^%[?([^%]]-)%]?:(%d+)%s*$')
@@ -118,12 +118,7 @@ end
 -- GET a JSON document of the monitoring endpoint (through fmhost.flink's
 -- HTTP client). Returns the table | nil, msg.
 local function monitor(s, path, timeout_ms)
-  local ok, c = pcall(require('fmhost.flink').client, { rest = s.monitor_url, gateway = s.monitor_url,
-                                                        timeout_ms = timeout_ms or 3000 })
-  if not ok then return nil, tostring(c) end
-  local t, err = c:rest('GET', path)
-  c:close()
-  return t, err
+  return service.http_get(s.monitor_url, path, timeout_ms)
 end
 M.monitor = function(cfg, path, timeout_ms) return monitor(M.settings(cfg), path, timeout_ms) end
 

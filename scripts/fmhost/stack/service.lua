@@ -160,6 +160,18 @@ function M.stop_process_locked(def, cfg, s, o)
   return true, { was_running = true, pid = pid, ms = proc.now_ms() - t0, killed = killed }
 end
 
+-- --- HTTP probes -------------------------------------------------------------------
+
+-- GET the JSON document at base .. path (a Flink REST endpoint, NATS's
+-- monitoring port) through fmhost.flink's HTTP client. Returns the table |
+-- nil, msg.
+function M.http_get(base, path, timeout_ms)
+  local ok, c = pcall(require('fmhost.flink').client, { rest = base, gateway = base, timeout_ms = timeout_ms or 3000 })
+  if not ok then return nil, tostring(c) end
+  local client <close> = c
+  return client:rest('GET', path)
+end
+
 -- --- the lifecycle -----------------------------------------------------------------
 
 -- Fill svc (the service module) with start, up, ensure, stop, down,
