@@ -55,11 +55,7 @@ function M.time_client(cfg, args, opts)
 end
 
 function M.peak_rss_mb()
-  local f = io.open('/proc/self/status')
-  if not f then return nil end
-  local s = f:read('a')
-  f:close()
-  local kb = tonumber(s:match('VmHWM:%s*(%d+)'))
+  local kb = require('fmhost.files').status_kb('self', 'VmHWM')
   return kb and kb / 1024
 end
 

@@ -70,8 +70,20 @@ function M.configure(t)
   return old
 end
 
+-- The run's configuration and seed (`fmhost --seed N`), as the spec runner
+-- hands them over with check.use{cfg=, seed=}; the REPL's and the specs'
+-- globals cfg (without check.use) and _FMHOST_SEED (set there, it wins) are
+-- their entry points.
+local run = {}
+
+-- check.use{cfg=, seed=}: the configuration (check.runs, check.store_dir,
+-- check.shrink_budget, stack.dir) and the --seed of this run.
+function M.use(t)
+  run = { cfg = t and t.cfg, seed = t and t.seed }
+end
+
 local function cfg_get(...)
-  local c = rawget(_G, 'cfg')
+  local c = run.cfg or rawget(_G, 'cfg')
   for _, k in ipairs { ... } do
     if type(c) ~= 'table' then return nil end
     c = c[k]
@@ -126,7 +138,8 @@ end
 -- FMHOST_SEED, else a fresh one. Returns the seed and where it came from.
 function M.resolve_seed(seed)
   if seed ~= nil then return parse_seed(seed, 'seed='), 'argument' end
-  local g = rawget(_G, '_FMHOST_SEED')
+  local g = rawget(_G, '_FMHOST_SEED') -- set by a spec or at the REPL: it wins over the run's
+  if g == nil then g = run.seed end
   if g ~= nil then return parse_seed(g, '--seed'), '--seed' end
   local e = os.getenv('FMHOST_SEED')
   if e and e ~= '' then return parse_seed(e, 'FMHOST_SEED'), 'FMHOST_SEED' end

@@ -49,22 +49,10 @@ end
 function M.files(paths)
   local lfs = require 'lfs'
   local out = {}
-  local function walk(dir)
-    local names = {}
-    for e in lfs.dir(dir) do
-      if e ~= '.' and e ~= '..' then names[#names + 1] = e end
-    end
-    table.sort(names)
-    for _, e in ipairs(names) do
-      local p = dir .. '/' .. e
-      local mode = lfs.attributes(p, 'mode')
-      if mode == 'directory' then walk(p)
-      elseif e:match('%.pipeline%.lua$') then out[#out + 1] = p end
-    end
-  end
   for _, p in ipairs(paths) do
     local mode = lfs.attributes(p, 'mode')
-    if mode == 'directory' then walk((p:gsub('/+$', '')))
+    if mode == 'directory' then
+      for _, f in ipairs(require('fmhost.files').find((p:gsub('/+$', '')), '%.pipeline%.lua$')) do out[#out + 1] = f end
     elseif mode == 'file' then out[#out + 1] = p
     else return nil, 'no such file or folder: ' .. p end
   end

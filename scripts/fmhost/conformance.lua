@@ -59,81 +59,32 @@ local stack = require 'fmhost.stack'
 local pool = require 'fmhost.pool'
 local gen = require 'fmhost.gen'
 local validate = require 'fmhost.validate'
+local P = require 'fmhost.pipeline'
+local sql = require 'fmhost.pipeline.sql'
 
 local M = {}
 
-M.ROWS = 3000
-M.WAIT_MS = 180000 -- a job's whole run: generous, only a hang reaches it
-
--- The session every pipeline runs in: streaming like a user's continuous
--- job, UTC like the TaskManager's JVM and the stack's MariaDB, the INSERT
--- returning once submitted, and a failing job failing at once (the runner
+-- The pipeline runner's: rows a case writes, a job's whole run, and the
+-- session every pipeline runs in (streaming like a user's continuous job,
+-- UTC like the TaskManager's JVM and the stack's MariaDB, the INSERT
+-- returning once submitted, and a failing job failing at once: the runner
 -- reads the cause, restarts would only repeat it).
-M.SESSION = {
-  ['execution.runtime-mode'] = 'streaming',
-  ['table.local-time-zone'] = 'UTC',
-  ['table.dml-sync'] = 'false',
-  ['parallelism.default'] = '1',
-  ['restart-strategy.type'] = 'none',
-}
+M.ROWS = P.ROWS
+M.WAIT_MS = P.WAIT_S * 1000
+M.SESSION = P.SESSION
 
 -- column keys that belong to the runner, not to fmhost.gen
 local RUNNER_KEYS = { flink = true, sink = true, select = true, compare = true }
 
 local function now() return require('fmhost.proc').now_ms() / 1000 end
 
-local function q(name) return '`' .. name:gsub('`', '``') .. '`' end
-
-local function sql_quote(v) return "'" .. tostring(v):gsub("'", "''") .. "'" end
+local q, sql_quote = sql.ident, sql.quote
 
 -- --- the type mapping ------------------------------------------------------
 
--- The Flink types a user declares for a MariaDB column type, following the
--- JDBC connector's documented mapping: the source field's type (what
--- Flink's json format reads the generator's JSON value into), the sink
--- column's type and the SELECT expression (`%s` = the source field).
--- Returns source, sink, select | nil, msg.
-function M.flink_types(sql_type)
-  local t = sql_type:upper():gsub('%s+', ' ')
-  local uns = t:find(' UNSIGNED', 1, true) ~= nil
-  local base = t:match('^(%a+)')
-  local p, s = t:match('^DECIMAL%((%d+),%s*(%d+)%)')
-  local fsp = t:match('^%a+%((%d)%)') or '0'
-  local ints = {
-    TINYINT = uns and 'SMALLINT' or 'TINYINT', SMALLINT = uns and 'INT' or 'SMALLINT',
-    MEDIUMINT = 'INT', INT = uns and 'BIGINT' or 'INT', INTEGER = uns and 'BIGINT' or 'INT',
-    BIGINT = uns and 'DECIMAL(20,0)' or 'BIGINT',
-  }
-  if ints[base] then return ints[base], ints[base], '%s' end
-  if base == 'DECIMAL' or base == 'NUMERIC' then
-    p, s = tonumber(p or 10), tonumber(s or 0)
-    if p > 38 then
-      return nil, ('%s has no Flink type: Flink DECIMAL stops at precision 38; give the column flink = '
-        .. "'STRING' (exact) or a DECIMAL(38,s) (values that do not fit are lost)"):format(sql_type)
-    end
-    local d = ('DECIMAL(%d,%d)'):format(p, s)
-    return d, d, '%s'
-  end
-  if base == 'FLOAT' then return 'FLOAT', 'FLOAT', '%s' end
-  if base == 'DOUBLE' or base == 'REAL' then return 'DOUBLE', 'DOUBLE', '%s' end
-  if base == 'BOOLEAN' or base == 'BOOL' then return 'BOOLEAN', 'BOOLEAN', '%s' end
-  if base == 'CHAR' or base == 'VARCHAR' or base:match('TEXT$') or base == 'ENUM' or base == 'SET'
-      or base == 'JSON' then
-    return 'STRING', 'STRING', '%s'
-  end
-  if base == 'BINARY' or base == 'VARBINARY' or base:match('BLOB$') then return 'BYTES', 'BYTES', '%s' end
-  if base == 'DATE' then return 'DATE', 'DATE', '%s' end
-  if base == 'TIME' then return 'TIME(' .. fsp .. ')', 'TIME(' .. fsp .. ')', '%s' end
-  if base == 'DATETIME' then return 'TIMESTAMP(' .. fsp .. ')', 'TIMESTAMP(' .. fsp .. ')', '%s' end
-  if base == 'TIMESTAMP' then
-    -- fmhost.gen writes a TIMESTAMP as UTC text ending in Z, which Flink's json
-    -- format reads into TIMESTAMP_LTZ; the MySQL dialect takes no
-    -- TIMESTAMP_LTZ, so the user casts to TIMESTAMP (in the session zone)
-    local ts = 'TIMESTAMP(' .. fsp .. ')'
-    return 'TIMESTAMP_LTZ(' .. fsp .. ')', ts, 'CAST(%s AS ' .. ts .. ')'
-  end
-  return nil, 'no Flink type known for MariaDB type ' .. sql_type .. ': give the column flink = and sink ='
-end
+-- The Flink types a user declares for a MariaDB column type: see
+-- fmhost.pipeline.sql.flink_types.
+M.flink_types = sql.flink_types
 
 -- --- planning ----------------------------------------------------------------
 
@@ -240,7 +191,7 @@ end
 
 -- The real cause of a Java stack trace, one line: fmhost.pipeline's cause
 -- (fmhost.flink.summarize, the one implementation).
-function M.cause(trace) return require('fmhost.pipeline').cause(trace) end
+function M.cause(trace) return P.cause(trace) end
 
 -- Column facts from the generator: NULLs and edge cases drawn, per column.
 -- A Lua loop over the rows: fine for the few thousand rows of a conformance
@@ -340,7 +291,6 @@ function Runner:run_batch(cases)
     sink = { table = tname, from = tname, options = first.jdbc },
     expect = { generator = tname, key = 'id', job = first.expect_job },
   }
-  local P = require 'fmhost.pipeline'
   local pr = P.run(desc, { cfg = cfg, pool = db, client = self.client, wait_s = M.WAIT_MS / 1000 })
   facts.pipeline = pr
   facts.mariadb_ddl = g:create_table_sql(tname)

@@ -70,6 +70,22 @@ local function bounds(pts, ymin0)
   return x0, x1, ymin0 or 0, y1
 end
 
+-- The start of a chart of height h: <svg class="chart" data-chart=KIND> and its title.
+local function open_chart(out, kind, label, h)
+  out[#out + 1] = ('<svg class="chart" data-chart="%s" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">')
+    :format(esc(kind), W, h, W, h, esc(label))
+  out[#out + 1] = ('<title>%s</title>'):format(esc(label))
+end
+
+-- The end of a chart (with "no data" across it when empty): the SVG text.
+local function close_chart(out, empty)
+  if empty then
+    out[#out + 1] = ('<text class="empty" x="%d" y="%d" text-anchor="middle">no data</text>'):format(W // 2, H // 2)
+  end
+  out[#out + 1] = '</svg>'
+  return table.concat(out, '\n')
+end
+
 local function axes(out, x0, x1, y0, y1, xunit, yfmt)
   local pw, ph = W - ML - MR, H - MT - MB
   out[#out + 1] = ('<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>'):format(ML, MT + ph, ML + pw, MT + ph)
@@ -95,9 +111,7 @@ function M.line_chart(kind, label, pts, opts)
   local pw, ph = W - ML - MR, H - MT - MB
   local function X(t) return ML + (t - x0) / (x1 - x0) * pw end
   local function Y(v) return MT + ph - (v - y0) / (y1 - y0) * ph end
-  out[#out + 1] = ('<svg class="chart" data-chart="%s" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">')
-    :format(esc(kind), W, H, W, H, esc(label))
-  out[#out + 1] = ('<title>%s</title>'):format(esc(label))
+  open_chart(out, kind, label, H)
   axes(out, x0, x1, y0, y1, ' s', opts.yfmt or si)
   local coords = {}
   for _, p in ipairs(pts) do coords[#coords + 1] = ('%.1f,%.1f'):format(X(p[1]), Y(p[2])) end
@@ -114,11 +128,7 @@ function M.line_chart(kind, label, pts, opts)
       .. '<text x="%.1f" y="%d">%s</text><title>%s at %s s</title></g>')
       :format(esc(num(m[1])), esc(m[2]), x, MT, x, MT + ph, x + 3, MT + 10, esc(m[2]), esc(m[2]), esc(num(m[1])))
   end
-  if #pts == 0 then
-    out[#out + 1] = ('<text class="empty" x="%d" y="%d" text-anchor="middle">no data</text>'):format(W // 2, H // 2)
-  end
-  out[#out + 1] = '</svg>'
-  return table.concat(out, '\n')
+  return close_chart(out, #pts == 0)
 end
 
 -- Vertical bars at times: pts = {{t, v}}.
@@ -130,9 +140,7 @@ function M.bar_chart(kind, label, pts, opts)
   local bw = math.max(2, math.min(24, pw / math.max(#pts, 1) * 0.6))
   local function X(t) return ML + bw / 2 + (t - x0) / (x1 - x0) * (pw - bw) end
   local function Y(v) return MT + ph - (v - y0) / (y1 - y0) * ph end
-  out[#out + 1] = ('<svg class="chart" data-chart="%s" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">')
-    :format(esc(kind), W, H, W, H, esc(label))
-  out[#out + 1] = ('<title>%s</title>'):format(esc(label))
+  open_chart(out, kind, label, H)
   axes(out, x0, x1, y0, y1, ' s', si)
   for _, p in ipairs(pts) do
     local y = Y(p[2])
@@ -140,11 +148,7 @@ function M.bar_chart(kind, label, pts, opts)
       :format(X(p[1]) - bw / 2, y, bw, MT + ph - y, esc(num(p[1])), esc(num(p[2])), esc(num(p[1])), esc(num(p[2])),
         esc(opts.unit or ''))
   end
-  if #pts == 0 then
-    out[#out + 1] = ('<text class="empty" x="%d" y="%d" text-anchor="middle">no data</text>'):format(W // 2, H // 2)
-  end
-  out[#out + 1] = '</svg>'
-  return table.concat(out, '\n')
+  return close_chart(out, #pts == 0)
 end
 
 -- Horizontal bars, one per {label, value}.
@@ -155,9 +159,7 @@ function M.hbar_chart(kind, label, rows, unit)
   if vmax <= 0 then vmax = 1 end
   local rh, lw = 22, 70
   local h = MT + #rows * rh + 8
-  out[#out + 1] = ('<svg class="chart" data-chart="%s" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">')
-    :format(esc(kind), W, h, W, h, esc(label))
-  out[#out + 1] = ('<title>%s</title>'):format(esc(label))
+  open_chart(out, kind, label, h)
   for i, r in ipairs(rows) do
     local y = MT + (i - 1) * rh
     local w = (W - lw - 140) * r[2] / vmax
@@ -167,8 +169,7 @@ function M.hbar_chart(kind, label, rows, unit)
     out[#out + 1] = ('<text class="value" x="%.1f" y="%d">%s %s</text>'):format(lw + math.max(w, 1) + 6, y + 15,
       esc(num(r[2])), esc(unit or ''))
   end
-  out[#out + 1] = '</svg>'
-  return table.concat(out, '\n')
+  return close_chart(out, false)
 end
 
 local CSS = [[
@@ -347,13 +348,7 @@ local function mkdir_p(dir)
   return true
 end
 
-local function write_file(path, text)
-  local f, err = io.open(path, 'wb')
-  if not f then return nil, err end
-  f:write(text)
-  f:close()
-  return true
-end
+local write_file = require('fmhost.files').write
 
 -- Write dir/index.html and dir/index.json; returns both paths.
 function M.write(run, dir)

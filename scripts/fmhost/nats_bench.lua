@@ -13,13 +13,13 @@ M.SUBJECTS = { 'fmhbench.1', 'fmhbench.2', 'fmhbench.3', 'fmhbench.4' }
 M.COLUMNS = 'id BIGINT, i INT, d DECIMAL(22,9), f DOUBLE, s STRING, ts TIMESTAMP(6), b BOOLEAN'
 M.WAIT_MS = 1800000
 
-local function sql_quote(v) return "'" .. tostring(v):gsub("'", "''") .. "'" end
+local sql = require 'fmhost.pipeline.sql'
 
 function M.settings(cfg)
   return {
-    rows = math.tointeger(stack.get(cfg, 'bench.rows', 1000000)) or 1000000,
-    runs = math.tointeger(stack.get(cfg, 'bench.runs', 3)) or 3,
-    seed = math.tointeger(stack.get(cfg, 'bench.seed', 1)) or 1,
+    rows = math.tointeger(stack.get(cfg, 'bench.rows')),
+    runs = math.tointeger(stack.get(cfg, 'bench.runs')),
+    seed = math.tointeger(stack.get(cfg, 'bench.seed')),
   }
 end
 
@@ -39,9 +39,9 @@ end
 
 -- The connector's WITH options over the bench stream (bounded at its last message).
 function M.nats_with(cfg, subjects)
-  return table.concat({ "'connector' = 'nats-jetstream'", "'servers' = " .. sql_quote(stack.nats.url(cfg)),
-    "'stream' = " .. sql_quote(M.STREAM), "'subjects' = " .. sql_quote(table.concat(subjects or M.SUBJECTS, ';')),
-    "'format' = 'json'", "'scan.bounded.mode' = 'latest'", "'scan.batch-size' = '5000'" }, ', ')
+  return sql.with { { 'connector', 'nats-jetstream' }, { 'servers', stack.nats.url(cfg) }, { 'stream', M.STREAM },
+    { 'subjects', table.concat(subjects or M.SUBJECTS, ';') }, { 'format', 'json' },
+    { 'scan.bounded.mode', 'latest' }, { 'scan.batch-size', '5000' } }
 end
 
 -- Run statements (the last one an INSERT) in a fresh session at parallelism p;

@@ -39,6 +39,8 @@ local gen = require 'fmhost.gen'
 local validate = require 'fmhost.validate'
 local proc = require 'fmhost.proc'
 local PN = require 'fmhost.pipeline_nats'
+local sql = require 'fmhost.pipeline.sql'
+local pace = require 'fmhost.pipeline.pace'
 
 local M = {}
 
@@ -63,8 +65,7 @@ M.FAULT_SESSION = {
 }
 
 local function now() return proc.now_ms() / 1000 end
-local function q(name) return '`' .. tostring(name):gsub('`', '``') .. '`' end
-local function sql_quote(v) return "'" .. tostring(v):gsub("'", "''") .. "'" end
+local q, sql_quote = sql.ident, sql.quote
 
 -- --- the description's keys ---------------------------------------------------
 
@@ -392,10 +393,9 @@ end
 -- The Flink column list for a generator's columns (the documented JDBC
 -- mapping; TIMESTAMP is read as TIMESTAMP_LTZ from fmhost's JSON lines).
 local function flink_columns(g)
-  local C = require 'fmhost.conformance'
   local parts = {}
   for _, c in ipairs(g:schema().columns) do
-    local t = C.flink_types(c.sql_type)
+    local t = sql.flink_types(c.sql_type)
     parts[#parts + 1] = q(c.name) .. ' ' .. (t or 'STRING')
   end
   return table.concat(parts, ', ')
@@ -599,12 +599,7 @@ end
 -- The WITH options of the source as Flink reads it.
 local function source_options(cfg, s, url)
   if s.deliver == 'jetstream' then return PN.options(cfg, s) end
-  if s.deliver == 'table' then
-    local m = cfg.mysql
-    return table.concat({ "'connector' = 'jdbc'", "'url' = " .. sql_quote(url),
-      "'driver' = 'com.mysql.cj.jdbc.Driver'", "'table-name' = " .. sql_quote(s.table),
-      "'username' = " .. sql_quote(m.user), "'password' = " .. sql_quote(m.password) }, ', ')
-  end
+  if s.deliver == 'table' then return sql.jdbc_options(cfg.mysql, s.table, nil, url) end
   local o = { "'connector' = 'filesystem'", "'path' = " .. sql_quote('file://' .. s.dir) }
   if s.format == 'csv' then
     o[#o + 1] = "'format' = 'csv'"
@@ -626,32 +621,6 @@ local function source_options(cfg, s, url)
   end
   if s.rate then o[#o + 1] = "'source.monitor-interval' = '1 s'" end
   return table.concat(o, ', ')
-end
-
-local function jdbc_url(cfg, port, params)
-  local m = cfg.mysql
-  local url = ('jdbc:mysql://%s:%d/%s'):format(m.host, port or m.port, m.database)
-  if params and next(params) then
-    local keys, parts = {}, {}
-    for k in pairs(params) do keys[#keys + 1] = k end
-    table.sort(keys)
-    for _, k in ipairs(keys) do parts[#parts + 1] = k .. '=' .. tostring(params[k]) end
-    url = url .. '?' .. table.concat(parts, '&')
-  end
-  return url
-end
-
-local function sink_jdbc(cfg, url, tname, extra)
-  local m = cfg.mysql
-  local opts = { { 'connector', 'jdbc' }, { 'url', url }, { 'driver', 'com.mysql.cj.jdbc.Driver' },
-                 { 'table-name', tname }, { 'username', m.user }, { 'password', m.password } }
-  local keys = {}
-  for k in pairs(extra or {}) do keys[#keys + 1] = k end
-  table.sort(keys)
-  for _, k in ipairs(keys) do opts[#opts + 1] = { k, extra[k] } end
-  local parts = {}
-  for _, kv in ipairs(opts) do parts[#parts + 1] = sql_quote(kv[1]) .. ' = ' .. sql_quote(kv[2]) end
-  return table.concat(parts, ', ')
 end
 
 -- --- the run ---------------------------------------------------------------------
@@ -793,30 +762,11 @@ function Run:pace(s, first)
   if not first and t < p.next_t then return end
   if s.rate == 'max' then
     -- as fast as the source takes it: every row now, in files of load.chunk_rows
-    while #p.ranges > 0 do
-      local want, take = s.load_chunk or 20000, {}
-      while want > 0 and #p.ranges > 0 do
-        local r = p.ranges[1]
-        local n = math.min(want, r[2])
-        take[#take + 1] = { r[1], n }
-        r[1], r[2] = r[1] + n, r[2] - n
-        if r[2] == 0 then table.remove(p.ranges, 1) end
-        want = want - n
-      end
-      write_part(s, take)
-    end
+    while #p.ranges > 0 do write_part(s, pace.take(p.ranges, s.load_chunk or 20000)) end
     p.done = true
     return
   end
-  local want, take = math.max(1, math.floor(s.rate)), {}
-  while want > 0 and #p.ranges > 0 do
-    local r = p.ranges[1]
-    local n = math.min(want, r[2])
-    take[#take + 1] = { r[1], n }
-    r[1], r[2] = r[1] + n, r[2] - n
-    if r[2] == 0 then table.remove(p.ranges, 1) end
-    want = want - n
-  end
+  local take = pace.take(p.ranges, math.max(1, math.floor(s.rate)))
   if #take > 0 then write_part(s, take) end
   p.next_t = t + 1
   if #p.ranges == 0 then p.done = true end
@@ -877,7 +827,7 @@ end
 
 function Run:set_vars()
   local v = self.vars
-  local url = jdbc_url(self.cfg, nil, nil)
+  local url = sql.jdbc_url(self.cfg.mysql)
   v['sink.table'] = self.sink
   v['sink.user'] = self.cfg.mysql.user
   v['sink.password'] = self.cfg.mysql.password
@@ -903,8 +853,8 @@ function Run:set_sink_vars(desc)
   local sk = desc.sink or {}
   local port
   if self.proxy then port = self.proxy:port() end
-  self.vars['sink.url'] = jdbc_url(self.cfg, port, sk.url_params)
-  self.vars['sink.jdbc'] = sink_jdbc(self.cfg, self.vars['sink.url'], self.sink, sk.options)
+  self.vars['sink.url'] = sql.jdbc_url(self.cfg.mysql, port, sk.url_params)
+  self.vars['sink.jdbc'] = sql.jdbc_options(self.cfg.mysql, self.sink, sk.options, self.vars['sink.url'])
   self.vars['sink.options'] = self.vars['sink.jdbc']
 end
 

@@ -35,11 +35,7 @@ local function now() return proc.now_ms() / 1000 end
 local function q(name) return '`' .. tostring(name):gsub('`', '``') .. '`' end
 
 local function rss_mb(pid)
-  local f = io.open('/proc/' .. tostring(pid) .. '/status')
-  if not f then return nil end
-  local s = f:read('a')
-  f:close()
-  local kb = tonumber(s:match('VmRSS:%s*(%d+)'))
+  local kb = require('fmhost.files').status_kb(pid, 'VmRSS')
   return kb and kb / 1024
 end
 M.rss_mb = rss_mb

@@ -20,6 +20,9 @@
 -- Ownership: the stream carries the description M.OWNER_MARK; an existing
 -- stream without it is never deleted nor written (the run fails naming it);
 -- the run deletes the streams it created when it ends.
+local sql = require 'fmhost.pipeline.sql'
+local pace = require 'fmhost.pipeline.pace'
+
 local M = {}
 
 M.OWNER_MARK = 'created by fmhost.pipeline'
@@ -27,7 +30,6 @@ M.KEYS = { 'stream', 'subjects', 'spread', 'bounded' }
 M.DUPLICATE_WINDOW_MS = 600000
 M.PUBLISH_TIMEOUT_MS = 2000
 
-local function sql_quote(v) return "'" .. tostring(v):gsub("'", "''") .. "'" end
 local function fail(where, msg) error({ pipeline_error = where .. ': ' .. msg }, 0) end
 
 -- Shape checks of a jetstream source (d: the description's table).
@@ -99,9 +101,7 @@ function M.options(cfg, s)
     o[#o + 1] = { 'json.fail-on-missing-field', 'true' }
   end
   o[#o + 1] = { 'scan.bounded.mode', s.bounded and 'latest' or 'unbounded' }
-  local parts = {}
-  for _, kv in ipairs(o) do parts[#parts + 1] = sql_quote(kv[1]) .. ' = ' .. sql_quote(kv[2]) end
-  return table.concat(parts, ', ')
+  return sql.with(o)
 end
 
 function M.vars(run, s, v)
@@ -194,18 +194,7 @@ function M.pace(run, s, first)
   if not p or p.done then return end
   local t = require('fmhost.proc').now_ms() / 1000
   if not first and t < p.next_t then return end
-  if not p.take then
-    local want, take = math.max(1, math.floor(s.rate)), {}
-    while want > 0 and #p.ranges > 0 do
-      local r = p.ranges[1]
-      local n = math.min(want, r[2])
-      take[#take + 1] = { r[1], n }
-      r[1], r[2] = r[1] + n, r[2] - n
-      if r[2] == 0 then table.remove(p.ranges, 1) end
-      want = want - n
-    end
-    p.take = take
-  end
+  if not p.take then p.take = pace.take(p.ranges, math.max(1, math.floor(s.rate))) end
   local ok, err = M.publish(run, s, p.take)
   if ok then
     p.take = nil

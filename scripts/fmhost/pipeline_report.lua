@@ -80,10 +80,8 @@ function M.write(r, dir)
   local path = dir .. '/' .. t.name:gsub('[^%w_.-]', '_') .. '.json'
   local okj, text = pcall(require('cjson').encode, t)
   if not okj then return nil, tostring(text) end
-  local f, ferr = io.open(path, 'wb')
-  if not f then return nil, ferr end
-  f:write(text)
-  f:close()
+  local wok, werr = require('fmhost.files').write(path, text)
+  if not wok then return nil, werr end
   return path
 end
 

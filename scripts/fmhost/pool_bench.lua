@@ -11,12 +11,12 @@ local M = {}
 
 function M.settings(cfg)
   return {
-    rows = math.tointeger(stack.get(cfg, 'bench.rows', 1000000)),
-    runs = math.tointeger(stack.get(cfg, 'bench.runs', 3)),
-    threads = math.tointeger(stack.get(cfg, 'bench.threads', 2)),
-    rss_rows = math.tointeger(stack.get(cfg, 'bench.rss_rows', 4000000)),
-    acquire_ops = math.tointeger(stack.get(cfg, 'bench.acquire_ops', 20000)),
-    seed = math.tointeger(stack.get(cfg, 'bench.seed', 1)),
+    rows = math.tointeger(stack.get(cfg, 'bench.rows')),
+    runs = math.tointeger(stack.get(cfg, 'bench.runs')),
+    threads = math.tointeger(stack.get(cfg, 'bench.threads')),
+    rss_rows = math.tointeger(stack.get(cfg, 'bench.rss_rows')),
+    acquire_ops = math.tointeger(stack.get(cfg, 'bench.acquire_ops')),
+    seed = math.tointeger(stack.get(cfg, 'bench.seed')),
   }
 end
 

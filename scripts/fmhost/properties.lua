@@ -7,15 +7,11 @@
 --
 --   fmhost properties [--junit FILE] [--seed FILE] [--specs DIR]   prints the table
 --   require('fmhost.properties').coverage{seed=, specs=, junit=} -> list
+local files = require 'fmhost.files'
+
 local M = {}
 
-local function read(path)
-  local f = io.open(path, 'rb')
-  if not f then return nil end
-  local s = f:read('a')
-  f:close()
-  return s
-end
+local read = files.read
 
 -- {{n=, title=, text=}, ...} by number, from the seed's markdown.
 function M.parse_seed(text)
@@ -62,20 +58,7 @@ local function literal(line)
 end
 
 local function spec_files(dir)
-  local lfs = require 'lfs'
-  local out = {}
-  local function walk(d)
-    if not lfs.attributes(d, 'mode') then return end
-    for e in lfs.dir(d) do
-      if e ~= '.' and e ~= '..' then
-        local p = d .. '/' .. e
-        local mode = lfs.attributes(p, 'mode')
-        if mode == 'directory' then walk(p)
-        elseif e:match('_spec%.lua$') then out[#out + 1] = p end
-      end
-    end
-  end
-  walk(dir)
+  local out = files.find(dir, '_spec%.lua$')
   table.sort(out)
   return out
 end

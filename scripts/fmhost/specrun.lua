@@ -199,7 +199,7 @@ function M.run(words, cfg)
       return 2
     end
   end
-  if o.seed then _G._FMHOST_SEED = o.seed end
+  require('fmhost.check').use { cfg = cfg, seed = o.seed }
 
   -- a spec file that does not parse: one line each, and nothing runs
   local broken = 0

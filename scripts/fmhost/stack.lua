@@ -1,5 +1,7 @@
--- The local stack: fmhost's private servers (MariaDB now; Flink and NATS
--- sit beside it as scripts/fmhost/stack/<name>.lua with the same shape).
+-- The local stack: fmhost's private servers, MariaDB, NATS and Flink, each
+-- a module scripts/fmhost/stack/<name>.lua of the same shape, their common
+-- plumbing (pid, ports, spawn, readiness, up/down/ensure) written once in
+-- scripts/fmhost/stack/service.lua.
 --
 --   fmhost stack up|down|status|restart [SERVICE...]
 --   fmhost stack VERB SERVICE [ARGS...]   a verb a service adds (say, fetch)
@@ -18,6 +20,7 @@
 -- files; so `status` and `down` work from any later fmhost process, and a
 -- lock file there serialises concurrent up/down of one service.
 local proc = require 'fmhost.proc'
+local files = require 'fmhost.files'
 
 local M = {}
 
@@ -29,14 +32,40 @@ M.EXIT_OK, M.EXIT_FAIL, M.EXIT_USAGE, M.EXIT_NOT_RUNNING = 0, 1, 2, 3
 
 -- --- configuration -------------------------------------------------------
 
--- cfg value at a dotted path, or default when cfg lacks it (cfg may be {}
--- before the config module lands; defaults mirror config/default.yaml).
-function M.get(cfg, path, default)
-  local v = cfg
+local function at(t, path)
   for part in path:gmatch('[^.]+') do
-    if type(v) ~= 'table' then return default end
-    v = v[part]
+    if type(t) ~= 'table' then return nil end
+    t = t[part]
   end
+  return t
+end
+
+local defaults -- config/default.yaml as fmhost.config loads it (false: it could not)
+
+-- The value config/default.yaml (through config/schema.yaml) gives the
+-- dotted path, or nil: none for a key whose empty value stands for one
+-- computed from other keys (schema's when_empty, like mysql.socket), which
+-- the caller computes from the cfg it was given.
+function M.default(path)
+  if defaults == nil then
+    local ok, c = pcall(function()
+      local config = require 'fmhost.config'
+      return { values = assert(config.load { environ = {} }), schema = config.schema() }
+    end)
+    defaults = ok and c or false
+  end
+  if not defaults then return nil end
+  local spec = defaults.schema[path]
+  if spec and spec.when_empty then return nil end
+  return at(defaults.values, path)
+end
+
+-- cfg value at a dotted path. Where cfg lacks it (a library caller's own
+-- table, or {}), the value of config/default.yaml, so that no default is
+-- written twice; default only where that one is empty or missing too.
+function M.get(cfg, path, default)
+  local v = at(cfg, path)
+  if v == nil or v == '' then v = M.default(path) end
   if v == nil or v == '' then return default end
   return v
 end
@@ -53,7 +82,7 @@ function M.abspath(p)
 end
 
 function M.dir(cfg)
-  return M.abspath(M.get(cfg, 'stack.dir', '.fmhost'))
+  return M.abspath(M.get(cfg, 'stack.dir'))
 end
 
 function M.service_dir(cfg, name)
@@ -82,31 +111,19 @@ function M.mkdir_p(p)
   return true
 end
 
-function M.read_file(p)
-  local f = io.open(p, 'rb')
-  if not f then return nil end
-  local s = f:read('a')
-  f:close()
-  return s
-end
-
--- Write through a temporary file and rename, so readers never see half.
-function M.write_file(p, text)
-  local tmp = p .. '.tmp'
-  local f, err = io.open(tmp, 'wb')
-  if not f then return nil, 'cannot write ' .. p .. ': ' .. tostring(err) end
-  f:write(text)
-  f:close()
-  local ok, rerr = os.rename(tmp, p)
-  if not ok then return nil, 'cannot write ' .. p .. ': ' .. tostring(rerr) end
-  return true
-end
+-- A file's text | nil; write through a temporary file and a rename, so
+-- readers never see half: see fmhost.files.
+M.read_file = files.read
+M.write_file = files.write
 
 -- Write a file that holds a secret (a key, a password): readable and
 -- writable by its owner only (mode 0600) from the first byte on, through a
 -- temporary file that mktemp creates with that mode, renamed into place.
--- Returns true | nil, msg.
+-- A file that holds text already, private, is left as it is (a restart of
+-- a server rewrites its secrets unchanged). Returns true | nil, msg.
 function M.write_private_file(p, text)
+  local perm = require('lfs').attributes(p, 'permissions')
+  if perm and perm:sub(4) == '------' and M.read_file(p) == text then return true end
   local r, err = proc.run { 'mktemp', p .. '.XXXXXX', timeout_ms = 10000 }
   if not r or not r.ok then
     return nil, 'cannot write ' .. p .. ': ' .. tostring(err or r.stderr:gsub('%s+$', ''))
@@ -205,12 +222,10 @@ function M.pid_matches(pid, marks)
 end
 
 -- Run fn(...) holding lock (from proc.lock) and release it however fn
--- ends; an error in fn is raised again once the lock is free.
+-- ends (an error in fn goes on once the lock is free).
 function M.run_locked(lock, fn, ...)
-  local res = table.pack(pcall(fn, ...))
-  lock:unlock()
-  if not res[1] then error(res[2], 0) end
-  return table.unpack(res, 2, res.n)
+  local held <close> = lock
+  return fn(...)
 end
 
 -- Hold the service's lock while fn runs (up and down of one service from
@@ -305,6 +320,9 @@ function M.service(name)
       return nil, 'unknown service ' .. name
     end
     error(mod, 0)
+  end
+  if type(mod) ~= 'table' or type(mod.up) ~= 'function' then -- fmhost.stack.service: the plumbing, no service
+    return nil, 'unknown service ' .. name
   end
   loaded[name] = mod
   return mod

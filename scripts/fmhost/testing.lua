@@ -177,10 +177,10 @@ function M.isolated_mariadb_cfg(dir, o)
   return c
 end
 
--- The pids of the running mariadbd processes started with c's my.cnf.
-function M.mariadb_servers(c)
-  local mark = '--defaults-file=' .. stack.mariadb.settings(c).cnf
-  local r = assert(proc.run { 'pgrep', '-x', 'mariadbd', timeout_ms = 10000 })
+-- The pids of the running processes called program whose command line
+-- holds the word mark.
+function M.servers(program, mark)
+  local r = assert(proc.run { 'pgrep', '-x', program, timeout_ms = 10000 })
   local found = {}
   for line in r.stdout:gmatch('%d+') do
     local pid = math.tointeger(tonumber(line))
@@ -189,6 +189,16 @@ function M.mariadb_servers(c)
     end
   end
   return found
+end
+
+-- The pids of the running mariadbd processes started with c's my.cnf.
+function M.mariadb_servers(c)
+  return M.servers('mariadbd', '--defaults-file=' .. stack.mariadb.settings(c).cnf)
+end
+
+-- The pids of the running nats-server processes started with c's nats.conf.
+function M.nats_servers(c)
+  return M.servers('nats-server', '--config=' .. stack.nats.settings(c).conf)
 end
 
 -- Stop an isolated MariaDB, kill whatever of it outlived that, and remove

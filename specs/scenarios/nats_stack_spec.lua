@@ -9,19 +9,7 @@ local nats = require 'fmhost.nats'
 local gen = require 'fmhost.gen'
 local T = require 'fmhost.testing'
 
--- The pids of running nats-server processes started with c's nats.conf.
-local function servers_of(c)
-  local mark = '--config=' .. stack.nats.settings(c).conf
-  local r = assert(proc.run { 'pgrep', '-x', 'nats-server', timeout_ms = 10000 })
-  local found = {}
-  for line in r.stdout:gmatch('%d+') do
-    local pid = math.tointeger(tonumber(line))
-    for _, a in ipairs(proc.cmdline(pid) or {}) do
-      if a == mark then found[#found + 1] = pid end
-    end
-  end
-  return found
-end
+local servers_of = T.nats_servers
 
 -- Two different free ports: each listener stays open until both are picked.
 local function two_ports()

@@ -17,7 +17,7 @@ function M.run(cfg, B)
   local dir = PB.tmpdir()
   local sql = dir .. '/rows.sql'
   assert(src:write_sql(sql, TABLE, 0, s.rows, 1000))
-  local batch_bytes = math.tointeger(require('fmhost.stack').get(cfg, 'bench.batch_bytes', 1048576))
+  local batch_bytes = math.tointeger(require('fmhost.stack').get(cfg, 'bench.batch_bytes'))
   local f_med, b_med, ft, bt = PB.alternate(B, s.runs, function()
     PB.fresh_table(p, TABLE, src)
     local t = PB.time(function()

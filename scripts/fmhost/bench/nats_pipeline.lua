@@ -9,6 +9,7 @@
 -- every row. ratio = pipeline rate / direct insert rate (the direct insert
 -- is the ceiling: what MariaDB takes on this machine).
 local NB = require 'fmhost.nats_bench'
+local sql = require 'fmhost.pipeline.sql'
 local stack = require 'fmhost.stack'
 local pool = require 'fmhost.pool'
 
@@ -38,8 +39,8 @@ function M.run(cfg, B)
     local secs = NB.run_job(client, {
       'CREATE TEMPORARY TABLE src (' .. NB.COLUMNS .. ') WITH (' .. NB.nats_with(cfg) .. ')',
       'CREATE TEMPORARY TABLE snk (' .. NB.COLUMNS .. ', PRIMARY KEY (id) NOT ENFORCED) WITH ('
-        .. fl.jdbc_options(cfg, TABLE, { ['sink.buffer-flush.max-rows'] = '2000',
-                                         ['sink.buffer-flush.interval'] = '1 s' }) .. ')',
+        .. sql.jdbc_options(cfg.mysql, TABLE, { ['sink.buffer-flush.max-rows'] = '2000',
+                                                ['sink.buffer-flush.interval'] = '1 s' }) .. ')',
       'INSERT INTO snk SELECT * FROM src' }, 2, { ['execution.checkpointing.interval'] = '5 s' })
     check()
     return secs
@@ -53,7 +54,7 @@ function M.run(cfg, B)
       entry_class = 'fmhost.flink.jetstream.job.JetStreamToJdbcJob', parallelism = 2, timeout_ms = NB.WAIT_MS,
       args = { '--servers', stack.nats.url(cfg), '--stream', NB.STREAM, '--subjects', table.concat(NB.SUBJECTS, ';'),
                '--bounded', 'latest', '--table', TABLE, '--columns', 'id,i,d,f,s,ts,b',
-               '--jdbc-url', fl.jdbc_url(cfg), '--user', m.user, '--password', m.password,
+               '--jdbc-url', sql.jdbc_url(cfg.mysql), '--user', m.user, '--password', m.password,
                '--checkpoint-ms', '2000', '--job-name', 'fmhost bench nats_pipeline xa' } }))
     local state = job:wait('FINISHED', NB.WAIT_MS)
     client:rest('DELETE', '/jars/' .. jarid)
@@ -73,7 +74,7 @@ function M.run(cfg, B)
     return t
   end
   local ft, bt, xt = {}, {}, {}
-  local xa = stack.get(cfg, 'bench.nats_xa', false)
+  local xa = stack.get(cfg, 'bench.nats_xa')
   xa = xa == true or xa == 'true'
   for i = 1, s.runs do
     bt[i] = direct_run()

@@ -41,10 +41,10 @@ local function check_count(c, want)
 end
 
 function M.run(cfg, B)
-  local n = math.tointeger(stack.get(cfg, 'bench.nats_msgs', 200000)) or 200000
-  local n_sync = math.min(n, math.tointeger(stack.get(cfg, 'bench.nats_sync_msgs', 20000)) or 20000)
-  local runs = math.tointeger(stack.get(cfg, 'bench.runs', 3)) or 3
-  local seed = math.tointeger(stack.get(cfg, 'bench.seed', 1)) or 1
+  local n = math.tointeger(stack.get(cfg, 'bench.nats_msgs'))
+  local n_sync = math.min(n, math.tointeger(stack.get(cfg, 'bench.nats_sync_msgs')))
+  local runs = math.tointeger(stack.get(cfg, 'bench.runs'))
+  local seed = math.tointeger(stack.get(cfg, 'bench.seed'))
   local g = generator(seed)
   local c <close> = assert(nats.connect(cfg.nats))
   local opts = { generator = g, subjects = SUBJECTS, rows = n, timeout_ms = 600000 }
@@ -77,7 +77,7 @@ function M.run(cfg, B)
     rows = n,
     fmhost = { rows_per_s = rate, wall_s = f_med, peak_rss_mb = B.peak_rss_mb(), bytes_per_msg = bytes / n,
                mb_per_s = bytes / f_med / 1e6, duplicate_rows_per_s = n / d_med,
-               max_pending = math.tointeger(stack.get(cfg, 'nats.max_pending', 4096)),
+               max_pending = math.tointeger(stack.get(cfg, 'nats.max_pending')),
                goal_rows_per_s = M.GOAL, goal_met = rate >= M.GOAL },
     baseline = { what = 'the same messages one by one, synchronous publish waiting for each ack',
                  rows_per_s = n_sync / b_med, wall_s = b_med, rows = n_sync },

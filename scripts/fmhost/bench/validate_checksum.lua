@@ -123,10 +123,10 @@ function M.child_checksum(a, b, rows, threads)
 end
 
 function M.run(cfg, B)
-  local rows = 4 * (math.tointeger(stack.get(cfg, 'bench.rows', 1000000)) or 1000000)
-  local runs = math.max(3, math.tointeger(stack.get(cfg, 'bench.runs', 3)) or 3)
-  local threads = math.tointeger(stack.get(cfg, 'bench.threads', 2)) or 2
-  local big = math.tointeger(stack.get(cfg, 'bench.checksum_big_rows', 5 * rows)) or 5 * rows
+  local rows = 4 * (math.tointeger(stack.get(cfg, 'bench.rows')))
+  local runs = math.max(3, math.tointeger(stack.get(cfg, 'bench.runs')))
+  local threads = math.tointeger(stack.get(cfg, 'bench.threads'))
+  local big = math.tointeger(stack.get(cfg, 'bench.checksum_big_rows')) * rows
   local g = assert(gen.load('seven', { seed = SEED }))
   local p = assert(pool.open(cfg.mysql or {}, { size = 2 * threads + 1, read_timeout_ms = 600000 }))
   ensure_pair(p, g, rows)

@@ -357,17 +357,24 @@ local function draw_length(rng, size, min, max)
   return rng:int(min, math.min(top, max))
 end
 
+-- A generator of a drawn number (min..max, growing with size) of values
+-- of elem, built by make(vals, n) and shrunk as T.array shrinks (fewer,
+-- then simpler elements).
+local function sequence(elem, min, max, make, kind)
+  return new(function(rng, size)
+    local len = draw_length(rng, size, min, max)
+    local trees = {}
+    for i = 1, len do trees[i] = elem.generate(rng, size) end
+    return T.array(trees, min, make)
+  end, kind)
+end
+
 -- g.array(gen, {min=0, max=min+30}) or g.array(gen, min, max)
 function G.array(gen, o, b)
   check_gen(gen, 'check.gen.array')
   local min, max = length_opts(o, type(o) == 'number' and o or nil, b, 'check.gen.array')
   local function make(vals, n) return table.move(vals, 1, n, 1, {}) end
-  return new(function(rng, size)
-    local len = draw_length(rng, size, min, max)
-    local trees = {}
-    for i = 1, len do trees[i] = gen.generate(rng, size) end
-    return T.array(trees, min, make)
-  end, 'array')
+  return sequence(gen, min, max, make, 'array')
 end
 
 -- Strings -------------------------------------------------------------------
@@ -448,12 +455,7 @@ function G.string(o)
   elseif o.utf8 then char = UTF8_CHAR
   else char = G.elements(ASCII) end
   local function make(vals, n) return table.concat(vals, '', 1, n) end
-  return new(function(rng, size)
-    local len = draw_length(rng, size, min, max)
-    local trees = {}
-    for i = 1, len do trees[i] = char.generate(rng, size) end
-    return T.array(trees, min, make)
-  end, 'string')
+  return sequence(char, min, max, make, 'string')
 end
 
 return G

@@ -29,10 +29,12 @@
 -- flink.rest_url and flink.gateway_url answer.
 local proc = require 'fmhost.proc'
 local stack = require 'fmhost.stack'
+local service = require 'fmhost.stack.service'
 
 local M = { name = 'flink' }
 
 local get = stack.get
+local bool, int = service.bool, service.int
 local function silent() end
 
 -- Java 17 module flags: the env.java.opts.all list of Flink 1.20's binary
@@ -72,41 +74,32 @@ local GATEWAY_NAME = 'sql-gateway'
 
 -- --- settings ------------------------------------------------------------------
 
-local function bool(v, default)
-  if v == nil then return default end
-  if v == 'false' or v == 0 then return false end
-  if v == 'true' or v == 1 then return true end
-  return v and true or false
-end
-
-local function int(v) return math.tointeger(tonumber(v)) end
-
 -- Every path and setting the service uses, from cfg with the defaults of
 -- config/default.yaml.
 function M.settings(cfg)
   local base = stack.service_dir(cfg, 'flink')
   local s = {
-    managed = bool(get(cfg, 'flink.managed', true), true),
-    version = tostring(get(cfg, 'flink.version', '1.20.3')),
-    jdbc_version = tostring(get(cfg, 'flink.jdbc_connector_version', '3.3.0-1.20')),
-    mysql_version = tostring(get(cfg, 'flink.mysql_driver_version', '8.4.0')),
-    connector = bool(get(cfg, 'flink.jdbc_connector', true), true),
-    nats_connector = bool(get(cfg, 'flink.nats_connector', true), true),
-    rest_port = int(get(cfg, 'flink.rest_port', 18081)),
-    rpc_port = int(get(cfg, 'flink.rpc_port', 16123)),
-    gateway_port = int(get(cfg, 'flink.gateway_port', 18083)),
-    slots = int(get(cfg, 'flink.slots', 4)),
-    jm_memory = tostring(get(cfg, 'flink.jm_memory', '1024m')),
-    tm_memory = tostring(get(cfg, 'flink.tm_memory', '1728m')),
-    gateway_heap = tostring(get(cfg, 'flink.gateway_heap', '768m')),
-    checkpoint_interval_ms = int(get(cfg, 'flink.checkpoint_interval_ms', 2000)),
-    restart_attempts = int(get(cfg, 'flink.restart_attempts', 2)),
-    restart_delay_ms = int(get(cfg, 'flink.restart_delay_ms', 2000)),
-    heartbeat_interval_ms = int(get(cfg, 'flink.heartbeat_interval_ms', 2000)),
-    heartbeat_timeout_ms = int(get(cfg, 'flink.heartbeat_timeout_ms', 10000)),
-    start_timeout_ms = int(get(cfg, 'flink.start_timeout_ms', 120000)),
-    stop_timeout_ms = int(get(cfg, 'flink.stop_timeout_ms', 30000)),
-    fetch_timeout_ms = int(get(cfg, 'flink.fetch_timeout_ms', 1200000)),
+    managed = bool(get(cfg, 'flink.managed'), true),
+    version = tostring(get(cfg, 'flink.version')),
+    jdbc_version = tostring(get(cfg, 'flink.jdbc_connector_version')),
+    mysql_version = tostring(get(cfg, 'flink.mysql_driver_version')),
+    connector = bool(get(cfg, 'flink.jdbc_connector'), true),
+    nats_connector = bool(get(cfg, 'flink.nats_connector'), true),
+    rest_port = int(get(cfg, 'flink.rest_port')),
+    rpc_port = int(get(cfg, 'flink.rpc_port')),
+    gateway_port = int(get(cfg, 'flink.gateway_port')),
+    slots = int(get(cfg, 'flink.slots')),
+    jm_memory = tostring(get(cfg, 'flink.jm_memory')),
+    tm_memory = tostring(get(cfg, 'flink.tm_memory')),
+    gateway_heap = tostring(get(cfg, 'flink.gateway_heap')),
+    checkpoint_interval_ms = int(get(cfg, 'flink.checkpoint_interval_ms')),
+    restart_attempts = int(get(cfg, 'flink.restart_attempts')),
+    restart_delay_ms = int(get(cfg, 'flink.restart_delay_ms')),
+    heartbeat_interval_ms = int(get(cfg, 'flink.heartbeat_interval_ms')),
+    heartbeat_timeout_ms = int(get(cfg, 'flink.heartbeat_timeout_ms')),
+    start_timeout_ms = int(get(cfg, 'flink.start_timeout_ms')),
+    stop_timeout_ms = int(get(cfg, 'flink.stop_timeout_ms')),
+    fetch_timeout_ms = int(get(cfg, 'flink.fetch_timeout_ms')),
     base = base,
     jars = base .. '/jars',
     conf = base .. '/conf',
@@ -119,8 +112,8 @@ function M.settings(cfg)
   s.lib = s.jars .. '/flink-' .. s.version .. '/lib'
   s.opt = s.jars .. '/flink-' .. s.version .. '/opt'
   s.conn = s.jars .. '/jdbc-' .. s.jdbc_version .. '_mysql-' .. s.mysql_version
-  s.rest_url = get(cfg, 'flink.rest_url', nil) or ('http://127.0.0.1:' .. s.rest_port)
-  s.gateway_url = get(cfg, 'flink.gateway_url', nil) or ('http://127.0.0.1:' .. s.gateway_port)
+  s.rest_url = get(cfg, 'flink.rest_url') or ('http://127.0.0.1:' .. s.rest_port)
+  s.gateway_url = get(cfg, 'flink.gateway_url') or ('http://127.0.0.1:' .. s.gateway_port)
   s.rest_url = s.rest_url:gsub('/+$', '')
   s.gateway_url = s.gateway_url:gsub('/+$', '')
   return s
@@ -128,16 +121,25 @@ end
 
 -- --- jars ----------------------------------------------------------------------
 
-local function list_jars(dir)
+-- The names in dir in byte order (like LC_ALL=C ls); {} when it is no folder.
+local function entries(dir)
   local lfs = require 'lfs'
   local out = {}
   if lfs.attributes(dir, 'mode') ~= 'directory' then return out end
   for e in lfs.dir(dir) do
-    if e:match('%.jar$') and lfs.attributes(dir .. '/' .. e, 'mode') == 'file' then
-      out[#out + 1] = e
-    end
+    if e ~= '.' and e ~= '..' then out[#out + 1] = e end
   end
-  table.sort(out) -- byte order, like LC_ALL=C ls
+  table.sort(out)
+  return out
+end
+
+-- The jar files in dir, in byte order.
+local function list_jars(dir)
+  local lfs = require 'lfs'
+  local out = {}
+  for _, e in ipairs(entries(dir)) do
+    if e:match('%.jar$') and lfs.attributes(dir .. '/' .. e, 'mode') == 'file' then out[#out + 1] = e end
+  end
   return out
 end
 
@@ -853,14 +855,7 @@ end
 -- --- HTTP probes ---------------------------------------------------------------
 
 -- GET a JSON document through fmhost.flink. Returns the table | nil, msg.
-local function http_get(base, path, timeout_ms)
-  local ok, c = pcall(require('fmhost.flink').client, { rest = base, gateway = base,
-                                                        timeout_ms = timeout_ms or 3000 })
-  if not ok then return nil, tostring(c) end
-  local t, err = c:rest('GET', path)
-  c:close()
-  return t, err
-end
+local http_get = service.http_get
 M._http_get = http_get
 
 -- A fmhost.flink client for this stack's cluster (or the configured
@@ -877,33 +872,21 @@ function M.urls(cfg)
   return s.rest_url, s.gateway_url
 end
 
-local function sql_quote(v)
-  return "'" .. tostring(v):gsub("'", "''") .. "'"
+-- The JDBC URL and the WITH options of a Flink table on a MariaDB table
+-- for cfg.mysql: pipeline authoring, in fmhost.pipeline.sql (jdbc_url,
+-- jdbc_options); these two remain for the specs and benches that call them here.
+local function mysql_of(cfg)
+  return { host = get(cfg, 'mysql.host'), port = int(get(cfg, 'mysql.port')),
+           database = get(cfg, 'mysql.database'), user = get(cfg, 'mysql.user'),
+           password = get(cfg, 'mysql.password') }
 end
 
--- The JDBC URL Flink's MySQL dialect accepts for cfg.mysql.* (the private
--- MariaDB by default): jdbc:mysql://host:port/database.
 function M.jdbc_url(cfg)
-  return string.format('jdbc:mysql://%s:%d/%s', get(cfg, 'mysql.host', '127.0.0.1'),
-                       int(get(cfg, 'mysql.port', 13306)), get(cfg, 'mysql.database', 'fmhost'))
+  return require('fmhost.pipeline.sql').jdbc_url(mysql_of(cfg))
 end
 
--- The WITH (...) options of a Flink SQL table on the MariaDB table `table`
--- through the JDBC connector, as SQL text; extra = {['sink.buffer-flush.max-rows'] = '100', ...}
--- is appended in key order.
 function M.jdbc_options(cfg, table_name, extra)
-  local opts = {
-    { 'connector', 'jdbc' }, { 'url', M.jdbc_url(cfg) }, { 'driver', 'com.mysql.cj.jdbc.Driver' },
-    { 'table-name', table_name }, { 'username', get(cfg, 'mysql.user', 'fmhost') },
-    { 'password', get(cfg, 'mysql.password', 'fmhost') },
-  }
-  local keys = {}
-  for k in pairs(extra or {}) do keys[#keys + 1] = k end
-  table.sort(keys)
-  for _, k in ipairs(keys) do opts[#opts + 1] = { k, extra[k] } end
-  local parts = {}
-  for _, kv in ipairs(opts) do parts[#parts + 1] = sql_quote(kv[1]) .. ' = ' .. sql_quote(kv[2]) end
-  return table.concat(parts, ', ')
+  return require('fmhost.pipeline.sql').jdbc_options(mysql_of(cfg), table_name, extra)
 end
 
 -- --- finding our JVMs ----------------------------------------------------------
@@ -969,8 +952,7 @@ end
 
 -- The resident memory of pid in kB (VmRSS), or nil.
 function M.rss_kb(pid)
-  local text = stack.read_file('/proc/' .. pid .. '/status')
-  return text and math.tointeger(tonumber(text:match('VmRSS:%s*(%d+)')))
+  return require('fmhost.files').status_kb(pid, 'VmRSS')
 end
 
 -- --- up ------------------------------------------------------------------------
@@ -1033,16 +1015,6 @@ local function holds_no_file(dir)
   return true
 end
 
-local function entries(dir)
-  local lfs = require 'lfs'
-  local out = {}
-  if lfs.attributes(dir, 'mode') ~= 'directory' then return out end
-  for e in lfs.dir(dir) do
-    if e ~= '.' and e ~= '..' then out[#out + 1] = e end
-  end
-  table.sort(out)
-  return out
-end
 
 local LIVE_JOB = { CREATED = true, INITIALIZING = true, RUNNING = true, RESTARTING = true, FAILING = true,
                    CANCELLING = true, SUSPENDED = true, RECONCILING = true }
@@ -1193,17 +1165,11 @@ local function abort_start(cfg, procs)
 end
 
 local function check_ports(s)
-  for _, pp in ipairs { { 'flink.rest_port', s.rest_port }, { 'flink.rpc_port', s.rpc_port },
-                        { 'flink.gateway_port', s.gateway_port } } do
-    local free, ferr = proc.port_free(pp[2], '127.0.0.1')
-    if free == nil then return nil, string.format('flink: port %d (%s): %s', pp[2], pp[1], ferr) end
-    if not free then
-      local who = stack.port_user(pp[2])
-      return nil, string.format('flink: port %d (%s) is already in use%s; nothing was started. '
-        .. 'Stop that process or set %s to a free port', pp[2], pp[1], who and (' by ' .. who) or '', pp[1])
-    end
-  end
-  return true
+  return service.check_ports('flink', {
+    { key = 'flink.rest_port', port = s.rest_port, label = true },
+    { key = 'flink.rpc_port', port = s.rpc_port, label = true },
+    { key = 'flink.gateway_port', port = s.gateway_port, label = true },
+  }, { advice = 'nothing was started. Stop that process or ' })
 end
 
 -- What must hold before anything is stopped or started: the jars (fetched
@@ -1356,60 +1322,12 @@ local function start_locked(cfg, s, o)
   return start_cluster(cfg, s, o, jv)
 end
 
--- Start the cluster unless it runs. o.say: progress; o.restart_on_change:
--- restart a running cluster whose settings differ from cfg (ensure does).
--- Returns true, info | nil, msg. info: {already=, ms= (start-up time),
--- procs = {{pid, name, role, log, out}...}, warning=, external=}.
-function M.start(cfg, o)
-  o = o or {}
-  local s = M.settings(cfg)
-  if not s.managed then
-    local ov = http_get(s.rest_url, '/overview', 3000)
-    local gw = http_get(s.gateway_url, '/v1/info', 3000)
-    if ov and gw then return true, { already = true, external = true, overview = ov } end
-    return nil, string.format('flink: %s (flink.managed is false, so fmhost starts no cluster)',
-      not ov and ('no JobManager answers at ' .. s.rest_url) or ('no SQL Gateway answers at ' .. s.gateway_url))
-  end
-  return stack.with_lock(cfg, 'flink', s.start_timeout_ms + s.fetch_timeout_ms + 60000, start_locked, cfg, s, o)
-end
-
 -- "jobmanager 123, taskmanager 124, ..." for progress lines.
 local function pid_list(procs)
   local out = {}
   for _, p in ipairs(procs or {}) do out[#out + 1] = string.format('%s %d', p.name, p.pid) end
   return table.concat(out, ', ')
 end
-
-function M.up(cfg, o)
-  o = o or {}
-  local say = o.say or silent
-  local ok, info = M.start(cfg, o)
-  if not ok then return nil, info end
-  local s = M.settings(cfg)
-  if info.external then
-    say('flink: not managed here (flink.managed is false); a cluster answers at %s, gateway %s',
-        s.rest_url, s.gateway_url)
-  elseif info.already then
-    say('flink: already running (%s)', pid_list(info.procs))
-    if info.warning then say('%s', info.warning) end
-  else
-    say('flink: started Flink %s (%s): REST %s, SQL Gateway %s, %d slots, JDBC connector %s, in %.2f s',
-        info.version or s.version, pid_list(info.procs), s.rest_url, s.gateway_url, s.slots,
-        s.connector and s.jdbc_version or 'off', info.ms / 1000)
-    say('flink: logs in %s', s.logdir)
-  end
-  return true, info
-end
-
--- Up when not running, or restarted when it runs with other settings than
--- cfg (a spec's overridden cfg). Returns true | nil, msg.
-function M.ensure(cfg)
-  local ok, err = M.start(cfg, { restart_on_change = true })
-  if not ok then return nil, err end
-  return true
-end
-
--- --- down ----------------------------------------------------------------------
 
 local function stop_locked(cfg, s, o)
   local found = M.find(s)
@@ -1426,38 +1344,43 @@ local function stop_locked(cfg, s, o)
   return true, { was_running = true, procs = found.all, ms = proc.now_ms() - t0, killed = killed }
 end
 
--- Stop every JVM of the cluster: SIGTERM, wait up to flink.stop_timeout_ms,
--- then SIGKILL. Idempotent. Returns true, info | nil, msg.
-function M.stop(cfg, o)
-  o = o or {}
-  local s = M.settings(cfg)
-  if not s.managed then return true, { was_running = false, external = true } end
-  return stack.with_lock(cfg, 'flink', s.stop_timeout_ms + 60000, stop_locked, cfg, s, o)
-end
+-- --- lifecycle -----------------------------------------------------------------
 
-function M.down(cfg, o)
-  o = o or {}
-  local say = o.say or silent
-  local ok, info = M.stop(cfg, o)
-  if not ok then return nil, info end
-  if info.external then
-    say('flink: not managed here (flink.managed is false); nothing to stop')
-  elseif info.was_running then
+-- start, up, ensure, stop, down, restart: see fmhost.stack.service.
+-- start(cfg, o): the cluster unless it runs; o.say: progress;
+-- o.restart_on_change (ensure sets it): restart a running cluster whose
+-- settings differ from cfg (a spec's overridden cfg). Returns true, info |
+-- nil, msg. info: {already=, ms= (start-up time), procs = {{pid, name,
+-- role, log, out}...}, warning=, external=}. stop: every JVM of the
+-- cluster, SIGTERM, SIGKILL after flink.stop_timeout_ms. restart: with the
+-- settings of cfg (say, a spec's copy with flink.jdbc_connector = false).
+service.lifecycle(M, {
+  name = 'flink', key = 'flink', settings = M.settings,
+  start_locked = start_locked, stop_locked = stop_locked,
+  start_lock_ms = function(s) return s.start_timeout_ms + s.fetch_timeout_ms + 60000 end,
+  stop_lock_ms = function(s) return s.stop_timeout_ms + 60000 end,
+  external = function(s)
+    local ov = http_get(s.rest_url, '/overview', 3000)
+    local gw = http_get(s.gateway_url, '/v1/info', 3000)
+    if ov and gw then return true, { already = true, external = true, overview = ov } end
+    return nil, string.format('flink: %s (flink.managed is false, so fmhost starts no cluster)',
+      not ov and ('no JobManager answers at ' .. s.rest_url) or ('no SQL Gateway answers at ' .. s.gateway_url))
+  end,
+  external_where = function(s)
+    return string.format('a cluster answers at %s, gateway %s', s.rest_url, s.gateway_url)
+  end,
+  say_already = function(say, s, info) say('flink: already running (%s)', pid_list(info.procs)) end,
+  say_started = function(say, s, info)
+    say('flink: started Flink %s (%s): REST %s, SQL Gateway %s, %d slots, JDBC connector %s, in %.2f s',
+        info.version or s.version, pid_list(info.procs), s.rest_url, s.gateway_url, s.slots,
+        s.connector and s.jdbc_version or 'off', info.ms / 1000)
+    say('flink: logs in %s', s.logdir)
+  end,
+  say_stopped = function(say, s, info)
     say('flink: stopped %s in %.2f s%s', pid_list(info.procs), info.ms / 1000,
         info.killed and ' (some needed SIGKILL)' or '')
-  else
-    say('flink: not running')
-  end
-  return true, info
-end
-
--- Restart the Flink part with the settings of cfg (say, a spec's copy with
--- flink.jdbc_connector = false). Returns true, info | nil, msg.
-function M.restart(cfg, o)
-  local ok, err = M.stop(cfg, o)
-  if not ok then return nil, err end
-  return M.start(cfg, o)
-end
+  end,
+})
 
 -- --- TaskManagers (failure scenarios) ----------------------------------------
 
@@ -1523,9 +1446,7 @@ function M.status(cfg)
     add('rest', s.rest_url .. (ov and ' (answering)' or ' (NOT answering)'))
     add('gateway', s.gateway_url .. (gw and ' (answering)' or ' (NOT answering)'))
     if ov then add('version', ov['flink-version']) end
-    return { running = ov ~= nil and gw ~= nil, managed = false,
-             summary = ((ov and gw) and 'reachable' or 'NOT reachable') .. ' (not managed: flink.managed is false)',
-             fields = fields }
+    return service.external_status('flink', ov ~= nil and gw ~= nil, fields)
   end
   local found = M.find(s)
   local st = stack.read_state(cfg, 'flink') or {}

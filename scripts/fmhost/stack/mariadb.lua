@@ -19,6 +19,7 @@
 -- check that the server at mysql.host:mysql.port answers.
 local proc = require 'fmhost.proc'
 local stack = require 'fmhost.stack'
+local service = require 'fmhost.stack.service'
 
 local M = { name = 'mariadb' }
 
@@ -44,18 +45,18 @@ local function silent() end
 function M.settings(cfg)
   local base = stack.service_dir(cfg, 'mariadb')
   local s = {
-    managed = get(cfg, 'mysql.managed', true),
-    host = get(cfg, 'mysql.host', '127.0.0.1'),
-    port = math.tointeger(get(cfg, 'mysql.port', 13306)),
-    user = get(cfg, 'mysql.user', 'fmhost'),
-    password = get(cfg, 'mysql.password', 'fmhost'),
-    database = get(cfg, 'mysql.database', 'fmhost'),
-    root_user = get(cfg, 'mysql.root_user', 'root'),
-    collation = get(cfg, 'mysql.collation', 'utf8mb4_nopad_bin'),
-    tls = get(cfg, 'mysql.tls', true),
-    server_version = get(cfg, 'mysql.server_version', 'auto'),
-    start_timeout_ms = get(cfg, 'mysql.start_timeout_ms', 60000),
-    stop_timeout_ms = get(cfg, 'mysql.stop_timeout_ms', 60000),
+    managed = get(cfg, 'mysql.managed'),
+    host = get(cfg, 'mysql.host'),
+    port = math.tointeger(get(cfg, 'mysql.port')),
+    user = get(cfg, 'mysql.user'),
+    password = get(cfg, 'mysql.password'),
+    database = get(cfg, 'mysql.database'),
+    root_user = get(cfg, 'mysql.root_user'),
+    collation = get(cfg, 'mysql.collation'),
+    tls = get(cfg, 'mysql.tls'),
+    server_version = get(cfg, 'mysql.server_version'),
+    start_timeout_ms = get(cfg, 'mysql.start_timeout_ms'),
+    stop_timeout_ms = get(cfg, 'mysql.stop_timeout_ms'),
     base = base,
     datadir = base .. '/data',
     cnf = base .. '/my.cnf',
@@ -69,8 +70,8 @@ function M.settings(cfg)
     x509_user = M.X509_USER,
   }
   s.socket = stack.abspath(get(cfg, 'mysql.socket', base .. '/mysqld.sock'))
-  if s.managed == 'false' then s.managed = false end
-  if s.tls == 'false' then s.tls = false end
+  s.managed = service.bool(s.managed, true)
+  s.tls = service.bool(s.tls, true)
   return s
 end
 
@@ -152,6 +153,11 @@ end
 --    second, which tests do not simulate. doublewrite off for the same
 --    reason (it guards against torn pages on power loss, not process kill).
 --  * UTC server time zone: TIMESTAMP values do not depend on the machine.
+--  * start-up and restart speed (the fault scenarios restart the server some
+--    hundred times a run): key_buffer_size 8M, as MyISAM is not used (the
+--    default 128 MB cache is zeroed at every start: a quarter of the
+--    server's start-up CPU); no buffer pool dump at shutdown nor load at
+--    start (a test server's pool is warmed by the test itself).
 --  * skip-name-resolve: no DNS on connect; users are @'127.0.0.1' (TCP)
 --    and @'localhost' (socket).
 --  * version: the string announced to clients (mysql.server_version; see
@@ -191,6 +197,9 @@ function M.my_cnf(s)
     'innodb_log_file_size = 256M',
     'innodb_flush_log_at_trx_commit = 2',
     'innodb_doublewrite = 0',
+    'key_buffer_size = 8M',
+    'innodb_buffer_pool_dump_at_shutdown = OFF',
+    'innodb_buffer_pool_load_at_startup = OFF',
   } do lines[#lines + 1] = l end
   local version = M.server_version(s)
   if version then lines[#lines + 1] = 'version = ' .. version end
@@ -290,6 +299,40 @@ function M.client(cfg, sql, o)
       { kind = 'mysql', code = r.code, stderr = r.stderr, stdout = r.stdout, retryable = false }
   end
   return r.stdout
+end
+
+-- mysql.root_user over the socket in this process, through fmhost.pool: a
+-- pool of one connection, for the statements of start-up and ensure (a
+-- `mariadb` client costs a process, ~0.1 s on a busy machine). The same
+-- logins as M.client's o.root: the password in root.cnf, and without one
+-- for a root that has none yet. Returns the pool | nil, msg, code (the
+-- client error number: 2002 and the like while the server is not up).
+local function root_pool(s, timeout_ms)
+  local o = { name = 'mariadb root', host = 'localhost', socket = s.socket, user = s.root_user,
+              password = root_password(s), size = 1, connect_timeout_ms = timeout_ms,
+              read_timeout_ms = timeout_ms, write_timeout_ms = timeout_ms }
+  local p, err = require('fmhost.pool').open(o)
+  if not p and o.password and tostring(err):find('error 1045', 1, true) then
+    o.password = nil -- an account from before root had a password: fixed at the next start or up
+    p, err = require('fmhost.pool').open(o)
+  end
+  if not p then return nil, tostring(err), math.tointeger(tonumber(tostring(err):match('%(error (%d+)'))) end
+  return p
+end
+
+-- Run the statements of list as root (see root_pool), the last one a
+-- query: its rows | nil, msg, code.
+local function root_run(s, list, timeout_ms)
+  local p, err, code = root_pool(s, timeout_ms or 10000)
+  if not p then return nil, err, code end
+  local root <close> = p
+  for i = 1, #list - 1 do
+    local n, eerr = root:exec(list[i])
+    if not n then return nil, tostring(eerr) end
+  end
+  local rows, qerr = root:query(list[#list])
+  if not rows then return nil, tostring(qerr) end
+  return rows
 end
 
 -- --- TLS files -------------------------------------------------------------------
@@ -481,23 +524,9 @@ end
 
 -- --- finding the running server ---------------------------------------------
 
--- The pid of our running mariadbd, or nil: from state.json, then the pid
--- file, then whoever listens on the port, each checked against its command
--- line (a pid file outliving a kill -9 must not name a recycled pid).
+-- The pid of our running mariadbd (and state.json's record), or nil.
 local function find_pid(cfg, s)
-  local st = stack.read_state(cfg, 'mariadb')
-  if st and stack.pid_matches(st.pid, marks(s)) then return st.pid, st end
-  local text = stack.read_file(s.pidfile)
-  local pid = text and math.tointeger(tonumber(text:match('%d+')))
-  if pid and stack.pid_matches(pid, marks(s)) then return pid, st end
-  local owner = proc.port_owner(s.port)
-  if owner and stack.pid_matches(owner, marks(s)) then return owner, st end
-  return nil, st
-end
-
--- The pid of the running private server, or nil.
-function M.pid(cfg)
-  return (find_pid(cfg, M.settings(cfg)))
+  return service.find_pid(cfg, 'mariadb', s, marks(s))
 end
 
 -- --- accounts: no login without a password over TCP ---------------------------
@@ -587,24 +616,28 @@ local PASSWORDLESS = [[SELECT User, Host FROM mysql.global_priv
     AND User <> 'mariadb.sys'
   ORDER BY User, Host;]]
 
--- The {user, host} pairs of the running server's accounts that take no
--- password | nil, msg.
-function M.passwordless_accounts(cfg)
-  local out, err = M.client(cfg, PASSWORDLESS, { root = true, timeout_ms = 10000 })
-  if not out then return nil, err end
+-- The {user, host} pairs of PASSWORDLESS's rows.
+local function account_list(rows)
   local list = {}
-  for line in out:gmatch('[^\n]+') do
-    local u, h = line:match('^([^\t]*)\t(.*)$')
-    if u then list[#list + 1] = { user = u, host = h } end
-  end
+  for _, r in ipairs(rows) do list[#list + 1] = { user = r.User, host = r.Host } end
   return list
 end
 
+-- The {user, host} pairs of the running server's accounts that take no
+-- password | nil, msg.
+function M.passwordless_accounts(cfg)
+  local rows, err = root_run(M.settings(cfg), { PASSWORDLESS })
+  if not rows then return nil, err end
+  return account_list(rows)
+end
+
 -- On the running server: the fix-up of init-file, and every other account
--- that takes no password dropped. Returns the list of accounts changed
--- ("'root'@'127.0.0.1'", ...) | nil, msg.
-function M.secure_accounts(cfg, s, pw)
-  local bad, err = M.passwordless_accounts(cfg)
+-- that takes no password dropped. bad: the passwordless accounts when the
+-- caller has just asked (else they are asked for). Returns the list of
+-- accounts changed ("'root'@'127.0.0.1'", ...) | nil, msg.
+function M.secure_accounts(cfg, s, pw, bad)
+  local err
+  if not bad then bad, err = M.passwordless_accounts(cfg) end
   if not bad then return nil, err end
   if #bad == 0 then return {} end
   pw = pw or root_password(s)
@@ -652,6 +685,8 @@ local function init_datadir(s, say)
   return true
 end
 
+-- The statements that make mysql.database and the accounts of mysql.user
+-- (and, with mysql.tls, the TLS accounts), whatever the datadir holds.
 local function setup_sql(s)
   local u, p = sql_string(s.user), sql_string(s.password)
   local lines = { 'CREATE DATABASE IF NOT EXISTS ' .. sql_ident(s.database) .. ';' }
@@ -669,17 +704,25 @@ local function setup_sql(s)
       lines[#lines + 1] = 'GRANT ALL PRIVILEGES ON ' .. sql_ident(s.database) .. '.* TO ' .. who .. ';'
     end
   end
-  return table.concat(lines, '\n') .. '\n'
+  return lines
+end
+
+-- SELECT VERSION() as mysql.user over TCP (through fmhost.pool, in this
+-- process): the version string | nil, msg.
+local function tcp_version(s)
+  local p, err = require('fmhost.pool').open { host = s.host, port = s.port, user = s.user, password = s.password,
+                                               database = s.database, size = 1, connect_timeout_ms = 10000,
+                                               read_timeout_ms = 10000 }
+  if not p then return nil, err end
+  local db <close> = p
+  local v, qerr = db:scalar('SELECT VERSION()')
+  if v == nil then return nil, qerr or 'no answer' end
+  return tostring(v)
 end
 
 -- Stop a server we are starting and could not finish: nothing half-started.
 local function abort_start(cfg, s, p)
-  if p:alive() then
-    p:kill_tree('KILL')
-    p:wait(10000)
-  end
-  os.remove(s.pidfile)
-  stack.clear_state(cfg, 'mariadb')
+  service.abort_start(cfg, 'mariadb', s, p)
 end
 
 -- The version a running server announces: from the start record when it
@@ -740,14 +783,9 @@ local function start_locked(cfg, s, o)
       .. 'set stack.dir or mysql.socket to a shorter path', s.socket)
   end
   -- the port: check before anything is created or started
-  local free, ferr = proc.port_free(s.port, '127.0.0.1')
-  if free == nil then return nil, 'mariadb: port ' .. s.port .. ': ' .. ferr end
-  if not free then
-    local who = stack.port_user(s.port)
-    return nil, string.format('mariadb: port %d is already in use%s; set mysql.port to a free port',
-      s.port, who and (' by ' .. who) or '')
-  end
-  local ok, err = stack.mkdir_p(s.base)
+  local ok, err = service.check_ports('mariadb', { { key = 'mysql.port', port = s.port } })
+  if not ok then return nil, err end
+  ok, err = stack.mkdir_p(s.base)
   if not ok then return nil, err end
   -- leftovers of a killed server: its socket lock names a pid that may be
   -- recycled by now, and mariadbd would refuse the socket then
@@ -771,172 +809,104 @@ local function start_locked(cfg, s, o)
   if not ok then return nil, err end
 
   local t0 = proc.now_ms()
-  local log_from = stack.file_size(s.log)
-  local p, serr = proc.spawn { 'mariadbd', '--defaults-file=' .. s.cnf,
-                               stdout = s.log, merge_stderr = true, append = true,
-                               session = true, cwd = s.base }
-  if not p then return nil, 'mariadb: ' .. serr end
+  local p, log_from = service.spawn('mariadb', s, { 'mariadbd', '--defaults-file=' .. s.cnf })
+  if not p then return nil, log_from end
   stack.write_state(cfg, 'mariadb', { pid = p.pid, port = s.port, socket = s.socket, datadir = s.datadir,
     cnf = s.cnf, log = s.log, state = 'starting', started_at = os.time() })
 
-  -- ready: root can run SQL on the socket (mariadbd opens the socket and the
-  -- TCP port together, just before it reports "ready for connections"; the
-  -- TCP side is proven below by connecting as mysql.user). No TCP probe
-  -- here: each would leave an "Aborted connection" warning in the log.
-  local ready = stack.wait_until(s.start_timeout_ms, 50, function()
-    if not p:alive() then return 'exited' end
-    if not stack.exists(s.socket) then return nil end
-    return M.client(cfg, 'SELECT 1', { root = true, timeout_ms = 10000 }) ~= nil
-  end)
-  if ready ~= true then
-    local exited, code, sig = p:wait(0)
-    abort_start(cfg, s, p)
-    local what
-    if exited then
-      what = string.format('mariadbd exited (%s) during start-up',
-                           code and ('status ' .. code) or ('signal ' .. tostring(sig)))
-    else
-      what = string.format('mariadbd did not accept connections within %d s (stopped it)',
-                           s.start_timeout_ms // 1000)
-    end
-    return nil, string.format('mariadb: %s; the end of %s:\n%s', what, s.log, stack.tail(s.log, 12, log_from))
-  end
+  -- ready: root can run SQL on the socket: the database, the users and the
+  -- listing of passwordless accounts, in this process (root_run). mariadbd
+  -- opens the socket and the TCP port together, just before it logs "ready
+  -- for connections": root logs in once the log says so (read every 10 ms),
+  -- and every 250 ms anyway once the socket exists (a killed server leaves
+  -- its socket file); a refused login (client error 2xxx) is tried again,
+  -- any other error fails the start. The TCP side is proven below by
+  -- connecting as mysql.user. No TCP probe here: each would leave an
+  -- "Aborted connection" warning in the log.
+  local setup, bad = setup_sql(s), nil
+  setup[#setup + 1] = PASSWORDLESS
+  local last_try, announced = nil, false
+  local ready, rerr = service.wait_ready(cfg, 'mariadb', s, p, log_from, {
+    program = 'mariadbd', not_ready = 'did not accept connections', interval_ms = 10,
+    ready = function()
+      if not stack.exists(s.socket) then return nil end
+      announced = announced or service.log_since(s, log_from):find('ready for connections', 1, true) ~= nil
+      local now = proc.now_ms()
+      if not announced and last_try and now - last_try < 250 then return nil end
+      last_try = now
+      local rows, cerr, code = root_run(s, setup)
+      if rows then bad = account_list(rows); return true end
+      if not announced or (code and code >= 2000 and code < 3000) then return nil end
+      return nil, 'mariadb: creating database and user failed: ' .. cerr
+    end })
+  if not ready then return nil, rerr end
   local ms = proc.now_ms() - t0
-  local done, cerr = M.client(cfg, setup_sql(s), { root = true })
-  if not done then
-    abort_start(cfg, s, p)
-    return nil, 'mariadb: creating database and user failed: ' .. cerr
-  end
   -- init-file dropped the accounts mariadb-install-db makes; any other
   -- without a password goes too
-  local secured, serr = M.secure_accounts(cfg, s, pw)
+  local secured, serr = M.secure_accounts(cfg, s, pw, bad)
   if not secured then
     abort_start(cfg, s, p)
     return nil, 'mariadb: securing the accounts failed: ' .. serr
   end
-  local out, terr = M.client(cfg, 'SELECT VERSION();')
-  if not out then
+  local version, terr = tcp_version(s)
+  if not version then
     abort_start(cfg, s, p)
     return nil, string.format('mariadb: %s cannot connect over TCP to 127.0.0.1:%d: %s', s.user, s.port, terr)
   end
-  local version = out:match('[^\n]+')
   stack.write_state(cfg, 'mariadb', { pid = p.pid, port = s.port, socket = s.socket, datadir = s.datadir,
     cnf = s.cnf, log = s.log, state = 'running', started_at = os.time(), start_ms = ms, version = version })
   return true, { pid = p.pid, port = s.port, ms = ms, version = version, secured = secured }
 end
 
--- Start the private server unless it runs. Returns true, info | nil, msg.
--- info: {already=bool, pid=, port=, ms= (start-up time), version=}.
-function M.start(cfg, o)
-  o = o or {}
-  local s = M.settings(cfg)
-  if not s.managed then
+-- --- lifecycle -----------------------------------------------------------------
+
+function stop_locked(cfg, s, o)
+  return service.stop_process_locked({ name = 'mariadb', program = 'mariadbd', find_pid = find_pid }, cfg, s, o)
+end
+
+-- start, up, ensure, stop, down, restart, kill, pid: see fmhost.stack.service.
+-- start(cfg, o) -> true, info | nil, msg; info: {already=bool, pid=, port=,
+-- ms= (start-up time), version=}. ensure also restarts a running server that
+-- announces another version than mysql.server_version asks for (the only
+-- setting it applies to a running server). kill(cfg, sig): 'KILL' is a
+-- crash, 'STOP'/'CONT' a hang.
+service.lifecycle(M, {
+  name = 'mariadb', key = 'mysql', program = 'mariadbd', settings = M.settings, find_pid = find_pid,
+  start_locked = start_locked, stop_locked = stop_locked, stop_needs_base = true,
+  start_lock_ms = function(s) return s.start_timeout_ms + 120000 end,
+  stop_lock_ms = function(s) return s.stop_timeout_ms + 30000 end,
+  external = function(s)
     if proc.port_open(s.host, s.port, 2000) then return true, { already = true, external = true } end
     return nil, string.format('mariadb: no server answers at %s:%d (mysql.managed is false, so fmhost '
       .. 'does not start one)', s.host, s.port)
-  end
-  return stack.with_lock(cfg, 'mariadb', s.start_timeout_ms + 120000, start_locked, cfg, s, o)
-end
-
-function M.up(cfg, o)
-  o = o or {}
-  local say = o.say or silent
-  local ok, info = M.start(cfg, o)
-  if not ok then return nil, info end
-  local s = M.settings(cfg)
-  if info.external then
-    say('mariadb: not managed here (mysql.managed is false); a server answers at %s:%d', s.host, s.port)
-  elseif info.already then
+  end,
+  external_where = function(s) return string.format('a server answers at %s:%d', s.host, s.port) end,
+  say_already = function(say, s, info)
     say('mariadb: already running (pid %d, port %d)', info.pid, info.port)
     if info.secured and #info.secured > 0 then
       say('mariadb: secured accounts that took no password: %s', table.concat(info.secured, ', '))
     end
-    if info.warning then say('%s', info.warning) end
-  else
+  end,
+  say_started = function(say, s, info)
     say('mariadb: started mariadbd %s (pid %d) on 127.0.0.1:%d, socket %s in %.2f s',
         info.version or '', info.pid, info.port, s.socket, info.ms / 1000)
     if s.tls then
       say('mariadb: TLS offered (CA %s/%s); %s@127.0.0.1 must use it, %s@127.0.0.1 a client certificate',
           s.tls_dir, TLS_FILES.ca, s.tls_user, s.x509_user)
     end
-  end
-  return true, info
-end
-
--- Up when not running, silently (specs call it); a running server that
--- announces another version than mysql.server_version asks for is
--- restarted (the only setting ensure applies to a running server).
-function M.ensure(cfg)
-  local ok, err = M.start(cfg, { restart_on_change = true })
-  if not ok then return nil, err end
-  return true
-end
-
--- --- down ----------------------------------------------------------------------
-
-function stop_locked(cfg, s, o)
-  local pid = find_pid(cfg, s)
-  if not pid then
-    stack.clear_state(cfg, 'mariadb')
-    return true, { was_running = false }
-  end
-  local t0 = proc.now_ms()
-  local ok, killed = stack.stop_pids('mariadb', { { pid = pid, name = 'mariadbd' } }, s.stop_timeout_ms,
-                                     { say = o.say })
-  if not ok then return nil, killed end
-  os.remove(s.pidfile)
-  stack.clear_state(cfg, 'mariadb')
-  return true, { was_running = true, pid = pid, ms = proc.now_ms() - t0, killed = killed }
-end
-
--- Stop the private server: SIGTERM, wait up to mysql.stop_timeout_ms, then
--- SIGKILL. Idempotent. Returns true, info | nil, msg.
-function M.stop(cfg, o)
-  o = o or {}
-  local s = M.settings(cfg)
-  if not s.managed then return true, { was_running = false, external = true } end
-  if not stack.exists(s.base) then return true, { was_running = false } end
-  return stack.with_lock(cfg, 'mariadb', s.stop_timeout_ms + 30000, stop_locked, cfg, s, o)
-end
-
-function M.down(cfg, o)
-  o = o or {}
-  local say = o.say or silent
-  local ok, info = M.stop(cfg, o)
-  if not ok then return nil, info end
-  if info.external then
-    say('mariadb: not managed here (mysql.managed is false); nothing to stop')
-  elseif info.was_running then
+  end,
+  say_stopped = function(say, s, info)
     say('mariadb: stopped (pid %d) in %.2f s%s', info.pid, info.ms / 1000, info.killed and ' (killed)' or '')
-  else
-    say('mariadb: not running')
-  end
-  return true, info
-end
-
--- Send a signal to the running server (fault scenarios: 'KILL' is a crash,
--- 'STOP'/'CONT' a hang). For KILL it waits until the process is gone.
--- Returns true, pid | nil, msg.
-function M.kill(cfg, sig)
-  sig = sig or 'KILL'
-  local s = M.settings(cfg)
-  if not s.managed then return nil, 'mariadb: mysql.managed is false; fmhost does not own that server' end
-  local pid = find_pid(cfg, s)
-  if not pid then return nil, 'mariadb: not running' end
-  local ok, err = stack.signal_pid('mariadb', { pid = pid, name = 'mariadbd' }, sig)
-  if not ok then return nil, err end
-  return true, pid
-end
+  end,
+})
 
 -- --- status ------------------------------------------------------------------
 
 function M.status(cfg)
   local s = M.settings(cfg)
   if not s.managed then
-    local up = proc.port_open(s.host, s.port, 2000)
-    return { running = up, managed = false,
-      summary = (up and 'reachable' or 'NOT reachable') .. ' (not managed: mysql.managed is false)',
-      fields = { { 'address', s.host .. ':' .. s.port } } }
+    return service.external_status('mysql', proc.port_open(s.host, s.port, 2000),
+                                   { { 'address', s.host .. ':' .. s.port } })
   end
   local pid, st = find_pid(cfg, s)
   local fields = {}
@@ -991,7 +961,7 @@ function M.status(cfg)
   else
     add('tls', 'off (mysql.tls is false)' .. (server_tls and ('; ' .. server_tls) or ''))
   end
-  if pid and st and st.started_at then add('up since', os.date('!%Y-%m-%d %H:%M:%S UTC', st.started_at)) end
+  if pid and st then add('up since', service.up_since(st.started_at)) end
   add('root', string.format("%s@localhost through the socket only: unix_socket, or the password in %s",
     s.root_user, s.root_cnf))
   if pid then add('shell', 'mariadb --defaults-file=' .. s.root_cnf) end

@@ -17,34 +17,26 @@
 -- that the server at nats.url answers.
 local proc = require 'fmhost.proc'
 local stack = require 'fmhost.stack'
+local service = require 'fmhost.stack.service'
 
 local M = { name = 'nats' }
 
 local get = stack.get
-local function silent() end
-
-local function bool(v, default)
-  if v == nil then return default end
-  if v == 'false' or v == 0 then return false end
-  if v == 'true' or v == 1 then return true end
-  return v and true or false
-end
-
-local function int(v) return math.tointeger(tonumber(v)) end
+local bool, int = service.bool, service.int
 
 -- Every path and setting the service uses, from cfg with the defaults of
 -- config/default.yaml.
 function M.settings(cfg)
   local base = stack.service_dir(cfg, 'nats')
   local s = {
-    managed = bool(get(cfg, 'nats.managed', true), true),
-    host = tostring(get(cfg, 'nats.host', '127.0.0.1')),
-    port = int(get(cfg, 'nats.port', 14222)),
-    monitor_port = int(get(cfg, 'nats.monitor_port', 0)),
-    start_timeout_ms = int(get(cfg, 'nats.start_timeout_ms', 30000)),
-    stop_timeout_ms = int(get(cfg, 'nats.stop_timeout_ms', 30000)),
-    max_memory_mb = int(get(cfg, 'nats.max_memory_store_mb', 256)),
-    max_file_mb = int(get(cfg, 'nats.max_file_store_mb', 8192)),
+    managed = bool(get(cfg, 'nats.managed'), true),
+    host = tostring(get(cfg, 'nats.host')),
+    port = int(get(cfg, 'nats.port')),
+    monitor_port = int(get(cfg, 'nats.monitor_port')),
+    start_timeout_ms = int(get(cfg, 'nats.start_timeout_ms')),
+    stop_timeout_ms = int(get(cfg, 'nats.stop_timeout_ms')),
+    max_memory_mb = int(get(cfg, 'nats.max_memory_store_mb')),
+    max_file_mb = int(get(cfg, 'nats.max_file_store_mb')),
     base = base,
     conf = base .. '/nats.conf',
     store = base .. '/store',
@@ -52,7 +44,7 @@ function M.settings(cfg)
     pidfile = base .. '/nats-server.pid',
   }
   if not s.monitor_port or s.monitor_port == 0 then s.monitor_port = s.port + 1 end
-  s.url = get(cfg, 'nats.url', nil) or string.format('nats://%s:%d', s.host, s.port)
+  s.url = get(cfg, 'nats.url') or string.format('nats://%s:%d', s.host, s.port)
   -- where an external server is checked: the first server of nats.url
   local first = s.url:match('^%s*([^,]+)')
   local h, pt = (first or ''):gsub('^%a+://', ''):gsub('^[^@]*@', ''):match('^%[?([^%]]-)%]?:(%d+)%s*$')
@@ -112,23 +104,9 @@ end
 
 -- --- finding the running server ---------------------------------------------
 
--- The pid of our running nats-server, or nil: from state.json, then the
--- pid file, then whoever listens on the port, each checked against its
--- command line (a pid file outliving a kill -9 must not name a recycled pid).
+-- The pid of our running nats-server (and state.json's record), or nil.
 local function find_pid(cfg, s)
-  local st = stack.read_state(cfg, 'nats')
-  if st and stack.pid_matches(st.pid, marks(s)) then return st.pid, st end
-  local text = stack.read_file(s.pidfile)
-  local pid = text and math.tointeger(tonumber(text:match('%d+')))
-  if pid and stack.pid_matches(pid, marks(s)) then return pid, st end
-  local owner = proc.port_owner(s.port)
-  if owner and stack.pid_matches(owner, marks(s)) then return owner, st end
-  return nil, st
-end
-
--- The pid of the running private server, or nil.
-function M.pid(cfg)
-  return (find_pid(cfg, M.settings(cfg)))
+  return service.find_pid(cfg, 'nats', s, marks(s))
 end
 
 -- The URL clients (fmhost.nats, a Flink job's connector) connect to:
@@ -140,37 +118,11 @@ end
 -- GET a JSON document of the monitoring endpoint (through fmhost.flink's
 -- HTTP client). Returns the table | nil, msg.
 local function monitor(s, path, timeout_ms)
-  local ok, c = pcall(require('fmhost.flink').client, { rest = s.monitor_url, gateway = s.monitor_url,
-                                                        timeout_ms = timeout_ms or 3000 })
-  if not ok then return nil, tostring(c) end
-  local t, err = c:rest('GET', path)
-  c:close()
-  return t, err
+  return service.http_get(s.monitor_url, path, timeout_ms)
 end
 M.monitor = function(cfg, path, timeout_ms) return monitor(M.settings(cfg), path, timeout_ms) end
 
 -- --- up ----------------------------------------------------------------------
-
--- Stop a server we are starting and could not finish: nothing half-started.
-local function abort_start(cfg, s, p)
-  if p:alive() then
-    p:kill_tree('KILL')
-    p:wait(10000)
-  end
-  os.remove(s.pidfile)
-  stack.clear_state(cfg, 'nats')
-end
-
-local function check_port(port, key)
-  local free, ferr = proc.port_free(port, '127.0.0.1')
-  if free == nil then return nil, string.format('nats: port %d (%s): %s', port, key, ferr) end
-  if not free then
-    local who = stack.port_user(port)
-    return nil, string.format('nats: port %d (%s) is already in use%s; set %s to a free port',
-      port, key, who and (' by ' .. who) or '', key)
-  end
-  return true
-end
 
 local function start_locked(cfg, s, o)
   local pid, st = find_pid(cfg, s)
@@ -200,9 +152,8 @@ local function start_locked(cfg, s, o)
     return nil, string.format('nats: the monitoring port would be %d (nats.port + 1); set nats.monitor_port',
       s.monitor_port)
   end
-  local ok, err = check_port(s.port, 'nats.port')
-  if not ok then return nil, err end
-  ok, err = check_port(s.monitor_port, 'nats.monitor_port')
+  local ok, err = service.check_ports('nats', { { key = 'nats.port', port = s.port, label = true },
+                                                { key = 'nats.monitor_port', port = s.monitor_port, label = true } })
   if not ok then return nil, err end
   ok, err = stack.mkdir_p(s.store)
   if not ok then return nil, err end
@@ -211,11 +162,8 @@ local function start_locked(cfg, s, o)
   if not ok then return nil, err end
 
   local t0 = proc.now_ms()
-  local log_from = stack.file_size(s.log)
-  local p, serr = proc.spawn { 'nats-server', '--config=' .. s.conf,
-                               stdout = s.log, merge_stderr = true, append = true,
-                               session = true, cwd = s.base }
-  if not p then return nil, 'nats: ' .. serr end
+  local p, log_from = service.spawn('nats', s, { 'nats-server', '--config=' .. s.conf })
+  if not p then return nil, log_from end
   local function record(state, extra)
     local t = { pid = p.pid, port = s.port, monitor_port = s.monitor_port, url = s.url, conf = s.conf,
                 store = s.store, log = s.log, state = state, started_at = os.time() }
@@ -228,139 +176,49 @@ local function start_locked(cfg, s, o)
   -- which it opens only after JetStream has recovered every stream of the
   -- store (so a stream written before a kill -9 is readable from then on);
   -- the port is checked too, in case the log is not ours.
-  local ready = stack.wait_until(s.start_timeout_ms, 25, function()
-    if not p:alive() then return 'exited' end
-    local size = stack.file_size(s.log)
-    if size <= log_from then return nil end
-    local f = io.open(s.log, 'rb')
-    if not f then return nil end
-    f:seek('set', log_from)
-    local text = f:read('a') or ''
-    f:close()
-    if not text:find('Server is ready', 1, true) then return nil end
-    return proc.port_open('127.0.0.1', s.port, 1000)
-  end)
-  if ready ~= true then
-    local exited, code, sig = p:wait(0)
-    abort_start(cfg, s, p)
-    local what
-    if exited then
-      what = string.format('nats-server exited (%s) during start-up',
-                           code and ('status ' .. code) or ('signal ' .. tostring(sig)))
-    else
-      what = string.format('nats-server was not ready within %d s (stopped it)', s.start_timeout_ms // 1000)
-    end
-    return nil, string.format('nats: %s; the end of %s:\n%s', what, s.log, stack.tail(s.log, 12, log_from))
-  end
+  local ready, rerr = service.wait_ready(cfg, 'nats', s, p, log_from, {
+    program = 'nats-server', not_ready = 'was not ready', interval_ms = 25,
+    ready = function()
+      if not service.log_since(s, log_from):find('Server is ready', 1, true) then return nil end
+      return proc.port_open('127.0.0.1', s.port, 1000)
+    end })
+  if not ready then return nil, rerr end
   local ms = proc.now_ms() - t0
   local version = M.binary_version()
   record('running', { start_ms = ms, version = version })
   return true, { pid = p.pid, port = s.port, monitor_port = s.monitor_port, ms = ms, version = version }
 end
 
--- Start the private server unless it runs. Returns true, info | nil, msg.
--- info: {already=bool, pid=, port=, monitor_port=, ms= (start-up time), version=}.
--- o.restart_on_change: a server running on other ports is restarted.
-function M.start(cfg, o)
-  o = o or {}
-  local s = M.settings(cfg)
-  if not s.managed then
+-- --- lifecycle -----------------------------------------------------------------
+
+function M.stop_locked(cfg, s, o)
+  return service.stop_process_locked({ name = 'nats', program = 'nats-server', find_pid = find_pid }, cfg, s, o)
+end
+
+-- start, up, ensure, stop, down, restart, kill, pid: see fmhost.stack.service.
+-- start(cfg, o) -> true, info | nil, msg; info: {already=bool, pid=, port=,
+-- monitor_port=, ms= (start-up time), version=}; o.restart_on_change (ensure
+-- sets it): a server running on other ports is restarted. stop: SIGTERM
+-- (nats-server shuts JetStream down cleanly); the store stays.
+service.lifecycle(M, {
+  name = 'nats', key = 'nats', program = 'nats-server', settings = M.settings, find_pid = find_pid,
+  start_locked = start_locked, stop_locked = M.stop_locked, stop_needs_base = true,
+  start_lock_ms = function(s) return s.start_timeout_ms + 60000 end,
+  stop_lock_ms = function(s) return s.stop_timeout_ms + 30000 end,
+  external = function(s)
     if proc.port_open(s.check_host, s.check_port, 2000) then return true, { already = true, external = true } end
     return nil, string.format('nats: no server answers at %s (nats.managed is false, so fmhost '
       .. 'does not start one)', s.url)
-  end
-  return stack.with_lock(cfg, 'nats', s.start_timeout_ms + 60000, start_locked, cfg, s, o)
-end
-
-function M.up(cfg, o)
-  o = o or {}
-  local say = o.say or silent
-  local ok, info = M.start(cfg, o)
-  if not ok then return nil, info end
-  local s = M.settings(cfg)
-  if info.external then
-    say('nats: not managed here (nats.managed is false); a server answers at %s', s.url)
-  elseif info.already then
-    say('nats: already running (pid %d, port %d)', info.pid, info.port)
-    if info.warning then say('%s', info.warning) end
-  else
+  end,
+  external_where = function(s) return 'a server answers at ' .. s.url end,
+  say_started = function(say, s, info)
     say('nats: started nats-server %s with JetStream (pid %d) on 127.0.0.1:%d, monitoring %s, store %s in %.2f s',
         info.version or '', info.pid, info.port, s.monitor_url, s.jetstream_dir, info.ms / 1000)
-  end
-  return true, info
-end
-
--- Up when not running (restarted when it runs on other ports than cfg
--- asks for), silently; specs call it.
-function M.ensure(cfg)
-  local ok, err = M.start(cfg, { restart_on_change = true })
-  if not ok then return nil, err end
-  return true
-end
-
--- --- down ----------------------------------------------------------------------
-
-function M.stop_locked(cfg, s, o)
-  local pid = find_pid(cfg, s)
-  if not pid then
-    stack.clear_state(cfg, 'nats')
-    return true, { was_running = false }
-  end
-  local t0 = proc.now_ms()
-  local ok, killed = stack.stop_pids('nats', { { pid = pid, name = 'nats-server' } }, s.stop_timeout_ms,
-                                     { say = o and o.say })
-  if not ok then return nil, killed end
-  os.remove(s.pidfile)
-  stack.clear_state(cfg, 'nats')
-  return true, { was_running = true, pid = pid, ms = proc.now_ms() - t0, killed = killed }
-end
-
--- Stop the private server: SIGTERM (nats-server shuts JetStream down
--- cleanly), wait up to nats.stop_timeout_ms, then SIGKILL. Idempotent; the
--- store stays. Returns true, info | nil, msg.
-function M.stop(cfg, o)
-  o = o or {}
-  local s = M.settings(cfg)
-  if not s.managed then return true, { was_running = false, external = true } end
-  if not stack.exists(s.base) then return true, { was_running = false } end
-  return stack.with_lock(cfg, 'nats', s.stop_timeout_ms + 30000, M.stop_locked, cfg, s, o)
-end
-
-function M.down(cfg, o)
-  o = o or {}
-  local say = o.say or silent
-  local ok, info = M.stop(cfg, o)
-  if not ok then return nil, info end
-  if info.external then
-    say('nats: not managed here (nats.managed is false); nothing to stop')
-  elseif info.was_running then
+  end,
+  say_stopped = function(say, s, info)
     say('nats: stopped (pid %d) in %.2f s%s', info.pid, info.ms / 1000, info.killed and ' (killed)' or '')
-  else
-    say('nats: not running')
-  end
-  return true, info
-end
-
--- Stop, then start with the settings of cfg. Returns true, info | nil, msg.
-function M.restart(cfg, o)
-  local ok, err = M.stop(cfg, o)
-  if not ok then return nil, err end
-  return M.start(cfg, o)
-end
-
--- Send a signal to the running server (fault scenarios: 'KILL' is a crash,
--- 'STOP'/'CONT' a hang). For KILL it waits until the process is gone.
--- Returns true, pid | nil, msg.
-function M.kill(cfg, sig)
-  sig = sig or 'KILL'
-  local s = M.settings(cfg)
-  if not s.managed then return nil, 'nats: nats.managed is false; fmhost does not own that server' end
-  local pid = find_pid(cfg, s)
-  if not pid then return nil, 'nats: not running' end
-  local ok, err = stack.signal_pid('nats', { pid = pid, name = 'nats-server' }, sig)
-  if not ok then return nil, err end
-  return true, pid
-end
+  end,
+})
 
 -- --- status ------------------------------------------------------------------
 
@@ -371,11 +229,10 @@ function M.status(cfg)
   local fields = {}
   local function add(k, v) fields[#fields + 1] = { k, v } end
   if not s.managed then
-    local up = proc.port_open(s.check_host, s.check_port, 2000)
     add('url', s.url)
-    return { running = up, managed = false, url = s.url,
-      summary = (up and 'reachable' or 'NOT reachable') .. ' (not managed: nats.managed is false)',
-      fields = fields }
+    local st = service.external_status('nats', proc.port_open(s.check_host, s.check_port, 2000), fields)
+    st.url = s.url
+    return st
   end
   local pid, st = find_pid(cfg, s)
   local port = (st and st.port) or s.port
@@ -396,7 +253,7 @@ function M.status(cfg)
   add('config', s.conf)
   local version = (pid and st and st.version) or M.binary_version()
   add('version', version and ('nats-server ' .. version) or nil)
-  if pid and st and st.started_at then add('up since', os.date('!%Y-%m-%d %H:%M:%S UTC', st.started_at)) end
+  if pid and st then add('up since', service.up_since(st.started_at)) end
   return { running = pid ~= nil and accepting == true, managed = true, pid = pid, port = port,
            monitor_port = mport, url = s.url, version = version, jetstream = jsz,
            store = s.jetstream_dir, log = s.log,
