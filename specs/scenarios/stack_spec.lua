@@ -57,6 +57,8 @@ describe('local stack: MariaDB #mysql', function()
     }, '\n')))
     -- an exact-byte collation keeps 'a', 'A' and 'a ' three distinct keys
     assert.are.equal('3\nutf8mb4\tutf8mb4_nopad_bin\t67108864\t1\t+00:00\t2\t0\t127.0.0.1\n1\n', out)
+    -- temporary files in the stack's own folder, never the machine's shared /tmp
+    assert.are.equal(dir .. '/mariadb/tmp\n', assert(stack.mariadb.client(cfg, 'SELECT @@tmpdir')))
   end)
 
   -- `mariadb` over TCP as user with no password at all: its result.

@@ -4,6 +4,7 @@
 --
 --   <stack.dir>/mariadb/my.cnf          written on every start (config changes apply)
 --   <stack.dir>/mariadb/data/           the datadir (initialised once)
+--   <stack.dir>/mariadb/tmp/            the server's temporary files (not the shared /tmp)
 --   <stack.dir>/mariadb/mysqld.sock     the socket (mysql.socket overrides)
 --   <stack.dir>/mariadb/mariadbd.pid    mariadbd's pid file
 --   <stack.dir>/mariadb/mariadbd.log    error log and the process's output
@@ -59,6 +60,7 @@ function M.settings(cfg)
     stop_timeout_ms = get(cfg, 'mysql.stop_timeout_ms'),
     base = base,
     datadir = base .. '/data',
+    tmpdir = base .. '/tmp',
     cnf = base .. '/my.cnf',
     pidfile = base .. '/mariadbd.pid',
     log = base .. '/mariadbd.log',
@@ -177,6 +179,9 @@ function M.my_cnf(s)
   if proc.getuid() == 0 then lines[#lines + 1] = 'user = root' end
   for _, l in ipairs {
     'datadir = ' .. s.datadir,
+    -- the server's temporary files in a folder of its own: /tmp is shared with every other
+    -- process on the machine (a cleaner there once removed a bootstrap's temporary table)
+    'tmpdir = ' .. s.tmpdir,
     'port = ' .. s.port,
     'bind-address = 127.0.0.1',
     'socket = ' .. s.socket,
@@ -665,7 +670,7 @@ local function init_datadir(s, say)
   proc.run { 'rm', '-rf', tmp, timeout_ms = 60000 }
   say('mariadb: initialising %s', s.datadir)
   local t0 = proc.now_ms()
-  local argv = { 'mariadb-install-db', '--no-defaults', '--datadir=' .. tmp,
+  local argv = { 'mariadb-install-db', '--no-defaults', '--datadir=' .. tmp, '--tmpdir=' .. s.tmpdir,
                  '--auth-root-authentication-method=normal', '--skip-test-db',
                  '--skip-name-resolve', timeout_ms = 180000 }
   if proc.getuid() == 0 then argv[#argv + 1] = '--user=root' end
@@ -786,6 +791,7 @@ local function start_locked(cfg, s, o)
   local ok, err = service.check_ports('mariadb', { { key = 'mysql.port', port = s.port } })
   if not ok then return nil, err end
   ok, err = stack.mkdir_p(s.base)
+  if ok then ok, err = stack.mkdir_p(s.tmpdir) end
   if not ok then return nil, err end
   -- leftovers of a killed server: its socket lock names a pid that may be
   -- recycled by now, and mariadbd would refuse the socket then
