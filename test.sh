@@ -29,7 +29,8 @@ trap stop_stack EXIT INT TERM
 
 echo "== unit specs under AddressSanitizer/UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  FMHOST_BIN="$root/build-asan/fmhost" build-asan/fmhost specs/unit -o plainTerminal 2>&1 | tee build/asan.log
+  FMHOST_BIN="$root/build-asan/fmhost" build-asan/fmhost specs/unit --junit build/junit-unit.xml -o plainTerminal 2>&1 \
+  | tee build/asan.log
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' build/asan.log; then
   echo "sanitizer reported a problem (build/asan.log)"; failed=$((failed + 1)); status=1
@@ -66,10 +67,14 @@ else
   build/fmhost stack up || { echo "stack did not start"; failed=$((failed + 1)); status=1; }
 fi
 
-echo "== all specs"
-FMHOST_BIN="$root/build/fmhost" build/fmhost specs --junit build/junit.xml -o plainTerminal "$@" 2>&1 | tee build/specs.log
+echo "== properties and scenarios (the unit specs ran above, under the sanitizers)"
+FMHOST_BIN="$root/build/fmhost" build/fmhost specs/properties specs/scenarios --junit build/junit-stack.xml \
+  -o plainTerminal "$@" 2>&1 | tee build/specs.log
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 tally build/specs.log
+# one JUnit file for the whole run: the unit specs' and the stack specs'
+build/fmhost -e 'assert(require("fmhost.report").merge_junit("build/junit.xml", { "build/junit-unit.xml", "build/junit-stack.xml" }))' \
+  || echo "build/junit.xml could not be written"
 
 stop_stack
 

@@ -47,6 +47,35 @@ function M.parse_junit(path)
   return out
 end
 
+-- Several JUnit files (a run's parts: the unit specs under the sanitizers,
+-- the specs against the stack) as one: every <testsuite> of each, in order,
+-- under one <testsuites> whose counts are the sums. Returns true or nil, msg.
+function M.merge_junit(out, inputs)
+  local suites, sums = {}, { tests = 0, failures = 0, errors = 0, skip = 0, time = 0 }
+  for _, path in ipairs(inputs) do
+    local text, err = read(path)
+    if not text then return nil, 'cannot read ' .. path .. ': ' .. tostring(err) end
+    local found = false
+    for suite in text:gmatch('<testsuite[%s>].-</testsuite>') do
+      found = true
+      suites[#suites + 1] = suite
+      local head = suite:match('^<testsuite[^>]*>')
+      for k in pairs(sums) do
+        sums[k] = sums[k] + (tonumber(head:match('%s' .. k .. "=['\"]([%d%.]+)['\"]")) or 0)
+      end
+    end
+    if not found then return nil, path .. ' holds no <testsuite>' end
+  end
+  local f, err = io.open(out, 'wb')
+  if not f then return nil, 'cannot write ' .. out .. ': ' .. tostring(err) end
+  f:write(('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites errors="%d" tests="%d" skip="%d" time="%.2f" '
+    .. 'failures="%d">\n'):format(sums.errors, sums.tests, sums.skip, sums.time, sums.failures))
+  for _, suite in ipairs(suites) do f:write('\t', suite, '\n') end
+  f:write('</testsuites>\n')
+  f:close()
+  return true
+end
+
 function M.markdown(r, title)
   local lines = {
     '# ' .. (title or 'fmhost report'), '',
