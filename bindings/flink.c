@@ -1,4 +1,4 @@
-/* fmhost.flink: the Lua face of host/flink.c, a client for Flink's
+/* fmhost.flink: the Lua face of host/flink/flink.c, a client for Flink's
  * JobManager REST API and SQL Gateway REST API v2. JSON is parsed in C and
  * handed to Lua as tables.
  *

@@ -1,4 +1,4 @@
-/* fmhost.metrics: Lua face of host/metrics.c and host/progress.c.
+/* fmhost.metrics: Lua face of host/metrics/.
  *
  * Lua sees:
  *   metrics.histogram() -> h        log-linear, fixed memory (h:memory() bytes)

@@ -1,4 +1,4 @@
-/* fmhost.nats: the Lua face of host/nats.c, a JetStream client over libnats.
+/* fmhost.nats: the Lua face of host/nats/nats.c, a JetStream client over libnats.
  *
  * Lua sees:
  *   nats.connect([opts]) -> Conn | nil, msg, info

@@ -1,4 +1,4 @@
-/* fmhost.proxy: Lua face of the TCP fault proxy (host/proxy.c).
+/* fmhost.proxy: Lua face of the TCP fault proxy (host/proxy/proxy.c).
  *
  * Lua sees:
  *   proxy.new{upstream_host=, upstream_port=, listen_host='127.0.0.1', listen_port=0,

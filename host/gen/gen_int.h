@@ -1,4 +1,4 @@
-/* Internals shared by host/gen*.c (not a public header): the column and
+/* Internals shared by the files of host/gen/ (not a public header): the column and
  * generator structures, the counter-based random stream, and the helpers
  * the value generators, writers and loaders have in common. */
 #ifndef FMHOST_GEN_INT_H

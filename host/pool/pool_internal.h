@@ -1,4 +1,4 @@
-/* Shared between host/pool.c, host/pool_query.c and host/pool_bulk.c: the
+/* Shared between pool.c, pool_query.c and pool_bulk.c: the
  * pool's and a connection's insides. Not part of the C API. */
 #ifndef FMHOST_POOL_INTERNAL_H
 #define FMHOST_POOL_INTERNAL_H

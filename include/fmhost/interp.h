@@ -1,6 +1,6 @@
 /* The embedding: one Lua state with fmhost's modules, and the few helpers
  * every binding shares (classes, error returns, protected calls). Only
- * host/interp.c, host/main.c, host/repl.c and bindings/ include this. */
+ * host/embed/ and bindings/ include this. */
 #ifndef FMHOST_INTERP_H
 #define FMHOST_INTERP_H
 
