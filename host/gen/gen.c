@@ -1853,7 +1853,7 @@ static int cell(fmh_gen_cursor *cur, size_t ci, int64_t row, uint64_t rowmix, in
       return 0;
     }
     case FMH_GEN_JSON: {
-      int rc = plain ? append(b, "{}", 2) : edge >= 0 ? fmh_gen_json_edge(c, edge, &r, b) : fmh_gen_json_doc(c, &r, b);
+      int rc = plain ? append(b, "{}", 2) : edge >= 0 ? fmh_gen_json_edge(c, fmh_gen_edge_name(edge), &r, b) : fmh_gen_json_doc(c, &r, b);
       if (rc != 0) return -1;
       set_bytes(cur, ci, v, FMH_GV_JSON, start);
       return 0;

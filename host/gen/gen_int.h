@@ -167,7 +167,7 @@ const char *fmh_gen_edge_name(int id);
 int fmh_gen_json_string(fmh_gen_buf *b, const char *s, size_t n);
 /* A generated JSON document of a column into b. */
 int fmh_gen_json_doc(const gcol *c, fmh_rng *r, fmh_gen_buf *b);
-int fmh_gen_json_edge(const gcol *c, int edge, fmh_rng *r, fmh_gen_buf *b);
+int fmh_gen_json_edge(const gcol *c, const char *edge_name, fmh_rng *r, fmh_gen_buf *b);
 
 /* text of a temporal value; returns its length */
 size_t fmh_gen_fmt_temporal(const fmh_gen *g, fmh_gen_vkind kind, int64_t v, int fsp, char *out, int utc_z);
