@@ -101,7 +101,7 @@ const fmh_gen *fmh_lua_togen(lua_State *L, int idx, int *closed) {
 typedef struct producer {
   fmh_gen_cursor *cur;
   int64_t next, end;
-  fmh_gen_buf pending; /* the formatted row not yet handed out */
+  fmh_buf pending; /* the formatted row not yet handed out */
   int have, fmt;
 } producer;
 
@@ -133,7 +133,7 @@ static size_t prod_next(void *ctx, int format, char *buf, size_t cap, char *err)
 static void prod_close(void *ctx) {
   producer *p = ctx;
   fmh_gen_cursor_free(p->cur);
-  fmh_gen_buf_free(&p->pending);
+  fmh_buf_free(&p->pending);
   free(p);
 }
 
@@ -590,10 +590,10 @@ static int l_text(lua_State *L) {
   o.format = check_format(L, luaL_optstring(L, 4, "csv"), 4);
   rowbuf *rb = new_rowbuf(L, lg);
   gen_row(L, lg, rb, row, NULL);
-  fmh_gen_buf b = {0};
-  if (fmh_gen_format_value(lg->g, col, &rb->v[col], &o, &b) != 0) { fmh_gen_buf_free(&b); return luaL_error(L, "out of memory"); }
+  fmh_buf b = {0};
+  if (fmh_gen_format_value(lg->g, col, &rb->v[col], &o, &b) != 0) { fmh_buf_free(&b); return luaL_error(L, "out of memory"); }
   lua_pushlstring(L, b.p ? b.p : "", b.len);
-  fmh_gen_buf_free(&b);
+  fmh_buf_free(&b);
   return 1;
 }
 
@@ -607,14 +607,14 @@ static int text_rows(lua_State *L, fmh_gen_format f) {
   out_opts(L, 4, &o);
   o.plain = plain_flags(L, lg, 4);
   rowbuf *rb = new_rowbuf(L, lg);
-  fmh_gen_buf b = {0};
+  fmh_buf b = {0};
   fmh_error e = {0};
   if (fmh_gen_append(rb->cur, &o, from, to, &b, &e) != 0) {
-    fmh_gen_buf_free(&b);
+    fmh_buf_free(&b);
     return fmh_raise(L, &e);
   }
   lua_pushlstring(L, b.p ? b.p : "", b.len);
-  fmh_gen_buf_free(&b);
+  fmh_buf_free(&b);
   return 1;
 }
 static int l_csv(lua_State *L) { return text_rows(L, FMH_GEN_CSV); }
@@ -839,10 +839,10 @@ static int l_flatten(lua_State *L) {
     lua_pop(L, 1); /* anchored by the paths table */
   }
   fmh_gen_value *v = lua_newuserdatauv(L, sizeof *v * (size_t)(n ? n : 1), 0);
-  fmh_gen_buf b = {0};
+  fmh_buf b = {0};
   fmh_error e = {0};
   if (fmh_gen_flatten(json, len, paths, (size_t)n, v, &b, &e) != 0) {
-    fmh_gen_buf_free(&b);
+    fmh_buf_free(&b);
     return fmh_fail(L, &e);
   }
   lua_createtable(L, (int)n, 0);
@@ -880,7 +880,7 @@ static int l_flatten(lua_State *L) {
     lua_pushstring(L, kind);
     lua_rawseti(L, -2, k + 1);
   }
-  fmh_gen_buf_free(&b);
+  fmh_buf_free(&b);
   return 2;
 }
 

@@ -944,16 +944,16 @@ static int l_row_key(lua_State *L) {
   o.key_cols = key_columns(L, t, g, &o.nkey_cols);
   fmh_gen_cursor *cur = fmh_gen_cursor_new(g);
   if (!cur) return luaL_error(L, "row_key: out of memory");
-  fmh_gen_buf key = {0};
+  fmh_buf key = {0};
   fmh_error e = {0};
   int rc = fmh_nats_row_key(&o, cur, row, &key, &e);
   fmh_gen_cursor_free(cur);
   if (rc != 0) {
-    fmh_gen_buf_free(&key);
+    fmh_buf_free(&key);
     return fmh_raise(L, &e);
   }
   lua_pushlstring(L, key.p ? key.p : "", key.len);
-  fmh_gen_buf_free(&key);
+  fmh_buf_free(&key);
   return 1;
 }
 

@@ -22,25 +22,6 @@
 #include "fmhost/pool.h"
 #include "gen_int.h"
 
-/* ---- buffers ----------------------------------------------------------- */
-
-int fmh_gen_buf_reserve(fmh_gen_buf *b, size_t more) {
-  if (b->len + more <= b->cap) return 0;
-  size_t cap = b->cap ? b->cap : 256;
-  while (cap < b->len + more) cap *= 2;
-  char *p = realloc(b->p, cap);
-  if (!p) return -1;
-  b->p = p;
-  b->cap = cap;
-  return 0;
-}
-
-void fmh_gen_buf_free(fmh_gen_buf *b) {
-  free(b->p);
-  b->p = NULL;
-  b->len = b->cap = 0;
-}
-
 /* ---- types ------------------------------------------------------------- */
 
 static const struct {
@@ -1222,8 +1203,8 @@ static void build_tabs(void) {
 }
 
 /* Append up to nchars characters (and at most cap bytes) to b. */
-static int gen_text(fmh_gen_buf *b, fmh_charset cs, fmh_rng *r, size_t nchars, size_t cap) {
-  if (fmh_reserve(b, (nchars < cap ? nchars : cap) * 4 + 16) != 0) return -1;
+static int gen_text(fmh_buf *b, fmh_charset cs, fmh_rng *r, size_t nchars, size_t cap) {
+  if (fmh_buf_reserve(b, (nchars < cap ? nchars : cap) * 4 + 16) != 0) return -1;
   size_t start = b->len, chars = 0;
   char *out = b->p;
   if (cs == CS_ASCII || cs == CS_ALNUM) {
@@ -1298,14 +1279,14 @@ static void char_fix(const gcol *c, char *s, size_t len) {
   if (c->type == FMH_GEN_CHAR && len > 0 && s[len - 1] == ' ') s[len - 1] = '.';
 }
 
-static int append(fmh_gen_buf *b, const void *s, size_t n) {
-  if (fmh_reserve(b, n) != 0) return -1;
+static int append(fmh_buf *b, const void *s, size_t n) {
+  if (fmh_buf_reserve(b, n) != 0) return -1;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   return 0;
 }
 
-static int text_edge(const gcol *c, int id, fmh_rng *r, fmh_gen_buf *b) {
+static int text_edge(const gcol *c, int id, fmh_rng *r, fmh_buf *b) {
   size_t n = c->max_chars, cap = c->cap_bytes;
   if (n == 0) return 0;
   switch (id) {
@@ -1313,7 +1294,7 @@ static int text_edge(const gcol *c, int id, fmh_rng *r, fmh_gen_buf *b) {
     case E_S_LIMIT_CHARS: {
       /* n characters, all one byte; for TEXT types: cap bytes of ASCII */
       size_t want = is_text(c->type) && c->type >= FMH_GEN_TINYTEXT ? cap : n;
-      if (fmh_reserve(b, want) != 0) return -1;
+      if (fmh_buf_reserve(b, want) != 0) return -1;
       size_t s0 = b->len;
       if (gen_text(b, CS_ASCII, r, want, want) != 0) return -1;
       char_fix(c, b->p + s0, b->len - s0);
@@ -1324,7 +1305,7 @@ static int text_edge(const gcol *c, int id, fmh_rng *r, fmh_gen_buf *b) {
        * exactly cap bytes, four-byte characters then a 3/2/1-byte tail */
       size_t chars = c->type <= FMH_GEN_VARCHAR ? n : cap;
       size_t bytes = c->type <= FMH_GEN_VARCHAR ? 4 * n : cap;
-      if (fmh_reserve(b, bytes) != 0) return -1;
+      if (fmh_buf_reserve(b, bytes) != 0) return -1;
       size_t s0 = b->len, k = 0;
       while (k < chars && (b->len - s0) + 4 <= bytes) {
         char tmp[4];
@@ -1403,8 +1384,8 @@ static int text_edge(const gcol *c, int id, fmh_rng *r, fmh_gen_buf *b) {
 /* ---- decimals ------------------------------------------------------------ */
 
 /* canonical decimal text from an optional '-' and p digits (int part then scale) */
-static int put_decimal(fmh_gen_buf *b, int neg, const char *digits, int p, int s) {
-  if (fmh_reserve(b, (size_t)p + 4) != 0) return -1;
+static int put_decimal(fmh_buf *b, int neg, const char *digits, int p, int s) {
+  if (fmh_buf_reserve(b, (size_t)p + 4) != 0) return -1;
   char *o = b->p + b->len, *start = o;
   int ip = p - s, k = 0;
   while (k < ip - 1 && digits[k] == '0') k++; /* strip leading zeros, keep one */
@@ -1440,7 +1421,7 @@ static void rand_digits(fmh_rng *r, char *d, int n) {
   }
 }
 
-static int decimal_value(const gcol *c, fmh_rng *r, int64_t row, int seq, fmh_gen_buf *b) {
+static int decimal_value(const gcol *c, fmh_rng *r, int64_t row, int seq, fmh_buf *b) {
   int p = c->precision, s = c->scale, ip = p - s;
   char d[80];
   if (seq) {
@@ -1475,7 +1456,7 @@ static int decimal_value(const gcol *c, fmh_rng *r, int64_t row, int seq, fmh_ge
   return put_decimal(b, neg, d, p, s);
 }
 
-static int decimal_edge(const gcol *c, int id, fmh_rng *r, fmh_gen_buf *b) {
+static int decimal_edge(const gcol *c, int id, fmh_rng *r, fmh_buf *b) {
   int p = c->precision, s = c->scale, ip = p - s;
   char d[80];
   memset(d, '0', (size_t)p);
@@ -1572,8 +1553,8 @@ static double double_value(const gcol *c, fmh_rng *r, int64_t row, int seq) {
 
 /* ---- binary -------------------------------------------------------------- */
 
-static int rand_bytes(fmh_gen_buf *b, fmh_rng *r, size_t n) {
-  if (fmh_reserve(b, n + 8) != 0) return -1;
+static int rand_bytes(fmh_buf *b, fmh_rng *r, size_t n) {
+  if (fmh_buf_reserve(b, n + 8) != 0) return -1;
   char *o = b->p + b->len;
   for (size_t k = 0; k < n; k += 8) {
     uint64_t x = fmh_rng_next(r); /* bytes taken low first: the same on any host */
@@ -1583,7 +1564,7 @@ static int rand_bytes(fmh_gen_buf *b, fmh_rng *r, size_t n) {
   return 0;
 }
 
-static int bin_edge(const gcol *c, int id, fmh_rng *r, fmh_gen_buf *b) {
+static int bin_edge(const gcol *c, int id, fmh_rng *r, fmh_buf *b) {
   size_t n = c->type == FMH_GEN_BINARY ? (size_t)c->length : c->max_chars;
   size_t limit = c->type >= FMH_GEN_TINYBLOB ? c->cap_bytes : n;
   size_t fixed = c->type == FMH_GEN_BINARY ? n : 0;
@@ -1594,7 +1575,7 @@ static int bin_edge(const gcol *c, int id, fmh_rng *r, fmh_gen_buf *b) {
     case E_B_ZEROS: case E_B_FF: {
       size_t m = fixed ? fixed : (n ? n : 1);
       if (m > n && !fixed) m = n;
-      if (fmh_reserve(b, m) != 0) return -1;
+      if (fmh_buf_reserve(b, m) != 0) return -1;
       memset(b->p + b->len, id == E_B_ZEROS ? 0 : 0xff, m);
       b->len += m;
       break;
@@ -1605,7 +1586,7 @@ static int bin_edge(const gcol *c, int id, fmh_rng *r, fmh_gen_buf *b) {
   /* BINARY(n) values are exactly n bytes (the server pads with zeros) */
   if (fixed && b->len - s0 < fixed) {
     size_t pad = fixed - (b->len - s0);
-    if (fmh_reserve(b, pad) != 0) return -1;
+    if (fmh_buf_reserve(b, pad) != 0) return -1;
     memset(b->p + b->len, 0, pad);
     b->len += pad;
   }
@@ -1734,7 +1715,7 @@ static void set_bytes(fmh_gen_cursor *cur, size_t ci, fmh_gen_value *v, fmh_gen_
 static int cell(fmh_gen_cursor *cur, size_t ci, int64_t row, uint64_t rowmix, int plain, fmh_gen_value *v) {
   const fmh_gen *g = cur->g;
   const gcol *c = &g->cols[ci];
-  fmh_gen_buf *b = &cur->scratch;
+  fmh_buf *b = &cur->scratch;
   fmh_rng r;
   r.s = fmh_mix64(c->key ^ rowmix); /* fmh_rng_init(&r, c->key, row), the row's half shared */
   v->edge = -1;
@@ -1882,7 +1863,7 @@ static int cell(fmh_gen_cursor *cur, size_t ci, int64_t row, uint64_t rowmix, in
       rc = text_edge(c, edge, &r, b);
     } else if (c->unique && seq) {
       /* a zero-padded counter: sorts as the rows do */
-      if (fmh_reserve(b, 20) != 0) return -1;
+      if (fmh_buf_reserve(b, 20) != 0) return -1;
       fmh_gen_fmt_digits(b->p + b->len, (uint64_t)row, c->tok_len);
       b->len += (size_t)c->tok_len;
     } else if (seq) {
@@ -1896,7 +1877,7 @@ static int cell(fmh_gen_cursor *cur, size_t ci, int64_t row, uint64_t rowmix, in
       if (c->unique) {
         /* a base-32 token of the permuted row, then random text */
         uint64_t t = perm((uint64_t)row, c->uniq_domain, c->uniq_bits, c->key);
-        if (fmh_reserve(b, 16) != 0) return -1;
+        if (fmh_buf_reserve(b, 16) != 0) return -1;
         for (int k = c->tok_len - 1; k >= 0; k--) { b->p[b->len + (size_t)k] = base32[t & 31]; t >>= 5; }
         b->len += (size_t)c->tok_len;
         if (lo < (size_t)c->tok_len) lo = (size_t)c->tok_len;
@@ -1916,7 +1897,7 @@ static int cell(fmh_gen_cursor *cur, size_t ci, int64_t row, uint64_t rowmix, in
     int rc = 0;
     if (plain) {
       if (c->type == FMH_GEN_BINARY) {
-        if (fmh_reserve(b, (size_t)c->length) != 0) return -1;
+        if (fmh_buf_reserve(b, (size_t)c->length) != 0) return -1;
         memset(b->p + b->len, 0, (size_t)c->length);
         b->len += (size_t)c->length;
       }
@@ -1929,7 +1910,7 @@ static int cell(fmh_gen_cursor *cur, size_t ci, int64_t row, uint64_t rowmix, in
         uint64_t t = c->unique && !seq ? perm((uint64_t)row, c->uniq_domain, c->uniq_bits, c->key) : (uint64_t)row;
         int w = c->unique ? c->tok_len : (int)(c->max_chars > 8 ? 8 : c->max_chars);
         if ((size_t)w > n) n = (size_t)w;
-        if (fmh_reserve(b, (size_t)w) != 0) return -1;
+        if (fmh_buf_reserve(b, (size_t)w) != 0) return -1;
         for (int k = w - 1; k >= 0; k--) { b->p[b->len + (size_t)k] = (char)(t & 0xff); t >>= 8; }
         b->len += (size_t)w;
         rc = rand_bytes(b, &r, n - (size_t)w);
@@ -1950,7 +1931,7 @@ fmh_gen_cursor *fmh_gen_cursor_new(const fmh_gen *g) {
   if (!c) return NULL;
   c->g = g;
   c->offs = calloc(g->ncols, sizeof(size_t));
-  if (!c->offs || fmh_gen_buf_reserve(&c->scratch, 4096) != 0) {
+  if (!c->offs || fmh_buf_reserve(&c->scratch, 4096) != 0) {
     free(c->offs);
     free(c);
     return NULL;
@@ -1961,7 +1942,7 @@ fmh_gen_cursor *fmh_gen_cursor_new(const fmh_gen *g) {
 
 void fmh_gen_cursor_free(fmh_gen_cursor *c) {
   if (!c) return;
-  fmh_gen_buf_free(&c->scratch);
+  fmh_buf_free(&c->scratch);
   free(c->offs);
   free(c);
 }
@@ -2073,10 +2054,10 @@ const char *fmh_gen_column_edge(const fmh_gen *g, size_t col, size_t k) {
   return k < (size_t)c->nedges ? fmh_gen_edge_name(c->edge_ids[k]) : NULL;
 }
 
-static int bputs(fmh_gen_buf *b, const char *s) { return append(b, s, strlen(s)); }
+static int bputs(fmh_buf *b, const char *s) { return append(b, s, strlen(s)); }
 
 char *fmh_gen_create_table_sql(const fmh_gen *g, const char *table) {
-  fmh_gen_buf b = {0};
+  fmh_buf b = {0};
   char line[512];
   int ok = 1;
   ok &= bputs(&b, "CREATE TABLE `") == 0;
@@ -2114,12 +2095,12 @@ char *fmh_gen_create_table_sql(const fmh_gen *g, const char *table) {
   snprintf(line, sizeof line, ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=%s", g->collation);
   ok &= bputs(&b, line) == 0;
   ok &= append(&b, "", 1) == 0;
-  if (!ok) { fmh_gen_buf_free(&b); return NULL; }
+  if (!ok) { fmh_buf_free(&b); return NULL; }
   return b.p;
 }
 
 char *fmh_gen_load_data_sql(const fmh_gen *g, const char *table, const char *path, int local) {
-  fmh_gen_buf b = {0};
+  fmh_buf b = {0};
   int ok = 1;
   ok &= bputs(&b, local ? "LOAD DATA LOCAL INFILE '" : "LOAD DATA INFILE '") == 0;
   for (const char *p = path; *p; p++) {
@@ -2137,6 +2118,6 @@ char *fmh_gen_load_data_sql(const fmh_gen *g, const char *table, const char *pat
   }
   ok &= bputs(&b, ")") == 0;
   ok &= append(&b, "", 1) == 0;
-  if (!ok) { fmh_gen_buf_free(&b); return NULL; }
+  if (!ok) { fmh_buf_free(&b); return NULL; }
   return b.p;
 }

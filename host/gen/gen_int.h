@@ -48,11 +48,6 @@ static inline uint64_t fmh_rng_below(fmh_rng *r, uint64_t n) {
   return (uint64_t)(((fmh_u128)x * n) >> 64);
 }
 
-/* room for `more` bytes: the common case inline */
-static inline int fmh_reserve(fmh_gen_buf *b, size_t more) {
-  return b->len + more <= b->cap ? 0 : fmh_gen_buf_reserve(b, more);
-}
-
 /* ---- time zones (gen_tz.c) ---- */
 typedef struct fmh_tz {
   char name[64];
@@ -156,7 +151,7 @@ struct fmh_gen {
 
 struct fmh_gen_cursor {
   const fmh_gen *g;
-  fmh_gen_buf scratch;
+  fmh_buf scratch;
   size_t *offs;      /* per column: offset of its bytes in scratch (SIZE_MAX: none) */
 };
 
@@ -164,10 +159,10 @@ const char *fmh_gen_type_name(fmh_gen_type t);
 const char *fmh_gen_edge_name(int id);
 
 /* JSON text of a string (quotes included) into b. */
-int fmh_gen_json_string(fmh_gen_buf *b, const char *s, size_t n);
+int fmh_gen_json_string(fmh_buf *b, const char *s, size_t n);
 /* A generated JSON document of a column into b. */
-int fmh_gen_json_doc(const gcol *c, fmh_rng *r, fmh_gen_buf *b);
-int fmh_gen_json_edge(const gcol *c, const char *edge_name, fmh_rng *r, fmh_gen_buf *b);
+int fmh_gen_json_doc(const gcol *c, fmh_rng *r, fmh_buf *b);
+int fmh_gen_json_edge(const gcol *c, const char *edge_name, fmh_rng *r, fmh_buf *b);
 
 /* text of a temporal value; returns its length */
 size_t fmh_gen_fmt_temporal(const fmh_gen *g, fmh_gen_vkind kind, int64_t v, int fsp, char *out, int utc_z);

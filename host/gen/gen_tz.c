@@ -93,20 +93,21 @@ int fmh_tz_load(fmh_tz *tz, const char *name, fmh_error *err) {
     fmh_error_set(err, "config", errno, 0, "time zone '%s': cannot read %s: %s", name, path, strerror(errno));
     return -1;
   }
-  unsigned char *data = NULL;
-  size_t len = 0, cap = 0;
+  fmh_buf file = {0};
   for (;;) {
-    if (len + 4096 > cap) {
-      cap = cap ? cap * 2 : 8192;
-      unsigned char *nd = realloc(data, cap);
-      if (!nd) { free(data); fclose(f); fmh_error_set(err, "os", ENOMEM, 0, "out of memory"); return -1; }
-      data = nd;
+    if (fmh_buf_reserve(&file, 4096) != 0) {
+      fmh_buf_free(&file);
+      fclose(f);
+      fmh_error_set(err, "os", ENOMEM, 0, "out of memory");
+      return -1;
     }
-    size_t r = fread(data + len, 1, cap - len, f);
-    len += r;
+    size_t r = fread(file.p + file.len, 1, file.cap - file.len - 1, f);
+    file.len += r;
     if (r == 0) break;
   }
   fclose(f);
+  const unsigned char *data = (const unsigned char *)file.p;
+  size_t len = file.len;
   /* header: magic, version, 15 reserved, six counts */
   const char *bad = NULL;
   if (len < 44 || memcmp(data, "TZif", 4) != 0) bad = "not a TZif file";
@@ -128,7 +129,7 @@ int fmh_tz_load(fmh_tz *tz, const char *name, fmh_error *err) {
     if (typecnt == 0 || off + (size_t)timecnt * 9 + (size_t)typecnt * 6 > len) bad = "truncated TZif data block";
   }
   if (bad) {
-    free(data);
+    fmh_buf_free(&file);
     fmh_error_set(err, "config", 0, 0, "time zone '%s': %s: %s", name, path, bad);
     return -1;
   }
@@ -138,7 +139,7 @@ int fmh_tz_load(fmh_tz *tz, const char *name, fmh_error *err) {
   tz->at = malloc(sizeof(int64_t) * (timecnt ? timecnt : 1));
   tz->off = malloc(sizeof(int32_t) * (timecnt ? timecnt : 1));
   if (!tz->at || !tz->off) {
-    free(data);
+    fmh_buf_free(&file);
     fmh_tz_free(tz);
     fmh_error_set(err, "os", ENOMEM, 0, "out of memory");
     return -1;
@@ -154,7 +155,7 @@ int fmh_tz_load(fmh_tz *tz, const char *name, fmh_error *err) {
     tz->off[tz->n] = be32(types + ti * 6);
     tz->n++;
   }
-  free(data);
+  fmh_buf_free(&file);
   return 0;
 }
 

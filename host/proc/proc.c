@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fmhost/buf.h"
 #include "fmhost/log.h"
 
 extern char **environ;
@@ -714,32 +715,19 @@ int fmh_proc_kill_tree(pid_t pid, int sig, int group) {
 /* --- run to completion ------------------------------------------------------ */
 
 typedef struct {
-  char *p;
-  size_t len, cap, max;
+  fmh_buf b;
+  size_t max;
   int truncated;
 } capbuf;
 
-static void cap_add(capbuf *b, const char *s, size_t n) {
-  size_t room = b->max > b->len ? b->max - b->len : 0;
+static void cap_add(capbuf *c, const char *s, size_t n) {
+  size_t room = c->max > c->b.len ? c->max - c->b.len : 0;
   if (n > room) {
-    b->truncated = 1;
+    c->truncated = 1;
     n = room;
   }
   if (n == 0) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t nc = b->cap ? b->cap : 4096;
-    while (nc < b->len + n + 1) nc *= 2;
-    char *np = realloc(b->p, nc);
-    if (!np) {
-      b->truncated = 1;
-      return;
-    }
-    b->p = np;
-    b->cap = nc;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
+  if (fmh_buf_put(&c->b, s, n) != 0) c->truncated = 1;
 }
 
 /* write without dying of SIGPIPE when the child closed its stdin early */
@@ -863,10 +851,10 @@ int fmh_proc_run(const fmh_proc_opts *o, const char *input, size_t inlen, long t
   fmh_proc_release(p);
   if (po[0] >= 0) close(po[0]);
   if (pe[0] >= 0) close(pe[0]);
-  r->out = bo.p ? bo.p : calloc(1, 1);
-  r->err = be.p ? be.p : calloc(1, 1);
-  r->outlen = bo.len;
-  r->errlen = be.len;
+  r->out = bo.b.p ? bo.b.p : calloc(1, 1);
+  r->err = be.b.p ? be.b.p : calloc(1, 1);
+  r->outlen = bo.b.len;
+  r->errlen = be.b.len;
   r->out_truncated = bo.truncated;
   r->err_truncated = be.truncated;
   r->code = code;
