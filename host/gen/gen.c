@@ -538,7 +538,7 @@ static int parse_datetime(const char *s, int want_time, int64_t *out) {
   }
   if (*p) return -1;
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59) return -1;
-  int64_t days = fmh_days_from_civil(y, (unsigned)mo, (unsigned)d);
+  int64_t days = fmh_days_from_civil(y, (int)mo, (int)d);
   if (!want_time) { *out = days; return 0; }
   int64_t us = frac[0] ? atol(frac) : 0;
   *out = ((days * 86400 + h * 3600 + mi * 60 + se) * 1000000) + us;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "fmhost/calendar.h"
 #include "fmhost/gen.h"
 
 __extension__ typedef unsigned __int128 fmh_u128;
@@ -66,9 +67,7 @@ int32_t fmh_tz_offset_at(const fmh_tz *tz, int64_t utc);
 size_t fmh_tz_gaps(const fmh_tz *tz, int64_t from_utc, int64_t to_utc, int64_t *local_start, int32_t *len, size_t cap);
 size_t fmh_tz_folds(const fmh_tz *tz, int64_t from_utc, int64_t to_utc, int64_t *local_start, int32_t *len, size_t cap);
 
-/* ---- civil time ---- */
-int64_t fmh_days_from_civil(int64_t y, unsigned m, unsigned d);
-void fmh_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+/* ---- civil time: fmhost/calendar.h ---- */
 
 /* ---- columns ---- */
 #define FMH_GEN_MAX_EDGES 24

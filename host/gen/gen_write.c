@@ -62,15 +62,15 @@ static char *frac(char *p, int64_t us, int fsp) {
 
 static char *ymd(char *p, int64_t days) {
   int64_t y;
-  unsigned m, d;
+  int m, d;
   fmh_civil_from_days(days, &y, &m, &d);
   if (y < 0) { *p++ = '-'; y = -y; }
   if (y > 9999) p = fmh_gen_fmt_u64(p, (uint64_t)y);
   else { p = put2(p, (unsigned)(y / 100)); p = put2(p, (unsigned)(y % 100)); }
   *p++ = '-';
-  p = put2(p, m);
+  p = put2(p, (unsigned)m);
   *p++ = '-';
-  return put2(p, d);
+  return put2(p, (unsigned)d);
 }
 
 static char *hms(char *p, int64_t secs) {
