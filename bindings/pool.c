@@ -63,6 +63,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fmhost/gen.h"
+#include "fmhost/gen_lua.h"
 #include "fmhost/interp.h"
 #include "fmhost/pool.h"
 #include "fmhost/pool_lua.h"
@@ -96,7 +98,7 @@ struct LCursor {
 };
 
 typedef struct LSource {
-  fmh_row_source src; /* first: p:load reads any userdata starting with one */
+  fmh_row_source src;
   uint64_t seed;
 } LSource;
 
@@ -862,12 +864,16 @@ static int l_pool_transaction(lua_State *L) { return with_conn(L, l_transaction)
 
 /* --- bulk load and stress ------------------------------------------------ */
 
-static fmh_row_source *check_source(lua_State *L, int i, const char *what) {
-  if (lua_type(L, i) == LUA_TUSERDATA && lua_getmetatable(L, i)) {
-    lua_getfield(L, -1, "__fmh_row_source");
-    int ok = lua_toboolean(L, -1);
-    lua_pop(L, 2);
-    if (ok) return lua_touserdata(L, i);
+/* The row source (fmhost/rowsource.h) of the Lua value at i: a
+ * bench_source{}, or a generator, whose source is made in *gen_src. */
+static const fmh_row_source *check_source(lua_State *L, int i, fmh_row_source *gen_src, const char *what) {
+  LSource *bs = luaL_testudata(L, i, SOURCE);
+  if (bs) return &bs->src;
+  int closed = 0;
+  const fmh_gen *g = fmh_lua_togen(L, i, &closed);
+  if (g || closed) {
+    fmh_gen_row_source(g, gen_src);
+    return gen_src;
   }
   luaL_error(L, "%s: source must be a row source (pool.bench_source{} or a generator)", what);
   return NULL;
@@ -941,7 +947,8 @@ static int l_load(lua_State *L) {
   o.table = fmh_opt_str(L, 2, "table", NULL);
   if (!o.table) return luaL_error(L, "load: option 'table' is required");
   lua_getfield(L, 2, "source");
-  fmh_row_source *src = check_source(L, -1, "load");
+  fmh_row_source gen_src;
+  const fmh_row_source *src = check_source(L, -1, &gen_src, "load");
   lua_Integer rows = fmh_opt_int(L, 2, "rows", -1), first = fmh_opt_int(L, 2, "first", 0);
   if (rows < 0 || first < 0) return luaL_error(L, "load: 'rows' (required) and 'first' must be >= 0");
   o.rows = (uint64_t)rows;
@@ -1209,8 +1216,6 @@ int luaopen_fmhost_pool(lua_State *L) {
   fmh_newclass(L, CURSOR, cursor_methods, cursor_meta);
   fmh_newclass(L, SOURCE, source_methods, NULL);
   luaL_getmetatable(L, SOURCE);
-  lua_pushboolean(L, 1);
-  lua_setfield(L, -2, "__fmh_row_source");
   lua_getfield(L, -1, "__index");
   lua_pushcclosure(L, l_bsource_index, 1);
   lua_setfield(L, -2, "__index");

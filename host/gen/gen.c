@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fmhost/pool.h"
 #include "gen_int.h"
 
 /* ---- types ------------------------------------------------------------- */
@@ -1091,6 +1090,18 @@ fmh_gen *fmh_gen_new(const fmh_gen_schema *s, int seed_set, uint64_t seed, fmh_e
     if (build_col(g, &g->cols[k], err) != 0) { fmh_gen_free(g); return NULL; }
     if (g->cols[k].row_limit < g->row_limit) g->row_limit = g->cols[k].row_limit;
   }
+  fmh_buf cols = {0};
+  int ok = fmh_buf_put(&cols, "(", 1) == 0;
+  for (size_t k = 0; ok && k < g->ncols; k++)
+    ok = (k == 0 || fmh_buf_put(&cols, ",", 1) == 0) && fmh_buf_put(&cols, "`", 1) == 0 &&
+         fmh_buf_put(&cols, g->cols[k].name, strlen(g->cols[k].name)) == 0 && fmh_buf_put(&cols, "`", 1) == 0;
+  if (!ok || fmh_buf_put(&cols, ")", 1) != 0) {
+    fmh_buf_free(&cols);
+    fmh_gen_free(g);
+    fmh_error_set(err, "os", ENOMEM, 0, "out of memory");
+    return NULL;
+  }
+  g->columns_sql = cols.p;
   return g;
 }
 
@@ -1100,6 +1111,7 @@ void fmh_gen_free(fmh_gen *g) {
   free(g->cols);
   fmh_tz_free(&g->tz);
   fmh_tz_free(&g->dst);
+  free(g->columns_sql);
   free(g);
 }
 
@@ -1109,6 +1121,7 @@ const char *fmh_gen_name(const fmh_gen *g) { return g->name; }
 const char *fmh_gen_time_zone(const fmh_gen *g) { return g->tz.name; }
 const char *fmh_gen_collation(const fmh_gen *g) { return g->collation; }
 int64_t fmh_gen_row_limit(const fmh_gen *g) { return g->row_limit; }
+const char *fmh_gen_columns_sql(const fmh_gen *g) { return g->columns_sql; }
 
 /* ---- text ---------------------------------------------------------------- */
 

@@ -146,6 +146,7 @@ struct fmh_gen {
   int32_t folds_len[64];
   size_t nfolds;
   int64_t row_limit;
+  char *columns_sql;  /* "(`a`,`b`)": the column list of load statements */
 };
 
 struct fmh_gen_cursor {

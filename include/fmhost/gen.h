@@ -20,6 +20,7 @@
 
 #include "fmhost/buf.h"
 #include "fmhost/error.h"
+#include "fmhost/rowsource.h"
 
 typedef enum {
   FMH_GEN_TINYINT, FMH_GEN_SMALLINT, FMH_GEN_MEDIUMINT, FMH_GEN_INT, FMH_GEN_BIGINT,
@@ -73,6 +74,12 @@ const char *fmh_gen_collation(const fmh_gen *g);
 /* The first row index that a unique column cannot serve (INT64_MAX when
  * every row can be generated). Rows at or past it fail. */
 int64_t fmh_gen_row_limit(const fmh_gen *g);
+/* The column list of load statements, "(`a`,`b`)". */
+const char *fmh_gen_columns_sql(const fmh_gen *g);
+/* The generator as a row source for bulk loads (fmhost/rowsource.h), rows in
+ * the load's CSV or SQL form; valid while g is. g NULL (a closed
+ * generator): a source whose open() fails with a usage error. */
+void fmh_gen_row_source(const fmh_gen *g, fmh_row_source *out);
 
 typedef struct fmh_gen_colinfo {
   const char *name;

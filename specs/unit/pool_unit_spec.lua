@@ -155,6 +155,21 @@ describe('fmhost.pool (no server)', function()
       assert.matches('#include "fmhost/pool_lua.h"', read('bindings/validate.c'), 1, true)
     end)
 
+    it('take a generator only through include/fmhost/gen_lua.h and its rows only through the row source interface', function()
+      assert.matches('fmh_row_source', read('include/fmhost/rowsource.h'), 1, true)
+      local bindings = assert(io.popen('ls ' .. root .. 'bindings/*.c')):read('a')
+      for path in bindings:gmatch('[^\n]+') do
+        local name = path:match('([^/]+)%.c$')
+        local src = read('bindings/' .. name .. '.c')
+        assert.is_nil(src:find('__fmh_row_source', 1, true), 'bindings/' .. name .. '.c marks a row source by a field')
+        if name ~= 'gen' then
+          assert.is_nil(src:find('"fmhost.gen.Gen"', 1, true), 'bindings/' .. name .. '.c reads the Gen userdata')
+        end
+      end
+      assert.matches('#include "fmhost/gen_lua.h"', read('bindings/validate.c'), 1, true)
+      assert.matches('#include "fmhost/gen_lua.h"', read('bindings/pool.c'), 1, true)
+    end)
+
     it('fmhost.validate refuses a closed pool and a value that is not a pool, naming the argument', function()
       local validate = require 'fmhost.validate'
       local p = assert(pool.open(REFUSED, { lazy = true }))
