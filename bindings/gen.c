@@ -616,7 +616,7 @@ static int l_stream_rows(lua_State *L) {
 
 static int l_stream_close(lua_State *L) {
   LStream *ls = luaL_checkudata(L, 1, STREAM);
-  if (!ls->st) return 0;
+  if (!ls->st) return fmh_push_closed(L, 0);
   fmh_gen_stream_free(ls->st); /* joins its threads */
   ls->st = NULL;
   LGen *lg = ls->owner;
@@ -625,7 +625,7 @@ static int l_stream_close(lua_State *L) {
     fmh_gen_free(lg->held);
     lg->held = NULL;
   }
-  return 0;
+  return fmh_push_closed(L, 1);
 }
 
 /* ---- description -------------------------------------------------------- */

@@ -116,22 +116,7 @@ static int is_null(lua_State *L, int i) {
 }
 
 /* Expected failures return nil, msg, info (with info.class); misuse raises. */
-static int push_fail(lua_State *L, fmh_error *e) {
-  if (e->kind && strcmp(e->kind, "usage") == 0) {
-    char msg[sizeof e->msg];
-    snprintf(msg, sizeof msg, "%s", e->msg);
-    fmh_error_clear(e);
-    return luaL_error(L, "%s", msg);
-  }
-  fmh_push_error(L, e);
-  const char *cls = e->kind ? e->kind : "error";
-  if (e->kind && strcmp(e->kind, "mysql") == 0) fmh_retry_classify_mysql(e->code, &cls);
-  else if (e->kind && strcmp(e->kind, "timeout") == 0) cls = "pool_exhausted";
-  lua_pushstring(L, cls);
-  lua_setfield(L, -2, "class");
-  fmh_error_clear(e);
-  return 3;
-}
+static int push_fail(lua_State *L, fmh_error *e) { return fmh_fail_or_raise(L, e, "class", fmh_pool_error_class(e)); }
 
 static LPool *check_pool(lua_State *L, int i) {
   LPool *lp = luaL_checkudata(L, i, POOL);
@@ -456,11 +441,10 @@ static int l_open(lua_State *L) {
 
 static int l_pool_close(lua_State *L) {
   LPool *lp = luaL_checkudata(L, 1, POOL);
-  if (lp->p) {
-    fmh_pool_close(lp->p);
-    lp->p = NULL;
-  }
-  return 0;
+  if (!lp->p) return fmh_push_closed(L, 0);
+  fmh_pool_close(lp->p);
+  lp->p = NULL;
+  return fmh_push_closed(L, 1);
 }
 
 static LConn *new_conn(lua_State *L, int pool_index, fmh_conn *c) {
@@ -554,11 +538,11 @@ static void cursor_detach(LCursor *cu) {
 
 static int l_release(lua_State *L) {
   LConn *lc = luaL_checkudata(L, 1, CONN);
-  if (!lc->c) return 0;
+  if (!lc->c) return fmh_push_closed(L, 0);
   if (lc->cur) cursor_detach(lc->cur);
   fmh_pool_release(lc->c);
   lc->c = NULL;
-  return 0;
+  return fmh_push_closed(L, 1);
 }
 
 static int l_exec(lua_State *L) {
@@ -722,8 +706,9 @@ static int l_rows(lua_State *L) {
 
 static int l_cursor_close(lua_State *L) {
   LCursor *cu = luaL_checkudata(L, 1, CURSOR);
+  int open = cu->q != NULL;
   cursor_detach(cu);
-  return 0;
+  return fmh_push_closed(L, open);
 }
 
 static int l_cursor_columns(lua_State *L) {

@@ -476,9 +476,10 @@ static int l_listen(lua_State *L) {
 
 static int listener_close(lua_State *L) {
   llistener *u = check_listener(L, 1);
-  if (u->fd >= 0) close(u->fd);
+  if (u->fd < 0) return fmh_push_closed(L, 0);
+  close(u->fd);
   u->fd = -1;
-  return 0;
+  return fmh_push_closed(L, 1);
 }
 
 static int listener_index(lua_State *L) {

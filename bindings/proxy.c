@@ -304,12 +304,11 @@ static int l_stats(lua_State *L) {
 
 static int l_close(lua_State *L) {
   lproxy *u = luaL_checkudata(L, 1, PROXY_T);
-  if (u->p) {
-    fmh_proxy *p = u->p;
-    u->p = NULL;
-    fmh_proxy_close(p);
-  }
-  return 0;
+  if (!u->p) return fmh_push_closed(L, 0);
+  fmh_proxy *p = u->p;
+  u->p = NULL;
+  fmh_proxy_close(p);
+  return fmh_push_closed(L, 1);
 }
 
 static int l_tostring(lua_State *L) {
@@ -416,11 +415,10 @@ static int l_client_shutdown(lua_State *L) {
 
 static int l_client_close(lua_State *L) {
   lclient *u = luaL_checkudata(L, 1, CLIENT_T);
-  if (u->fd >= 0) {
-    close(u->fd);
-    u->fd = -1;
-  }
-  return 0;
+  if (u->fd < 0) return fmh_push_closed(L, 0);
+  close(u->fd);
+  u->fd = -1;
+  return fmh_push_closed(L, 1);
 }
 
 /* --- registration ---------------------------------------------------------- */

@@ -140,10 +140,7 @@ static const fmh_gen *to_gen(lua_State *L, int i, const char *what) {
 
 /* A "usage" error is the caller's mistake and raises; the rest return
  * nil, msg, info. */
-static int fail(lua_State *L, fmh_error *e) {
-  if (e->kind && strcmp(e->kind, "usage") == 0) return fmh_raise(L, e);
-  return fmh_fail(L, e);
-}
+static int fail(lua_State *L, fmh_error *e) { return fmh_fail_or_raise(L, e, NULL, NULL); }
 
 /* --- options ------------------------------------------------------------- */
 

@@ -234,6 +234,13 @@ int fmh_pool_code_kills_conn(unsigned code) {
          code == CR_COMMANDS_OUT_OF_SYNC || code == CR_MALFORMED_PACKET;
 }
 
+const char *fmh_pool_error_class(const fmh_error *e) {
+  const char *cls = e->kind ? e->kind : "error";
+  if (e->kind && strcmp(e->kind, "mysql") == 0) fmh_retry_classify_mysql(e->code, &cls);
+  else if (e->kind && strcmp(e->kind, "timeout") == 0) cls = "pool_exhausted";
+  return cls;
+}
+
 int fmh_conn_error(fmh_conn *c, fmh_error *e, const char *what) {
   unsigned code = mysql_errno(c->my);
   if (code == 0) {

@@ -129,6 +129,10 @@ uint64_t fmh_conn_serial(const fmh_conn *c);   /* pool-local number, 1.. */
 /* Fill e from the connection's last error; what names the operation. A
  * connection-class error marks the connection broken. Returns -1. */
 int fmh_conn_error(fmh_conn *c, fmh_error *e, const char *what);
+/* The class of a pool error, for callers that retry by class: a MySQL
+ * error's (fmh_retry_classify_mysql), "pool_exhausted" for an acquire that
+ * timed out, else e's kind. A static string. */
+const char *fmh_pool_error_class(const fmh_error *e);
 void fmh_conn_mark_broken(fmh_conn *c);
 int fmh_conn_is_broken(const fmh_conn *c);
 /* A text statement whose result (if any) is discarded. */
