@@ -1,4 +1,5 @@
-/* Child processes and port facts for the local stack and fault scenarios.
+/* Child processes fmhost spawns, for the local stack and fault scenarios (any
+ * pid: proc_pid.c; ports: proc_port.c; locks: proc_lock.c).
  *
  * posix_spawn (not fork) because fmhost has worker threads: no atfork
  * hazards, and glibc reports exec failures (ENOENT, EACCES) from the child
@@ -34,6 +35,7 @@
 
 #include "fmhost/buf.h"
 #include "fmhost/log.h"
+#include "proc_int.h"
 
 extern char **environ;
 
@@ -113,6 +115,18 @@ static struct fmh_proc *reg_add(pid_t pid) {
   reg_head = p;
   pthread_mutex_unlock(&reg_lock);
   return p;
+}
+
+int fmh_proc_child_running(pid_t pid) {
+  int child = 0;
+  pthread_mutex_lock(&reg_lock);
+  reap_all_locked();
+  /* a child of ours is alive until waitpid reaps it, which happens only
+   * once every thread has ended (and its sockets are closed) */
+  for (struct fmh_proc *p = reg_head; p; p = p->next)
+    if (p->pid == pid && !p->ended) child = 1;
+  pthread_mutex_unlock(&reg_lock);
+  return child;
 }
 
 /* --- signals ------------------------------------------------------------- */
@@ -550,168 +564,6 @@ long fmh_proc_pty_read(fmh_proc *p, char *buf, size_t size, long timeout_ms, fmh
   }
 }
 
-/* --- any pid ---------------------------------------------------------------- */
-
-/* The state letter of /proc/PID/stat and its parent pid; 0 when gone. */
-static char proc_state(pid_t pid, pid_t *ppid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  char *rp = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
-  if (!rp || rp[1] == '\0') return 0;
-  char st = rp[2];
-  if (ppid) *ppid = (pid_t)strtol(rp + 4, NULL, 10);
-  return st;
-}
-
-/* Threads of pid still listed in /proc/PID/task. */
-static int task_count(pid_t pid) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-  DIR *d = opendir(path);
-  if (!d) return 0;
-  int n = 0;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL)
-    if (de->d_name[0] != '.') n++;
-  closedir(d);
-  return n;
-}
-
-int fmh_proc_pid_alive(pid_t pid) {
-  if (pid <= 0) return 0;
-  int child = 0;
-  pthread_mutex_lock(&reg_lock);
-  reap_all_locked();
-  /* a child of ours is alive until waitpid reaps it, which happens only
-   * once every thread has ended (and its sockets are closed) */
-  for (struct fmh_proc *p = reg_head; p; p = p->next)
-    if (p->pid == pid && !p->ended) child = 1;
-  pthread_mutex_unlock(&reg_lock);
-  if (child) return 1;
-  if (kill(pid, 0) != 0 && errno != EPERM) return 0;
-  char st = proc_state(pid, NULL);
-  if (st == 0) return access("/proc/self", F_OK) != 0; /* no /proc: trust kill() */
-  if (st == 'Z' || st == 'X') {
-    /* a killed multi-threaded process shows its leader as a zombie while
-     * the other threads are still exiting and holding its files and ports */
-    return task_count(pid) > 1;
-  }
-  return 1;
-}
-
-int fmh_proc_wait_pid(pid_t pid, long timeout_ms) {
-  double deadline = fmh_proc_now_ms() + (double)timeout_ms;
-  long step = 1;
-  while (fmh_proc_pid_alive(pid)) {
-    double now = fmh_proc_now_ms();
-    if (timeout_ms >= 0 && now >= deadline) return 0;
-    long nap = step;
-    if (timeout_ms >= 0 && (double)nap > deadline - now) nap = (long)(deadline - now) + 1;
-    fmh_proc_sleep_ms(nap);
-    if (step < 50) step *= 2;
-  }
-  return 1;
-}
-
-ssize_t fmh_proc_cmdline(pid_t pid, char *buf, size_t size) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  size_t n = 0;
-  while (n < size) {
-    ssize_t r = read(fd, buf + n, size - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    n += (size_t)r;
-  }
-  close(fd);
-  return (ssize_t)n;
-}
-
-int fmh_proc_comm(pid_t pid, char *buf, size_t size) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-  FILE *f = fopen(path, "re");
-  if (!f || size == 0) {
-    if (f) fclose(f);
-    return -1;
-  }
-  if (!fgets(buf, (int)size, f)) {
-    fclose(f);
-    return -1;
-  }
-  fclose(f);
-  buf[strcspn(buf, "\n")] = '\0';
-  return 0;
-}
-
-/* Every (pid, ppid) in /proc; a malloc'ed array, count in *n. */
-static pid_t *all_pids(size_t *n) {
-  DIR *d = opendir("/proc");
-  *n = 0;
-  if (!d) return NULL;
-  size_t cap = 256;
-  pid_t *v = malloc(cap * 2 * sizeof *v);
-  struct dirent *de;
-  while (v && (de = readdir(d)) != NULL) {
-    char *end;
-    long pid = strtol(de->d_name, &end, 10);
-    if (*end || pid <= 0) continue;
-    pid_t ppid = 0;
-    if (!proc_state((pid_t)pid, &ppid)) continue;
-    if (*n == cap) {
-      cap *= 2;
-      pid_t *nv = realloc(v, cap * 2 * sizeof *v);
-      if (!nv) break;
-      v = nv;
-    }
-    v[2 * *n] = (pid_t)pid;
-    v[2 * *n + 1] = ppid;
-    (*n)++;
-  }
-  closedir(d);
-  return v;
-}
-
-int fmh_proc_kill_tree(pid_t pid, int sig, int group) {
-  if (pid <= 0) return 0;
-  size_t n = 0;
-  pid_t *v = all_pids(&n);
-  /* breadth-first: the tree below pid, pid first */
-  pid_t *tree = malloc((n + 1) * sizeof *tree);
-  size_t nt = 0;
-  int count = 0;
-  if (tree) {
-    tree[nt++] = pid;
-    for (size_t i = 0; i < nt; i++)
-      for (size_t j = 0; j < n; j++)
-        if (v[2 * j + 1] == tree[i] && v[2 * j] != pid) {
-          int dup = 0;
-          for (size_t k = 0; k < nt; k++) dup |= tree[k] == v[2 * j];
-          if (!dup && nt <= n) tree[nt++] = v[2 * j];
-        }
-    /* stop the whole tree first so that no one forks a new child meanwhile */
-    if (sig == SIGKILL)
-      for (size_t i = 0; i < nt; i++) kill(tree[i], SIGSTOP);
-    /* the group only when pid leads it: never signal a group fmhost is in */
-    if (group && getpgid(pid) == pid && kill(-pid, sig) == 0) count++;
-    for (size_t i = 0; i < nt; i++)
-      if (kill(tree[i], sig) == 0) count++;
-  } else if (kill(pid, sig) == 0) {
-    count = 1;
-  }
-  free(tree);
-  free(v);
-  return count;
-}
-
 /* --- run to completion ------------------------------------------------------ */
 
 typedef struct {
@@ -883,206 +735,4 @@ void fmh_proc_result_free(fmh_proc_result *r) {
   free(r->out);
   free(r->err);
   r->out = r->err = NULL;
-}
-
-/* --- ports -------------------------------------------------------------------- */
-
-static struct addrinfo *resolve(const char *host, int port, int passive) {
-  struct addrinfo hints, *res = NULL;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = passive ? AI_PASSIVE : 0;
-  char ps[16];
-  snprintf(ps, sizeof ps, "%d", port);
-  if (getaddrinfo(host, ps, &hints, &res) != 0) return NULL;
-  return res;
-}
-
-int fmh_proc_port_open(const char *host, int port, long timeout_ms) {
-  struct addrinfo *res = resolve(host ? host : "127.0.0.1", port, 0);
-  if (!res) return 0;
-  int open_ = 0;
-  double deadline = fmh_proc_now_ms() + (double)timeout_ms;
-  for (struct addrinfo *a = res; a && !open_; a = a->ai_next) {
-    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-    if (fd < 0) continue;
-    int rc = connect(fd, a->ai_addr, a->ai_addrlen);
-    if (rc == 0) {
-      open_ = 1;
-    } else if (errno == EINPROGRESS) {
-      double left = deadline - fmh_proc_now_ms();
-      struct pollfd pf = {fd, POLLOUT, 0};
-      if (left > 0 && poll(&pf, 1, (int)left + 1) == 1) {
-        int soerr = 0;
-        socklen_t sl = sizeof soerr;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0) open_ = 1;
-      }
-    }
-    close(fd);
-  }
-  freeaddrinfo(res);
-  return open_;
-}
-
-int fmh_proc_port_free(const char *host, int port, fmh_error *err) {
-  if (!host) host = "127.0.0.1";
-  struct addrinfo *res = resolve(host, port, 1);
-  if (!res) {
-    fmh_error_set(err, "os", EINVAL, 0, "cannot resolve %s", host);
-    return -1;
-  }
-  int result = 1;
-  for (struct addrinfo *a = res; a; a = a->ai_next) {
-    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    int one = 1;
-    /* as a server would: TIME_WAIT leftovers do not make a port busy */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 1) != 0) {
-      int e = errno;
-      close(fd);
-      if (e == EADDRINUSE) {
-        result = 0;
-        break;
-      }
-      fmh_error_set(err, "os", e, 0, "cannot bind %s:%d: %s", host, port, strerror(e));
-      result = -1;
-      break;
-    }
-    close(fd);
-  }
-  freeaddrinfo(res);
-  return result;
-}
-
-/* The inodes of TCP sockets listening on port, from /proc/net/tcp{,6}. */
-static size_t listen_inodes(int port, unsigned long *ino, size_t max) {
-  const char *files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
-  size_t n = 0;
-  for (size_t f = 0; f < 2; f++) {
-    FILE *fp = fopen(files[f], "re");
-    if (!fp) continue;
-    char line[512];
-    if (!fgets(line, sizeof line, fp)) { fclose(fp); continue; } /* header */
-    while (fgets(line, sizeof line, fp) && n < max) {
-      char local[128], remote[128];
-      unsigned st;
-      unsigned long inode;
-      if (sscanf(line, "%*d: %127s %127s %x %*s %*s %*s %*d %*d %lu", local, remote, &st, &inode) != 4)
-        continue;
-      char *colon = strrchr(local, ':');
-      if (!colon || st != 0x0A) continue; /* TCP_LISTEN */
-      if ((int)strtol(colon + 1, NULL, 16) == port && inode) ino[n++] = inode;
-    }
-    fclose(fp);
-  }
-  return n;
-}
-
-int fmh_proc_port_owner(int port, pid_t *pid, char *name, size_t size) {
-  unsigned long ino[16];
-  size_t ni = listen_inodes(port, ino, 16);
-  if (ni == 0) return 0;
-  DIR *d = opendir("/proc");
-  if (!d) return 0;
-  struct dirent *de;
-  int found = 0;
-  while (!found && (de = readdir(d)) != NULL) {
-    char *end;
-    long p = strtol(de->d_name, &end, 10);
-    if (*end || p <= 0) continue;
-    char fdpath[64];
-    snprintf(fdpath, sizeof fdpath, "/proc/%ld/fd", p);
-    DIR *fdd = opendir(fdpath);
-    if (!fdd) continue;
-    struct dirent *fe;
-    while (!found && (fe = readdir(fdd)) != NULL) {
-      if (fe->d_name[0] == '.') continue;
-      char lp[384], target[64];
-      snprintf(lp, sizeof lp, "%s/%s", fdpath, fe->d_name);
-      ssize_t tl = readlink(lp, target, sizeof target - 1);
-      if (tl <= 0) continue;
-      target[tl] = '\0';
-      unsigned long si;
-      if (sscanf(target, "socket:[%lu]", &si) != 1) continue;
-      for (size_t i = 0; i < ni; i++)
-        if (ino[i] == si) found = 1;
-    }
-    closedir(fdd);
-    if (found) {
-      *pid = (pid_t)p;
-      if (name && size) {
-        if (fmh_proc_comm((pid_t)p, name, size) != 0) snprintf(name, size, "?");
-      }
-    }
-  }
-  closedir(d);
-  return found;
-}
-
-int fmh_proc_listen(const char *host, int port, int *bound, fmh_error *err) {
-  if (!host) host = "127.0.0.1";
-  struct addrinfo *res = resolve(host, port, 1);
-  if (!res) {
-    fmh_error_set(err, "os", EINVAL, 0, "cannot resolve %s", host);
-    return -1;
-  }
-  int fd = -1, e = 0;
-  for (struct addrinfo *a = res; a; a = a->ai_next) {
-    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) { e = errno; continue; }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 16) == 0) break;
-    e = errno;
-    close(fd);
-    fd = -1;
-  }
-  freeaddrinfo(res);
-  if (fd < 0) {
-    fmh_error_set(err, "os", e, e == EADDRINUSE, "cannot listen on %s:%d: %s", host, port, strerror(e));
-    return -1;
-  }
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
-  if (bound) {
-    *bound = port;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-      if (ss.ss_family == AF_INET) *bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-      else if (ss.ss_family == AF_INET6) *bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    }
-  }
-  return fd;
-}
-
-/* --- locks ------------------------------------------------------------------ */
-
-int fmh_proc_lock(const char *path, long timeout_ms, fmh_error *err) {
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-  if (fd < 0) {
-    int e = errno;
-    fmh_error_set(err, "os", e, 0, "cannot open lock file %s: %s", path, strerror(e));
-    return -1;
-  }
-  double deadline = fmh_proc_now_ms() + (double)timeout_ms;
-  long step = 1;
-  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
-    if (e == EINTR) continue;
-    if (e != EWOULDBLOCK) {
-      close(fd);
-      fmh_error_set(err, "os", e, 0, "cannot lock %s: %s", path, strerror(e));
-      return -1;
-    }
-    if (timeout_ms >= 0 && fmh_proc_now_ms() >= deadline) {
-      close(fd);
-      fmh_error_set(err, "timeout", ETIMEDOUT, 1, "%s stayed locked by another process for %ld ms", path,
-                    timeout_ms);
-      return -1;
-    }
-    fmh_proc_sleep_ms(step);
-    if (step < 50) step *= 2;
-  }
-  return fd;
 }
