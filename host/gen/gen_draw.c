@@ -18,18 +18,6 @@ static const char alnum64[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW
 static const char punct[] = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 static const char base32[] = "0123456789abcdefghijklmnopqrstuv";
 
-static size_t put_utf8(char *p, uint32_t cp) {
-  if (cp < 0x80) { p[0] = (char)cp; return 1; }
-  if (cp < 0x800) { p[0] = (char)(0xc0 | (cp >> 6)); p[1] = (char)(0x80 | (cp & 0x3f)); return 2; }
-  if (cp < 0x10000) {
-    p[0] = (char)(0xe0 | (cp >> 12)); p[1] = (char)(0x80 | ((cp >> 6) & 0x3f)); p[2] = (char)(0x80 | (cp & 0x3f));
-    return 3;
-  }
-  p[0] = (char)(0xf0 | (cp >> 18)); p[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-  p[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); p[3] = (char)(0x80 | (cp & 0x3f));
-  return 4;
-}
-
 static uint32_t pick(uint32_t r, uint32_t lo, uint32_t n) { return lo + (uint32_t)(((uint64_t)r * n) >> 24); }
 
 static uint32_t emoji_cp(uint32_t r) {
@@ -49,29 +37,29 @@ static size_t one_char(fmh_charset cs, uint32_t r, char *p, int *nch) {
   switch (cs) {
     case CS_ASCII: p[0] = (char)pick(rest, 0x20, 95); return 1;
     case CS_ALNUM: p[0] = base32[rest & 31]; return 1;
-    case CS_LATIN1: return sel < 200 ? (p[0] = (char)pick(rest, 0x20, 95), 1) : put_utf8(p, pick(rest, 0xa0, 96));
-    case CS_CJK: return put_utf8(p, pick(rest, 0x4e00, 20902));
-    case CS_EMOJI: return put_utf8(p, emoji_cp(rest));
+    case CS_LATIN1: return sel < 200 ? (p[0] = (char)pick(rest, 0x20, 95), 1) : fmh_utf8_put(p, pick(rest, 0xa0, 96));
+    case CS_CJK: return fmh_utf8_put(p, pick(rest, 0x4e00, 20902));
+    case CS_EMOJI: return fmh_utf8_put(p, emoji_cp(rest));
     default: break;
   }
   if (sel < 140) { p[0] = alnum64[rest & 63]; return 1; }
   if (sel < 150) { p[0] = punct[pick(rest, 0, 32)]; return 1; }
-  if (sel < 170) return put_utf8(p, pick(rest, 0xc0, 0x180 - 0xc0));
+  if (sel < 170) return fmh_utf8_put(p, pick(rest, 0xc0, 0x180 - 0xc0));
   if (sel < 184) {
     uint32_t k = pick(rest, 0, 25 + 64);
-    return put_utf8(p, k < 25 ? 0x3b1 + k : 0x410 + (k - 25));
+    return fmh_utf8_put(p, k < 25 ? 0x3b1 + k : 0x410 + (k - 25));
   }
-  if (sel < 198) return put_utf8(p, rtl_cp(rest));
-  if (sel < 218) return put_utf8(p, pick(rest, 0x4e00, 20902));
-  if (sel < 226) return put_utf8(p, pick(rest, 0xac00, 11172));
+  if (sel < 198) return fmh_utf8_put(p, rtl_cp(rest));
+  if (sel < 218) return fmh_utf8_put(p, pick(rest, 0x4e00, 20902));
+  if (sel < 226) return fmh_utf8_put(p, pick(rest, 0xac00, 11172));
   if (sel < 234) {
     /* a base letter and a combining mark: two characters */
     p[0] = (char)('a' + (rest & 15));
     *nch = 2;
-    return 1 + put_utf8(p + 1, pick(rest, 0x300, 0x70));
+    return 1 + fmh_utf8_put(p + 1, pick(rest, 0x300, 0x70));
   }
-  if (sel < 250) return put_utf8(p, emoji_cp(rest));
-  return put_utf8(p, pick(rest, 0x20000, 0xa6e0));
+  if (sel < 250) return fmh_utf8_put(p, emoji_cp(rest));
+  return fmh_utf8_put(p, pick(rest, 0x20000, 0xa6e0));
 }
 
 /* The mixed charsets draw from tables of pre-encoded characters: 2^14
@@ -211,7 +199,7 @@ static int text_edge(const gcol *c, int id, fmh_rng *r, fmh_buf *b) {
       size_t s0 = b->len, k = 0;
       while (k < chars && (b->len - s0) + 4 <= bytes) {
         char tmp[4];
-        put_utf8(tmp, emoji_cp((uint32_t)fmh_rng_next(r) & 0xffffff));
+        fmh_utf8_put(tmp, emoji_cp((uint32_t)fmh_rng_next(r) & 0xffffff));
         memcpy(b->p + b->len, tmp, 4);
         b->len += 4;
         k++;
@@ -219,7 +207,7 @@ static int text_edge(const gcol *c, int id, fmh_rng *r, fmh_buf *b) {
       size_t left = bytes - (b->len - s0);
       if (k < chars && left > 0) {
         char tmp[4];
-        size_t m = left == 3 ? put_utf8(tmp, 0x4e2d) : left == 2 ? put_utf8(tmp, 0xe9) : put_utf8(tmp, 'x');
+        size_t m = left == 3 ? fmh_utf8_put(tmp, 0x4e2d) : left == 2 ? fmh_utf8_put(tmp, 0xe9) : fmh_utf8_put(tmp, 'x');
         memcpy(b->p + b->len, tmp, m);
         b->len += m;
       }
@@ -249,7 +237,7 @@ static int text_edge(const gcol *c, int id, fmh_rng *r, fmh_buf *b) {
         uint64_t x = fmh_rng_next(r);
         char tmp[4];
         size_t m = (x & 7) == 0 ? (tmp[0] = (char)('0' + (x >> 8) % 10), 1)
-                 : (x & 7) == 1 ? (tmp[0] = ' ', 1) : put_utf8(tmp, rtl_cp((uint32_t)(x >> 8) & 0xffffff));
+                 : (x & 7) == 1 ? (tmp[0] = ' ', 1) : fmh_utf8_put(tmp, rtl_cp((uint32_t)(x >> 8) & 0xffffff));
         if (b->len - s0 + m > cap) break;
         if (append(b, tmp, m) != 0) return -1;
         done++;

@@ -156,6 +156,19 @@ struct fmh_gen_cursor {
 };
 
 /* ---- shared by the files of host/gen/ ---- */
+/* cp as UTF-8 at p (up to 4 bytes); its length */
+static inline size_t fmh_utf8_put(char *p, uint32_t cp) {
+  if (cp < 0x80) { p[0] = (char)cp; return 1; }
+  if (cp < 0x800) { p[0] = (char)(0xc0 | (cp >> 6)); p[1] = (char)(0x80 | (cp & 0x3f)); return 2; }
+  if (cp < 0x10000) {
+    p[0] = (char)(0xe0 | (cp >> 12)); p[1] = (char)(0x80 | ((cp >> 6) & 0x3f)); p[2] = (char)(0x80 | (cp & 0x3f));
+    return 3;
+  }
+  p[0] = (char)(0xf0 | (cp >> 18)); p[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+  p[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); p[3] = (char)(0x80 | (cp & 0x3f));
+  return 4;
+}
+
 static inline int is_int(fmh_gen_type t) { return t <= FMH_GEN_BIGINT; }
 static inline int is_text(fmh_gen_type t) { return t >= FMH_GEN_CHAR && t <= FMH_GEN_LONGTEXT; }
 static inline int is_bin(fmh_gen_type t) { return t >= FMH_GEN_BINARY && t <= FMH_GEN_LONGBLOB; }

@@ -209,18 +209,6 @@ static int hex4(const char *p, unsigned *out) {
   return 0;
 }
 
-static size_t utf8_put(char *o, unsigned cp) {
-  if (cp < 0x80) { o[0] = (char)cp; return 1; }
-  if (cp < 0x800) { o[0] = (char)(0xc0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3f)); return 2; }
-  if (cp < 0x10000) {
-    o[0] = (char)(0xe0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3f)); o[2] = (char)(0x80 | (cp & 0x3f));
-    return 3;
-  }
-  o[0] = (char)(0xf0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-  o[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); o[3] = (char)(0x80 | (cp & 0x3f));
-  return 4;
-}
-
 /* a string at j->p (on the quote); decoded into out when out != NULL */
 static int jstring(jp *j, fmh_buf *out) {
   if (j->p >= j->end || *j->p != '"') { j->err = "expected a string"; return -1; }
@@ -266,7 +254,7 @@ static int jstring(jp *j, fmh_buf *out) {
           return -1;
         }
         char tmp[4];
-        size_t n = utf8_put(tmp, cp);
+        size_t n = fmh_utf8_put(tmp, cp);
         if (out && put(out, tmp, n) != 0) { j->err = "out of memory"; return -1; }
         continue;
       }

@@ -289,13 +289,16 @@ describe('fmhost.flink misuse', function()
     assert.has_error(function() c:overview() end)
   end)
 
+  -- open a session, execute one statement, close the operation, close the session
+  local SESSION_WITH_ONE_OPERATION = {
+    { status = 200, body = '{"sessionHandle":"s-1"}' },
+    { status = 200, body = '{"operationHandle":"o-1"}' },
+    { status = 200, body = '{"status":"CLOSED"}' },
+    { status = 200, body = '{}' },
+  }
+
   it('closes an Operation on the gateway when its <close> variable goes out of scope', function()
-    local s, c = stub {
-      { status = 200, body = '{"sessionHandle":"s-1"}' },
-      { status = 200, body = '{"operationHandle":"o-1"}' },
-      { status = 200, body = '{"status":"CLOSED"}' },
-      { status = 200, body = '{}' },
-    }
+    local s, c = stub(SESSION_WITH_ONE_OPERATION)
     local sess = assert(c:session {})
     local held
     do
@@ -329,12 +332,7 @@ describe('fmhost.flink misuse', function()
   end)
 
   it('answers a second close() of a Client, Session, Operation, Job and stub server with false, "already closed"', function()
-    local s, c = stub {
-      { status = 200, body = '{"sessionHandle":"s-1"}' },
-      { status = 200, body = '{"operationHandle":"o-1"}' },
-      { status = 200, body = '{"status":"CLOSED"}' },
-      { status = 200, body = '{}' },
-    }
+    local s, c = stub(SESSION_WITH_ONE_OPERATION)
     local sess = assert(c:session {})
     local op = assert(sess:execute('SELECT 1'))
     local job = c:job_handle(JOB)
