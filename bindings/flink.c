@@ -670,14 +670,9 @@ static int job_wait(lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  static const char *const known[] = {"INITIALIZING", "CREATED", "RUNNING", "FAILING", "FAILED",
-                                      "CANCELLING", "CANCELED", "FINISHED", "RESTARTING",
-                                      "SUSPENDED", "RECONCILING", NULL};
-  for (size_t i = 0; i < nt; i++) {
-    int ok = 0;
-    for (int k = 0; known[k] && !ok; k++) ok = strcmp(targets[i], known[k]) == 0;
-    if (!ok) luaL_argerror(L, 2, lua_pushfstring(L, "'%s' is not a Flink job state", targets[i]));
-  }
+  for (size_t i = 0; i < nt; i++)
+    if (!fmh_flink_job_state_known(targets[i]))
+      luaL_argerror(L, 2, lua_pushfstring(L, "'%s' is not a Flink job state", targets[i]));
   lua_Integer timeout = luaL_optinteger(L, 3, 60000);
   if (timeout <= 0) luaL_argerror(L, 3, "the timeout must be positive");
   fmh_error err = {0};
