@@ -11,6 +11,7 @@
  *       (cfg.mysql can be passed as it is; keys it does not know are ignored)
  *   p:acquire([timeout_ms]) -> Conn | nil, msg, info      Conn is <close>-able
  *   p:stats() p:maintain() p:close()   p:stress{...}
+ *   every close() (Pool, Conn, Cursor) returns true, then false, "already closed"
  *   p:load{source=, table=, rows=, first=0, threads=1, method='infile'|'insert',
  *          chunk_rows=, batch_rows=, batch_bytes=, resume=false, journal=, load_id=, from=,
  *          progress=isatty(stderr)}

@@ -15,7 +15,8 @@
  *   p:toxics() -> { {name=, direction=, <params>}, ... }
  *   p:stats()  -> {bytes_up, bytes_down, bytes_dropped, accepted, active, closed,
  *                  upstream_errors, activations={<toxic>=n, ...}}
- *   p:close()  (also __gc and __close): stops the thread, closes every socket
+ *   p:close()  (also __gc and __close): stops the thread, closes every socket;
+ *              true, then false, "already closed" (as every close() here)
  *   c:send(s[, timeout_ms]) -> true | nil, msg, info
  *   c:recv(n[, timeout_ms]) -> s, eof | nil, msg, info (info.received, info.data: what came)
  *   c:exchange(s[, n=#s][, timeout_ms]) -> s, eof | nil, msg, info   (send while receiving)
