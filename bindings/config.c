@@ -1,4 +1,4 @@
-/* fmhost.config: Lua face of the configuration (host/config.c).
+/* fmhost.config: Lua face of the configuration (host/config/config.c).
  *
  * Lua sees:
  *   config.load{dir=, env=, set={"k.k=v", ...}, environ=true|{NAME=value}, schema=, root=}

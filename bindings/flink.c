@@ -1,4 +1,4 @@
-/* fmhost.flink: the Lua face of host/flink.c, a client for Flink's
+/* fmhost.flink: the Lua face of host/flink/flink.c, a client for Flink's
  * JobManager REST API and SQL Gateway REST API v2. JSON is parsed in C and
  * handed to Lua as tables.
  *
@@ -19,11 +19,12 @@
  *           rest(method, path[, body]) gateway(method, path[, body]) urls() close()
  *   Job (fmhost.flink.Job): id() state() detail() vertices() exceptions() root_exception()
  *           checkpoints() metrics(vertex[, names[, opts]]) vertex_metrics(vertex[, names])
- *           backpressure(vertex) cancel() stop(opts) wait(states[, timeout_ms])
+ *           backpressure(vertex) cancel() stop(opts) wait(states[, timeout_ms]) close()
  *   Session (fmhost.flink.Session): handle() execute(sql[, opts]) run(sql[, opts])
  *           heartbeat() close()
  *   Operation (fmhost.flink.Operation): handle() status() wait([opts]) fetch_all([opts])
  *           job_id() cancel() close()
+ * Every close() (also __close) returns true, or false, "already closed".
  * Failures return nil, msg, info (info.kind/status/retryable/detail, plus
  * state/job_id/root_exception from job:wait); misuse raises. */
 #include <stdlib.h>
@@ -234,7 +235,11 @@ static client_ud *check_client(lua_State *L, int i) {
   return u;
 }
 
-static job_ud *check_job(lua_State *L, int i) { return luaL_checkudata(L, i, JOB_T); }
+static job_ud *check_job(lua_State *L, int i) {
+  job_ud *j = luaL_checkudata(L, i, JOB_T);
+  if (!j->c) luaL_argerror(L, i, "the job handle is closed");
+  return j;
+}
 
 static session_ud *check_session(lua_State *L, int i) {
   session_ud *u = luaL_checkudata(L, i, SESSION_T);
@@ -305,9 +310,10 @@ static int l_client(lua_State *L) {
 
 static int l_client_close(lua_State *L) {
   client_ud *u = luaL_checkudata(L, 1, CLIENT_T);
-  if (u->c) fmh_flink_unref(u->c);
+  if (!u->c) return fmh_push_closed(L, 0);
+  fmh_flink_unref(u->c);
   u->c = NULL;
-  return 0;
+  return fmh_push_closed(L, 1);
 }
 
 static int l_client_tostring(lua_State *L) {
@@ -453,15 +459,18 @@ static int l_gateway(lua_State *L) { return raw_call(L, 1); }
 
 /* ---- jobs ------------------------------------------------------------- */
 
-static int job_gc(lua_State *L) {
+/* close(), __close and __gc: lets go of the client (the job runs on). */
+static int job_close(lua_State *L) {
   job_ud *j = luaL_checkudata(L, 1, JOB_T);
-  if (j->c) fmh_flink_unref(j->c);
+  if (!j->c) return fmh_push_closed(L, 0);
+  fmh_flink_unref(j->c);
   j->c = NULL;
-  return 0;
+  return fmh_push_closed(L, 1);
 }
 
 static int job_tostring(lua_State *L) {
-  lua_pushfstring(L, "fmhost.flink.Job (%s)", check_job(L, 1)->id);
+  job_ud *j = luaL_checkudata(L, 1, JOB_T);
+  lua_pushfstring(L, "fmhost.flink.Job (%s%s)", j->id, j->c ? "" : ", closed");
   return 1;
 }
 
@@ -661,14 +670,9 @@ static int job_wait(lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  static const char *const known[] = {"INITIALIZING", "CREATED", "RUNNING", "FAILING", "FAILED",
-                                      "CANCELLING", "CANCELED", "FINISHED", "RESTARTING",
-                                      "SUSPENDED", "RECONCILING", NULL};
-  for (size_t i = 0; i < nt; i++) {
-    int ok = 0;
-    for (int k = 0; known[k] && !ok; k++) ok = strcmp(targets[i], known[k]) == 0;
-    if (!ok) luaL_argerror(L, 2, lua_pushfstring(L, "'%s' is not a Flink job state", targets[i]));
-  }
+  for (size_t i = 0; i < nt; i++)
+    if (!fmh_flink_job_state_known(targets[i]))
+      luaL_argerror(L, 2, lua_pushfstring(L, "'%s' is not a Flink job state", targets[i]));
   lua_Integer timeout = luaL_optinteger(L, 3, 60000);
   if (timeout <= 0) luaL_argerror(L, 3, "the timeout must be positive");
   fmh_error err = {0};
@@ -727,8 +731,7 @@ static int session_close_impl(lua_State *L, int from_gc) {
     if (from_gc) fmh_error_clear(&err);
     else n = push_outcome(L, rc, NULL, &err);
   } else if (!from_gc) {
-    lua_pushboolean(L, 1);
-    n = 1;
+    n = fmh_push_closed(L, 0);
   }
   if (s->c && from_gc) {
     fmh_flink_unref(s->c);
@@ -943,7 +946,7 @@ static int op_cancel(lua_State *L) {
 
 static int op_close(lua_State *L) {
   op_ud *o = luaL_checkudata(L, 1, OP_T);
-  if (o->closed) { lua_pushboolean(L, 1); return 1; }
+  if (o->closed) return fmh_push_closed(L, 0);
   fmh_error err = {0};
   int n = push_outcome(L, fmh_flink_op_close(o->c, o->sh, o->op, &err), NULL, &err);
   o->closed = 1;
@@ -1050,9 +1053,10 @@ static int stub_requests(lua_State *L) {
 
 static int stub_close(lua_State *L) {
   stub_ud *u = luaL_checkudata(L, 1, STUB_T);
-  if (u->s) fmh_httpstub_stop(u->s);
+  if (!u->s) return fmh_push_closed(L, 0);
+  fmh_httpstub_stop(u->s);
   u->s = NULL;
-  return 0;
+  return fmh_push_closed(L, 1);
 }
 
 /* ---- module ----------------------------------------------------------- */
@@ -1079,8 +1083,9 @@ static const luaL_Reg job_methods[] = {
     {"exceptions", job_exceptions}, {"root_exception", job_root_exception},
     {"checkpoints", job_checkpoints}, {"metrics", job_metrics},
     {"vertex_metrics", job_vertex_metrics}, {"backpressure", job_backpressure},
-    {"cancel", job_cancel}, {"stop", job_stop}, {"wait", job_wait}, {NULL, NULL}};
-static const luaL_Reg job_meta[] = {{"__gc", job_gc}, {"__tostring", job_tostring}, {NULL, NULL}};
+    {"cancel", job_cancel}, {"stop", job_stop}, {"wait", job_wait}, {"close", job_close}, {NULL, NULL}};
+static const luaL_Reg job_meta[] = {
+    {"__gc", job_close}, {"__close", job_close}, {"__tostring", job_tostring}, {NULL, NULL}};
 
 static const luaL_Reg session_methods[] = {
     {"handle", session_handle}, {"execute", session_execute}, {"run", session_run},
@@ -1092,7 +1097,10 @@ static const luaL_Reg session_meta[] = {
 static const luaL_Reg op_methods[] = {
     {"handle", op_handle}, {"status", op_status}, {"wait", op_wait}, {"fetch_all", op_fetch_all},
     {"job_id", op_job_id}, {"cancel", op_cancel}, {"close", op_close}, {NULL, NULL}};
-static const luaL_Reg op_meta[] = {{"__gc", op_gc}, {"__tostring", op_tostring}, {NULL, NULL}};
+/* __close closes the operation on the gateway as close() does; __gc only
+ * frees (the collector must not wait on the network). */
+static const luaL_Reg op_meta[] = {
+    {"__gc", op_gc}, {"__close", op_close}, {"__tostring", op_tostring}, {NULL, NULL}};
 
 static const luaL_Reg stub_methods[] = {
     {"url", stub_url}, {"port", stub_port}, {"requests", stub_requests}, {"close", stub_close},

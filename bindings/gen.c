@@ -45,20 +45,16 @@
 #include "fmhost/gen.h"
 #include "fmhost/gen_lua.h"
 #include "fmhost/interp.h"
-#include "fmhost/pool.h"
 
 #define GEN "fmhost.gen.Gen"
 #define STREAM "fmhost.gen.Stream"
 
 static const char NULL_KEY = 'n'; /* registry: the NULL sentinel (pool's when it loads) */
 
-/* Layout promise: an fmhost.gen.Gen userdata starts with the row source
- * that pool:load reads, followed by the fmh_gen pointer (NULL once
- * closed); other bindings (fmhost.validate) read the generator that way. */
+/* Other bindings get the generator through fmh_lua_togen (fmhost/gen_lua.h),
+ * never through this layout. */
 typedef struct LGen {
-  fmh_row_source src; /* first: pool:load reads any userdata that starts with one */
-  fmh_gen *g;
-  char *columns;      /* "(`a`,`b`)" */
+  fmh_gen *g;         /* NULL once closed */
   struct rowbuf {
     fmh_gen_cursor *cur; /* scratch of the Lua-side calls (one Lua state: one at a time) */
     fmh_gen_value *v;
@@ -94,73 +90,6 @@ const fmh_gen *fmh_lua_togen(lua_State *L, int idx, int *closed) {
   LGen *lg = luaL_testudata(L, idx, GEN);
   if (closed) *closed = lg && !lg->g;
   return lg ? lg->g : NULL;
-}
-
-/* ---- row source for pool:load ------------------------------------------- */
-
-typedef struct producer {
-  fmh_gen_cursor *cur;
-  int64_t next, end;
-  fmh_gen_buf pending; /* the formatted row not yet handed out */
-  int have, fmt;
-} producer;
-
-static size_t prod_next(void *ctx, int format, char *buf, size_t cap, char *err) {
-  producer *p = ctx;
-  if (!p->have || p->fmt != format) {
-    if (p->next >= p->end) return 0;
-    fmh_gen_out o = {0};
-    o.format = format == FMH_ROW_SQL ? FMH_GEN_SQL : FMH_GEN_CSV;
-    fmh_error e = {0};
-    p->pending.len = 0;
-    if (fmh_gen_append(p->cur, &o, p->next, p->next + 1, &p->pending, &e) != 0) {
-      size_t n = strnlen(e.msg, 255);
-      memcpy(err, e.msg, n);
-      err[n] = 0;
-      fmh_error_clear(&e);
-      return (size_t)-1;
-    }
-    p->have = 1;
-    p->fmt = format;
-  }
-  if (p->pending.len > cap) return p->pending.len;
-  memcpy(buf, p->pending.p, p->pending.len);
-  p->have = 0;
-  p->next++;
-  return p->pending.len;
-}
-
-static void prod_close(void *ctx) {
-  producer *p = ctx;
-  fmh_gen_cursor_free(p->cur);
-  fmh_gen_buf_free(&p->pending);
-  free(p);
-}
-
-static int src_open(void *ctx, uint64_t first, uint64_t count, fmh_row_producer *out, fmh_error *e) {
-  fmh_gen *g = ctx;
-  if (!g) {
-    fmh_error_set(e, "usage", 0, 0, "the generator is closed");
-    return -1;
-  }
-  if (first > (uint64_t)INT64_MAX || count > (uint64_t)INT64_MAX - first ||
-      (int64_t)(first + count) > fmh_gen_row_limit(g)) {
-    fmh_error_set(e, "range", 0, 0, "rows %" PRIu64 "..%" PRIu64 " are past the generator's row limit %" PRId64, first,
-                  first + count, fmh_gen_row_limit(g));
-    return -1;
-  }
-  producer *p = calloc(1, sizeof *p);
-  if (!p || !(p->cur = fmh_gen_cursor_new(g))) {
-    free(p);
-    fmh_error_set(e, "os", ENOMEM, 0, "out of memory");
-    return -1;
-  }
-  p->next = (int64_t)first;
-  p->end = (int64_t)(first + count);
-  out->ctx = p;
-  out->next = prod_next;
-  out->close = prod_close;
-  return 0;
 }
 
 /* ---- building ----------------------------------------------------------- */
@@ -333,22 +262,6 @@ static int push_gen(lua_State *L, fmh_gen_schema *s, int seed_set, uint64_t seed
   lg->g = fmh_gen_new(s, seed_set, seed, &e);
   fmh_gen_schema_free(s);
   if (!lg->g) return fmh_fail(L, &e);
-  /* the column list of the load statements */
-  size_t ncols = fmh_gen_ncols(lg->g), cap = 3;
-  fmh_gen_colinfo ci;
-  for (size_t k = 0; k < ncols; k++) { fmh_gen_column_info(lg->g, k, &ci); cap += strlen(ci.name) + 3; }
-  lg->columns = malloc(cap);
-  if (!lg->columns) return luaL_error(L, "out of memory");
-  size_t n = 0;
-  lg->columns[n++] = '(';
-  for (size_t k = 0; k < ncols; k++) {
-    fmh_gen_column_info(lg->g, k, &ci);
-    n += (size_t)snprintf(lg->columns + n, cap - n, "%s`%s`", k ? "," : "", ci.name);
-  }
-  snprintf(lg->columns + n, cap - n, ")");
-  lg->src.ctx = lg->g;
-  lg->src.columns = lg->columns;
-  lg->src.open = src_open;
   return 1;
 }
 
@@ -393,9 +306,6 @@ static int l_gc(lua_State *L) {
   if (lg->streams > 0) lg->held = lg->g; /* the last stream frees it */
   else fmh_gen_free(lg->g);
   lg->g = NULL;
-  free(lg->columns);
-  lg->columns = NULL;
-  lg->src.ctx = NULL;
   return 0;
 }
 
@@ -590,10 +500,10 @@ static int l_text(lua_State *L) {
   o.format = check_format(L, luaL_optstring(L, 4, "csv"), 4);
   rowbuf *rb = new_rowbuf(L, lg);
   gen_row(L, lg, rb, row, NULL);
-  fmh_gen_buf b = {0};
-  if (fmh_gen_format_value(lg->g, col, &rb->v[col], &o, &b) != 0) { fmh_gen_buf_free(&b); return luaL_error(L, "out of memory"); }
+  fmh_buf b = {0};
+  if (fmh_gen_format_value(lg->g, col, &rb->v[col], &o, &b) != 0) { fmh_buf_free(&b); return luaL_error(L, "out of memory"); }
   lua_pushlstring(L, b.p ? b.p : "", b.len);
-  fmh_gen_buf_free(&b);
+  fmh_buf_free(&b);
   return 1;
 }
 
@@ -607,14 +517,14 @@ static int text_rows(lua_State *L, fmh_gen_format f) {
   out_opts(L, 4, &o);
   o.plain = plain_flags(L, lg, 4);
   rowbuf *rb = new_rowbuf(L, lg);
-  fmh_gen_buf b = {0};
+  fmh_buf b = {0};
   fmh_error e = {0};
   if (fmh_gen_append(rb->cur, &o, from, to, &b, &e) != 0) {
-    fmh_gen_buf_free(&b);
+    fmh_buf_free(&b);
     return fmh_raise(L, &e);
   }
   lua_pushlstring(L, b.p ? b.p : "", b.len);
-  fmh_gen_buf_free(&b);
+  fmh_buf_free(&b);
   return 1;
 }
 static int l_csv(lua_State *L) { return text_rows(L, FMH_GEN_CSV); }
@@ -706,7 +616,7 @@ static int l_stream_rows(lua_State *L) {
 
 static int l_stream_close(lua_State *L) {
   LStream *ls = luaL_checkudata(L, 1, STREAM);
-  if (!ls->st) return 0;
+  if (!ls->st) return fmh_push_closed(L, 0);
   fmh_gen_stream_free(ls->st); /* joins its threads */
   ls->st = NULL;
   LGen *lg = ls->owner;
@@ -715,7 +625,7 @@ static int l_stream_close(lua_State *L) {
     fmh_gen_free(lg->held);
     lg->held = NULL;
   }
-  return 0;
+  return fmh_push_closed(L, 1);
 }
 
 /* ---- description -------------------------------------------------------- */
@@ -839,10 +749,10 @@ static int l_flatten(lua_State *L) {
     lua_pop(L, 1); /* anchored by the paths table */
   }
   fmh_gen_value *v = lua_newuserdatauv(L, sizeof *v * (size_t)(n ? n : 1), 0);
-  fmh_gen_buf b = {0};
+  fmh_buf b = {0};
   fmh_error e = {0};
   if (fmh_gen_flatten(json, len, paths, (size_t)n, v, &b, &e) != 0) {
-    fmh_gen_buf_free(&b);
+    fmh_buf_free(&b);
     return fmh_fail(L, &e);
   }
   lua_createtable(L, (int)n, 0);
@@ -880,7 +790,7 @@ static int l_flatten(lua_State *L) {
     lua_pushstring(L, kind);
     lua_rawseti(L, -2, k + 1);
   }
-  fmh_gen_buf_free(&b);
+  fmh_buf_free(&b);
   return 2;
 }
 
@@ -931,9 +841,6 @@ static const luaL_Reg gen_funcs[] = {
 
 int luaopen_fmhost_gen(lua_State *L) {
   fmh_newclass(L, GEN, gen_methods, gen_meta);
-  luaL_getmetatable(L, GEN);
-  fmh_set_bool(L, "__fmh_row_source", 1);
-  lua_pop(L, 1);
   fmh_newclass(L, STREAM, stream_methods, stream_meta);
   /* NULL: the pool's sentinel, so generated rows and rows read back compare */
   fmh_push_pool_null(L);

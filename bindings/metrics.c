@@ -1,4 +1,4 @@
-/* fmhost.metrics: Lua face of host/metrics.c and host/progress.c.
+/* fmhost.metrics: Lua face of host/metrics/.
  *
  * Lua sees:
  *   metrics.histogram() -> h        log-linear, fixed memory (h:memory() bytes)
@@ -277,15 +277,10 @@ static int l_series_points(lua_State *L) {
 
 static int l_series_close(lua_State *L) {
   lseries *u = luaL_checkudata(L, 1, SERIES_T);
-  if (!u->open) {
-    lua_pushboolean(L, 0);
-    lua_pushliteral(L, "already closed");
-    return 2;
-  }
+  if (!u->open) return fmh_push_closed(L, 0);
   u->open = 0;
   fmh_series_free(&u->s);
-  lua_pushboolean(L, 1);
-  return 1;
+  return fmh_push_closed(L, 1);
 }
 
 /* --- sampler ------------------------------------------------------------------ */
@@ -459,18 +454,13 @@ static int l_sampler_stop(lua_State *L) {
 
 static int l_sampler_close(lua_State *L) {
   lsampler *u = luaL_checkudata(L, 1, SAMPLER_T);
-  if (!u->s) {
-    lua_pushboolean(L, 0);
-    lua_pushliteral(L, "already closed");
-    return 2;
-  }
+  if (!u->s) return fmh_push_closed(L, 0);
   fmh_sampler *s = u->s;
   u->s = NULL;
   fmh_sampler_free(s);
   lua_pushnil(L);
   lua_setiuservalue(L, 1, 1);
-  lua_pushboolean(L, 1);
-  return 1;
+  return fmh_push_closed(L, 1);
 }
 
 static int l_proc_usage(lua_State *L) {
@@ -568,17 +558,12 @@ static int l_progress_count(lua_State *L) {
 
 static int l_progress_close(lua_State *L) {
   lprogress *u = luaL_checkudata(L, 1, PROGRESS_T);
-  if (!u->open) {
-    lua_pushboolean(L, 0);
-    lua_pushliteral(L, "already closed");
-    return 2;
-  }
+  if (!u->open) return fmh_push_closed(L, 0);
   u->open = 0;
   fmh_progress_destroy(&u->p);
   lua_pushnil(L);
   lua_setiuservalue(L, 1, 1);
-  lua_pushboolean(L, 1);
-  return 1;
+  return fmh_push_closed(L, 1);
 }
 
 /* --- registration ------------------------------------------------------------- */

@@ -1,4 +1,4 @@
-/* fmhost.nats: the Lua face of host/nats.c, a JetStream client over libnats.
+/* fmhost.nats: the Lua face of host/nats/nats.c, a JetStream client over libnats.
  *
  * Lua sees:
  *   nats.connect([opts]) -> Conn | nil, msg, info
@@ -135,14 +135,7 @@ static fmh_nats *check_conn(lua_State *L, int i) {
 /* nil, msg, info; info.reason names a natsStatus. */
 static int push_fail(lua_State *L, fmh_error *e) {
   int is_nats = e->kind && strcmp(e->kind, "nats") == 0;
-  int code = e->code;
-  if (e->kind && strcmp(e->kind, "usage") == 0) return fmh_raise(L, e);
-  fmh_push_error(L, e);
-  if (is_nats) {
-    fmh_set_str(L, "reason", fmh_nats_status_name(code));
-  }
-  fmh_error_clear(e);
-  return 3;
+  return fmh_fail_or_raise(L, e, is_nats ? "reason" : NULL, is_nats ? fmh_nats_status_name(e->code) : NULL);
 }
 
 /* ---- options ---------------------------------------------------------------- */
@@ -302,15 +295,10 @@ static int l_connect(lua_State *L) {
 
 static int l_close(lua_State *L) {
   conn_ud *u = luaL_checkudata(L, 1, CONN_T);
-  if (!u->n) {
-    lua_pushboolean(L, 0);
-    lua_pushliteral(L, "already closed");
-    return 2;
-  }
+  if (!u->n) return fmh_push_closed(L, 0);
   fmh_nats_close(u->n);
   u->n = NULL;
-  lua_pushboolean(L, 1);
-  return 1;
+  return fmh_push_closed(L, 1);
 }
 
 static int l_tostring(lua_State *L) {
@@ -944,16 +932,16 @@ static int l_row_key(lua_State *L) {
   o.key_cols = key_columns(L, t, g, &o.nkey_cols);
   fmh_gen_cursor *cur = fmh_gen_cursor_new(g);
   if (!cur) return luaL_error(L, "row_key: out of memory");
-  fmh_gen_buf key = {0};
+  fmh_buf key = {0};
   fmh_error e = {0};
   int rc = fmh_nats_row_key(&o, cur, row, &key, &e);
   fmh_gen_cursor_free(cur);
   if (rc != 0) {
-    fmh_gen_buf_free(&key);
+    fmh_buf_free(&key);
     return fmh_raise(L, &e);
   }
   lua_pushlstring(L, key.p ? key.p : "", key.len);
-  fmh_gen_buf_free(&key);
+  fmh_buf_free(&key);
   return 1;
 }
 

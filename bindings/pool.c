@@ -11,6 +11,7 @@
  *       (cfg.mysql can be passed as it is; keys it does not know are ignored)
  *   p:acquire([timeout_ms]) -> Conn | nil, msg, info      Conn is <close>-able
  *   p:stats() p:maintain() p:close()   p:stress{...}
+ *   every close() (Pool, Conn, Cursor) returns true, then false, "already closed"
  *   p:load{source=, table=, rows=, first=0, threads=1, method='infile'|'insert',
  *          chunk_rows=, batch_rows=, batch_bytes=, resume=false, journal=, load_id=, from=,
  *          progress=isatty(stderr)}
@@ -63,6 +64,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fmhost/gen.h"
+#include "fmhost/gen_lua.h"
 #include "fmhost/interp.h"
 #include "fmhost/pool.h"
 #include "fmhost/pool_lua.h"
@@ -96,7 +99,7 @@ struct LCursor {
 };
 
 typedef struct LSource {
-  fmh_row_source src; /* first: p:load reads any userdata starting with one */
+  fmh_row_source src;
   uint64_t seed;
 } LSource;
 
@@ -114,22 +117,7 @@ static int is_null(lua_State *L, int i) {
 }
 
 /* Expected failures return nil, msg, info (with info.class); misuse raises. */
-static int push_fail(lua_State *L, fmh_error *e) {
-  if (e->kind && strcmp(e->kind, "usage") == 0) {
-    char msg[sizeof e->msg];
-    snprintf(msg, sizeof msg, "%s", e->msg);
-    fmh_error_clear(e);
-    return luaL_error(L, "%s", msg);
-  }
-  fmh_push_error(L, e);
-  const char *cls = e->kind ? e->kind : "error";
-  if (e->kind && strcmp(e->kind, "mysql") == 0) fmh_retry_classify_mysql(e->code, &cls);
-  else if (e->kind && strcmp(e->kind, "timeout") == 0) cls = "pool_exhausted";
-  lua_pushstring(L, cls);
-  lua_setfield(L, -2, "class");
-  fmh_error_clear(e);
-  return 3;
-}
+static int push_fail(lua_State *L, fmh_error *e) { return fmh_fail_or_raise(L, e, "class", fmh_pool_error_class(e)); }
 
 static LPool *check_pool(lua_State *L, int i) {
   LPool *lp = luaL_checkudata(L, i, POOL);
@@ -454,11 +442,10 @@ static int l_open(lua_State *L) {
 
 static int l_pool_close(lua_State *L) {
   LPool *lp = luaL_checkudata(L, 1, POOL);
-  if (lp->p) {
-    fmh_pool_close(lp->p);
-    lp->p = NULL;
-  }
-  return 0;
+  if (!lp->p) return fmh_push_closed(L, 0);
+  fmh_pool_close(lp->p);
+  lp->p = NULL;
+  return fmh_push_closed(L, 1);
 }
 
 static LConn *new_conn(lua_State *L, int pool_index, fmh_conn *c) {
@@ -552,11 +539,11 @@ static void cursor_detach(LCursor *cu) {
 
 static int l_release(lua_State *L) {
   LConn *lc = luaL_checkudata(L, 1, CONN);
-  if (!lc->c) return 0;
+  if (!lc->c) return fmh_push_closed(L, 0);
   if (lc->cur) cursor_detach(lc->cur);
   fmh_pool_release(lc->c);
   lc->c = NULL;
-  return 0;
+  return fmh_push_closed(L, 1);
 }
 
 static int l_exec(lua_State *L) {
@@ -720,8 +707,9 @@ static int l_rows(lua_State *L) {
 
 static int l_cursor_close(lua_State *L) {
   LCursor *cu = luaL_checkudata(L, 1, CURSOR);
+  int open = cu->q != NULL;
   cursor_detach(cu);
-  return 0;
+  return fmh_push_closed(L, open);
 }
 
 static int l_cursor_columns(lua_State *L) {
@@ -862,12 +850,16 @@ static int l_pool_transaction(lua_State *L) { return with_conn(L, l_transaction)
 
 /* --- bulk load and stress ------------------------------------------------ */
 
-static fmh_row_source *check_source(lua_State *L, int i, const char *what) {
-  if (lua_type(L, i) == LUA_TUSERDATA && lua_getmetatable(L, i)) {
-    lua_getfield(L, -1, "__fmh_row_source");
-    int ok = lua_toboolean(L, -1);
-    lua_pop(L, 2);
-    if (ok) return lua_touserdata(L, i);
+/* The row source (fmhost/rowsource.h) of the Lua value at i: a
+ * bench_source{}, or a generator, whose source is made in *gen_src. */
+static const fmh_row_source *check_source(lua_State *L, int i, fmh_row_source *gen_src, const char *what) {
+  LSource *bs = luaL_testudata(L, i, SOURCE);
+  if (bs) return &bs->src;
+  int closed = 0;
+  const fmh_gen *g = fmh_lua_togen(L, i, &closed);
+  if (g || closed) {
+    fmh_gen_row_source(g, gen_src);
+    return gen_src;
   }
   luaL_error(L, "%s: source must be a row source (pool.bench_source{} or a generator)", what);
   return NULL;
@@ -941,7 +933,8 @@ static int l_load(lua_State *L) {
   o.table = fmh_opt_str(L, 2, "table", NULL);
   if (!o.table) return luaL_error(L, "load: option 'table' is required");
   lua_getfield(L, 2, "source");
-  fmh_row_source *src = check_source(L, -1, "load");
+  fmh_row_source gen_src;
+  const fmh_row_source *src = check_source(L, -1, &gen_src, "load");
   lua_Integer rows = fmh_opt_int(L, 2, "rows", -1), first = fmh_opt_int(L, 2, "first", 0);
   if (rows < 0 || first < 0) return luaL_error(L, "load: 'rows' (required) and 'first' must be >= 0");
   o.rows = (uint64_t)rows;
@@ -1209,8 +1202,6 @@ int luaopen_fmhost_pool(lua_State *L) {
   fmh_newclass(L, CURSOR, cursor_methods, cursor_meta);
   fmh_newclass(L, SOURCE, source_methods, NULL);
   luaL_getmetatable(L, SOURCE);
-  lua_pushboolean(L, 1);
-  lua_setfield(L, -2, "__fmh_row_source");
   lua_getfield(L, -1, "__index");
   lua_pushcclosure(L, l_bsource_index, 1);
   lua_setfield(L, -2, "__index");

@@ -34,7 +34,7 @@
  *   proc.cmdline(pid) -> {argv...} | nil;  proc.comm(pid) -> name | nil
  *   proc.port_open(host, port, timeout_ms=1000); proc.port_free(port, host='127.0.0.1')
  *   proc.port_owner(port) -> pid, name | nil
- *   proc.listen(port=0, host='127.0.0.1') -> Listener (l.port, l:close())
+ *   proc.listen(port=0, host='127.0.0.1') -> Listener (l.port, l:close()): true, then false, "already closed"
  *   proc.signum(name) -> n | nil;  proc.signame(n) -> 'TERM' | nil
  *   proc.lock(path, timeout_ms) -> Lock (l:unlock(); also on __close/__gc) | nil, msg, info
  *       an exclusive flock(2) between processes (the local stack serialises
@@ -476,9 +476,10 @@ static int l_listen(lua_State *L) {
 
 static int listener_close(lua_State *L) {
   llistener *u = check_listener(L, 1);
-  if (u->fd >= 0) close(u->fd);
+  if (u->fd < 0) return fmh_push_closed(L, 0);
+  close(u->fd);
   u->fd = -1;
-  return 0;
+  return fmh_push_closed(L, 1);
 }
 
 static int listener_index(lua_State *L) {

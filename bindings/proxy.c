@@ -1,4 +1,4 @@
-/* fmhost.proxy: Lua face of the TCP fault proxy (host/proxy.c).
+/* fmhost.proxy: Lua face of the TCP fault proxy (host/proxy/proxy.c).
  *
  * Lua sees:
  *   proxy.new{upstream_host=, upstream_port=, listen_host='127.0.0.1', listen_port=0,
@@ -15,7 +15,8 @@
  *   p:toxics() -> { {name=, direction=, <params>}, ... }
  *   p:stats()  -> {bytes_up, bytes_down, bytes_dropped, accepted, active, closed,
  *                  upstream_errors, activations={<toxic>=n, ...}}
- *   p:close()  (also __gc and __close): stops the thread, closes every socket
+ *   p:close()  (also __gc and __close): stops the thread, closes every socket;
+ *              true, then false, "already closed" (as every close() here)
  *   c:send(s[, timeout_ms]) -> true | nil, msg, info
  *   c:recv(n[, timeout_ms]) -> s, eof | nil, msg, info (info.received, info.data: what came)
  *   c:exchange(s[, n=#s][, timeout_ms]) -> s, eof | nil, msg, info   (send while receiving)
@@ -304,12 +305,11 @@ static int l_stats(lua_State *L) {
 
 static int l_close(lua_State *L) {
   lproxy *u = luaL_checkudata(L, 1, PROXY_T);
-  if (u->p) {
-    fmh_proxy *p = u->p;
-    u->p = NULL;
-    fmh_proxy_close(p);
-  }
-  return 0;
+  if (!u->p) return fmh_push_closed(L, 0);
+  fmh_proxy *p = u->p;
+  u->p = NULL;
+  fmh_proxy_close(p);
+  return fmh_push_closed(L, 1);
 }
 
 static int l_tostring(lua_State *L) {
@@ -416,11 +416,10 @@ static int l_client_shutdown(lua_State *L) {
 
 static int l_client_close(lua_State *L) {
   lclient *u = luaL_checkudata(L, 1, CLIENT_T);
-  if (u->fd >= 0) {
-    close(u->fd);
-    u->fd = -1;
-  }
-  return 0;
+  if (u->fd < 0) return fmh_push_closed(L, 0);
+  close(u->fd);
+  u->fd = -1;
+  return fmh_push_closed(L, 1);
 }
 
 /* --- registration ---------------------------------------------------------- */

@@ -110,6 +110,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fmhost/gen_lua.h"
 #include "fmhost/interp.h"
 #include "fmhost/pool_lua.h"
 #include "fmhost/validate.h"
@@ -118,14 +119,8 @@ static const char NULL_KEY = 'v';
 
 static void push_null(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &NULL_KEY); }
 
-/* A pool comes through fmhost.pool's own accessor (fmhost/pool_lua.h). The
- * generator userdata is read through the layout its binding gives it: an
- * fmhost.gen.Gen starts with the row source that pool:load reads, followed
- * by its fmh_gen pointer. */
-typedef struct {
-  fmh_row_source src;
-  fmh_gen *g;
-} gen_ud;
+/* A pool and a generator come through their bindings' accessors
+ * (fmhost/pool_lua.h, fmhost/gen_lua.h). */
 
 static fmh_pool *to_pool(lua_State *L, int i, const char *what) {
   int closed = 0;
@@ -135,20 +130,17 @@ static fmh_pool *to_pool(lua_State *L, int i, const char *what) {
   return p;
 }
 
-static fmh_gen *to_gen(lua_State *L, int i, const char *what) {
-  void *ud = luaL_testudata(L, i, "fmhost.gen.Gen");
-  if (!ud) luaL_error(L, "%s: 'generator' must be a generator from fmhost.gen", what);
-  fmh_gen *g = ((gen_ud *)ud)->g;
-  if (!g) luaL_error(L, "%s: the generator is closed", what);
+static const fmh_gen *to_gen(lua_State *L, int i, const char *what) {
+  int closed = 0;
+  const fmh_gen *g = fmh_lua_togen(L, i, &closed);
+  if (closed) luaL_error(L, "%s: the generator is closed", what);
+  if (!g) luaL_error(L, "%s: 'generator' must be a generator from fmhost.gen", what);
   return g;
 }
 
 /* A "usage" error is the caller's mistake and raises; the rest return
  * nil, msg, info. */
-static int fail(lua_State *L, fmh_error *e) {
-  if (e->kind && strcmp(e->kind, "usage") == 0) return fmh_raise(L, e);
-  return fmh_fail(L, e);
-}
+static int fail(lua_State *L, fmh_error *e) { return fmh_fail_or_raise(L, e, NULL, NULL); }
 
 /* --- options ------------------------------------------------------------- */
 
@@ -547,7 +539,7 @@ static int l_schema(lua_State *L) {
   o.table = opt_str(L, 1, "table", what);
   if (!o.table) luaL_error(L, "%s: 'table' is required", what);
   lua_getfield(L, 1, "generator");
-  fmh_gen *g = lua_isnil(L, -1) ? NULL : to_gen(L, -1, what);
+  const fmh_gen *g = lua_isnil(L, -1) ? NULL : to_gen(L, -1, what);
   o.exact = fmh_opt_bool(L, 1, "exact", g != NULL);
   const char **pk = NULL;
   int npk = 0;

@@ -18,7 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fmhost/buf.h"
 #include "fmhost/error.h"
+#include "fmhost/rowsource.h"
 
 typedef enum {
   FMH_GEN_TINYINT, FMH_GEN_SMALLINT, FMH_GEN_MEDIUMINT, FMH_GEN_INT, FMH_GEN_BIGINT,
@@ -72,6 +74,12 @@ const char *fmh_gen_collation(const fmh_gen *g);
 /* The first row index that a unique column cannot serve (INT64_MAX when
  * every row can be generated). Rows at or past it fail. */
 int64_t fmh_gen_row_limit(const fmh_gen *g);
+/* The column list of load statements, "(`a`,`b`)". */
+const char *fmh_gen_columns_sql(const fmh_gen *g);
+/* The generator as a row source for bulk loads (fmhost/rowsource.h), rows in
+ * the load's CSV or SQL form; valid while g is. g NULL (a closed
+ * generator): a source whose open() fails with a usage error. */
+void fmh_gen_row_source(const fmh_gen *g, fmh_row_source *out);
 
 typedef struct fmh_gen_colinfo {
   const char *name;
@@ -161,12 +169,9 @@ typedef struct fmh_gen_out {
 
 /* Format one value as the given writer would (no separators); appends to
  * a growable buffer. */
-typedef struct { char *p; size_t len, cap; } fmh_gen_buf;
-int fmh_gen_buf_reserve(fmh_gen_buf *b, size_t more);
-void fmh_gen_buf_free(fmh_gen_buf *b);
-int fmh_gen_format_value(const fmh_gen *g, size_t col, const fmh_gen_value *v, const fmh_gen_out *o, fmh_gen_buf *b);
+int fmh_gen_format_value(const fmh_gen *g, size_t col, const fmh_gen_value *v, const fmh_gen_out *o, fmh_buf *b);
 /* Append rows [from, to) to b. Returns 0 or -1 (err set). */
-int fmh_gen_append(fmh_gen_cursor *c, const fmh_gen_out *o, int64_t from, int64_t to, fmh_gen_buf *b, fmh_error *err);
+int fmh_gen_append(fmh_gen_cursor *c, const fmh_gen_out *o, int64_t from, int64_t to, fmh_buf *b, fmh_error *err);
 /* Write rows [from, to) to path with `threads` workers (1..64); the bytes do
  * not depend on the number of threads. Returns bytes written or -1. */
 int64_t fmh_gen_write_file(const fmh_gen *g, const fmh_gen_out *o, const char *path, int64_t from, int64_t to,
@@ -197,6 +202,6 @@ size_t fmh_gen_format_temporal(const fmh_gen *g, fmh_gen_vkind kind, int64_t v, 
  * FMH_GV_JSON for an object or array (its text, verbatim).
  * Returns 0, or -1 when the document or a path is not valid (err set). */
 int fmh_gen_flatten(const char *json, size_t len, const char *const *paths, size_t npaths, fmh_gen_value *out,
-                    fmh_gen_buf *buf, fmh_error *err);
+                    fmh_buf *buf, fmh_error *err);
 
 #endif

@@ -1,6 +1,6 @@
 /* The embedding: one Lua state with fmhost's modules, and the few helpers
  * every binding shares (classes, error returns, protected calls). Only
- * host/interp.c, host/main.c, host/repl.c and bindings/ include this. */
+ * host/embed/ and bindings/ include this. */
 #ifndef FMHOST_INTERP_H
 #define FMHOST_INTERP_H
 
@@ -42,6 +42,14 @@ int fmh_fail(lua_State *L, fmh_error *e);
 /* Raise e's message as a Lua error, clearing e first (for failures that are
  * the caller's mistake, or that a binding reports by raising). */
 int fmh_raise(lua_State *L, fmh_error *e);
+/* The one error push of the bindings: a "usage" error is the caller's
+ * mistake and raises (fmh_raise); any other pushes nil, msg, info (fmh_fail)
+ * with info[key] = value when key is given (a pool error's class, a NATS
+ * status's name). Clears e; returns 3. */
+int fmh_fail_or_raise(lua_State *L, fmh_error *e, const char *key, const char *value);
+/* What every close() returns, as luasql's do: true when this call closed the
+ * handle (closed_now), else false, "already closed". Returns the count. */
+int fmh_push_closed(lua_State *L, int closed_now);
 /* Create a module table from funcs; under --trace each function is wrapped
  * so that every call is logged with its arguments and duration. */
 void fmh_newmodule(lua_State *L, const char *name, const luaL_Reg *funcs);

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "fmhost/buf.h"
+
 typedef enum {
   FMH_LOG_TRACE = 0,
   FMH_LOG_DEBUG,
@@ -59,9 +61,6 @@ void fmh_log_emit(fmh_log_level level, const char *event, const char *code, cons
 char *fmh_log_format(fmh_log_level level, const char *event, const char *code, const char *msg,
                      const fmh_log_field *fields, size_t nfields);
 /* Append s as a JSON string literal (quotes included) to a growing buffer. */
-typedef struct { char *p; size_t len, cap; } fmh_buf;
-void fmh_buf_puts(fmh_buf *b, const char *s);
-void fmh_buf_putn(fmh_buf *b, const char *s, size_t n);
 void fmh_buf_json_str(fmh_buf *b, const char *s, size_t n);
 void fmh_log_close(void);
 

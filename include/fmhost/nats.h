@@ -190,7 +190,7 @@ typedef struct fmh_nats_bulk_result {
  * text as its bytes, other values as the CSV writer prints them), every
  * byte outside '!'..'~' and '%' (and ',' with several columns) written
  * %XX; the row index in decimal when there are no key columns. */
-int fmh_nats_row_key(const fmh_nats_bulk_opts *o, fmh_gen_cursor *cur, int64_t row, fmh_gen_buf *key,
+int fmh_nats_row_key(const fmh_nats_bulk_opts *o, fmh_gen_cursor *cur, int64_t row, fmh_buf *key,
                      fmh_error *e);
 /* The subject index a key goes to (FNV-1a 64 mod n). */
 size_t fmh_nats_key_slot(const char *key, size_t len, size_t n);

@@ -37,6 +37,7 @@
 
 #include "fmhost/error.h"
 #include "fmhost/retry.h"
+#include "fmhost/rowsource.h"
 
 typedef struct fmh_pool fmh_pool;
 typedef struct fmh_conn fmh_conn;
@@ -128,6 +129,10 @@ uint64_t fmh_conn_serial(const fmh_conn *c);   /* pool-local number, 1.. */
 /* Fill e from the connection's last error; what names the operation. A
  * connection-class error marks the connection broken. Returns -1. */
 int fmh_conn_error(fmh_conn *c, fmh_error *e, const char *what);
+/* The class of a pool error, for callers that retry by class: a MySQL
+ * error's (fmh_retry_classify_mysql), "pool_exhausted" for an acquire that
+ * timed out, else e's kind. A static string. */
+const char *fmh_pool_error_class(const fmh_error *e);
 void fmh_conn_mark_broken(fmh_conn *c);
 int fmh_conn_is_broken(const fmh_conn *c);
 /* A text statement whose result (if any) is discarded. */
@@ -200,37 +205,6 @@ void fmh_cursor_close(fmh_cursor *q);
 fmh_conn *fmh_cursor_conn(const fmh_cursor *q);
 
 /* --- bulk load --------------------------------------------------------- */
-
-/* A producer writes rows one at a time in one of two formats:
- *   FMH_ROW_CSV: one line for LOAD DATA with the clause FMH_CSV_CLAUSE
- *     (fields separated by ',', text enclosed in '"', '\\' escaping '"', '\\',
- *     newline as \n, NUL as \0; NULL as \N; the line ends with '\n').
- *   FMH_ROW_SQL: one tuple for a multi-row INSERT, "(1,'a''b',NULL)".
- * next() writes the next row into buf and returns its length; 0 at the end;
- * when the row needs more than cap bytes it returns the size it needs and
- * does not advance (the caller grows buf and calls again). (size_t)-1
- * signals an error, with a message in err (at least 256 bytes). */
-enum { FMH_ROW_CSV = 1, FMH_ROW_SQL = 2 };
-#define FMH_CSV_CLAUSE \
-  "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '\\\\' " \
-  "LINES TERMINATED BY '\\n'"
-
-typedef struct fmh_row_producer {
-  void *ctx;
-  size_t (*next)(void *ctx, int format, char *buf, size_t cap, char *err);
-  void (*close)(void *ctx);
-} fmh_row_producer;
-
-/* A source opens independent producers over key ranges: row i of the data
- * set must be a pure function of i, so threads load disjoint ranges
- * [first, first+count) in parallel. open() must be thread-safe.
- * A Lua value feeds pool:load when it is a full userdata whose memory starts
- * with an fmh_row_source and whose metatable has __fmh_row_source = true. */
-typedef struct fmh_row_source {
-  void *ctx;
-  const char *columns;   /* "(a,b,c)" for the statements, or NULL for the table's order */
-  int (*open)(void *ctx, uint64_t first, uint64_t count, fmh_row_producer *out, fmh_error *e);
-} fmh_row_source;
 
 typedef enum { FMH_BULK_INFILE = 1, FMH_BULK_INSERT = 2 } fmh_bulk_method;
 

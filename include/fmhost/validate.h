@@ -190,7 +190,7 @@ typedef struct fmh_vsource {
   const char *query;   /* any SELECT; wrapped as SELECT * FROM (query) q ORDER BY key unless ordered */
   const char *where;   /* table only: a condition added to the SELECT */
   int ordered;         /* query: it already orders by the key */
-  fmh_gen *gen;        /* rows [first, first+count) */
+  const fmh_gen *gen;      /* rows [first, first+count) */
   int64_t first, count;
 } fmh_vsource;
 

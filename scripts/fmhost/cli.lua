@@ -1,4 +1,4 @@
--- The command line of fmhost. host/main.c calls M.main(arg) and exits with
+-- The command line of fmhost. host/embed/main.c calls M.main(arg) and exits with
 -- the integer it returns (or starts the REPL when it returns "repl").
 --
 -- Global options may stand anywhere before `run FILE` / `-e CHUNK`; what
@@ -131,7 +131,7 @@ function M.history_file(cfg)
   return dir .. '/repl_history'
 end
 
--- The text of an error value, as the REPL prints it (host/interp.c,
+-- The text of an error value, as the REPL prints it (host/embed/interp.c,
 -- fmh_push_error_text): a string as it is; nil as "error object is nil"; a
 -- table as its msg (or message) and its other fields, or as "error object
 -- is a table: {k = v, ...}".

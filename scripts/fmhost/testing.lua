@@ -69,7 +69,7 @@ function M.parent_options()
   return words
 end
 
--- host/main.c answers these only as the one argument, before any configuration
+-- host/embed/main.c answers these only as the one argument, before any configuration
 local alone = { ['--version'] = true, ['--help'] = true, ['-h'] = true }
 
 -- The argv of a child fmhost running args: this binary, the parent's global

@@ -289,6 +289,59 @@ describe('fmhost.flink misuse', function()
     assert.has_error(function() c:overview() end)
   end)
 
+  -- open a session, execute one statement, close the operation, close the session
+  local SESSION_WITH_ONE_OPERATION = {
+    { status = 200, body = '{"sessionHandle":"s-1"}' },
+    { status = 200, body = '{"operationHandle":"o-1"}' },
+    { status = 200, body = '{"status":"CLOSED"}' },
+    { status = 200, body = '{}' },
+  }
+
+  it('closes an Operation on the gateway when its <close> variable goes out of scope', function()
+    local s, c = stub(SESSION_WITH_ONE_OPERATION)
+    local sess = assert(c:session {})
+    local held
+    do
+      local op <close> = assert(sess:execute('SELECT 1'))
+      held = op
+    end
+    assert.are.same({ false, 'already closed' }, { held:close() })
+    assert.has_error(function() held:status() end, "calling 'status' on bad self (the operation is closed)")
+    assert.is_true(sess:close())
+    local seen = s:requests()
+    s:close()
+    assert.are.equal('DELETE', seen[3].method)
+    assert.are.equal('/v2/sessions/s-1/operations/o-1/close', seen[3].path)
+    assert.are.equal(4, #seen)
+  end)
+
+  it('lets a Job handle go with <close>, after which its methods raise', function()
+    local c = flink.client { rest = 'http://127.0.0.1:1' }
+    local held
+    do
+      local job <close> = c:job_handle(JOB)
+      held = job
+    end
+    assert.matches('closed', tostring(held))
+    assert.has_error(function() held:state() end, "calling 'state' on bad self (the job handle is closed)")
+    assert.are.same({ false, 'already closed' }, { held:close() })
+    local job = c:job_handle(JOB)
+    assert.is_true(job:close())
+    assert.are.equal(JOB, tostring(job):match('%((%x+),'))
+    c:close()
+  end)
+
+  it('answers a second close() of a Client, Session, Operation, Job and stub server with false, "already closed"', function()
+    local s, c = stub(SESSION_WITH_ONE_OPERATION)
+    local sess = assert(c:session {})
+    local op = assert(sess:execute('SELECT 1'))
+    local job = c:job_handle(JOB)
+    for _, h in ipairs { op, sess, job, c, s } do
+      assert.is_true(h:close())
+      assert.are.same({ false, 'already closed' }, { h:close() })
+    end
+  end)
+
   it('raises on a body it cannot send as JSON, naming why', function()
     local c = flink.client { rest = 'http://127.0.0.1:1' }
     assert.has_error(function() c:rest('POST', '/x', { a = { 1, { b = print } } }) end,

@@ -153,7 +153,8 @@ describe('fmhost.gen', function()
         parts[#parts + 1] = s
       end
       assert.are.equal(9000, st:rows())
-      st:close()
+      assert.is_true(st:close())
+      assert.are.same({ false, 'already closed' }, { st:close() })
       assert.are.equal(want, table.concat(parts))
       local g = assert(gen.load('seven'))
       do local closing <close> = g end

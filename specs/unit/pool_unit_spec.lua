@@ -118,10 +118,10 @@ describe('fmhost.pool (no server)', function()
       p:close()
     end)
 
-    it('a closed pool stays closed and closing twice is harmless', function()
+    it('a closed pool stays closed and a second close() returns false, "already closed"', function()
       local p = assert(pool.open(REFUSED, { lazy = true }))
-      p:close()
-      p:close()
+      assert.is_true(p:close())
+      assert.are.same({ false, 'already closed' }, { p:close() })
       assert.matches('closed', tostring(p))
     end)
   end)
@@ -153,6 +153,21 @@ describe('fmhost.pool (no server)', function()
       end
       assert.is_true(seen >= 2)
       assert.matches('#include "fmhost/pool_lua.h"', read('bindings/validate.c'), 1, true)
+    end)
+
+    it('take a generator only through include/fmhost/gen_lua.h and its rows only through the row source interface', function()
+      assert.matches('fmh_row_source', read('include/fmhost/rowsource.h'), 1, true)
+      local bindings = assert(io.popen('ls ' .. root .. 'bindings/*.c')):read('a')
+      for path in bindings:gmatch('[^\n]+') do
+        local name = path:match('([^/]+)%.c$')
+        local src = read('bindings/' .. name .. '.c')
+        assert.is_nil(src:find('__fmh_row_source', 1, true), 'bindings/' .. name .. '.c marks a row source by a field')
+        if name ~= 'gen' then
+          assert.is_nil(src:find('"fmhost.gen.Gen"', 1, true), 'bindings/' .. name .. '.c reads the Gen userdata')
+        end
+      end
+      assert.matches('#include "fmhost/gen_lua.h"', read('bindings/validate.c'), 1, true)
+      assert.matches('#include "fmhost/gen_lua.h"', read('bindings/pool.c'), 1, true)
     end)
 
     it('fmhost.validate refuses a closed pool and a value that is not a pool, naming the argument', function()

@@ -141,6 +141,16 @@ describe('fmhost.proxy', function()
       assert.are.equal(0, s.active)
     end)
 
+    it('answers a second close() of a proxy, a TCP client and an echo server with false, "already closed"', function()
+      local echo = assert(proxy.echo_server())
+      local q = assert(proxy.new { upstream_host = '127.0.0.1', upstream_port = echo:port() })
+      local c = assert(proxy.tcp_client('127.0.0.1', q:port()))
+      for _, h in ipairs { c, q, echo } do
+        assert.is_true(h:close())
+        assert.are.same({ false, 'already closed' }, { h:close() })
+      end
+    end)
+
     it('closes the client when the upstream refuses, and counts it', function()
       local gone = assert(proxy.echo_server())
       local port = gone:port()

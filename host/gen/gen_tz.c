@@ -12,29 +12,6 @@
 
 #include "gen_int.h"
 
-int64_t fmh_days_from_civil(int64_t y, unsigned m, unsigned d) {
-  /* shift the year so that it starts in March: leap days end a year */
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;                                   /* [0, 399] */
-  int64_t doy = (153 * (int64_t)(m > 2 ? m - 3 : m + 9) + 2) / 5 + (int64_t)d - 1; /* [0, 365] */
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
-  return era * 146097 + doe - 719468;
-}
-
-void fmh_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t yy = yoe + era * 400;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  *d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-  *m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-  *y = yy + (*m <= 2);
-}
-
 static int64_t be64(const unsigned char *p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
@@ -93,20 +70,21 @@ int fmh_tz_load(fmh_tz *tz, const char *name, fmh_error *err) {
     fmh_error_set(err, "config", errno, 0, "time zone '%s': cannot read %s: %s", name, path, strerror(errno));
     return -1;
   }
-  unsigned char *data = NULL;
-  size_t len = 0, cap = 0;
+  fmh_buf file = {0};
   for (;;) {
-    if (len + 4096 > cap) {
-      cap = cap ? cap * 2 : 8192;
-      unsigned char *nd = realloc(data, cap);
-      if (!nd) { free(data); fclose(f); fmh_error_set(err, "os", ENOMEM, 0, "out of memory"); return -1; }
-      data = nd;
+    if (fmh_buf_reserve(&file, 4096) != 0) {
+      fmh_buf_free(&file);
+      fclose(f);
+      fmh_error_set(err, "os", ENOMEM, 0, "out of memory");
+      return -1;
     }
-    size_t r = fread(data + len, 1, cap - len, f);
-    len += r;
+    size_t r = fread(file.p + file.len, 1, file.cap - file.len - 1, f);
+    file.len += r;
     if (r == 0) break;
   }
   fclose(f);
+  const unsigned char *data = (const unsigned char *)file.p;
+  size_t len = file.len;
   /* header: magic, version, 15 reserved, six counts */
   const char *bad = NULL;
   if (len < 44 || memcmp(data, "TZif", 4) != 0) bad = "not a TZif file";
@@ -128,7 +106,7 @@ int fmh_tz_load(fmh_tz *tz, const char *name, fmh_error *err) {
     if (typecnt == 0 || off + (size_t)timecnt * 9 + (size_t)typecnt * 6 > len) bad = "truncated TZif data block";
   }
   if (bad) {
-    free(data);
+    fmh_buf_free(&file);
     fmh_error_set(err, "config", 0, 0, "time zone '%s': %s: %s", name, path, bad);
     return -1;
   }
@@ -138,7 +116,7 @@ int fmh_tz_load(fmh_tz *tz, const char *name, fmh_error *err) {
   tz->at = malloc(sizeof(int64_t) * (timecnt ? timecnt : 1));
   tz->off = malloc(sizeof(int32_t) * (timecnt ? timecnt : 1));
   if (!tz->at || !tz->off) {
-    free(data);
+    fmh_buf_free(&file);
     fmh_tz_free(tz);
     fmh_error_set(err, "os", ENOMEM, 0, "out of memory");
     return -1;
@@ -154,7 +132,7 @@ int fmh_tz_load(fmh_tz *tz, const char *name, fmh_error *err) {
     tz->off[tz->n] = be32(types + ti * 6);
     tz->n++;
   }
-  free(data);
+  fmh_buf_free(&file);
   return 0;
 }
 

@@ -62,15 +62,15 @@ static char *frac(char *p, int64_t us, int fsp) {
 
 static char *ymd(char *p, int64_t days) {
   int64_t y;
-  unsigned m, d;
+  int m, d;
   fmh_civil_from_days(days, &y, &m, &d);
   if (y < 0) { *p++ = '-'; y = -y; }
   if (y > 9999) p = fmh_gen_fmt_u64(p, (uint64_t)y);
   else { p = put2(p, (unsigned)(y / 100)); p = put2(p, (unsigned)(y % 100)); }
   *p++ = '-';
-  p = put2(p, m);
+  p = put2(p, (unsigned)m);
   *p++ = '-';
-  return put2(p, d);
+  return put2(p, (unsigned)d);
 }
 
 static char *hms(char *p, int64_t secs) {
@@ -142,8 +142,8 @@ static int plain8(uint64_t x, uint64_t a, uint64_t b) {
   return (low | za | zb) == 0;
 }
 
-static int escaped(fmh_gen_buf *b, const char *s, size_t n, char quote, const unsigned char *table) {
-  if (fmh_reserve(b, 2 * n + 2) != 0) return -1;
+static int escaped(fmh_buf *b, const char *s, size_t n, char quote, const unsigned char *table) {
+  if (fmh_buf_reserve(b, 2 * n + 2) != 0) return -1;
   char *o = b->p + b->len;
   *o++ = quote;
   const unsigned char *u = (const unsigned char *)s;
@@ -174,9 +174,9 @@ static int escaped(fmh_gen_buf *b, const char *s, size_t n, char quote, const un
   return 0;
 }
 
-static int base64(fmh_gen_buf *b, const unsigned char *s, size_t n) {
+static int base64(fmh_buf *b, const unsigned char *s, size_t n) {
   static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  if (fmh_reserve(b, (n + 2) / 3 * 4 + 2) != 0) return -1;
+  if (fmh_buf_reserve(b, (n + 2) / 3 * 4 + 2) != 0) return -1;
   char *o = b->p + b->len;
   *o++ = '"';
   size_t k = 0;
@@ -196,9 +196,9 @@ static int base64(fmh_gen_buf *b, const unsigned char *s, size_t n) {
   return 0;
 }
 
-static int hexlit(fmh_gen_buf *b, const unsigned char *s, size_t n) {
+static int hexlit(fmh_buf *b, const unsigned char *s, size_t n) {
   static const char hx[] = "0123456789ABCDEF";
-  if (fmh_reserve(b, 2 * n + 3) != 0) return -1;
+  if (fmh_buf_reserve(b, 2 * n + 3) != 0) return -1;
   char *o = b->p + b->len;
   *o++ = 'X';
   *o++ = '\'';
@@ -208,16 +208,16 @@ static int hexlit(fmh_gen_buf *b, const unsigned char *s, size_t n) {
   return 0;
 }
 
-static int raw(fmh_gen_buf *b, const char *s, size_t n) {
-  if (fmh_reserve(b, n) != 0) return -1;
+static int raw(fmh_buf *b, const char *s, size_t n) {
+  if (fmh_buf_reserve(b, n) != 0) return -1;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   return 0;
 }
 
 /* RFC 4180: the bytes as they are between double quotes, a quote doubled */
-static int quoted4180(fmh_gen_buf *b, const char *s, size_t n) {
-  if (fmh_reserve(b, 2 * n + 2) != 0) return -1;
+static int quoted4180(fmh_buf *b, const char *s, size_t n) {
+  if (fmh_buf_reserve(b, 2 * n + 2) != 0) return -1;
   char *o = b->p + b->len;
   *o++ = '"';
   for (size_t k = 0; k < n; k++) {
@@ -235,10 +235,10 @@ static int quoted4180(fmh_gen_buf *b, const char *s, size_t n) {
 
 /* ---- one value ------------------------------------------------------------ */
 
-int fmh_gen_format_value(const fmh_gen *g, size_t col, const fmh_gen_value *v, const fmh_gen_out *o, fmh_gen_buf *b) {
+int fmh_gen_format_value(const fmh_gen *g, size_t col, const fmh_gen_value *v, const fmh_gen_out *o, fmh_buf *b) {
   const gcol *c = &g->cols[col];
   fmh_gen_format f = o->format;
-  if (fmh_reserve(b, 64) != 0) return -1;
+  if (fmh_buf_reserve(b, 64) != 0) return -1;
   char *p = b->p + b->len;
   switch (v->kind) {
     case FMH_GV_NULL:
@@ -284,13 +284,13 @@ int fmh_gen_format_value(const fmh_gen *g, size_t col, const fmh_gen_value *v, c
 
 /* ---- rows ----------------------------------------------------------------- */
 
-int fmh_gen_append(fmh_gen_cursor *cur, const fmh_gen_out *o, int64_t from, int64_t to, fmh_gen_buf *b,
+int fmh_gen_append(fmh_gen_cursor *cur, const fmh_gen_out *o, int64_t from, int64_t to, fmh_buf *b,
                    fmh_error *err) {
   const fmh_gen *g = cur->g;
   size_t nc = g->ncols;
   fmh_gen_value vals[64];
   fmh_gen_value *v = nc <= 64 ? vals : malloc(nc * sizeof *v);
-  fmh_gen_buf keys = {0};
+  fmh_buf keys = {0};
   size_t *koff = NULL;
   int rc = 0;
   if (!v) goto oom;
@@ -329,7 +329,7 @@ oom:
 done:
   if (v != vals) free(v);
   free(koff);
-  fmh_gen_buf_free(&keys);
+  fmh_buf_free(&keys);
   return rc;
 }
 
@@ -351,12 +351,12 @@ typedef struct pipe_s {
   int64_t taken;      /* chunks the consumer has finished with */
   int stop, failed;
   fmh_error err;
-  fmh_gen_buf *bufs;  /* nslots */
+  fmh_buf *bufs;  /* nslots */
   int *ready;         /* per slot: chunk index ready in it, or -1 */
   fmh_gen_cursor *solo; /* single-threaded production */
 } pipe_s;
 
-static int produce(const pipe_s *p, fmh_gen_cursor *cur, int64_t k, fmh_gen_buf *b, fmh_error *err) {
+static int produce(const pipe_s *p, fmh_gen_cursor *cur, int64_t k, fmh_buf *b, fmh_error *err) {
   int64_t a = p->from + k * CHUNK_ROWS;
   int64_t z = a + CHUNK_ROWS < p->to ? a + CHUNK_ROWS : p->to;
   b->len = 0;
@@ -411,7 +411,7 @@ static void pipe_free(pipe_s *p) {
     for (int t = 0; t < p->started; t++) pthread_join(p->th[t], NULL);
   }
   if (p->bufs)
-    for (int s = 0; s < p->nslots; s++) fmh_gen_buf_free(&p->bufs[s]);
+    for (int s = 0; s < p->nslots; s++) fmh_buf_free(&p->bufs[s]);
   free(p->bufs);
   free(p->ready);
   fmh_gen_cursor_free(p->solo);
@@ -468,7 +468,7 @@ oom:
 }
 
 /* The next chunk (in order) or NULL at the end / on failure (err set, *failed). */
-static fmh_gen_buf *pipe_take(pipe_s *p, int *failed, fmh_error *err) {
+static fmh_buf *pipe_take(pipe_s *p, int *failed, fmh_error *err) {
   *failed = 0;
   if (p->taken >= p->nchunks) return NULL;
   if (p->solo) {
@@ -509,7 +509,7 @@ int64_t fmh_gen_write_file(const fmh_gen *g, const fmh_gen_out *o, const char *p
   }
   int64_t total = 0;
   int failed = 0;
-  fmh_gen_buf *b;
+  fmh_buf *b;
   while ((b = pipe_take(p, &failed, err)) != NULL) {
     size_t off = 0;
     while (off < b->len) {
@@ -542,7 +542,7 @@ int64_t fmh_gen_write_file(const fmh_gen *g, const fmh_gen_out *o, const char *p
 
 struct fmh_gen_stream {
   pipe_s *p;
-  fmh_gen_buf *cur;
+  fmh_buf *cur;
   size_t off;
   int64_t rows_done;
   int ended;

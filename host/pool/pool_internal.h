@@ -1,5 +1,6 @@
-/* Shared between host/pool.c, host/pool_query.c and host/pool_bulk.c: the
- * pool's and a connection's insides. Not part of the C API. */
+/* Shared between pool.c (connections), pool_query.c (statements) and
+ * pool_bulk.c (loads): each calls only into the files before it. The pool's
+ * and a connection's insides; not part of the C API. */
 #ifndef FMHOST_POOL_INTERNAL_H
 #define FMHOST_POOL_INTERNAL_H
 
@@ -38,6 +39,9 @@ struct fmh_conn {
   uint64_t serial;
   uint64_t grant;                 /* the pool's hand-out number of its current use */
   fmh_cursor *cursor;             /* the open cursor, if any */
+  /* set by pool_query.c beside cursor: a release closes a cursor left open
+   * without the pool calling up into the statement layer */
+  void (*cursor_close)(fmh_cursor *);
   fmh_stmt_entry stmts[FMH_STMT_CACHE];
   int nstmts;
   uint64_t stmt_clock;
@@ -69,7 +73,5 @@ double fmh_pool_now_ms(void);
 void fmh_pool_fill_error(fmh_error *e, unsigned code, const char *state, const char *text,
                          const char *what);
 int fmh_pool_code_kills_conn(unsigned code);
-/* Close every cached prepared statement of c. */
-void fmh_conn_drop_statements(fmh_conn *c);
 
 #endif

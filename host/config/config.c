@@ -7,6 +7,7 @@
  * schema, so a value never has to be freed on its own and the whole thing goes
  * in one fmh_config_free. */
 #include "fmhost/config.h"
+#include "fmhost/buf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1170,9 +1171,8 @@ static int valid_env_name(const char *env) {
 
 /* Replace {key} in the template by that key's value. */
 static const char *expand(fmh_config *c, const char *tmpl) {
-  size_t cap = 256, o = 0;
-  char *out = malloc(cap);
-  if (!out) return NULL;
+  fmh_buf out = {0};
+  if (fmh_buf_put(&out, "", 0) != 0) return NULL;
   for (const char *p = tmpl; *p;) {
     const char *piece = p;
     size_t len = 1;
@@ -1191,18 +1191,10 @@ static const char *expand(fmh_config *c, const char *tmpl) {
     } else {
       p++;
     }
-    if (o + len + 1 > cap) {
-      while (o + len + 1 > cap) cap *= 2;
-      char *n = realloc(out, cap);
-      if (!n) { free(out); return NULL; }
-      out = n;
-    }
-    memcpy(out + o, piece, len);
-    o += len;
+    if (fmh_buf_put(&out, piece, len) != 0) { fmh_buf_free(&out); return NULL; }
   }
-  out[o] = '\0';
-  const char *r = arena_strdup(&c->a, out);
-  free(out);
+  const char *r = arena_strdup(&c->a, out.p);
+  fmh_buf_free(&out);
   return r;
 }
 

@@ -740,9 +740,9 @@ size_t fmh_nats_key_slot(const char *key, size_t len, size_t n) {
   return n ? (size_t)(h % n) : 0;
 }
 
-static int put(fmh_gen_buf *b, const char *s, size_t n) {
+static int put(fmh_buf *b, const char *s, size_t n) {
   if (n == 0) return 0;
-  if (fmh_gen_buf_reserve(b, n) != 0) return -1;
+  if (fmh_buf_reserve(b, n) != 0) return -1;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   return 0;
@@ -750,9 +750,9 @@ static int put(fmh_gen_buf *b, const char *s, size_t n) {
 
 /* Append bytes, writing %XX for what a header value or an id should not
  * hold. */
-static int put_safe(fmh_gen_buf *b, const char *s, size_t n, int escape_comma) {
+static int put_safe(fmh_buf *b, const char *s, size_t n, int escape_comma) {
   static const char hx[] = "0123456789ABCDEF";
-  if (fmh_gen_buf_reserve(b, 3 * n) != 0) return -1;
+  if (fmh_buf_reserve(b, 3 * n) != 0) return -1;
   char *o = b->p + b->len;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
@@ -769,7 +769,7 @@ static int put_safe(fmh_gen_buf *b, const char *s, size_t n, int escape_comma) {
 }
 
 /* The key text of the values v (a generated row). */
-static int key_of_values(const fmh_nats_bulk_opts *o, const fmh_gen_value *v, fmh_gen_buf *key, fmh_gen_buf *tmp) {
+static int key_of_values(const fmh_nats_bulk_opts *o, const fmh_gen_value *v, fmh_buf *key, fmh_buf *tmp) {
   int several = o->nkey_cols > 1;
   for (size_t k = 0; k < o->nkey_cols; k++) {
     const fmh_gen_value *x = &v[o->key_cols[k]];
@@ -790,7 +790,7 @@ static int key_of_values(const fmh_nats_bulk_opts *o, const fmh_gen_value *v, fm
   return 0;
 }
 
-static int row_index_key(int64_t row, fmh_gen_buf *key) {
+static int row_index_key(int64_t row, fmh_buf *key) {
   char num[32];
   int len = snprintf(num, sizeof num, "%" PRId64, row);
   return put(key, num, (size_t)len);
@@ -809,7 +809,7 @@ static unsigned char *key_only_flags(const fmh_nats_bulk_opts *o, size_t nc) {
   return f;
 }
 
-int fmh_nats_row_key(const fmh_nats_bulk_opts *o, fmh_gen_cursor *cur, int64_t row, fmh_gen_buf *key,
+int fmh_nats_row_key(const fmh_nats_bulk_opts *o, fmh_gen_cursor *cur, int64_t row, fmh_buf *key,
                      fmh_error *e) {
   key->len = 0;
   if (o->nkey_cols == 0) {
@@ -819,12 +819,12 @@ int fmh_nats_row_key(const fmh_nats_bulk_opts *o, fmh_gen_cursor *cur, int64_t r
   size_t nc = fmh_gen_ncols(o->gen);
   fmh_gen_value *v = malloc(nc * sizeof *v);
   unsigned char *flags = key_only_flags(o, nc);
-  fmh_gen_buf tmp = {0};
+  fmh_buf tmp = {0};
   int rc = 0;
   if (!v || !flags) rc = oom(e);
   else if (fmh_gen_row(cur, row, flags, v, e) != 0) rc = -1;
   else if (key_of_values(o, v, key, &tmp) != 0) rc = oom(e);
-  fmh_gen_buf_free(&tmp);
+  fmh_buf_free(&tmp);
   free(flags);
   free(v);
   return rc;
@@ -840,7 +840,7 @@ typedef struct bulk_state {
   fmh_gen_cursor *cur;
   fmh_gen_value *vals;
   unsigned char *key_flags; /* key_only_flags */
-  fmh_gen_buf text, key, id, tmp;
+  fmh_buf text, key, id, tmp;
   size_t starts[CHUNK + 1];
 } bulk_state;
 
@@ -989,10 +989,10 @@ int fmh_nats_bulk(fmh_nats *n, const fmh_nats_bulk_opts *o, fmh_nats_bulk_result
   fmh_gen_cursor_free(st.cur);
   free(st.vals);
   free(st.key_flags);
-  fmh_gen_buf_free(&st.text);
-  fmh_gen_buf_free(&st.key);
-  fmh_gen_buf_free(&st.id);
-  fmh_gen_buf_free(&st.tmp);
+  fmh_buf_free(&st.text);
+  fmh_buf_free(&st.key);
+  fmh_buf_free(&st.id);
+  fmh_buf_free(&st.tmp);
   if (s != NATS_OK && rc == 0) {
     char what[400];
     snprintf(what, sizeof what, "nats bulk: publishing to %s", subject ? subject : "(none)");

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "fmhost/calendar.h"
 #include "fmhost/log.h"
 #include "fmhost/progress.h"
 #include "fmhost/validate.h"
@@ -274,28 +275,6 @@ static cmp_class class_of_gen(fmh_gen_type t) {
   }
 }
 
-/* days since 1970-01-01 of a civil date (proleptic Gregorian) */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-  *y = yoe + era * 400 + (*m <= 2);
-}
-
 #define US_PER_DAY INT64_C(86400000000)
 
 static int digits(const char *s, size_t n, size_t *i, int maxd, int64_t *out) {
@@ -344,7 +323,7 @@ static int temporal_parse(const char *s, size_t n, int64_t *us, char *tk) {
     if (digits(s, n, &i, 4, &y) != 4 || s[i++] != '-' || digits(s, n, &i, 2, &mo) != 2 || s[i++] != '-' ||
         digits(s, n, &i, 2, &d) != 2)
       return -1;
-    int64_t v = days_from_civil(y, mo, d) * US_PER_DAY;
+    int64_t v = fmh_days_from_civil(y, mo, d) * US_PER_DAY;
     *tk = 'd';
     if (i == n) {
       *us = v;
@@ -386,7 +365,7 @@ static size_t temporal_format(int64_t us, char tk, int fsp, char *out, size_t ca
   int64_t days = us >= 0 ? us / US_PER_DAY : -((-us + US_PER_DAY - 1) / US_PER_DAY);
   int64_t rem = us - days * US_PER_DAY, y;
   int m, d;
-  civil_from_days(days, &y, &m, &d);
+  fmh_civil_from_days(days, &y, &m, &d);
   int n;
   if (tk == 'd') return (size_t)snprintf(out, cap, "%04" PRId64 "-%02d-%02d", y, m, d);
   int64_t sec = rem / 1000000, frac = rem % 1000000;
@@ -972,7 +951,7 @@ static void temporal_detail(int64_t eu, char ek, int64_t tu, char tk, int fsp, c
     if (ek != 't') {
       int64_t y;
       int mo, dd;
-      civil_from_days(day, &y, &mo, &dd);
+      fmh_civil_from_days(day, &y, &mo, &dd);
       h->month = mo;
     }
   } else {

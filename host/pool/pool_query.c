@@ -44,14 +44,6 @@ static void usage_error(fmh_error *e, const char *msg) { fmh_error_set(e, "usage
 
 /* --- the statement cache ----------------------------------------------- */
 
-void fmh_conn_drop_statements(fmh_conn *c) {
-  for (int i = 0; i < c->nstmts; i++) {
-    mysql_stmt_close(c->stmts[i].stmt);
-    free(c->stmts[i].sql);
-  }
-  c->nstmts = 0;
-}
-
 static void stmt_forget(fmh_conn *c, MYSQL_STMT *st) {
   for (int i = 0; i < c->nstmts; i++) {
     if (c->stmts[i].stmt != st) continue;
@@ -498,6 +490,7 @@ int fmh_conn_run(fmh_conn *c, const char *sql, size_t len, const fmh_value *para
       return -1;
     }
     c->cursor = q;
+    c->cursor_close = fmh_cursor_close;
     *out = q;
     return 0;
   }
@@ -564,6 +557,7 @@ int fmh_conn_run(fmh_conn *c, const char *sql, size_t len, const fmh_value *para
     return -1;
   }
   c->cursor = q;
+  c->cursor_close = fmh_cursor_close;
   *out = q;
   return 0;
 }

@@ -773,6 +773,15 @@ static void join_list(const char *const *list, size_t n, char *out, size_t len) 
   }
 }
 
+int fmh_flink_job_state_known(const char *state) {
+  static const char *const known[] = {"INITIALIZING", "CREATED", "RUNNING", "FAILING", "FAILED",
+                                      "CANCELLING", "CANCELED", "FINISHED", "RESTARTING",
+                                      "SUSPENDED", "RECONCILING", NULL};
+  for (int k = 0; known[k]; k++)
+    if (strcmp(state, known[k]) == 0) return 1;
+  return 0;
+}
+
 int fmh_flink_job_wait(fmh_flink *c, const char *job, const char *const *targets, size_t ntargets,
                        long timeout_ms, char *state, size_t n, char **root, fmh_error *err) {
   static const char *const terminal[] = {"FAILED", "CANCELED", "FINISHED"};

@@ -11,17 +11,17 @@
 
 #include "gen_int.h"
 
-static int put(fmh_gen_buf *b, const char *s, size_t n) {
-  if (fmh_reserve(b, n) != 0) return -1;
+static int put(fmh_buf *b, const char *s, size_t n) {
+  if (fmh_buf_reserve(b, n) != 0) return -1;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   return 0;
 }
-static int puts_(fmh_gen_buf *b, const char *s) { return put(b, s, strlen(s)); }
+static int puts_(fmh_buf *b, const char *s) { return put(b, s, strlen(s)); }
 
-int fmh_gen_json_string(fmh_gen_buf *b, const char *s, size_t n) {
+int fmh_gen_json_string(fmh_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
-  if (fmh_reserve(b, n * 6 + 2) != 0) return -1;
+  if (fmh_buf_reserve(b, n * 6 + 2) != 0) return -1;
   char *o = b->p + b->len;
   *o++ = '"';
   for (size_t k = 0; k < n; k++) {
@@ -66,8 +66,8 @@ static const char *const words[] = {
 };
 #define NWORDS (sizeof words / sizeof words[0])
 
-static int digits(fmh_gen_buf *b, fmh_rng *r, int n, int lead_nonzero) {
-  if (fmh_reserve(b, (size_t)n + 20) != 0) return -1;
+static int digits(fmh_buf *b, fmh_rng *r, int n, int lead_nonzero) {
+  if (fmh_buf_reserve(b, (size_t)n + 20) != 0) return -1;
   for (int k = 0; k < n;) {
     uint64_t x = fmh_rng_next(r) % 1000000000000000000ull;
     char tmp[18];
@@ -81,9 +81,9 @@ static int digits(fmh_gen_buf *b, fmh_rng *r, int n, int lead_nonzero) {
   return 0;
 }
 
-static int json_value(const gcol *c, fmh_rng *r, int depth_left, fmh_gen_buf *b);
+static int json_value(const gcol *c, fmh_rng *r, int depth_left, fmh_buf *b);
 
-static int json_object(const gcol *c, fmh_rng *r, int depth_left, int min_members, fmh_gen_buf *b) {
+static int json_object(const gcol *c, fmh_rng *r, int depth_left, int min_members, fmh_buf *b) {
   int n = min_members + (int)fmh_rng_below(r, (uint64_t)(c->width - min_members + 1));
   if (n > (int)NKEYS) n = (int)NKEYS;
   size_t first = (size_t)fmh_rng_below(r, NKEYS);
@@ -97,7 +97,7 @@ static int json_object(const gcol *c, fmh_rng *r, int depth_left, int min_member
   return put(b, "}", 1);
 }
 
-static int json_array(const gcol *c, fmh_rng *r, int depth_left, fmh_gen_buf *b) {
+static int json_array(const gcol *c, fmh_rng *r, int depth_left, fmh_buf *b) {
   int n = (int)fmh_rng_below(r, (uint64_t)c->width + 1);
   if (put(b, "[", 1) != 0) return -1;
   for (int k = 0; k < n; k++) {
@@ -107,7 +107,7 @@ static int json_array(const gcol *c, fmh_rng *r, int depth_left, fmh_gen_buf *b)
   return put(b, "]", 1);
 }
 
-static int json_value(const gcol *c, fmh_rng *r, int depth_left, fmh_gen_buf *b) {
+static int json_value(const gcol *c, fmh_rng *r, int depth_left, fmh_buf *b) {
   unsigned sel = (unsigned)fmh_rng_below(r, 100);
   if (sel >= 78 && depth_left <= 1) sel = sel % 40; /* no room for containers */
   if (sel < 25) {
@@ -137,7 +137,7 @@ static int json_value(const gcol *c, fmh_rng *r, int depth_left, fmh_gen_buf *b)
     uint64_t bits = ((uint64_t)(1023 + e) << 52) | (x & 0xfffffffffffffull) | (x & 0x8000000000000000ull);
     double d;
     memcpy(&d, &bits, 8);
-    if (fmh_reserve(b, 32) != 0) return -1;
+    if (fmh_buf_reserve(b, 32) != 0) return -1;
     b->len = (size_t)(fmh_gen_fmt_double(b->p + b->len, d) - b->p);
     return 0;
   }
@@ -147,12 +147,11 @@ static int json_value(const gcol *c, fmh_rng *r, int depth_left, fmh_gen_buf *b)
   return json_array(c, r, depth_left, b);
 }
 
-int fmh_gen_json_doc(const gcol *c, fmh_rng *r, fmh_gen_buf *b) {
+int fmh_gen_json_doc(const gcol *c, fmh_rng *r, fmh_buf *b) {
   return json_object(c, r, c->depth, 1, b);
 }
 
-int fmh_gen_json_edge(const gcol *c, int edge, fmh_rng *r, fmh_gen_buf *b) {
-  const char *name = fmh_gen_edge_name(edge);
+int fmh_gen_json_edge(const gcol *c, const char *name, fmh_rng *r, fmh_buf *b) {
   if (!strcmp(name, "empty_object")) return puts_(b, "{}");
   if (!strcmp(name, "empty_array")) return puts_(b, "[]");
   if (!strcmp(name, "null_literal")) return puts_(b, "null");
@@ -210,20 +209,8 @@ static int hex4(const char *p, unsigned *out) {
   return 0;
 }
 
-static size_t utf8_put(char *o, unsigned cp) {
-  if (cp < 0x80) { o[0] = (char)cp; return 1; }
-  if (cp < 0x800) { o[0] = (char)(0xc0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3f)); return 2; }
-  if (cp < 0x10000) {
-    o[0] = (char)(0xe0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3f)); o[2] = (char)(0x80 | (cp & 0x3f));
-    return 3;
-  }
-  o[0] = (char)(0xf0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-  o[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); o[3] = (char)(0x80 | (cp & 0x3f));
-  return 4;
-}
-
 /* a string at j->p (on the quote); decoded into out when out != NULL */
-static int jstring(jp *j, fmh_gen_buf *out) {
+static int jstring(jp *j, fmh_buf *out) {
   if (j->p >= j->end || *j->p != '"') { j->err = "expected a string"; return -1; }
   j->p++;
   while (j->p < j->end) {
@@ -267,7 +254,7 @@ static int jstring(jp *j, fmh_gen_buf *out) {
           return -1;
         }
         char tmp[4];
-        size_t n = utf8_put(tmp, cp);
+        size_t n = fmh_utf8_put(tmp, cp);
         if (out && put(out, tmp, n) != 0) { j->err = "out of memory"; return -1; }
         continue;
       }
@@ -384,12 +371,12 @@ static int parse_path(const char *path, step *steps, int cap, int *n) {
       s->index = -1;
       if (*p == '"') {
         jp j = {p, p + strlen(p), 0, NULL};
-        fmh_gen_buf tmp = {0};
-        if (jstring(&j, &tmp) != 0 || tmp.len >= sizeof s->key) { fmh_gen_buf_free(&tmp); return -1; }
+        fmh_buf tmp = {0};
+        if (jstring(&j, &tmp) != 0 || tmp.len >= sizeof s->key) { fmh_buf_free(&tmp); return -1; }
         if (tmp.len) memcpy(s->key, tmp.p, tmp.len);
         s->klen = tmp.len;
         s->key[s->klen] = 0;
-        fmh_gen_buf_free(&tmp);
+        fmh_buf_free(&tmp);
         p = j.p;
       } else {
         size_t l = strcspn(p, ".[");
@@ -416,7 +403,7 @@ static int parse_path(const char *path, step *steps, int cap, int *n) {
 }
 
 /* find the value at steps[0..n) below j->p; leaves j->p on it, or returns 1 when absent */
-static int jfind(jp *j, const step *steps, int n, fmh_gen_buf *scratch) {
+static int jfind(jp *j, const step *steps, int n, fmh_buf *scratch) {
   for (int k = 0; k < n; k++) {
     ws(j);
     if (j->p >= j->end) return 1;
@@ -463,14 +450,14 @@ static int jfind(jp *j, const step *steps, int n, fmh_gen_buf *scratch) {
 }
 
 int fmh_gen_flatten(const char *json, size_t len, const char *const *paths, size_t npaths, fmh_gen_value *out,
-                    fmh_gen_buf *buf, fmh_error *err) {
+                    fmh_buf *buf, fmh_error *err) {
   jp j = {json, json + len, 0, NULL};
   if (jskip(&j) != 0 || (ws(&j), j.p != j.end)) {
     fmh_error_set(err, "json", 0, 0, "not a JSON document: %s at byte %zu", j.err ? j.err : "trailing text",
                   (size_t)(j.p - json));
     return -1;
   }
-  fmh_gen_buf scratch = {0};
+  fmh_buf scratch = {0};
   size_t *offs = calloc(npaths ? npaths : 1, sizeof(size_t));
   if (!offs) { fmh_error_set(err, "os", ENOMEM, 0, "out of memory"); return -1; }
   buf->len = 0;
@@ -513,6 +500,6 @@ int fmh_gen_flatten(const char *json, size_t len, const char *const *paths, size
     for (size_t k = 0; k < npaths; k++)
       if (offs[k] != SIZE_MAX) out[k].s = buf->p ? buf->p + offs[k] : "";
   free(offs);
-  fmh_gen_buf_free(&scratch);
+  fmh_buf_free(&scratch);
   return rc;
 }

@@ -276,6 +276,24 @@ int fmh_raise(lua_State *L, fmh_error *e) {
   return luaL_error(L, "%s", msg);
 }
 
+int fmh_fail_or_raise(lua_State *L, fmh_error *e, const char *key, const char *value) {
+  if (e->kind && strcmp(e->kind, "usage") == 0) return fmh_raise(L, e);
+  fmh_push_error(L, e);
+  if (key) {
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, key);
+  }
+  fmh_error_clear(e);
+  return 3;
+}
+
+int fmh_push_closed(lua_State *L, int closed_now) {
+  lua_pushboolean(L, closed_now);
+  if (closed_now) return 1;
+  lua_pushliteral(L, "already closed");
+  return 2;
+}
+
 /* --- table fields ----------------------------------------------------- */
 
 void fmh_set_int(lua_State *L, const char *k, lua_Integer v) {

@@ -70,25 +70,6 @@ void fmh_log_set_trace(int on) {
 int fmh_log_tracing(void) { return log_trace; }
 int fmh_log_enabled(fmh_log_level level) { return level != FMH_LOG_OFF && level >= log_level; }
 
-static void buf_reserve(fmh_buf *b, size_t more) {
-  if (b->len + more + 1 <= b->cap) return;
-  size_t cap = b->cap ? b->cap : 256;
-  while (cap < b->len + more + 1) cap *= 2;
-  char *p = realloc(b->p, cap);
-  if (!p) abort(); /* out of memory while logging: nothing sensible remains */
-  b->p = p;
-  b->cap = cap;
-}
-
-void fmh_buf_putn(fmh_buf *b, const char *s, size_t n) {
-  buf_reserve(b, n);
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-void fmh_buf_puts(fmh_buf *b, const char *s) { fmh_buf_putn(b, s, strlen(s)); }
-
 /* JSON string escaping. Bytes that are not valid UTF-8 are written as
  * \u00XX of the byte so the line stays valid JSON whatever the input. */
 void fmh_buf_json_str(fmh_buf *b, const char *s, size_t n) {

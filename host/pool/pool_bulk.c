@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fmhost/calendar.h"
 #include "fmhost/pool.h"
 #include "fmhost/progress.h"
 #include "fmhost/retry.h"
@@ -56,19 +57,6 @@ static char *put_i64(char *p, int64_t v) {
   return put_u64(p, (uint64_t)v, 0);
 }
 
-/* Days since 1970-01-01 to a civil date (proleptic Gregorian). */
-static void civil(int64_t z, int *y, unsigned *m, unsigned *d) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  unsigned doe = (unsigned)(z - era * 146097);
-  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
 static char *put2(char *p, unsigned v) {
   p[0] = (char)('0' + v / 10 % 10);
   p[1] = (char)('0' + v % 10);
@@ -108,16 +96,16 @@ void fmh_bench_row_make(uint64_t seed, uint64_t k, fmh_bench_row *r) {
   r->s[r->s_len] = '\0';
   /* DATETIME(6) from 2000-01-01 over 37 years */
   uint64_t secs = 946684800ULL + lane(seed, k, 7) % (37ULL * 365 * 86400);
-  int y;
-  unsigned mo, d;
-  civil((int64_t)(secs / 86400), &y, &mo, &d);
+  int64_t y;
+  int mo, d;
+  fmh_civil_from_days((int64_t)(secs / 86400), &y, &mo, &d);
   unsigned sod = (unsigned)(secs % 86400);
   p = r->ts;
   p = put_u64(p, (uint64_t)y, 4);
   *p++ = '-';
-  p = put2(p, mo);
+  p = put2(p, (unsigned)mo);
   *p++ = '-';
-  p = put2(p, d);
+  p = put2(p, (unsigned)d);
   *p++ = ' ';
   p = put2(p, sod / 3600);
   *p++ = ':';

@@ -234,6 +234,13 @@ int fmh_pool_code_kills_conn(unsigned code) {
          code == CR_COMMANDS_OUT_OF_SYNC || code == CR_MALFORMED_PACKET;
 }
 
+const char *fmh_pool_error_class(const fmh_error *e) {
+  const char *cls = e->kind ? e->kind : "error";
+  if (e->kind && strcmp(e->kind, "mysql") == 0) fmh_retry_classify_mysql(e->code, &cls);
+  else if (e->kind && strcmp(e->kind, "timeout") == 0) cls = "pool_exhausted";
+  return cls;
+}
+
 int fmh_conn_error(fmh_conn *c, fmh_error *e, const char *what) {
   unsigned code = mysql_errno(c->my);
   if (code == 0) {
@@ -413,9 +420,14 @@ static fmh_conn *conn_new(fmh_pool *p, MYSQL *m) {
   return c;
 }
 
-/* Close the session and free the struct; p->mu must not be held. */
+/* Close the session and free the struct; p->mu must not be held. The
+ * statement cache is the connection's memory, so it is freed here. */
 static void conn_free(fmh_conn *c) {
-  fmh_conn_drop_statements(c);
+  for (int i = 0; i < c->nstmts; i++) {
+    mysql_stmt_close(c->stmts[i].stmt);
+    free(c->stmts[i].sql);
+  }
+  c->nstmts = 0;
   if (c->my) mysql_close(c->my);
   free(c);
 }
@@ -788,7 +800,7 @@ int fmh_pool_acquire(fmh_pool *p, int timeout_ms, fmh_conn **out, fmh_error *e) 
 
 void fmh_pool_release(fmh_conn *c) {
   fmh_pool *p = c->pool;
-  if (c->cursor) fmh_cursor_close(c->cursor);
+  if (c->cursor) c->cursor_close(c->cursor);
   if (!c->broken && fmh_conn_in_transaction(c)) {
     /* a transaction left open must not leak into the next user */
     if (mysql_rollback(c->my) != 0) c->broken = 1;
