@@ -143,6 +143,27 @@ static const struct {
     {"Execution of JDBC statement failed", "JDBC lookup failed"},
 };
 
+/* A connector's frame in a stack trace that gives a failure its context
+ * where no exception of the connector's says it: the JDBC sink's flush at a
+ * checkpoint (or when its batch is full) throws the driver's exception
+ * wrapped in a bare IOException, with no "Writing records to JDBC failed". */
+static const struct {
+  const char *frame, *context;
+} frame_contexts[] = {
+    {"org.apache.flink.connector.jdbc.internal.JdbcOutputFormat.flush(", "JDBC write failed"},
+    {"org.apache.flink.connector.jdbc.internal.JdbcOutputFormat.attemptFlush(", "JDBC write failed"},
+    {"org.apache.flink.connector.jdbc.core.datastream.sink.writer.JdbcWriter.flush(", "JDBC write failed"},
+};
+
+static const char *frame_context_of(const char *line, size_t len) {
+  if (len < 3 || strncmp(line, "at ", 3) != 0) return NULL;
+  for (size_t i = 0; i < sizeof frame_contexts / sizeof *frame_contexts; i++) {
+    size_t l = strlen(frame_contexts[i].frame);
+    if (len - 3 >= l && strncmp(line + 3, frame_contexts[i].frame, l) == 0) return frame_contexts[i].context;
+  }
+  return NULL;
+}
+
 static const char *context_of(const char *line, size_t len) {
   for (size_t i = 0; i < sizeof contexts / sizeof *contexts; i++) {
     size_t l = strlen(contexts[i].marker);
@@ -252,8 +273,8 @@ char *fmh_flink_summarize(const char *text, char *out, size_t n) {
    * exception met in a Suppressed block (or below one) */
   tline first = {0}, deepest = {0}, real = {0}, sql = {0}, driver = {0}, side_driver = {0};
   int n_entries = 0, real_at = -1, driver_at = -1, deepest_at = -1;
-  const char *context = NULL;
-  int context_at = -1;
+  const char *context = NULL, *frame_context = NULL;
+  int context_at = -1, frame_context_at = -1;
   for (const char *p = text; *p;) {
     const char *eol = strchr(p, '\n');
     size_t len = eol ? (size_t)(eol - p) : strlen(p), ind = 0;
@@ -298,6 +319,13 @@ char *fmh_flink_summarize(const char *text, char *out, size_t n) {
     } else if (side) {
       size_t el = len - (size_t)(side - p);
       if (is_driver(side, el)) side_driver = (tline){side, el};
+    } else if (!frame_context && n_entries > 0) {
+      /* a frame of the entry before it (the chain's, or a Suppressed block's) */
+      const char *fc = frame_context_of(line, ll);
+      if (fc) {
+        frame_context = fc;
+        frame_context_at = n_entries - 1;
+      }
     }
     if (!eol) break;
     p = eol + 1;
@@ -322,6 +350,8 @@ char *fmh_flink_summarize(const char *text, char *out, size_t n) {
   }
   if (!main.s) return out;
   if (main_at >= 0 && context_at >= main_at) context = NULL;
+  /* a frame's context holds for the exception thrown there and those it wraps */
+  if (!context && frame_context && !(main_at >= 0 && frame_context_at > main_at)) context = frame_context;
   if (sql.s) context = NULL;
   sumbuf b = {out, n, 0, 0};
   size_t ml = main.len;

@@ -71,6 +71,39 @@ describe('the cause of a failed Flink job', function()
     assert.are.equal(JDBC_REAL, P.cause(CIRCULAR))
   end)
 
+  it('gives a cut met by the JDBC sink\'s flush at a checkpoint (a bare IOException) the same context', function()
+    -- the flush of a checkpoint throws the driver's exception in an IOException of its own,
+    -- without the "Writing records to JDBC failed." of a flush by the batch or the timer
+    local t = trace {
+      'org.apache.flink.runtime.JobException: Recovery is suppressed by NoRestartBackoffTimeStrategy', at,
+      'Caused by: java.lang.Exception: Could not perform checkpoint 3 for operator Sink: snk (1/1)#0.', at,
+      'Caused by: java.io.IOException: java.sql.BatchUpdateException: Communications link failure',
+      '\tat org.apache.flink.connector.jdbc.internal.JdbcOutputFormat.flush(JdbcOutputFormat.java:178)',
+      '\tat org.apache.flink.connector.jdbc.internal.GenericJdbcSinkFunction.snapshotState(GenericJdbcSinkFunction.java:65)',
+      'Caused by: java.sql.BatchUpdateException: Communications link failure', at,
+      'Caused by: com.mysql.cj.exceptions.CJCommunicationsException: Communications link failure', at,
+      'Caused by: java.net.SocketException: Connection reset by peer', at,
+    }
+    local want = 'JDBC write failed: Communications link failure (Connection reset by peer)'
+    assert.are.equal(want, flink.summarize(t))
+    assert.are.equal(want, P.cause(t))
+    -- the frame of the driver's own exception counts too
+    local own = trace {
+      'org.apache.flink.runtime.JobException: Recovery is suppressed by NoRestartBackoffTimeStrategy', at,
+      'Caused by: java.sql.BatchUpdateException: Communications link failure',
+      '\tat org.apache.flink.connector.jdbc.internal.JdbcOutputFormat.attemptFlush(JdbcOutputFormat.java:198)',
+    }
+    assert.are.equal('JDBC write failed: Communications link failure', flink.summarize(own))
+    -- a flush frame under a cause below the driver's says nothing of the driver's exception
+    local below = trace {
+      'org.apache.flink.runtime.JobException: Recovery is suppressed by NoRestartBackoffTimeStrategy', at,
+      'Caused by: java.sql.SQLException: Access denied for user', at,
+      'Caused by: java.lang.IllegalStateException: odd',
+      '\tat org.apache.flink.connector.jdbc.internal.JdbcOutputFormat.flush(JdbcOutputFormat.java:178)',
+    }
+    assert.are.equal('java.sql.SQLException: Access denied for user', (flink.summarize(below):gsub(' %(.*', '')))
+  end)
+
   it('names a real network cut under the JDBC sink by the connector, the driver and the socket', function()
     local t = fixture('jdbc_network_cut')
     -- the real trace: JobException > Writing records to JDBC failed > IOException >
