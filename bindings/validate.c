@@ -56,17 +56,17 @@
  *         result written without a key?), copies (identical copies per key).
  *       missing_rows / extra_rows = the first 3 such rows, every column ("key 5: id='5', ...").
  *   v.checksum{a={pool=, table=, where=}, b={pool=, table=, where=} | {generator=, first=0, count=},
- *              key='id', chunk_rows=10000, leaf_rows=50000, threads=2, parallel=true, retries=2,
+ *              key='id', chunk_rows=10000, leaf_rows=500, threads=2, parallel=true, retries=2,
  *              budget_s=0, max_rows_per_s=0, progress_s=10, columns=, ignore=, max_samples=,
  *              max_value_len=, time_zone=, log=}  -> verdict (mode 'checksum') | nil, msg, info
  *     Segments of about chunk_rows keys are hashed where the rows are (each server: COUNT(*) and
- *     the SUM modulo 2^64 of the first 64 bits of MD5 over each row's normalised text; a generator:
- *     the same in C, no staging table), `threads` segments in flight, each worker on connections of
- *     its own (a and b may be pools on different servers; columns are matched by name). Differing
- *     segments are halved down to leaf_rows rows and those rows compared field by field as compare
- *     does (streaming a row costs the server about what hashing it does, so by default only
- *     segments past 50000 rows, such as the wide ones sparse keys make, are bisected; each level
- *     hashes one half and derives the other, counts and sums being additive). A failing segment is retried `retries` times on a fresh connection; segments still
+ *     the SUM modulo 2^64 of each row's CRC32(h) << 32 | CRC32C(h), h the SHA-1 hex digest of its
+ *     normalised text; a generator: the same in C, no staging table), `threads` segments in flight,
+ *     each worker on connections of its own (a and b may be pools on different servers; columns are
+ *     matched by name). The worker that finds a segment differing halves it down to leaf_rows rows
+ *     (each level hashes one half and derives the other, counts and sums being additive), and
+ *     those rows are then compared field by field as compare does. A failing segment is retried
+ *     `retries` times on a fresh connection; segments still
  *     failing, or not started when budget_s ran out, make the verdict partial: ok=false,
  *     checksum.partial=true, checksum.partial_detail ("N of M segments verified (1-812); not
  *     checked: segments 813-2000 (keys ...): the time budget ran out"). max_rows_per_s paces the
@@ -504,7 +504,7 @@ static int l_checksum(lua_State *L) {
   const char *keys[1];
   if (read_key(L, 1, keys, 1, what) != 1) luaL_error(L, "%s: 'key' must be one column", what);
   o.key = keys[0];
-  lua_Integer cr = fmh_opt_int(L, 1, "chunk_rows", 10000), lr = fmh_opt_int(L, 1, "leaf_rows", 50000);
+  lua_Integer cr = fmh_opt_int(L, 1, "chunk_rows", 10000), lr = fmh_opt_int(L, 1, "leaf_rows", 500);
   if (cr < 1 || lr < 1) luaL_error(L, "%s: chunk_rows and leaf_rows must be >= 1", what);
   o.chunk_rows = (uint64_t)cr;
   o.leaf_rows = (uint64_t)lr;

@@ -9,11 +9,15 @@
  * ranges, their keys computed). `threads` workers take segments in turn,
  * each on connections of its own from the sides' pools, and each side
  * answers per segment
- *   SELECT COUNT(*), SUM(CAST(CONV(LEFT(MD5(<row text>),16),16,10) AS UNSIGNED)) FROM t WHERE key in range
- * (a generator side computes the same in C with the same row text). A
- * segment whose pair differs is halved and checked again until a range holds
- * at most leaf_rows rows; those ranges are compared row by row by the
- * streaming comparator, which gives the verdict its keys and fields.
+ *   SELECT COUNT(*), SUM(CRC32(h) << 32 | CRC32C(h))
+ *     FROM (SELECT SHA1(<row text>) AS h FROM t WHERE key in range LIMIT 2^64-1) AS x
+ * (a generator side computes the same in C with the same row text). The
+ * LIMIT keeps the server from merging the derived table into the outer
+ * query, so SHA1 runs once per row, not once per CRC. The worker that finds
+ * a segment's pair differing halves it and checks again until a range holds
+ * at most leaf_rows rows (in parallel with the other segments); those ranges
+ * are then compared row by row by the streaming comparator, which gives the
+ * verdict its keys and fields.
  *
  * The row text: columns (those both sides have, in side a's order) joined
  * by '#'; NULL is 'N'; an integer, DECIMAL or temporal column is its text
@@ -23,17 +27,27 @@
  * and NULL vs '' cannot be confused); a FLOAT/DOUBLE is '0' when zero (-0 and
  * 0 alike), else its binary exponent and an integer mantissa computed with
  * exact power-of-two arithmetic (x = m * 2^(e-54)), which loses nothing.
+ * The text is injective: two rows that differ in any compared column have
+ * different texts.
  *
- * Strength: a row's hash is the first 64 bits of the MD5 of its text; a
- * segment's checksum is the row count and the sum of its rows' hashes
- * modulo 2^64. MD5 is not linear, so structured differences (the same bit
- * flip in two rows, which cancels in a XOR of CRC32s) do not cancel: for a
- * differing segment the sums agree only if the hashes of the differing rows
- * happen to sum alike, which for hashes that behave as random 64-bit values
- * has a probability of 2^-64 per differing segment (a segment with two rows
- * swapped between keys differs in its row texts, since the key is hashed
- * with its row). Nobody relies on MD5 against an adversary here: the rows
- * are not chosen to collide.
+ * Strength: a row's hash is a 64-bit value drawn from the SHA-1 of its
+ * text: the CRC-32 and the CRC-32C (two different polynomials) of the
+ * 40-digit hex digest, side by side. A segment's checksum is its row count
+ * and the sum of its rows' hashes modulo 2^64. The CRCs are linear, but they
+ * only ever see SHA-1 output: a change anywhere in a row's text gives it an
+ * unrelated digest, whose CRC pair is (for a digest that behaves as random)
+ * a uniform 64-bit value independent of every other row's. So structured
+ * differences cannot cancel (the same bit flip in two rows, which cancels
+ * in a XOR of CRC32s of the rows, or a +1/-1 pair, which cancels in a sum of
+ * values): for a differing segment the sums agree only if the hashes of the
+ * differing rows happen to sum alike, probability 2^-64 per differing
+ * segment (a segment with two rows swapped between keys differs in its row
+ * texts, since the key is hashed with its row). A sum rather than a XOR: a
+ * row held twice (a key that is not unique) adds its hash twice instead of
+ * cancelling it. Nobody relies on SHA-1 against an adversary here: the rows
+ * are not chosen to collide. (Why not MD5 or CONV of the digest: in
+ * MariaDB 10.11 MD5() costs about 5 times SHA1() per row, and turning 16 hex
+ * digits into an integer with CONV about 3 times the two CRCs.)
  *
  * A hash that differs only because two servers print a value differently
  * (a DECIMAL of another scale, a DOUBLE as FLOAT) costs time, never the
@@ -77,11 +91,21 @@ typedef struct sside {
 /* segment states */
 enum { SEG_PENDING = 0, SEG_EQUAL, SEG_DIFFER, SEG_FAILED, SEG_SKIPPED };
 
+/* a range left to stream after bisection */
+typedef struct leaf {
+  fmh_vrange r;
+  int64_t row0, row1;
+} leaf;
+
 typedef struct seg {
   fmh_vrange r;
   int64_t row0, row1;  /* generator rows [row0, row1) */
   unsigned char state;
+  unsigned char bisected; /* a worker bisected it: leaves and bmatched hold the outcome */
   uint64_t ca, cb, sa, sb;
+  leaf *leaves;
+  size_t nleaves;
+  uint64_t bmatched;   /* rows of the halves found equal */
 } seg;
 
 /* One worker's connections and scratch. */
@@ -91,6 +115,7 @@ typedef struct wstate {
   int tza, tzb;
   vbuf q, row;
   EVP_MD_CTX *md;
+  EVP_MD *sha1;
   fmh_gen_cursor *gc;
   fmh_gen_value *gv;
   fmh_error err;
@@ -219,9 +244,10 @@ static void column_piece(vbuf *b, const scol *c) {
   } else if (!strcasecmp(c->data_type, "double") || !strcasecmp(c->data_type, "float") ||
              !strcasecmp(c->data_type, "real")) {
     /* e = FLOOR(LOG2(|x|)) (off by one at worst); x / 2^(e-54) is then an
-     * integer below 2^56, exact; subnormal corners fall back to text */
+     * integer below 2^56, exact; subnormal corners fall back to text. e is
+     * printed as an integer: the text of a DOUBLE costs the server far more */
     fmh_vbuf_printf(b,
-                    "IF(%s IS NULL,'N',IF(%s=0,'0',IFNULL(CONCAT(FLOOR(LOG2(ABS(%s))),':',CAST(%s/POW(2,FLOOR(LOG2("
+                    "IF(%s IS NULL,'N',IF(%s=0,'0',IFNULL(CONCAT(CAST(FLOOR(LOG2(ABS(%s))) AS SIGNED),':',CAST(%s/POW(2,FLOOR(LOG2("
                     "ABS(%s)))-54) AS SIGNED)),CONCAT('t',%s))))",
                     x, x, x, x, x, x);
   } else {
@@ -261,13 +287,13 @@ static int hashed_columns(sctx *x, fmh_error *e) {
 /* The SQL hash of a row of side s. */
 static int build_hash(sctx *x, sside *s, fmh_error *e) {
   vbuf *b = &s->hash;
-  fmh_vbuf_puts(b, "CAST(CONV(LEFT(MD5(CONCAT(");
+  fmh_vbuf_puts(b, "SHA1(CONCAT(");
   for (int k = 0; k < x->nhash; k++) {
     int j = find_scol(s, x->a.cols[x->amap[k]].name);
     if (k) fmh_vbuf_puts(b, ",'#',");
     column_piece(b, &s->cols[j]);
   }
-  fmh_vbuf_puts(b, ")),16),16,10) AS UNSIGNED)");
+  fmh_vbuf_puts(b, "))");
   if (!b->p) return oom(e);
   return 0;
 }
@@ -331,15 +357,41 @@ static void gen_piece(vbuf *b, const fmh_gen *g, const scol *c, const fmh_gen_va
   }
 }
 
-static uint64_t md5_64(EVP_MD_CTX *md, const char *p, size_t n) {
-  unsigned char d[EVP_MAX_MD_SIZE];
+/* CRC-32 (zlib's, as MariaDB's CRC32()) and CRC-32C (Castagnoli, as
+ * CRC32C()), reflected, bit by bit over a table built once. */
+static uint32_t crc_tab[2][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void) {
+  const uint32_t poly[2] = {0xEDB88320u, 0x82F63B78u};
+  for (int t = 0; t < 2; t++)
+    for (uint32_t i = 0; i < 256; i++) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; k++) c = c & 1 ? poly[t] ^ (c >> 1) : c >> 1;
+      crc_tab[t][i] = c;
+    }
+}
+
+static uint32_t crc_run(int t, const unsigned char *p, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; i++) c = crc_tab[t][(c ^ p[i]) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+/* The row hash of a row text, as the server computes
+ * CRC32(SHA1(text)) << 32 | CRC32C(SHA1(text)). */
+static uint64_t row_hash(wstate *w, const char *p, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char d[EVP_MAX_MD_SIZE], t[2 * EVP_MAX_MD_SIZE];
   unsigned int dn = 0;
-  EVP_DigestInit_ex(md, EVP_md5(), NULL);
-  EVP_DigestUpdate(md, p, n);
-  EVP_DigestFinal_ex(md, d, &dn);
-  uint64_t h = 0;
-  for (int i = 0; i < 8; i++) h = h << 8 | d[i];
-  return h;
+  EVP_DigestInit_ex(w->md, w->sha1, NULL);
+  EVP_DigestUpdate(w->md, p, n);
+  EVP_DigestFinal_ex(w->md, d, &dn);
+  for (unsigned int i = 0; i < dn; i++) {
+    t[2 * i] = (unsigned char)hex[d[i] >> 4];
+    t[2 * i + 1] = (unsigned char)hex[d[i] & 15];
+  }
+  return (uint64_t)crc_run(0, t, 2 * (size_t)dn) << 32 | crc_run(1, t, 2 * (size_t)dn);
 }
 
 static int gen_checksum(sctx *x, wstate *w, int64_t row0, int64_t row1, uint64_t *count, uint64_t *sum,
@@ -354,7 +406,7 @@ static int gen_checksum(sctx *x, wstate *w, int64_t row0, int64_t row1, uint64_t
       gen_piece(&w->row, g, &x->a.cols[x->amap[k]], &w->gv[x->gmap[k]]);
     }
     if (!w->row.p && x->nhash) return oom(e);
-    s += md5_64(w->md, w->row.p, w->row.len);
+    s += row_hash(w, w->row.p, w->row.len);
   }
   *count = (uint64_t)(row1 - row0);
   *sum = s;
@@ -412,16 +464,21 @@ static uint64_t dec_mod64(const fmh_value *v) {
   return s;
 }
 
+/* A row's 64-bit hash from its digest h (see the file comment). */
+#define ROW_HASH_OF_H "CRC32(h) << 32 | CRC32C(h)"
+
 static int sql_checksum(sctx *x, sside *s, fmh_conn *conn, vbuf *q, const fmh_vrange *r, uint64_t *count,
                         uint64_t *sum, fmh_error *e) {
   q->len = 0;
-  fmh_vbuf_puts(q, "SELECT COUNT(*), SUM(");
+  fmh_vbuf_puts(q, "SELECT COUNT(*), SUM(" ROW_HASH_OF_H ") FROM (SELECT ");
   fmh_vbuf_put(q, s->hash.p, s->hash.len);
-  fmh_vbuf_puts(q, ") FROM ");
+  fmh_vbuf_puts(q, " AS h FROM ");
   fmh_vbuf_ident(q, s->src.table, 1);
   fmh_value p[2];
   int np;
   if (fmh_vrange_sql(q, x->o->key, s->src.where, r, x->key_binary, p, &np) != 0) return oom(e);
+  fmh_vbuf_puts(q, " LIMIT 18446744073709551615) AS x"); /* not merged: SHA1 once per row */
+  if (!q->p) return oom(e);
   fmh_cursor *c;
   fmh_exec_result res;
   __atomic_add_fetch(&x->queries, 1, __ATOMIC_RELAXED);
@@ -468,8 +525,10 @@ static void conn_put(fmh_conn **c, int *tz) {
 static int wstate_init(sctx *x, wstate *w, fmh_error *e) {
   memset(w, 0, sizeof *w);
   w->x = x;
+  pthread_once(&crc_once, crc_init);
   w->md = EVP_MD_CTX_new();
-  if (!w->md) return oom(e);
+  w->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+  if (!w->md || !w->sha1) return oom(e);
   if (x->b.src.gen) {
     w->gc = fmh_gen_cursor_new(x->b.src.gen);
     size_t n = fmh_gen_ncols(x->b.src.gen);
@@ -485,6 +544,7 @@ static void wstate_free(wstate *w) {
   fmh_vbuf_free(&w->q);
   fmh_vbuf_free(&w->row);
   if (w->md) EVP_MD_CTX_free(w->md);
+  if (w->sha1) EVP_MD_free(w->sha1);
   if (w->gc) fmh_gen_cursor_free(w->gc);
   free(w->gv);
   fmh_error_clear(&w->err);
@@ -766,6 +826,10 @@ static int plan(sctx *x, wstate *w, fmh_error *e) {
 
 /* --- the parallel pass ---------------------------------------------------- */
 
+static int bisect(sctx *x, wstate *w, const fmh_vrange *r, int64_t row0, int64_t row1, uint64_t ca, uint64_t sa,
+                  uint64_t cb, uint64_t sb, int depth, seg *into, fmh_error *e);
+static void seg_leaves_clear(seg *s);
+
 static void *worker(void *arg) {
   wstate *w = arg;
   sctx *x = w->x;
@@ -793,6 +857,14 @@ static void *worker(void *arg) {
     uint64_t ca = 0, sa = 0, cb = 0, sb = 0;
     fmh_error_clear(&w->err);
     int rc = checksum_pair(x, w, &s->r, s->row0, s->row1, &ca, &sa, &cb, &sb, &w->err);
+    if (rc == 0 && (ca != cb || sa != sb) && !(x->deadline > 0 && fmh_vnow() >= x->deadline)) {
+      /* narrow it down here, in parallel, to the leaves the main thread
+       * streams; if that fails, the main thread bisects it again */
+      fmh_error be = {0};
+      if (bisect(x, w, &s->r, s->row0, s->row1, ca, sa, cb, sb, 0, s, &be) == 0) s->bisected = 1;
+      else seg_leaves_clear(s);
+      fmh_error_clear(&be);
+    }
     pthread_mutex_lock(&x->mu);
     x->ndone++;
     if (rc == 0) {
@@ -938,17 +1010,49 @@ fail:
   return oom(e);
 }
 
+static void seg_leaves_clear(seg *s) {
+  for (size_t i = 0; i < s->nleaves; i++) range_clear(&s->leaves[i].r);
+  free(s->leaves);
+  s->leaves = NULL;
+  s->nleaves = 0;
+  s->bmatched = 0;
+}
+
+/* A range of at most leaf_rows rows: streamed now, or (into) kept for later. */
+static int leaf_range(sctx *x, wstate *w, const fmh_vrange *r, int64_t row0, int64_t row1, seg *into, fmh_error *e) {
+  if (!into) return stream_range(x, w, r, row0, row1, e);
+  leaf *nl = realloc(into->leaves, (into->nleaves + 1) * sizeof *nl);
+  if (!nl) return oom(e);
+  into->leaves = nl;
+  leaf *l = &nl[into->nleaves];
+  memset(l, 0, sizeof *l);
+  l->r.has_lo = r->has_lo;
+  l->r.has_hi = r->has_hi;
+  l->r.lo_incl = r->lo_incl;
+  if ((r->has_lo && part_copy(&r->lo, &l->r.lo) != 0) || (r->has_hi && part_copy(&r->hi, &l->r.hi) != 0)) {
+    range_clear(&l->r);
+    return oom(e);
+  }
+  l->row0 = row0;
+  l->row1 = row1;
+  into->nleaves++;
+  return 0;
+}
+
 /* Counts and sums add up (modulo 2^64): a range's second half is the
- * whole minus its first half, so each level hashes only one half. */
+ * whole minus its first half, so each level hashes only one half. The
+ * ranges of at most leaf_rows rows that still differ are streamed, or with
+ * into (a worker's bisection) collected in into->leaves, the rows of equal
+ * halves counted in into->bmatched. */
 static int bisect(sctx *x, wstate *w, const fmh_vrange *r, int64_t row0, int64_t row1, uint64_t ca, uint64_t sa,
-                  uint64_t cb, uint64_t sb, int depth, fmh_error *e) {
+                  uint64_t cb, uint64_t sb, int depth, seg *into, fmh_error *e) {
   uint64_t n = ca > cb ? ca : cb;
-  if (n <= x->o->leaf_rows || depth > 64) return stream_range(x, w, r, row0, row1, e);
+  if (n <= x->o->leaf_rows || depth > 64) return leaf_range(x, w, r, row0, row1, into, e);
   fmh_vrange h[2];
   int64_t rmid = 0;
   int s = split(x, w, r, row0, row1, ca, cb, &h[0], &h[1], &rmid, e);
   if (s < 0) return -1;
-  if (s == 1) return stream_range(x, w, r, row0, row1, e);
+  if (s == 1) return leaf_range(x, w, r, row0, row1, into, e);
   int rc = 0;
   int64_t rr[2][2] = {{row0, rmid}, {rmid, row1}};
   uint64_t a1 = 0, sa1 = 0, b1 = 0, sb1 = 0;
@@ -962,10 +1066,11 @@ static int bisect(sctx *x, wstate *w, const fmh_vrange *r, int64_t row0, int64_t
       a = ca - a1, xa = sa - sa1, b = cb - b1, xb = sb - sb1;
     }
     if (a == b && xa == xb) {
-      x->v->matched += a;
+      if (into) into->bmatched += a;
+      else x->v->matched += a;
       continue;
     }
-    rc = bisect(x, w, &h[i], rr[i][0], rr[i][1], a, xa, b, xb, depth + 1, e);
+    rc = bisect(x, w, &h[i], rr[i][0], rr[i][1], a, xa, b, xb, depth + 1, into, e);
   }
   range_clear(&h[0]);
   range_clear(&h[1]);
@@ -1033,7 +1138,7 @@ static char *partial_text(const sctx *x, const char *why_failed) {
 void fmh_vchecksum_opts_default(fmh_vchecksum_opts *o) {
   memset(o, 0, sizeof *o);
   o->chunk_rows = 10000;
-  o->leaf_rows = 50000;
+  o->leaf_rows = 500;
   o->parallel = 1;
   o->threads = 2;
   o->retries = 2;
@@ -1184,7 +1289,15 @@ int fmh_validate_checksum(const fmh_vchecksum_opts *o, fmh_verdict *v, fmh_error
   x.key_binary = is_one_of(x.a.cols[ka].data_type, BINARY_TYPES);
   if (hashed_columns(&x, e) != 0 || build_hash(&x, &x.a, e) != 0) goto out;
   if (!o->b.gen && build_hash(&x, &x.b, e) != 0) goto out;
-  v->checksum_function = strdup(x.a.hash.p);
+  {
+    vbuf fn = {0}; /* the row hash, as the verdict names it */
+    fmh_vbuf_printf(&fn, ROW_HASH_OF_H ", h = %s", x.a.hash.p);
+    if (!fn.p) {
+      oom(e);
+      goto out;
+    }
+    v->checksum_function = fn.p;
+  }
   /* the streaming comparator for the small differing ranges */
   fmh_vcompare_opts_default(&x.co);
   x.co.target = o->a;
@@ -1249,7 +1362,16 @@ int fmh_validate_checksum(const fmh_vchecksum_opts *o, fmh_verdict *v, fmh_error
       continue;
     }
     fmh_error be = {0};
-    if (bisect(&x, mw, &s->r, s->row0, s->row1, s->ca, s->sa, s->cb, s->sb, 0, &be) != 0) {
+    int brc = 0;
+    if (s->bisected) {
+      /* a worker narrowed it down: stream its leaves */
+      v->matched += s->bmatched;
+      for (size_t k = 0; k < s->nleaves && brc == 0; k++)
+        brc = stream_range(&x, mw, &s->leaves[k].r, s->leaves[k].row0, s->leaves[k].row1, &be);
+    } else {
+      brc = bisect(&x, mw, &s->r, s->row0, s->row1, s->ca, s->sa, s->cb, s->sb, 0, NULL, &be);
+    }
+    if (brc != 0) {
       if (be.kind && !strcmp(be.kind, "usage")) {
         *e = be;
         goto out;
@@ -1290,7 +1412,10 @@ out:
     for (int i = 0; i <= nw; i++) wstate_free(&ws[i]);
   free(ws);
   free(cols);
-  for (size_t i = 0; i < x.nsegs; i++) range_clear(&x.segs[i].r);
+  for (size_t i = 0; i < x.nsegs; i++) {
+    range_clear(&x.segs[i].r);
+    seg_leaves_clear(&x.segs[i]);
+  }
   free(x.segs);
   free(x.amap);
   free(x.gmap);

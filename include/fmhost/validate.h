@@ -236,8 +236,8 @@ typedef struct fmh_vchecksum_opts {
   fmh_vsource a, b;        /* a: a table (the target); b: a table (on any pool) or a generator
                               (rows [first, first+count), its key column increasing with the row) */
   const char *key;         /* one key column (integer or string) */
-  uint64_t chunk_rows;     /* rows per segment (default 50000) */
-  uint64_t leaf_rows;      /* bisect until a range holds at most this many rows (default 50000) */
+  uint64_t chunk_rows;     /* rows per segment (default 10000) */
+  uint64_t leaf_rows;      /* bisect until a range holds at most this many rows (default 500) */
   int parallel;            /* 0: one segment at a time (threads = 1) */
   int threads;             /* segments in flight, each on its own connections (default 2) */
   double budget_s;         /* stop starting segments after this many seconds (0: none); partial verdict */
