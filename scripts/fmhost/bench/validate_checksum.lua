@@ -126,7 +126,7 @@ function M.run(cfg, B)
   local rows = 4 * (math.tointeger(stack.get(cfg, 'bench.rows')))
   local runs = math.max(3, math.tointeger(stack.get(cfg, 'bench.runs')))
   local threads = math.tointeger(stack.get(cfg, 'bench.threads'))
-  local big = math.tointeger(stack.get(cfg, 'bench.checksum_big_rows')) * rows
+  local big = math.tointeger(stack.get(cfg, 'bench.checksum_big_rows'))
   local g = assert(gen.load('seven', { seed = SEED }))
   local p = assert(pool.open(cfg.mysql or {}, { size = 2 * threads + 1, read_timeout_ms = 600000 }))
   ensure_pair(p, g, rows)
