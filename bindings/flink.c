@@ -33,6 +33,7 @@
 #include "fmhost/flink.h"
 #include "fmhost/httpstub.h"
 #include "fmhost/interp.h"
+#include "fmhost/json_lua.h"
 
 #define CLIENT_T "fmhost.flink.Client"
 #define JOB_T "fmhost.flink.Job"
@@ -48,53 +49,10 @@ typedef struct { fmh_httpstub *s; } stub_ud;
 
 /* ---- values ----------------------------------------------------------- */
 
-/* SQL NULL in result rows is the pool's NULL sentinel, so a row from Flink
- * compares equal to the same row read from MariaDB (luaopen stores it). */
-static const char NULL_KEY = 'n';
-
-static void push_null(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &NULL_KEY); }
-
-/* JSON to Lua. rows: JSON null becomes NULL everywhere; otherwise null
- * object fields are left out and null array elements become NULL (so
- * positions hold). */
-static void push_json(lua_State *L, const json_t *j, int rows, int depth) {
-  if (depth > 200) luaL_error(L, "JSON nested too deeply");
-  luaL_checkstack(L, 3, "JSON nested too deeply"); /* each level holds a table and a value */
-  switch (json_typeof(j)) {
-    case JSON_OBJECT: {
-      lua_createtable(L, 0, (int)json_object_size(j));
-      const char *k;
-      json_t *v;
-      json_object_foreach((json_t *)j, k, v) {
-        if (json_is_null(v) && !rows) continue;
-        push_json(L, v, rows, depth + 1);
-        lua_setfield(L, -2, k);
-      }
-      break;
-    }
-    case JSON_ARRAY: {
-      lua_createtable(L, (int)json_array_size(j), 0);
-      size_t i;
-      json_t *v;
-      json_array_foreach(j, i, v) {
-        push_json(L, v, rows, depth + 1);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-      }
-      break;
-    }
-    case JSON_STRING: lua_pushlstring(L, json_string_value(j), json_string_length(j)); break;
-    case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(j)); break;
-    case JSON_REAL: lua_pushnumber(L, json_real_value(j)); break;
-    case JSON_TRUE: lua_pushboolean(L, 1); break;
-    case JSON_FALSE: lua_pushboolean(L, 0); break;
-    case JSON_NULL: push_null(L); break;
-  }
-}
-
 /* Push j (stealing the reference); on NULL push the error. Clears err. */
 static int push_json_or_error(lua_State *L, json_t *j, fmh_error *err) {
   if (!j) return fmh_fail(L, err);
-  push_json(L, j, 0, 0);
+  fmh_lua_pushjson(L, j, 0);
   json_decref(j);
   fmh_error_clear(err);
   return 1;
@@ -107,117 +65,6 @@ static int push_outcome(lua_State *L, int rc, const char *text, fmh_error *err) 
   else lua_pushboolean(L, 1);
   fmh_error_clear(err);
   return 1;
-}
-
-/* A Lua table of scalar values as a JSON object of strings (Flink's
- * properties and executionConfig are Map<String,String>). */
-static json_t *string_map(lua_State *L, int t, const char *what) {
-  json_t *o = json_object();
-  if (lua_isnoneornil(L, t)) return o;
-  if (lua_type(L, t) != LUA_TTABLE) {
-    json_decref(o);
-    luaL_error(L, "%s must be a table of key = value", what);
-  }
-  t = lua_absindex(L, t);
-  lua_pushnil(L);
-  while (lua_next(L, t)) {
-    if (lua_type(L, -2) != LUA_TSTRING) {
-      json_decref(o);
-      luaL_error(L, "%s: keys must be strings", what);
-    }
-    const char *k = lua_tostring(L, -2);
-    const char *v;
-    int tv = lua_type(L, -1);
-    if (tv == LUA_TBOOLEAN) {
-      v = lua_toboolean(L, -1) ? "true" : "false";
-    } else if (tv == LUA_TSTRING || tv == LUA_TNUMBER) {
-      v = luaL_tolstring(L, -1, NULL);
-      lua_replace(L, -2);
-    } else {
-      json_decref(o);
-      luaL_error(L, "%s: the value of '%s' must be a string, number or boolean", what, k);
-      return NULL;
-    }
-    json_object_set_new(o, k, json_string(v));
-    lua_pop(L, 1);
-  }
-  return o;
-}
-
-/* Lua value to JSON for c:rest bodies; NULL, with the reason in why, when
- * the value cannot be sent (nothing built so far is left allocated: the
- * caller raises once it holds nothing). */
-static json_t *to_json(lua_State *L, int i, int depth, char *why, size_t cap) {
-  i = lua_absindex(L, i);
-  if (depth > 100 || !lua_checkstack(L, 3)) { /* each level holds a key and a value */
-    snprintf(why, cap, "body nested too deeply");
-    return NULL;
-  }
-  switch (lua_type(L, i)) {
-    case LUA_TNIL: return json_null();
-    case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, i));
-    case LUA_TNUMBER:
-      return lua_isinteger(L, i) ? json_integer(lua_tointeger(L, i)) : json_real(lua_tonumber(L, i));
-    case LUA_TSTRING: {
-      size_t n;
-      const char *s = lua_tolstring(L, i, &n);
-      return json_stringn(s, n);
-    }
-    case LUA_TLIGHTUSERDATA:
-    case LUA_TUSERDATA: {
-      push_null(L);
-      int is_null = lua_rawequal(L, i, -1) || lua_touserdata(L, i) == NULL;
-      lua_pop(L, 1);
-      if (is_null) return json_null();
-      break;
-    }
-    case LUA_TTABLE: {
-      lua_Integer n = (lua_Integer)lua_rawlen(L, i);
-      int is_array = 1;
-      lua_pushnil(L);
-      while (lua_next(L, i)) {
-        lua_pop(L, 1);
-        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > n) {
-          is_array = 0;
-          lua_pop(L, 1);
-          break;
-        }
-      }
-      json_t *out;
-      if (is_array && n > 0) {
-        out = json_array();
-        for (lua_Integer k = 1; k <= n; k++) {
-          lua_rawgeti(L, i, k);
-          json_t *v = to_json(L, -1, depth + 1, why, cap);
-          lua_pop(L, 1);
-          if (!v) {
-            json_decref(out);
-            return NULL;
-          }
-          json_array_append_new(out, v);
-        }
-      } else {
-        out = json_object();
-        lua_pushnil(L);
-        while (lua_next(L, i)) {
-          json_t *v = NULL;
-          if (lua_type(L, -2) != LUA_TSTRING) snprintf(why, cap, "a JSON object needs string keys");
-          else v = to_json(L, -1, depth + 1, why, cap);
-          if (!v) {
-            lua_pop(L, 2);
-            json_decref(out);
-            return NULL;
-          }
-          json_object_set_new(out, lua_tostring(L, -2), v);
-          lua_pop(L, 1);
-        }
-      }
-      return out;
-    }
-    default: break;
-  }
-  snprintf(why, cap, "cannot send a %s as JSON", luaL_typename(L, i));
-  return NULL;
 }
 
 static long opt_ms(lua_State *L, int t, const char *k, long def) {
@@ -348,7 +195,7 @@ static int l_config(lua_State *L) {
 static int push_list_of(lua_State *L, json_t *j, const char *key, fmh_error *err) {
   if (!j) return fmh_fail(L, err);
   json_t *a = json_object_get(j, key);
-  if (a) push_json(L, a, 0, 0);
+  if (a) fmh_lua_pushjson(L, a, 0);
   else lua_newtable(L);
   json_decref(j);
   fmh_error_clear(err);
@@ -445,7 +292,7 @@ static int raw_call(lua_State *L, int gateway) {
   json_t *body = NULL;
   if (!lua_isnoneornil(L, 4)) {
     char why[96];
-    if (!(body = to_json(L, 4, 0, why, sizeof why))) return luaL_error(L, "%s", why);
+    if (!(body = fmh_lua_tojson(L, 4, why, sizeof why))) return luaL_error(L, "%s", why);
   }
   fmh_error err = {0};
   json_t *j = gateway ? fmh_flink_gateway(u->c, method, path, body, 0, &err)
@@ -562,7 +409,7 @@ static void push_metric_value(lua_State *L, const json_t *v) {
     lua_pushstring(L, json_string_value(v));
     if (lua_stringtonumber(L, lua_tostring(L, -1))) lua_remove(L, -2);
   } else {
-    push_json(L, v, 0, 0);
+    fmh_lua_pushjson(L, v, 0);
   }
 }
 
@@ -589,7 +436,7 @@ static int job_metrics(lua_State *L) {
     json_t *v = json_object_get(m, agg);
     if (!id) continue;
     if (v) push_metric_value(L, v);
-    else push_json(L, m, 0, 0); /* several aggregations: the whole entry */
+    else fmh_lua_pushjson(L, m, 0); /* several aggregations: the whole entry */
     lua_setfield(L, -2, id);
   }
   json_decref(r);
@@ -702,7 +549,7 @@ static int l_session(lua_State *L) {
   const char *name = fmh_opt_str(L, 2, "name", NULL);
   long timeout = opt_ms(L, 2, "timeout_ms", 60000);
   lua_getfield(L, 2, "properties"); /* last: nothing may raise while props is held */
-  json_t *props = string_map(L, -1, "session properties");
+  json_t *props = fmh_lua_tojson_strings(L, -1, "session properties");
   lua_pop(L, 1);
   fmh_error err = {0};
   char *sh = NULL;
@@ -771,7 +618,7 @@ static int session_execute(lua_State *L) {
   json_t *conf = NULL;
   if (has_opts) {
     lua_getfield(L, 3, "config");
-    if (!lua_isnil(L, -1)) conf = string_map(L, -1, "execution config");
+    if (!lua_isnil(L, -1)) conf = fmh_lua_tojson_strings(L, -1, "execution config");
     lua_pop(L, 1);
   }
   fmh_error err = {0};
@@ -849,7 +696,7 @@ static void push_result(lua_State *L, json_t *r) {
   size_t i;
   json_t *row;
   json_array_foreach(rows, i, row) {
-    push_json(L, row, 1, 0);
+    fmh_lua_pushjson(L, row, 1);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_createtable(L, 0, 8);
@@ -867,9 +714,9 @@ static void push_result(lua_State *L, json_t *r) {
   }
   lua_setfield(L, -3, "types");
   lua_setfield(L, -2, "columns");
-  push_json(L, cols, 0, 0);
+  fmh_lua_pushjson(L, cols, 0);
   lua_setfield(L, -2, "column_info");
-  push_json(L, json_object_get(r, "kinds"), 0, 0);
+  fmh_lua_pushjson(L, json_object_get(r, "kinds"), 0);
   lua_setfield(L, -2, "kinds");
   const char *jid = json_string_value(json_object_get(r, "job_id"));
   if (jid) fmh_set_str(L, "job_id", jid);
@@ -1117,10 +964,8 @@ int luaopen_fmhost_flink(lua_State *L) {
   fmh_newclass(L, SESSION_T, session_methods, session_meta);
   fmh_newclass(L, OP_T, op_methods, op_meta);
   fmh_newclass(L, STUB_T, stub_methods, stub_meta);
-  fmh_push_pool_null(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &NULL_KEY);
   fmh_newmodule(L, "fmhost.flink", flink_funcs);
-  push_null(L);
+  fmh_lua_json_null(L);
   lua_setfield(L, -2, "NULL");
   return 1;
 }
