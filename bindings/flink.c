@@ -44,7 +44,7 @@
 typedef struct { fmh_flink *c; } client_ud;
 typedef struct { fmh_flink *c; char id[33]; } job_ud;
 typedef struct { fmh_flink *c; char *sh; long timeout_ms; } session_ud;
-typedef struct { fmh_flink *c; char *sh; char *op; long timeout_ms; int closed; } op_ud;
+typedef struct { fmh_flink_operation *o; long timeout_ms; int closed; } op_ud;
 typedef struct { fmh_httpstub *s; } stub_ud;
 
 /* ---- values ----------------------------------------------------------- */
@@ -621,17 +621,16 @@ static int session_execute(lua_State *L) {
     if (!lua_isnil(L, -1)) conf = fmh_lua_tojson_strings(L, -1, "execution config");
     lua_pop(L, 1);
   }
-  fmh_error err = {0};
-  char *oh = NULL;
-  int rc = fmh_flink_statement(s->c, s->sh, sql, conf, exec_timeout, &oh, &err);
-  json_decref(conf);
-  if (rc) return fmh_fail(L, &err);
-  op_ud *o = lua_newuserdatauv(L, sizeof *o, 2);
+  op_ud *o = lua_newuserdatauv(L, sizeof *o, 1);
   memset(o, 0, sizeof *o);
   luaL_setmetatable(L, OP_T);
-  o->c = fmh_flink_ref(s->c);
-  o->sh = strdup(s->sh);
-  o->op = oh;
+  fmh_error err = {0};
+  o->o = fmh_flink_operation_submit(s->c, s->sh, sql, conf, exec_timeout, &err);
+  json_decref(conf);
+  if (!o->o) {
+    o->closed = 1;
+    return fmh_fail(L, &err);
+  }
   o->timeout_ms = timeout;
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1); /* the operation pins its session */
@@ -642,31 +641,33 @@ static int session_execute(lua_State *L) {
 
 static int op_gc(lua_State *L) {
   op_ud *o = luaL_checkudata(L, 1, OP_T);
-  free(o->sh);
-  free(o->op);
-  o->sh = o->op = NULL;
-  if (o->c) fmh_flink_unref(o->c);
-  o->c = NULL;
+  fmh_flink_operation_free(o->o);
+  o->o = NULL;
   o->closed = 1;
   return 0;
 }
 
 static int op_tostring(lua_State *L) {
   op_ud *o = luaL_checkudata(L, 1, OP_T);
-  lua_pushfstring(L, "fmhost.flink.Operation (%s)", o->op ? o->op : "closed");
+  lua_pushfstring(L, "fmhost.flink.Operation (%s)", o->o ? fmh_flink_operation_handle(o->o) : "closed");
   return 1;
 }
 
 static int op_handle(lua_State *L) {
-  lua_pushstring(L, check_op(L, 1)->op);
+  lua_pushstring(L, fmh_flink_operation_handle(check_op(L, 1)->o));
   return 1;
 }
+
+/* The gateway call on an operation: its client, session and handle. */
+#define OP_ARGS(u)                                                          \
+  fmh_flink_operation_client((u)->o), fmh_flink_operation_session((u)->o), \
+      fmh_flink_operation_handle((u)->o)
 
 static int op_status(lua_State *L) {
   op_ud *o = check_op(L, 1);
   fmh_error err = {0};
   char st[32];
-  return push_outcome(L, fmh_flink_op_status(o->c, o->sh, o->op, st, sizeof st, &err), st, &err);
+  return push_outcome(L, fmh_flink_op_status(OP_ARGS(o), st, sizeof st, &err), st, &err);
 }
 
 /* op:wait([timeout_ms | {timeout_ms=}]) -> final status | nil, msg, info */
@@ -678,7 +679,7 @@ static int op_wait(lua_State *L) {
   fmh_error err = {0};
   char st[32] = "";
   int n;
-  if (fmh_flink_op_wait(o->c, o->sh, o->op, timeout, st, sizeof st, &err)) {
+  if (fmh_flink_op_wait(OP_ARGS(o), timeout, st, sizeof st, &err)) {
     n = fmh_push_error(L, &err);
     if (st[0]) fmh_set_str(L, "state", st);
   } else {
@@ -689,8 +690,9 @@ static int op_wait(lua_State *L) {
   return n;
 }
 
-/* Push rows (a list of lists, NULL for SQL NULL) and the result table. */
-static void push_result(lua_State *L, json_t *r) {
+/* Push rows (a list of lists, NULL for SQL NULL) and the result table;
+ * takes r's reference. Returns 2. */
+static int push_result(lua_State *L, json_t *r) {
   json_t *rows = json_object_get(r, "rows");
   lua_createtable(L, (int)json_array_size(rows), 0);
   size_t i;
@@ -724,78 +726,53 @@ static void push_result(lua_State *L, json_t *r) {
   if (rk) fmh_set_str(L, "result_kind", rk);
   fmh_set_bool(L, "eos", json_is_true(json_object_get(r, "eos")));
   fmh_set_int(L, "count", (lua_Integer)json_array_size(rows));
+  json_decref(r);
+  return 2;
 }
 
-/* Fetch (or reuse the complete result fetched before). Leaves rows and
- * result on the stack and returns 2, or pushes the error and returns 3. */
-static int fetch_into(lua_State *L, op_ud *o, int opts) {
+/* The fetch options {row_format=, max_rows=, timeout_ms=} at opts. */
+static const char *fetch_opts(lua_State *L, op_ud *o, int opts, long *max_rows, long *timeout) {
   const char *fmt = "JSON";
-  long max_rows = 0;
-  long timeout = o->timeout_ms;
+  *max_rows = 0;
+  *timeout = o->timeout_ms;
   if (lua_type(L, opts) == LUA_TTABLE) {
     fmt = fmh_opt_str(L, opts, "row_format", "JSON");
-    max_rows = (long)fmh_opt_int(L, opts, "max_rows", 0);
-    timeout = opt_ms(L, opts, "timeout_ms", o->timeout_ms);
+    *max_rows = (long)fmh_opt_int(L, opts, "max_rows", 0);
+    *timeout = opt_ms(L, opts, "timeout_ms", o->timeout_ms);
   }
   if (strcmp(fmt, "JSON") != 0 && strcmp(fmt, "PLAIN_TEXT") != 0)
     luaL_error(L, "row_format must be JSON or PLAIN_TEXT");
-  if (lua_getiuservalue(L, 1, 2) == LUA_TTABLE && max_rows == 0 && strcmp(fmt, "JSON") == 0) {
-    lua_rawgeti(L, -1, 1);
-    lua_rawgeti(L, -2, 2);
-    lua_remove(L, -3);
-    return 2;
-  }
-  lua_pop(L, 1);
-  fmh_error err = {0};
-  json_t *r = fmh_flink_op_fetch_all(o->c, o->sh, o->op, fmt, timeout, max_rows, &err);
-  if (!r) return fmh_fail(L, &err);
-  push_result(L, r);
-  int complete = json_is_true(json_object_get(r, "eos"));
-  json_decref(r);
-  if (complete && strcmp(fmt, "JSON") == 0) {
-    /* a finished result cannot be fetched twice from the gateway: keep it */
-    lua_createtable(L, 2, 0);
-    lua_pushvalue(L, -3);
-    lua_rawseti(L, -2, 1);
-    lua_pushvalue(L, -2);
-    lua_rawseti(L, -2, 2);
-    lua_setiuservalue(L, 1, 2);
-  }
-  return 2;
+  return fmt;
 }
 
 /* op:fetch_all([{row_format=, max_rows=, timeout_ms=}]) -> rows, result */
 static int op_fetch_all(lua_State *L) {
   op_ud *o = check_op(L, 1);
-  lua_settop(L, 2);
-  return fetch_into(L, o, 2);
+  long max_rows, timeout;
+  const char *fmt = fetch_opts(L, o, 2, &max_rows, &timeout);
+  fmh_error err = {0};
+  json_t *r = fmh_flink_operation_result(o->o, fmt, timeout, max_rows, &err);
+  return r ? push_result(L, r) : fmh_fail(L, &err);
 }
 
 static int op_job_id(lua_State *L) {
   op_ud *o = check_op(L, 1);
-  lua_settop(L, 1);
-  int n = fetch_into(L, o, 2);
-  if (n == 3) return 3;
-  lua_getfield(L, -1, "job_id");
-  if (lua_isnil(L, -1)) {
-    fmh_error err = {0};
-    fmh_error_set(&err, "flink", 0, 0, "operation %s has no job (it is not an INSERT or a query)", o->op);
-    return fmh_fail(L, &err);
-  }
-  return 1;
+  fmh_error err = {0};
+  char id[64];
+  return push_outcome(L, fmh_flink_operation_job_id(o->o, o->timeout_ms, id, sizeof id, &err), id, &err);
 }
 
 static int op_cancel(lua_State *L) {
   op_ud *o = check_op(L, 1);
   fmh_error err = {0};
-  return push_outcome(L, fmh_flink_op_cancel(o->c, o->sh, o->op, &err), NULL, &err);
+  return push_outcome(L, fmh_flink_op_cancel(OP_ARGS(o), &err), NULL, &err);
 }
 
 static int op_close(lua_State *L) {
   op_ud *o = luaL_checkudata(L, 1, OP_T);
   if (o->closed) return fmh_push_closed(L, 0);
   fmh_error err = {0};
-  int n = push_outcome(L, fmh_flink_op_close(o->c, o->sh, o->op, &err), NULL, &err);
+  int n = push_outcome(L, fmh_flink_op_close(OP_ARGS(o), &err), NULL, &err);
   o->closed = 1;
   return n;
 }
@@ -805,29 +782,22 @@ static int session_run(lua_State *L) {
   lua_settop(L, 3);
   int n = session_execute(L);
   if (n == 3) return 3;
-  /* stack: s sql opts op */
-  lua_replace(L, 1);
-  op_ud *o = check_op(L, 1);
+  op_ud *o = lua_touserdata(L, -1); /* stack: s sql opts op */
   int close = lua_type(L, 3) == LUA_TTABLE ? fmh_opt_bool(L, 3, "close", 1) : 1;
-  long timeout = opt_ms(L, 3, "timeout_ms", o->timeout_ms);
+  long max_rows, timeout;
+  const char *fmt = fetch_opts(L, o, 3, &max_rows, &timeout);
   fmh_error err = {0};
-  char st[32] = "";
-  if (fmh_flink_op_wait(o->c, o->sh, o->op, timeout, st, sizeof st, &err)) {
+  json_t *r = NULL;
+  int rc = fmh_flink_operation_run(o->o, fmt, timeout, max_rows, close, &r, &err);
+  if (rc == -1) {
     n = fmh_push_error(L, &err);
-    fmh_set_str(L, "operation", o->op);
+    fmh_set_str(L, "operation", fmh_flink_operation_handle(o->o));
     fmh_error_clear(&err);
     return n;
   }
-  lua_settop(L, 3);
-  n = fetch_into(L, o, 3);
-  if (n == 3) return 3;
-  if (close) {
-    fmh_error e2 = {0};
-    fmh_flink_op_close(o->c, o->sh, o->op, &e2);  /* the result is in hand */
-    fmh_error_clear(&e2);
-    o->closed = 1;
-  }
-  return 2;
+  if (rc) return fmh_fail(L, &err);
+  if (close) o->closed = 1;
+  return push_result(L, r);
 }
 
 /* ---- the stub server (TEST SUPPORT ONLY) ------------------------------ */
