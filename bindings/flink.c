@@ -79,11 +79,8 @@ fmh_flink *fmh_flink_lua_check_client(lua_State *L, int i) { return check_client
 
 static const char *check_job_id(lua_State *L, int i) {
   const char *id = luaL_checkstring(L, i);
-  size_t n = strlen(id);
-  int ok = n == 32;
-  for (size_t k = 0; ok && k < n; k++)
-    ok = (id[k] >= '0' && id[k] <= '9') || (id[k] >= 'a' && id[k] <= 'f');
-  if (!ok) luaL_argerror(L, i, lua_pushfstring(L, "'%s' is not a Flink job id (32 hex digits)", id));
+  if (!fmh_flink_job_id_valid(id))
+    luaL_argerror(L, i, lua_pushfstring(L, "'%s' is not a Flink job id (32 hex digits)", id));
   return id;
 }
 

@@ -93,6 +93,8 @@ int fmh_flink_job_stop(fmh_flink *c, const char *job, const char *dir, int drain
                        long timeout_ms, char **location, fmh_error *err);
 /* 1 when state is one of Flink's job states (RUNNING, FINISHED, ...). */
 int fmh_flink_job_state_known(const char *state);
+/* 1 when id is a Flink job id: 32 lower-case hex digits. */
+int fmh_flink_job_id_valid(const char *id);
 /* Poll the job's state until it is one of targets (0), or FAILED/CANCELED/
  * FINISHED that was not asked for, or the timeout (-1). state holds the last
  * state seen. On failure *root (malloc'ed, may stay NULL) is the root
