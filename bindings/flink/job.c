@@ -137,6 +137,26 @@ static void push_metric_value(lua_State *L, const json_t *v) {
 static const char *const default_metrics =
     "numRecordsIn,numRecordsOut,numRecordsInPerSecond,numRecordsOutPerSecond,numBytesIn,numBytesOut";
 
+/* Push Flink's metric list [{id=, <key>=}...] as {id = value} and let go
+ * of r. An entry without key: the whole entry (entry, several aggregations
+ * asked for) or true (Flink lists the ids only when no names are given). */
+static int push_metric_map(lua_State *L, json_t *r, const char *key, int entry) {
+  lua_newtable(L);
+  size_t i;
+  json_t *m;
+  json_array_foreach(r, i, m) {
+    const char *id = json_string_value(json_object_get(m, "id"));
+    if (!id) continue;
+    json_t *v = json_object_get(m, key);
+    if (v) push_metric_value(L, v);
+    else if (entry) fmh_lua_pushjson(L, m, 0);
+    else lua_pushboolean(L, 1);
+    lua_setfield(L, -2, id);
+  }
+  json_decref(r);
+  return 1;
+}
+
 /* job:metrics(vertex[, names[, {agg=}]]) -> {name = value aggregated over the subtasks} */
 static int job_metrics(lua_State *L) {
   job_ud *j = check_job(L, 1);
@@ -148,20 +168,7 @@ static int job_metrics(lua_State *L) {
   char vid[33];
   json_t *r = NULL;
   if (vertex_arg(L, j, 2, vid, &err) == 0) r = fmh_flink_subtask_metrics(j->c, j->id, vid, names, agg, &err);
-  if (!r) return fmh_fail(L, &err);
-  lua_newtable(L);
-  size_t i;
-  json_t *m;
-  json_array_foreach(r, i, m) {
-    const char *id = json_string_value(json_object_get(m, "id"));
-    json_t *v = json_object_get(m, agg);
-    if (!id) continue;
-    if (v) push_metric_value(L, v);
-    else fmh_lua_pushjson(L, m, 0); /* several aggregations: the whole entry */
-    lua_setfield(L, -2, id);
-  }
-  json_decref(r);
-  return 1;
+  return r ? push_metric_map(L, r, agg, 1) : fmh_fail(L, &err);
 }
 
 /* job:vertex_metrics(vertex[, names]) -> {["0.numRecordsIn"] = value, ...} per subtask */
@@ -173,20 +180,7 @@ static int job_vertex_metrics(lua_State *L) {
   char vid[33];
   json_t *r = NULL;
   if (vertex_arg(L, j, 2, vid, &err) == 0) r = fmh_flink_vertex_metrics(j->c, j->id, vid, names, &err);
-  if (!r) return fmh_fail(L, &err);
-  lua_newtable(L);
-  size_t i;
-  json_t *m;
-  json_array_foreach(r, i, m) {
-    const char *id = json_string_value(json_object_get(m, "id"));
-    if (!id) continue;
-    json_t *v = json_object_get(m, "value");
-    if (v) push_metric_value(L, v);
-    else lua_pushboolean(L, 1); /* without get=, Flink lists the ids only */
-    lua_setfield(L, -2, id);
-  }
-  json_decref(r);
-  return 1;
+  return r ? push_metric_map(L, r, "value", 0) : fmh_fail(L, &err);
 }
 
 static int job_backpressure(lua_State *L) {
