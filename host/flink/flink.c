@@ -812,6 +812,14 @@ int fmh_flink_job_state_known(const char *state) {
   return 0;
 }
 
+int fmh_flink_job_id_valid(const char *id) {
+  size_t n = strlen(id);
+  int ok = n == 32;
+  for (size_t k = 0; ok && k < n; k++)
+    ok = (id[k] >= '0' && id[k] <= '9') || (id[k] >= 'a' && id[k] <= 'f');
+  return ok;
+}
+
 int fmh_flink_job_wait(fmh_flink *c, const char *job, const char *const *targets, size_t ntargets,
                        long timeout_ms, char *state, size_t n, char **root, fmh_error *err) {
   static const char *const terminal[] = {"FAILED", "CANCELED", "FINISHED"};

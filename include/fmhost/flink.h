@@ -93,6 +93,8 @@ int fmh_flink_job_stop(fmh_flink *c, const char *job, const char *dir, int drain
                        long timeout_ms, char **location, fmh_error *err);
 /* 1 when state is one of Flink's job states (RUNNING, FINISHED, ...). */
 int fmh_flink_job_state_known(const char *state);
+/* 1 when id is a Flink job id: 32 lower-case hex digits. */
+int fmh_flink_job_id_valid(const char *id);
 /* Poll the job's state until it is one of targets (0), or FAILED/CANCELED/
  * FINISHED that was not asked for, or the timeout (-1). state holds the last
  * state seen. On failure *root (malloc'ed, may stay NULL) is the root
@@ -135,5 +137,37 @@ int fmh_flink_op_close(fmh_flink *c, const char *sh, const char *op, fmh_error *
 json_t *fmh_flink_op_fetch_all(fmh_flink *c, const char *sh, const char *op,
                                const char *row_format, long timeout_ms, long max_rows,
                                fmh_error *err);
+
+/* ---- a statement and its result ------------------------------------- */
+
+/* A statement submitted to a session, with its complete result kept once
+ * fetched: the gateway hands a finished result out only once, so asking
+ * again (for the rows, for the job id) reuses it. The operation holds a
+ * reference to its client. */
+typedef struct fmh_flink_operation fmh_flink_operation;
+
+/* fmh_flink_statement, kept as an operation; NULL with err filled. */
+fmh_flink_operation *fmh_flink_operation_submit(fmh_flink *c, const char *sh, const char *sql,
+                                                const json_t *exec_config, long exec_timeout_ms,
+                                                fmh_error *err);
+void fmh_flink_operation_free(fmh_flink_operation *o);
+fmh_flink *fmh_flink_operation_client(const fmh_flink_operation *o);
+const char *fmh_flink_operation_session(const fmh_flink_operation *o);
+const char *fmh_flink_operation_handle(const fmh_flink_operation *o);
+/* fmh_flink_op_fetch_all (a new reference), or the complete result fetched
+ * before when JSON rows are asked for without max_rows. A complete JSON
+ * result is kept. */
+json_t *fmh_flink_operation_result(fmh_flink_operation *o, const char *row_format,
+                                   long timeout_ms, long max_rows, fmh_error *err);
+/* The job the statement started (its result's job_id; the result is fetched
+ * and kept when it is not yet); -1 with kind "flink" when it has none. */
+int fmh_flink_operation_job_id(fmh_flink_operation *o, long timeout_ms, char *job_id, size_t n,
+                               fmh_error *err);
+/* Wait for the operation (fmh_flink_op_wait), fetch its result
+ * (fmh_flink_operation_result) into *result and, when close, close it on
+ * the gateway (the result in hand, a failure to close is not one). 0; -1
+ * when the wait failed; -2 when the fetch did. timeout_ms bounds each. */
+int fmh_flink_operation_run(fmh_flink_operation *o, const char *row_format, long timeout_ms,
+                            long max_rows, int close, json_t **result, fmh_error *err);
 
 #endif

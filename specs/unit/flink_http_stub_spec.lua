@@ -167,6 +167,57 @@ describe('fmhost.flink HTTP error handling (stub server)', function()
     assert.are.equal('DELETE', seen[6].method)
   end)
 
+  local EOS_WITH_A_JOB = '{"resultType":"EOS","jobID":"' .. JOB .. '","resultKind":"SUCCESS_WITH_CONTENT",'
+    .. '"results":{"columns":[{"name":"n","logicalType":{"type":"INTEGER"}}],'
+    .. '"data":[{"kind":"INSERT","fields":[1]},{"kind":"INSERT","fields":[null]}]}}'
+
+  it('fetches a finished result from the gateway once: fetch_all and job_id again reuse it', function()
+    local s, c = stub {
+      { status = 200, body = '{"sessionHandle":"s-1"}' },
+      { status = 200, body = '{"operationHandle":"o-1"}' },
+      { status = 200, body = EOS_WITH_A_JOB },
+      { status = 200, body = '{"status":"CLOSED"}' },
+    }
+    local sess = assert(c:session {})
+    local op = assert(sess:execute('SELECT n FROM t'))
+    local rows, res = assert(op:fetch_all())
+    local again, res2 = assert(op:fetch_all())
+    assert.are.equal(JOB, op:job_id())
+    assert.is_true(op:close())
+    local seen = s:requests()
+    s:close()
+    assert.are.same({ { 1 }, { flink.NULL } }, rows)
+    assert.are.same(rows, again)
+    assert.are.same(res, res2)
+    assert.are.same({ 'n' }, res.columns)
+    assert.are.same({ 'INTEGER' }, res.types)
+    assert.are.equal(JOB, res.job_id)
+    assert.is_true(res.eos)
+    assert.are.equal(4, #seen)
+    assert.are.equal('/v2/sessions/s-1/operations/o-1/result/0?rowFormat=JSON', seen[3].path)
+    assert.are.equal('DELETE', seen[4].method)
+  end)
+
+  it('runs a statement: waits, fetches its rows and closes the operation', function()
+    local s, c = stub {
+      { status = 200, body = '{"sessionHandle":"s-1"}' },
+      { status = 200, body = '{"operationHandle":"o-1"}' },
+      { status = 200, body = '{"status":"FINISHED"}' },
+      { status = 200, body = EOS_WITH_A_JOB },
+      { status = 200, body = '{"status":"CLOSED"}' },
+    }
+    local sess = assert(c:session {})
+    local rows, res = sess:run('SELECT n FROM t')
+    local seen = s:requests()
+    s:close()
+    assert.are.same({ { 1 }, { flink.NULL } }, rows)
+    assert.are.equal(2, res.count)
+    assert.are.equal(5, #seen)
+    assert.are.equal('/v2/sessions/s-1/operations/o-1/status', seen[3].path)
+    assert.are.equal('DELETE', seen[5].method)
+    assert.are.equal('/v2/sessions/s-1/operations/o-1/close', seen[5].path)
+  end)
+
   it('makes job:wait return the root exception when the job reaches FAILED', function()
     local root = 'org.apache.flink.runtime.JobException: Recovery is suppressed by NoRestartBackoffTimeStrategy\n'
       .. '\tat a.b(C.java:1)\nCaused by: java.sql.SQLSyntaxErrorException: Table \'fmhost.nope\' doesn\'t exist\n'
