@@ -24,33 +24,12 @@
 
 /* --- buffers ------------------------------------------------------------- */
 
-int fmh_vbuf_reserve(vbuf *b, size_t more) {
-  if (b->len + more + 1 <= b->cap) return 0;
-  size_t c = b->cap ? b->cap : 64;
-  while (c < b->len + more + 1) c *= 2;
-  char *p = realloc(b->p, c);
-  if (!p) return -1;
-  b->p = p;
-  b->cap = c;
-  return 0;
-}
-
-int fmh_vbuf_put(vbuf *b, const char *s, size_t n) {
-  if (fmh_vbuf_reserve(b, n) != 0) return -1;
-  if (n) memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-  return 0;
-}
-
-int fmh_vbuf_puts(vbuf *b, const char *s) { return fmh_vbuf_put(b, s, strlen(s)); }
-
-int fmh_vbuf_printf(vbuf *b, const char *fmt, ...) {
+int fmh_vbuf_printf(fmh_buf *b, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
-  if (n < 0 || fmh_vbuf_reserve(b, (size_t)n) != 0) return -1;
+  if (n < 0 || fmh_buf_reserve(b, (size_t)n) != 0) return -1;
   va_start(ap, fmt);
   vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
   va_end(ap);
@@ -58,25 +37,19 @@ int fmh_vbuf_printf(vbuf *b, const char *fmt, ...) {
   return 0;
 }
 
-int fmh_vbuf_ident(vbuf *b, const char *name, int dotted) {
+int fmh_vbuf_ident(fmh_buf *b, const char *name, int dotted) {
   const char *p = name;
   for (;;) {
     const char *dot = dotted ? strchr(p, '.') : NULL;
     size_t n = dot ? (size_t)(dot - p) : strlen(p);
-    if (fmh_vbuf_put(b, "`", 1) != 0) return -1;
+    if (fmh_buf_put(b, "`", 1) != 0) return -1;
     for (size_t i = 0; i < n; i++)
-      if (fmh_vbuf_put(b, p[i] == '`' ? "``" : p + i, p[i] == '`' ? 2 : 1) != 0) return -1;
-    if (fmh_vbuf_put(b, "`", 1) != 0) return -1;
+      if (fmh_buf_put(b, p[i] == '`' ? "``" : p + i, p[i] == '`' ? 2 : 1) != 0) return -1;
+    if (fmh_buf_put(b, "`", 1) != 0) return -1;
     if (!dot) return 0;
-    if (fmh_vbuf_put(b, ".", 1) != 0) return -1;
+    if (fmh_buf_put(b, ".", 1) != 0) return -1;
     p = dot + 1;
   }
-}
-
-void fmh_vbuf_free(vbuf *b) {
-  free(b->p);
-  b->p = NULL;
-  b->len = b->cap = 0;
 }
 
 double fmh_vnow(void) {
@@ -141,29 +114,29 @@ int fmh_vkey_part_from_value(const fmh_value *v, fmh_vkey_part *p) {
   }
 }
 
-static void put_quoted(vbuf *b, const char *s, size_t n, size_t cut) {
-  fmh_vbuf_put(b, "'", 1);
+static void put_quoted(fmh_buf *b, const char *s, size_t n, size_t cut) {
+  fmh_buf_put(b, "'", 1);
   size_t m = n > cut ? cut : n;
   for (size_t i = 0; i < m; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c == '\'' || c == '\\') {
       char e[2] = {'\\', (char)c};
-      fmh_vbuf_put(b, e, 2);
-    } else if (c == '\n') fmh_vbuf_put(b, "\\n", 2);
-    else if (c == '\t') fmh_vbuf_put(b, "\\t", 2);
-    else if (c == '\r') fmh_vbuf_put(b, "\\r", 2);
+      fmh_buf_put(b, e, 2);
+    } else if (c == '\n') fmh_buf_put(b, "\\n", 2);
+    else if (c == '\t') fmh_buf_put(b, "\\t", 2);
+    else if (c == '\r') fmh_buf_put(b, "\\r", 2);
     else if (c < 0x20 || c == 0x7f) fmh_vbuf_printf(b, "\\x%02x", c);
-    else fmh_vbuf_put(b, (const char *)&s[i], 1);
+    else fmh_buf_put(b, (const char *)&s[i], 1);
   }
   if (m < n) fmh_vbuf_printf(b, "...(%zu bytes)", n);
-  fmh_vbuf_put(b, "'", 1);
+  fmh_buf_put(b, "'", 1);
 }
 
-void fmh_vkey_text(const fmh_vkey *k, vbuf *b) {
-  if (k->n > 1) fmh_vbuf_put(b, "(", 1);
+void fmh_vkey_text(const fmh_vkey *k, fmh_buf *b) {
+  if (k->n > 1) fmh_buf_put(b, "(", 1);
   for (int i = 0; i < k->n; i++) {
     const fmh_vkey_part *p = &k->parts[i];
-    if (i) fmh_vbuf_put(b, ", ", 2);
+    if (i) fmh_buf_put(b, ", ", 2);
     switch (p->kind) {
       case FMH_VK_NULL: fmh_vbuf_puts(b, "NULL"); break;
       case FMH_VK_INT: fmh_vbuf_printf(b, "%" PRId64, p->i); break;
@@ -171,37 +144,37 @@ void fmh_vkey_text(const fmh_vkey *k, vbuf *b) {
       case FMH_VK_TEXT: put_quoted(b, p->s, p->len, 200); break;
     }
   }
-  if (k->n > 1) fmh_vbuf_put(b, ")", 1);
+  if (k->n > 1) fmh_buf_put(b, ")", 1);
 }
 
-int fmh_vbuf_literal(vbuf *b, fmh_conn *c, const fmh_vkey_part *p, int binary) {
+int fmh_vbuf_literal(fmh_buf *b, fmh_conn *c, const fmh_vkey_part *p, int binary) {
   switch (p->kind) {
     case FMH_VK_NULL: return fmh_vbuf_puts(b, "NULL");
     case FMH_VK_INT: return fmh_vbuf_printf(b, "%" PRId64, p->i);
     case FMH_VK_UINT: return fmh_vbuf_printf(b, "%" PRIu64, p->u);
     case FMH_VK_TEXT: break;
   }
-  if (fmh_vbuf_reserve(b, p->len * 2 + 16) != 0) return -1;
+  if (fmh_buf_reserve(b, p->len * 2 + 16) != 0) return -1;
   if (binary) fmh_vbuf_puts(b, "_binary");
-  fmh_vbuf_put(b, "'", 1);
+  fmh_buf_put(b, "'", 1);
   unsigned long n = mysql_real_escape_string(fmh_conn_mysql(c), b->p + b->len, p->s, (unsigned long)p->len);
   b->len += n;
-  return fmh_vbuf_put(b, "'", 1);
+  return fmh_buf_put(b, "'", 1);
 }
 
 /* --- the session time zone ------------------------------------------------ */
 
 int fmh_vsession_tz(fmh_conn *c, const char *tz, fmh_error *e) {
-  vbuf q = {0};
+  fmh_buf q = {0};
   fmh_vbuf_puts(&q, "SET @fmh_validate_tz = @@session.time_zone, time_zone = '");
   for (const char *p = tz; *p; p++) {
-    if (*p == '\'' || *p == '\\') fmh_vbuf_put(&q, "\\", 1);
-    fmh_vbuf_put(&q, p, 1);
+    if (*p == '\'' || *p == '\\') fmh_buf_put(&q, "\\", 1);
+    fmh_buf_put(&q, p, 1);
   }
-  fmh_vbuf_put(&q, "'", 1);
+  fmh_buf_put(&q, "'", 1);
   int rc = q.p ? fmh_conn_exec(c, q.p, q.len, e) : -1;
   if (!q.p) fmh_error_set(e, "os", ENOMEM, 0, "out of memory");
-  fmh_vbuf_free(&q);
+  fmh_buf_free(&q);
   return rc;
 }
 
@@ -444,7 +417,7 @@ typedef struct vside {
   vcell *key;          /* nkey cells */
   char (*kscr)[96];    /* per key part: text of formatted key cells */
   fmh_vkey prev;       /* the previous row's key: parts here, text in prevbuf */
-  vbuf prevbuf;
+  fmh_buf prevbuf;
   int has_prev;
   uint64_t repeat;     /* 0, or how many rows before this one had the same key */
   uint64_t rows;
@@ -467,7 +440,7 @@ struct fmh_vcmp {
   double t0;
   fmh_progress prog;   /* counted only when prog_on (fmh_validate_compare with o.progress) */
   int prog_on;
-  vbuf tmp, tmp2;
+  fmh_buf tmp, tmp2;
   char where[512];
   /* the diagnosis */
   fmh_vx *x;
@@ -693,11 +666,11 @@ static int add_key_sample(fmh_vcmp *c, fmh_vkey **list, size_t *n, const fmh_vke
   if (fmh_vkey_copy(&nl[*n], k) != 0) return -1;
   (*n)++;
   if (c->o.log && fmh_log_enabled(c->o.log > 1 ? FMH_LOG_WARN : FMH_LOG_DEBUG)) {
-    vbuf kt = {0};
+    fmh_buf kt = {0};
     fmh_vkey_text(k, &kt);
     fmh_log_field f[] = {FMH_LS("label", c->o.label), FMH_LS("key", kt.p ? kt.p : "")};
     fmh_log_emit(c->o.log > 1 ? FMH_LOG_WARN : FMH_LOG_DEBUG, event, NULL, NULL, f, 2);
-    fmh_vbuf_free(&kt);
+    fmh_buf_free(&kt);
   }
   return 0;
 }
@@ -752,7 +725,7 @@ static int add_mismatch(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *tv
   c->v->nmismatches++;
   if (!m->column || !m->detail || (es && !m->expected) || (ts && !m->actual)) return -1;
   if (c->o.log && fmh_log_enabled(c->o.log > 1 ? FMH_LOG_WARN : FMH_LOG_DEBUG)) {
-    vbuf kt = {0};
+    fmh_buf kt = {0};
     fmh_vkey_text(&k, &kt);
     fmh_log_field f[8];
     size_t nf = 0;
@@ -764,7 +737,7 @@ static int add_mismatch(fmh_vcmp *c, vcol *col, const vcell *ev, const vcell *tv
     f[nf++] = FMH_LS("reason", reason);
     f[nf++] = FMH_LS("detail", m->detail);
     fmh_log_emit(c->o.log > 1 ? FMH_LOG_WARN : FMH_LOG_DEBUG, "validate.mismatch", reason, "field differs from the expected value", f, nf);
-    fmh_vbuf_free(&kt);
+    fmh_buf_free(&kt);
   }
   return 0;
 }
@@ -1248,7 +1221,7 @@ static int keep_prev(fmh_vcmp *c, vside *s) {
   for (int i = 0; i < k.n; i++) {
     s->prev.parts[i] = parts[i];
     offs[i] = s->prevbuf.len;
-    if (parts[i].kind == FMH_VK_TEXT && fmh_vbuf_put(&s->prevbuf, parts[i].s, parts[i].len) != 0) return -1;
+    if (parts[i].kind == FMH_VK_TEXT && fmh_buf_put(&s->prevbuf, parts[i].s, parts[i].len) != 0) return -1;
   }
   for (int i = 0; i < k.n; i++)
     s->prev.parts[i].s = parts[i].kind == FMH_VK_TEXT ? s->prevbuf.p + offs[i] : NULL;
@@ -1271,7 +1244,7 @@ static int side_advance(fmh_vcmp *c, vside *s, fmh_error *e) {
   }
   int o = prev_cmp(c, s);
   if (o < 0) {
-    vbuf a = {0}, b = {0};
+    fmh_buf a = {0}, b = {0};
     fmh_vkey_text(&s->prev, &a);
     fmh_vkey_part parts[16];
     fmh_vkey k;
@@ -1282,8 +1255,8 @@ static int side_advance(fmh_vcmp *c, vside *s, fmh_error *e) {
                   "numerically and strings byte by byte: use a binary collation for string keys, and "
                   "a generator whose key grows with the row number)",
                   s->role, b.p ? b.p : "?", a.p ? a.p : "?");
-    fmh_vbuf_free(&a);
-    fmh_vbuf_free(&b);
+    fmh_buf_free(&a);
+    fmh_buf_free(&b);
     return -1;
   }
   s->repeat = o == 0 ? s->repeat + 1 : 0;
@@ -1318,7 +1291,7 @@ static void part_param(const fmh_vkey_part *p, int binary, fmh_value *v) {
   }
 }
 
-int fmh_vrange_sql(vbuf *q, const char *key, const char *where, const fmh_vrange *r, int binary, fmh_value *params,
+int fmh_vrange_sql(fmh_buf *q, const char *key, const char *where, const fmh_vrange *r, int binary, fmh_value *params,
                    int *nparams) {
   int w = 0;
   *nparams = 0;
@@ -1345,7 +1318,7 @@ int fmh_vrange_sql(vbuf *q, const char *key, const char *where, const fmh_vrange
 }
 
 /* The SELECT of a SQL side; a key range becomes two parameters. */
-static int build_select(fmh_vcmp *c, vside *s, const fmh_vrange *r, vbuf *q, fmh_value *params, int *nparams,
+static int build_select(fmh_vcmp *c, vside *s, const fmh_vrange *r, fmh_buf *q, fmh_value *params, int *nparams,
                         fmh_error *e) {
   const fmh_vsource *src = &s->src;
   *nparams = 0;
@@ -1401,7 +1374,7 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
  * they are now, and the key columns checked against them. */
 static int side_probe(fmh_vcmp *c, vside *s, fmh_error *e) {
   probe_free(s);
-  vbuf q = {0};
+  fmh_buf q = {0};
   fmh_vbuf_puts(&q, "SELECT * FROM ");
   if (s->src.query) {
     fmh_vbuf_puts(&q, "(");
@@ -1418,7 +1391,7 @@ static int side_probe(fmh_vcmp *c, vside *s, fmh_error *e) {
   fmh_cursor *cur;
   fmh_exec_result res;
   int rc = fmh_conn_run(s->conn, q.p, q.len, NULL, 0, 0, &cur, &res, e);
-  fmh_vbuf_free(&q);
+  fmh_buf_free(&q);
   if (rc != 0) return -1;
   if (!cur) {
     fmh_error_set(e, "usage", 0, 0, "validate: the %s query returned no result set", s->role);
@@ -1468,17 +1441,17 @@ static int side_open(fmh_vcmp *c, vside *s, const fmh_vrange *r, fmh_error *e) {
   if (fmh_vsession_tz(s->conn, c->o.time_zone, e) != 0) return -1;
   s->tz_set = 1;
   if (!(s->src.query && s->src.ordered) && side_probe(c, s, e) != 0) return -1;
-  vbuf q = {0};
+  fmh_buf q = {0};
   fmh_value params[2];
   int np;
   if (build_select(c, s, r, &q, params, &np, e) != 0) {
-    fmh_vbuf_free(&q);
+    fmh_buf_free(&q);
     return -1;
   }
   /* the binary protocol: the text protocol sends FLOAT with 6 digits only */
   fmh_exec_result res;
   int rc = fmh_conn_run(s->conn, q.p, q.len, params, np, 1, &s->cur, &res, e);
-  fmh_vbuf_free(&q);
+  fmh_buf_free(&q);
   if (rc != 0) {
     char m[sizeof e->msg];
     snprintf(m, sizeof m, "%s", e->msg);
@@ -1884,7 +1857,7 @@ static void side_free(vside *s) {
   free(s->key);
   free(s->kscr);
   free(s->prev.parts);
-  fmh_vbuf_free(&s->prevbuf);
+  fmh_buf_free(&s->prevbuf);
   if (s->gc) fmh_gen_cursor_free(s->gc);
   free(s->gv);
   memset(s, 0, sizeof *s);
@@ -2050,7 +2023,7 @@ static const char *explain_collapse(fmh_vcmp *c, uint64_t *rows, fmh_error *e) {
   int nk = fmh_vx_nkept(c->x);
   if (v->missing < 3 || v->extra || v->duplicated || nk < 2 || !c->ncols) return NULL;
   const char *found = NULL;
-  vbuf q = {0};
+  fmh_buf q = {0};
   fmh_conn *conn = NULL;
   fmh_cursor *cur = NULL;
   fmh_exec_result res;
@@ -2058,7 +2031,7 @@ static const char *explain_collapse(fmh_vcmp *c, uint64_t *rows, fmh_error *e) {
   if (fmh_pool_acquire(c->t.src.pool, -1, &conn, e) != 0) return NULL;
   int tz = fmh_vsession_tz(conn, c->o.time_zone, e) == 0;
   if (!tz) goto done;
-  vbuf from = {0};
+  fmh_buf from = {0};
   fmh_vbuf_puts(&from, " FROM ");
   if (c->t.src.query) {
     fmh_vbuf_puts(&from, "(");
@@ -2074,10 +2047,10 @@ static const char *explain_collapse(fmh_vcmp *c, uint64_t *rows, fmh_error *e) {
     fmh_vbuf_ident(&q, c->cols[i].name, 0);
     fmh_vbuf_puts(&q, ")");
   }
-  if (from.p) fmh_vbuf_put(&q, from.p, from.len);
+  if (from.p) fmh_buf_put(&q, from.p, from.len);
   if (!q.p || !from.p || fmh_conn_run(conn, q.p, q.len, NULL, 0, 0, &cur, &res, e) != 0 || !cur ||
       fmh_cursor_fetch(cur, &row, e) != 1) {
-    fmh_vbuf_free(&from);
+    fmh_buf_free(&from);
     goto done;
   }
   uint64_t total = row[0].t == FMH_V_INT ? (uint64_t)row[0].i : row[0].u;
@@ -2092,7 +2065,7 @@ static const char *explain_collapse(fmh_vcmp *c, uint64_t *rows, fmh_error *e) {
     /* the distinct values of the kept missing rows, all held by the target? */
     q.len = 0;
     fmh_vbuf_puts(&q, "SELECT COUNT(*)");
-    fmh_vbuf_put(&q, from.p, from.len);
+    fmh_buf_put(&q, from.p, from.len);
     fmh_vbuf_puts(&q, c->t.src.query || !(c->t.src.where && c->t.src.where[0]) ? " WHERE " : " AND ");
     fmh_vbuf_ident(&q, col->name, 0);
     fmh_vbuf_puts(&q, " IN (");
@@ -2129,10 +2102,10 @@ static const char *explain_collapse(fmh_vcmp *c, uint64_t *rows, fmh_error *e) {
     cur = NULL;
   }
   free(distinct);
-  fmh_vbuf_free(&from);
+  fmh_buf_free(&from);
 done:
   if (cur) fmh_cursor_close(cur);
-  fmh_vbuf_free(&q);
+  fmh_buf_free(&q);
   if (tz && !fmh_conn_is_broken(conn)) fmh_vsession_restore(conn);
   fmh_pool_release(conn);
   return found;
@@ -2195,8 +2168,8 @@ void fmh_vcmp_end(fmh_vcmp *c, double elapsed_s) {
     for (int k = 0; k < c->o.nkey; k++) free(c->keys[k].name);
   free(c->cols);
   free(c->keys);
-  fmh_vbuf_free(&c->tmp);
-  fmh_vbuf_free(&c->tmp2);
+  fmh_buf_free(&c->tmp);
+  fmh_buf_free(&c->tmp2);
   free(c);
 }
 
@@ -2266,7 +2239,7 @@ void fmh_verdict_free(fmh_verdict *v) {
   memset(v, 0, sizeof *v);
 }
 
-static void key_list(vbuf *b, const char *what, const fmh_vkey *k, size_t n, uint64_t total) {
+static void key_list(fmh_buf *b, const char *what, const fmh_vkey *k, size_t n, uint64_t total) {
   if (!total) return;
   fmh_vbuf_printf(b, "  %s keys (%" PRIu64 "%s):", what, total, n < total ? ", first ones" : "");
   for (size_t i = 0; i < n; i++) {
@@ -2279,7 +2252,7 @@ static void key_list(vbuf *b, const char *what, const fmh_vkey *k, size_t n, uin
 char *fmh_verdict_format(const fmh_verdict *v) { return fmh_verdict_format_parts(v, FMH_VTEXT_ALL); }
 
 char *fmh_verdict_format_parts(const fmh_verdict *v, unsigned parts) {
-  vbuf b = {0};
+  fmh_buf b = {0};
   fmh_vbuf_puts(&b, ""); /* an empty text when no part has anything to say */
   if (parts & FMH_VTEXT_HEAD)
     fmh_vbuf_printf(&b, "validate (%s): %s\n", v->mode ? v->mode : "stream", v->ok ? "OK" : "FAILED");

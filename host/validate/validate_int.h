@@ -4,7 +4,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "fmhost/buf.h"
 #include "fmhost/validate.h"
 
 /* A parsed decimal: digits point into the source text. */
@@ -26,18 +28,12 @@ int fmh_vdec_equal_text(const char *a, size_t alen, const char *b, size_t blen, 
  * a decimal number, tol is negative, or they span over 500 digits. */
 int fmh_vdec_within(const char *a, size_t alen, const char *b, size_t blen, const char *tol, size_t tlen);
 
-/* A growable byte buffer. */
-typedef struct vbuf {
-  char *p;
-  size_t len, cap;
-} vbuf;
-int fmh_vbuf_reserve(vbuf *b, size_t more);
-int fmh_vbuf_put(vbuf *b, const char *s, size_t n);
-int fmh_vbuf_puts(vbuf *b, const char *s);
-int fmh_vbuf_printf(vbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Text into an fmh_buf (fmhost/buf.h); each returns -1 when memory runs
+ * out, for the caller to report. */
+static inline int fmh_vbuf_puts(fmh_buf *b, const char *s) { return fmh_buf_put(b, s, strlen(s)); }
+int fmh_vbuf_printf(fmh_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* `name` with backticks, each dot-separated part quoted ("db.t" -> `db`.`t`). */
-int fmh_vbuf_ident(vbuf *b, const char *name, int dotted);
-void fmh_vbuf_free(vbuf *b);
+int fmh_vbuf_ident(fmh_buf *b, const char *name, int dotted);
 
 /* Key samples. */
 void fmh_vkey_free(fmh_vkey *k);
@@ -46,7 +42,7 @@ int fmh_vkey_copy(fmh_vkey *dst, const fmh_vkey *src);
  * out of memory. */
 int fmh_vkey_part_from_value(const fmh_value *v, fmh_vkey_part *p);
 /* Display text of a key ("7", "'abc'", "(1, 'x')"), appended to b. */
-void fmh_vkey_text(const fmh_vkey *k, vbuf *b);
+void fmh_vkey_text(const fmh_vkey *k, fmh_buf *b);
 
 /* A key range of a single-column key, for checksum mode: key > lo (>= when
  * lo_incl) when has_lo, and key <= hi when has_hi. */
@@ -75,10 +71,10 @@ int fmh_vsession_tz(fmh_conn *c, const char *tz, fmh_error *e);
 void fmh_vsession_restore(fmh_conn *c);
 
 /* SQL literal of a key part (strings escaped on c's connection). */
-int fmh_vbuf_literal(vbuf *b, fmh_conn *c, const fmh_vkey_part *p, int binary);
+int fmh_vbuf_literal(fmh_buf *b, fmh_conn *c, const fmh_vkey_part *p, int binary);
 /* " WHERE key > ? AND key <= ?" (or part of it) for a range, with its
  * parameters; `where` (may be NULL) is ANDed in first. */
-int fmh_vrange_sql(vbuf *q, const char *key, const char *where, const fmh_vrange *r, int binary, fmh_value *params,
+int fmh_vrange_sql(fmh_buf *q, const char *key, const char *where, const fmh_vrange *r, int binary, fmh_value *params,
                    int *nparams);
 
 /* Run an information_schema query: head, the schema expression (the
