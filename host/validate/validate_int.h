@@ -28,12 +28,16 @@ int fmh_vdec_equal_text(const char *a, size_t alen, const char *b, size_t blen, 
  * a decimal number, tol is negative, or they span over 500 digits. */
 int fmh_vdec_within(const char *a, size_t alen, const char *b, size_t blen, const char *tol, size_t tlen);
 
+/* --- text (validate_text.c): used by the comparison and the diagnosis -- */
+
 /* Text into an fmh_buf (fmhost/buf.h); each returns -1 when memory runs
  * out, for the caller to report. */
 static inline int fmh_vbuf_puts(fmh_buf *b, const char *s) { return fmh_buf_put(b, s, strlen(s)); }
 int fmh_vbuf_printf(fmh_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* `name` with backticks, each dot-separated part quoted ("db.t" -> `db`.`t`). */
 int fmh_vbuf_ident(fmh_buf *b, const char *name, int dotted);
+/* s in single quotes, escaped, cut to `cut` bytes ("...(n bytes)" after). */
+void fmh_vbuf_quoted(fmh_buf *b, const char *s, size_t n, size_t cut);
 
 /* Key samples. */
 void fmh_vkey_free(fmh_vkey *k);
