@@ -1,4 +1,5 @@
-/* fmhost's configuration: the schema, the layers, and the one-line errors.
+/* fmhost's configuration: the value layers and the one-line errors (the
+ * schema file is read by config_schema.c; shared helpers: config_int.h).
  *
  * Every value, whatever its origin (a YAML file, an FMHOST_* variable, a
  * --set), goes through apply(), which parses its text by the key's type and
@@ -24,25 +25,15 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "config_int.h"
+
 #define MAX_FILE_BYTES (16u << 20)
 
 const char *const fmh_config_reserved_env[] = {
     "FMHOST_ENV",     "FMHOST_SEED", "FMHOST_PATH", "FMHOST_SCRIPTS", "FMHOST_ROOT",
     "FMHOST_LOG_LEVEL", "FMHOST_BIN", NULL};
 
-/* --- arena ------------------------------------------------------------ */
-
-typedef struct arena_blk {
-  struct arena_blk *next;
-  size_t used, cap;
-  max_align_t data[];
-} arena_blk;
-
-typedef struct arena {
-  arena_blk *head;
-} arena;
-
-static void *arena_alloc(arena *a, size_t n) {
+void *fmh_cfg_arena_alloc(arena *a, size_t n) {
   n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
   if (!a->head || a->head->cap - a->head->used < n) {
     size_t cap = n > 8192 ? n : 8192;
@@ -59,14 +50,14 @@ static void *arena_alloc(arena *a, size_t n) {
 }
 
 static char *arena_strndup(arena *a, const char *s, size_t n) {
-  char *p = arena_alloc(a, n + 1);
+  char *p = fmh_cfg_arena_alloc(a, n + 1);
   if (!p) return NULL;
   memcpy(p, s, n);
   p[n] = '\0';
   return p;
 }
 
-static char *arena_strdup(arena *a, const char *s) { return arena_strndup(a, s, strlen(s)); }
+char *fmh_cfg_arena_strdup(arena *a, const char *s) { return arena_strndup(a, s, strlen(s)); }
 
 static char *arena_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static char *arena_printf(arena *a, const char *fmt, ...) {
@@ -75,7 +66,7 @@ static char *arena_printf(arena *a, const char *fmt, ...) {
   int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
   if (n < 0) return NULL;
-  char *p = arena_alloc(a, (size_t)n + 1);
+  char *p = fmh_cfg_arena_alloc(a, (size_t)n + 1);
   if (!p) return NULL;
   va_start(ap, fmt);
   vsnprintf(p, (size_t)n + 1, fmt, ap);
@@ -83,7 +74,7 @@ static char *arena_printf(arena *a, const char *fmt, ...) {
   return p;
 }
 
-static void arena_free(arena *a) {
+void fmh_cfg_arena_free(arena *a) {
   arena_blk *b = a->head;
   while (b) {
     arena_blk *next = b->next;
@@ -92,38 +83,6 @@ static void arena_free(arena *a) {
   }
   a->head = NULL;
 }
-
-/* --- structures ------------------------------------------------------- */
-
-struct fmh_config_schema {
-  arena a;
-  fmh_config_key *keys;
-  size_t n, cap;
-  const char *file;          /* display name */
-};
-
-/* A section line seen in default.yaml: where a missing key would go. */
-typedef struct section_line {
-  const char *path;
-  int line;
-} section_line;
-
-struct fmh_config {
-  arena a;
-  fmh_config_schema *schema;
-  fmh_config_value *vals;
-  const char *env;
-  const char *root;          /* absolute, without trailing slash */
-  char cwd[4096];            /* for display names; "" when unknown */
-  /* per file being read */
-  int *seen_line;            /* line where this file set key i, 0 if not */
-  section_line *sections;
-  size_t nsections, capsections;
-  int recording_sections;
-  /* FMHOST_* variables that look like a mistyped key's */
-  const char **warnings;
-  size_t nwarnings;
-};
 
 /* --- errors ----------------------------------------------------------- */
 
@@ -142,12 +101,9 @@ static void copy(char *dst, size_t cap, const char *src) {
 }
 
 /* Fill err with one line: "<file>[:<line>[:<col>]]: [<key>: ]<problem>". */
-static int fail(fmh_config_error *err, const char *file, int line, int col, const char *key,
-                const char *expected, const char *got, const char *suggestion, int code,
-                const char *fmt, ...) __attribute__((format(printf, 10, 11)));
-static int fail(fmh_config_error *err, const char *file, int line, int col, const char *key,
-                const char *expected, const char *got, const char *suggestion, int code,
-                const char *fmt, ...) {
+int fmh_cfg_fail(fmh_config_error *err, const char *file, int line, int col, const char *key,
+                 const char *expected, const char *got, const char *suggestion, int code,
+                 const char *fmt, ...) {
   if (!err) return -1;
   char problem[768];
   va_list ap;
@@ -173,8 +129,8 @@ static int fail(fmh_config_error *err, const char *file, int line, int col, cons
   return -1;
 }
 
-static int oom(fmh_config_error *err, const char *file) {
-  return fail(err, file, 0, 0, NULL, NULL, NULL, NULL, ENOMEM, "%s", strerror(ENOMEM));
+int fmh_cfg_oom(fmh_config_error *err, const char *file) {
+  return fmh_cfg_fail(err, file, 0, 0, NULL, NULL, NULL, NULL, ENOMEM, "%s", strerror(ENOMEM));
 }
 
 /* A value as it may appear in a message: quoted, control bytes escaped,
@@ -245,7 +201,7 @@ static size_t closeness(const char *name, const char *cand) {
 
 /* The candidate closest to name (the first of equals), or NULL when none
  * is close enough; cands ends at n or at a NULL entry. */
-static const char *closest(const char *name, const char *const *cands, size_t n) {
+const char *fmh_cfg_closest(const char *name, const char *const *cands, size_t n) {
   const char *best = NULL;
   size_t bd = SIZE_MAX;
   for (size_t i = 0; i < n && cands[i]; i++) {
@@ -255,60 +211,54 @@ static const char *closest(const char *name, const char *const *cands, size_t n)
   return best;
 }
 
-/* --- schema ----------------------------------------------------------- */
+/* --- YAML and schema keys (shared with config_schema.c) --------------- */
 
-static const char *const type_names[] = {"string", "int", "bool", "number", "port",
-                                         "path", "duration_ms", "enum", NULL};
-
-static const char *const schema_fields[] = {"type", "values", "min", "max", "required", "secret",
-                                            "when_empty", "doc", NULL};
-
-static int is_null_scalar(const yaml_node_t *n) {
+int fmh_cfg_is_null_scalar(const yaml_node_t *n) {
   if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
   const char *v = (const char *)n->data.scalar.value;
   return n->data.scalar.length == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
          strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
 }
 
-static const char *node_kind(const yaml_node_t *n) {
+const char *fmh_cfg_node_kind(const yaml_node_t *n) {
   if (n->type == YAML_MAPPING_NODE) return "a mapping";
   if (n->type == YAML_SEQUENCE_NODE) return "a sequence";
-  if (is_null_scalar(n)) return "null";
+  if (fmh_cfg_is_null_scalar(n)) return "null";
   return "a scalar";
 }
 
-static int line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
+int fmh_cfg_line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
 
 /* Read a whole file; errors name the file and strerror. */
-static int read_all(const char *path, const char *display, const char *what, char **buf,
-                    size_t *len, fmh_config_error *err) {
+int fmh_cfg_read_all(const char *path, const char *display, const char *what, char **buf,
+                     size_t *len, fmh_config_error *err) {
   *buf = NULL;
   *len = 0;
   FILE *f = fopen(path, "rb");
   if (!f) {
     int e = errno;
-    return fail(err, display, 0, 0, NULL, what, NULL, NULL, e, "cannot read %s: %s", what,
-                strerror(e));
+    return fmh_cfg_fail(err, display, 0, 0, NULL, what, NULL, NULL, e, "cannot read %s: %s", what,
+                        strerror(e));
   }
   struct stat st;
   if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
     fclose(f);
-    return fail(err, display, 0, 0, NULL, what, NULL, NULL, EISDIR, "cannot read %s: %s", what,
-                strerror(EISDIR));
+    return fmh_cfg_fail(err, display, 0, 0, NULL, what, NULL, NULL, EISDIR, "cannot read %s: %s", what,
+                        strerror(EISDIR));
   }
   size_t cap = 4096, n = 0;
   char *b = malloc(cap);
-  if (!b) { fclose(f); return oom(err, display); }
+  if (!b) { fclose(f); return fmh_cfg_oom(err, display); }
   for (;;) {
     if (n == cap) {
       if (cap >= MAX_FILE_BYTES) {
         free(b);
         fclose(f);
-        return fail(err, display, 0, 0, NULL, what, NULL, NULL, EFBIG,
-                    "cannot read %s: larger than %u bytes", what, MAX_FILE_BYTES);
+        return fmh_cfg_fail(err, display, 0, 0, NULL, what, NULL, NULL, EFBIG,
+                            "cannot read %s: larger than %u bytes", what, MAX_FILE_BYTES);
       }
       char *nb = realloc(b, cap * 2);
-      if (!nb) { free(b); fclose(f); return oom(err, display); }
+      if (!nb) { free(b); fclose(f); return fmh_cfg_oom(err, display); }
       b = nb;
       cap *= 2;
     }
@@ -319,8 +269,8 @@ static int read_all(const char *path, const char *display, const char *what, cha
         int e = errno ? errno : EIO;
         free(b);
         fclose(f);
-        return fail(err, display, 0, 0, NULL, what, NULL, NULL, e, "cannot read %s: %s", what,
-                    strerror(e));
+        return fmh_cfg_fail(err, display, 0, 0, NULL, what, NULL, NULL, e, "cannot read %s: %s", what,
+                            strerror(e));
       }
       break;
     }
@@ -332,10 +282,10 @@ static int read_all(const char *path, const char *display, const char *what, cha
 }
 
 /* Parse one YAML document; a second document in the same file is an error. */
-static int parse_yaml(const char *display, const char *buf, size_t len, yaml_document_t *doc,
-                      fmh_config_error *err) {
+int fmh_cfg_parse_yaml(const char *display, const char *buf, size_t len, yaml_document_t *doc,
+                       fmh_config_error *err) {
   yaml_parser_t p;
-  if (!yaml_parser_initialize(&p)) return oom(err, display);
+  if (!yaml_parser_initialize(&p)) return fmh_cfg_oom(err, display);
   yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
   int rc = 0;
   if (!yaml_parser_load(&p, doc)) {
@@ -349,12 +299,12 @@ static int parse_yaml(const char *display, const char *buf, size_t len, yaml_doc
     }
     const char *problem = p.problem ? p.problem : "cannot parse";
     if (p.context)
-      fail(err, display, line, col, NULL, "well-formed YAML", NULL, NULL, 0,
-           "malformed YAML: %s (%s at line %d, column %d)", problem, p.context,
-           (int)p.context_mark.line + 1, (int)p.context_mark.column + 1);
+      fmh_cfg_fail(err, display, line, col, NULL, "well-formed YAML", NULL, NULL, 0,
+                   "malformed YAML: %s (%s at line %d, column %d)", problem, p.context,
+                   (int)p.context_mark.line + 1, (int)p.context_mark.column + 1);
     else
-      fail(err, display, line, col, NULL, "well-formed YAML", NULL, NULL, 0,
-           "malformed YAML: %s", problem);
+      fmh_cfg_fail(err, display, line, col, NULL, "well-formed YAML", NULL, NULL, 0,
+                   "malformed YAML: %s", problem);
     yaml_parser_delete(&p);
     return -1;
   }
@@ -362,14 +312,14 @@ static int parse_yaml(const char *display, const char *buf, size_t len, yaml_doc
   if (!yaml_parser_load(&p, &extra)) {
     yaml_document_delete(doc);
     int line = (int)p.problem_mark.line + 1, col = (int)p.problem_mark.column + 1;
-    fail(err, display, line, col, NULL, "well-formed YAML", NULL, NULL, 0, "malformed YAML: %s",
-         p.problem ? p.problem : "cannot parse");
+    fmh_cfg_fail(err, display, line, col, NULL, "well-formed YAML", NULL, NULL, 0, "malformed YAML: %s",
+                 p.problem ? p.problem : "cannot parse");
     rc = -1;
   } else {
     yaml_node_t *root = yaml_document_get_root_node(&extra);
     if (root) {
-      fail(err, display, line_of(root), 0, NULL, "one YAML document", NULL, NULL, 0,
-           "a second YAML document; a configuration file holds one");
+      fmh_cfg_fail(err, display, fmh_cfg_line_of(root), 0, NULL, "one YAML document", NULL, NULL, 0,
+                   "a second YAML document; a configuration file holds one");
       yaml_document_delete(doc);
       rc = -1;
     }
@@ -379,7 +329,7 @@ static int parse_yaml(const char *display, const char *buf, size_t len, yaml_doc
   return rc;
 }
 
-static int valid_key_name(const char *k) {
+int fmh_cfg_valid_key_name(const char *k) {
   if (!*k) return 0;
   int seg_start = 1;
   for (const char *p = k; *p; p++) {
@@ -395,9 +345,9 @@ static int valid_key_name(const char *k) {
   return !seg_start;
 }
 
-static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+const char *fmh_cfg_scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
 
-static int parse_bool_word(const char *s, int *out) {
+int fmh_cfg_parse_bool_word(const char *s, int *out) {
   static const char *const yes[] = {"true", "yes", "on", NULL};
   static const char *const no[] = {"false", "no", "off", NULL};
   for (int i = 0; yes[i]; i++) if (strcasecmp(s, yes[i]) == 0) { *out = 1; return 0; }
@@ -405,7 +355,7 @@ static int parse_bool_word(const char *s, int *out) {
   return -1;
 }
 
-static int parse_plain_number(const char *s, double *out) {
+int fmh_cfg_parse_plain_number(const char *s, double *out) {
   const char *p = s;
   int digits = 0;
   for (; *p; p++) {
@@ -433,7 +383,7 @@ static void describe_range(char *out, size_t cap, const char *what, const fmh_co
     snprintf(out, cap, "%s%s", what, unit);
 }
 
-static const char *expected_text(arena *a, const fmh_config_key *k) {
+const char *fmh_cfg_expected_text(arena *a, const fmh_config_key *k) {
   char buf[1024];
   switch (k->type) {
     case FMH_CFG_STRING: return "a string";
@@ -453,12 +403,12 @@ static const char *expected_text(arena *a, const fmh_config_key *k) {
       break;
     }
   }
-  return arena_strdup(a, buf);
+  return fmh_cfg_arena_strdup(a, buf);
 }
 
-static const char *env_name(arena *a, const char *key) {
+const char *fmh_cfg_env_name(arena *a, const char *key) {
   size_t n = strlen(key);
-  char *p = arena_alloc(a, n + 8);
+  char *p = fmh_cfg_arena_alloc(a, n + 8);
   if (!p) return NULL;
   memcpy(p, "FMHOST_", 7);
   for (size_t i = 0; i < n; i++)
@@ -481,7 +431,7 @@ static ssize_t key_index(const fmh_config_schema *s, const char *key) {
 }
 
 /* Does some key lie under prefix ("mysql" for "mysql.port")? "" is the root. */
-static int is_section(const fmh_config_schema *s, const char *prefix) {
+int fmh_cfg_is_section(const fmh_config_schema *s, const char *prefix) {
   size_t n = strlen(prefix);
   if (n == 0) return 1;
   for (size_t i = 0; i < s->n; i++)
@@ -524,7 +474,7 @@ static int suggest_key(const fmh_config_schema *s, const char *path, const char 
     snprintf(tmp, sizeof tmp, "%s", path);
     for (char *dot = strrchr(tmp, '.'); dot; dot = strrchr(tmp, '.')) {
       *dot = '\0';
-      if (is_section(s, tmp)) { snprintf(sec, sizeof sec, "%s", tmp); break; }
+      if (fmh_cfg_is_section(s, tmp)) { snprintf(sec, sizeof sec, "%s", tmp); break; }
     }
   }
   size_t sn = strlen(sec);
@@ -567,7 +517,7 @@ static int unknown_key(fmh_config_error *err, const fmh_config_schema *s, const 
     snprintf(tmp, sizeof tmp, "%s", path);
     for (char *dot = strrchr(tmp, '.'); dot; dot = strrchr(tmp, '.')) {
       *dot = '\0';
-      if (is_section(s, tmp)) { snprintf(sec, sizeof sec, "%s", tmp); break; }
+      if (fmh_cfg_is_section(s, tmp)) { snprintf(sec, sizeof sec, "%s", tmp); break; }
     }
   }
   names_under(s, sec, names, sizeof names);
@@ -576,250 +526,10 @@ static int unknown_key(fmh_config_error *err, const fmh_config_schema *s, const 
   char got[300];
   quote_got(got, sizeof got, written, strlen(written), 0);
   if (suggest_key(s, path, written_prefix, shown, sizeof shown, full, sizeof full))
-    return fail(err, file, line, col, path, expected, got, full, 0,
-                "unknown key, did you mean '%s'?", shown);
-  return fail(err, file, line, col, path, expected, got, NULL, 0, "unknown key; expected %s",
-              expected);
-}
-
-static int schema_bool(fmh_config_schema *s, const yaml_node_t *v, const char *key,
-                       const char *field, int *out, fmh_config_error *err) {
-  if (v->type == YAML_SCALAR_NODE && parse_bool_word(scalar(v), out) == 0) return 0;
-  return fail(err, s->file, line_of(v), 0, key, "true or false", NULL, NULL, 0,
-              "%s: expected true or false", field);
-}
-
-static int schema_num(fmh_config_schema *s, const yaml_node_t *v, const char *key,
-                      const char *field, double *out, fmh_config_error *err) {
-  if (v->type == YAML_SCALAR_NODE && parse_plain_number(scalar(v), out) == 0) return 0;
-  return fail(err, s->file, line_of(v), 0, key, "a number", NULL, NULL, 0,
-              "%s: expected a number", field);
-}
-
-static int schema_add_key(fmh_config_schema *s, yaml_document_t *doc, const yaml_node_t *kn,
-                          const yaml_node_t *vn, fmh_config_error *err) {
-  const char *key = scalar(kn);
-  if (!valid_key_name(key))
-    return fail(err, s->file, line_of(kn), 0, key,
-                "a dotted key of lower-case words (section.name)", NULL, NULL, 0,
-                "not a valid key name; expected lower-case words joined by dots");
-  if (fmh_config_schema_find(s, key))
-    return fail(err, s->file, line_of(kn), 0, key, "each key once", NULL, NULL, 0,
-                "declared twice (first at line %d)", fmh_config_schema_find(s, key)->line);
-  if (vn->type != YAML_MAPPING_NODE)
-    return fail(err, s->file, line_of(vn), 0, key, "a mapping of type, doc, ...", NULL, NULL, 0,
-                "expected a mapping of type, doc, ..., got %s", node_kind(vn));
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 32;
-    fmh_config_key *nk = realloc(s->keys, cap * sizeof *nk);
-    if (!nk) return oom(err, s->file);
-    s->keys = nk;
-    s->cap = cap;
-  }
-  fmh_config_key *k = &s->keys[s->n];
-  memset(k, 0, sizeof *k);
-  k->key = arena_strdup(&s->a, key);
-  k->line = line_of(kn);
-  k->required = 1;
-  int have_type = 0;
-  for (yaml_node_pair_t *p = vn->data.mapping.pairs.start; p < vn->data.mapping.pairs.top; p++) {
-    yaml_node_t *fk = yaml_document_get_node(doc, p->key);
-    yaml_node_t *fv = yaml_document_get_node(doc, p->value);
-    if (fk->type != YAML_SCALAR_NODE)
-      return fail(err, s->file, line_of(fk), 0, key, "a field name", NULL, NULL, 0,
-                  "expected a field name, got %s", node_kind(fk));
-    const char *f = scalar(fk);
-    if (strcmp(f, "type") == 0) {
-      int t = -1;
-      if (fv->type == YAML_SCALAR_NODE)
-        for (int i = 0; type_names[i]; i++)
-          if (strcmp(type_names[i], scalar(fv)) == 0) t = i;
-      if (t < 0) {
-        const char *got = fv->type == YAML_SCALAR_NODE ? scalar(fv) : node_kind(fv);
-        const char *best = closest(got, type_names, SIZE_MAX);
-        char hint[96] = "";
-        if (best) snprintf(hint, sizeof hint, ", did you mean '%s'?", best);
-        return fail(err, s->file, line_of(fv), 0, key,
-                    "string, int, bool, number, port, path, duration_ms or enum", got, best, 0,
-                    "unknown type '%s'%s", got, hint);
-      }
-      k->type = (fmh_config_type)t;
-      k->type_name = type_names[t];
-      have_type = 1;
-    } else if (strcmp(f, "values") == 0) {
-      if (fv->type != YAML_SEQUENCE_NODE || fv->data.sequence.items.top == fv->data.sequence.items.start)
-        return fail(err, s->file, line_of(fv), 0, key, "a list of words", NULL, NULL, 0,
-                    "values: expected a non-empty list of words");
-      size_t n = (size_t)(fv->data.sequence.items.top - fv->data.sequence.items.start);
-      const char **vals = arena_alloc(&s->a, n * sizeof *vals);
-      if (!vals) return oom(err, s->file);
-      for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = yaml_document_get_node(doc, fv->data.sequence.items.start[i]);
-        if (item->type != YAML_SCALAR_NODE || item->data.scalar.length == 0)
-          return fail(err, s->file, line_of(item), 0, key, "a word", NULL, NULL, 0,
-                      "values: expected words");
-        vals[i] = arena_strdup(&s->a, scalar(item));
-      }
-      k->values = vals;
-      k->nvalues = n;
-    } else if (strcmp(f, "min") == 0) {
-      if (schema_num(s, fv, key, f, &k->min, err)) return -1;
-      k->has_min = 1;
-    } else if (strcmp(f, "max") == 0) {
-      if (schema_num(s, fv, key, f, &k->max, err)) return -1;
-      k->has_max = 1;
-    } else if (strcmp(f, "required") == 0) {
-      if (schema_bool(s, fv, key, f, &k->required, err)) return -1;
-    } else if (strcmp(f, "secret") == 0) {
-      if (schema_bool(s, fv, key, f, &k->secret, err)) return -1;
-    } else if (strcmp(f, "when_empty") == 0 || strcmp(f, "doc") == 0) {
-      if (fv->type != YAML_SCALAR_NODE)
-        return fail(err, s->file, line_of(fv), 0, key, "a string", NULL, NULL, 0,
-                    "%s: expected a string, got %s", f, node_kind(fv));
-      const char *v = arena_strdup(&s->a, scalar(fv));
-      if (f[0] == 'w') k->when_empty = v;
-      else k->doc = v;
-    } else {
-      const char *best = closest(f, schema_fields, SIZE_MAX);
-      char hint[96] = "";
-      if (best) snprintf(hint, sizeof hint, ", did you mean '%s'?", best);
-      return fail(err, s->file, line_of(fk), 0, key,
-                  "type, values, min, max, required, secret, when_empty or doc", f, best, 0,
-                  "unknown field '%s'%s", f, hint);
-    }
-  }
-  if (!have_type)
-    return fail(err, s->file, k->line, 0, key, "a type", NULL, NULL, 0,
-                "no type; expected type: string, int, bool, number, port, path, duration_ms or enum");
-  if (!k->doc || !*k->doc)
-    return fail(err, s->file, k->line, 0, key, "a one-line doc", NULL, NULL, 0,
-                "no doc; every key says what it is for in one line");
-  if (k->type == FMH_CFG_ENUM && !k->values)
-    return fail(err, s->file, k->line, 0, key, "values: [...]", NULL, NULL, 0,
-                "an enum needs values: [word, ...]");
-  if (k->type != FMH_CFG_ENUM && k->values)
-    return fail(err, s->file, k->line, 0, key, "no values", NULL, NULL, 0,
-                "values: only an enum has values");
-  if ((k->has_min || k->has_max) && k->type != FMH_CFG_INT && k->type != FMH_CFG_NUMBER &&
-      k->type != FMH_CFG_DURATION_MS && k->type != FMH_CFG_PORT)
-    return fail(err, s->file, k->line, 0, key, "no range", NULL, NULL, 0,
-                "min/max: only int, number, port and duration_ms have a range");
-  if (k->when_empty && k->type != FMH_CFG_STRING && k->type != FMH_CFG_PATH)
-    return fail(err, s->file, k->line, 0, key, "no when_empty", NULL, NULL, 0,
-                "when_empty: only string and path keys have one");
-  if (k->type == FMH_CFG_PORT) {
-    if (!k->has_min || k->min < 1) { k->min = 1; k->has_min = 1; }
-    if (!k->has_max || k->max > 65535) { k->max = 65535; k->has_max = 1; }
-  }
-  if (k->type == FMH_CFG_DURATION_MS && (!k->has_min || k->min < 0)) {
-    k->min = 0;
-    k->has_min = 1;
-  }
-  if (k->has_min && k->has_max && k->min > k->max)
-    return fail(err, s->file, k->line, 0, key, "min <= max", NULL, NULL, 0, "min is above max");
-  k->env = env_name(&s->a, key);
-  k->expected = expected_text(&s->a, k);
-  if (!k->key || !k->expected) return oom(err, s->file);
-  s->n++;
-  return 0;
-}
-
-/* Checks across keys: no key is also a section, no two keys share an
- * environment name, when_empty names existing string/path keys. */
-static int schema_check(fmh_config_schema *s, fmh_config_error *err) {
-  for (size_t i = 0; i < s->n; i++) {
-    const fmh_config_key *k = &s->keys[i];
-    if (is_section(s, k->key))
-      return fail(err, s->file, k->line, 0, k->key, "a key or a section", NULL, NULL, 0,
-                  "is both a key and a section of other keys");
-    for (size_t j = 0; j < i && k->env; j++)
-      if (s->keys[j].env && strcmp(s->keys[j].env, k->env) == 0)
-        return fail(err, s->file, k->line, 0, k->key, "distinct environment names", NULL, NULL, 0,
-                    "its environment name %s is also that of %s", k->env, s->keys[j].key);
-    for (const char *p = k->when_empty ? strchr(k->when_empty, '{') : NULL; p;
-         p = strchr(p + 1, '{')) {
-      const char *close = strchr(p, '}');
-      char ref[256];
-      size_t len = close ? (size_t)(close - p - 1) : 0;
-      if (!close || len == 0 || len >= sizeof ref)
-        return fail(err, s->file, k->line, 0, k->key, "{key} references", NULL, NULL, 0,
-                    "when_empty: an unclosed or empty {...}");
-      memcpy(ref, p + 1, len);
-      ref[len] = '\0';
-      const fmh_config_key *r = fmh_config_schema_find(s, ref);
-      if (!r || (r->type != FMH_CFG_STRING && r->type != FMH_CFG_PATH) || r->when_empty)
-        return fail(err, s->file, k->line, 0, k->key, "a string or path key", NULL, NULL, 0,
-                    "when_empty: {%s} is not a string or path key without when_empty", ref);
-    }
-  }
-  return 0;
-}
-
-static const char *display_name(arena *a, const char *cwd, const char *path) {
-  size_t n = strlen(cwd);
-  if (n && path[0] == '/' && strncmp(path, cwd, n) == 0 && path[n] == '/')
-    return arena_strdup(a, path + n + 1);
-  return arena_strdup(a, path);
-}
-
-static fmh_config_schema *schema_load_as(const char *path, const char *display,
-                                         fmh_config_error *err) {
-  fmh_config_schema *s = calloc(1, sizeof *s);
-  if (!s) { oom(err, display); return NULL; }
-  s->file = arena_strdup(&s->a, display);
-  char *buf;
-  size_t len;
-  if (!s->file || read_all(path, display, "the configuration schema", &buf, &len, err)) {
-    fmh_config_schema_free(s);
-    return NULL;
-  }
-  yaml_document_t doc;
-  int rc = parse_yaml(display, buf, len, &doc, err);
-  free(buf);
-  if (rc) { fmh_config_schema_free(s); return NULL; }
-  yaml_node_t *root = yaml_document_get_root_node(&doc);
-  if (root && root->type != YAML_MAPPING_NODE && !is_null_scalar(root)) {
-    rc = fail(err, display, line_of(root), 0, NULL, "a mapping of keys", NULL, NULL, 0,
-              "expected a mapping of keys, got %s", node_kind(root));
-  } else if (root && root->type == YAML_MAPPING_NODE) {
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-         rc == 0 && p < root->data.mapping.pairs.top; p++) {
-      yaml_node_t *kn = yaml_document_get_node(&doc, p->key);
-      yaml_node_t *vn = yaml_document_get_node(&doc, p->value);
-      if (kn->type != YAML_SCALAR_NODE)
-        rc = fail(err, display, line_of(kn), 0, NULL, "a key name", NULL, NULL, 0,
-                  "expected a key name, got %s", node_kind(kn));
-      else
-        rc = schema_add_key(s, &doc, kn, vn, err);
-    }
-  }
-  yaml_document_delete(&doc);
-  if (rc == 0) rc = schema_check(s, err);
-  if (rc) { fmh_config_schema_free(s); return NULL; }
-  return s;
-}
-
-fmh_config_schema *fmh_config_schema_load(const char *path, fmh_config_error *err) {
-  char cwd[4096];
-  arena a = {0};
-  if (!getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
-  const char *display = display_name(&a, cwd, path);
-  fmh_config_schema *s = display ? schema_load_as(path, display, err) : NULL;
-  if (!display) oom(err, path);
-  arena_free(&a);
-  return s;
-}
-
-size_t fmh_config_schema_count(const fmh_config_schema *s) { return s->n; }
-const fmh_config_key *fmh_config_schema_at(const fmh_config_schema *s, size_t i) {
-  return i < s->n ? &s->keys[i] : NULL;
-}
-
-void fmh_config_schema_free(fmh_config_schema *s) {
-  if (!s) return;
-  free(s->keys);
-  arena_free(&s->a);
-  free(s);
+    return fmh_cfg_fail(err, file, line, col, path, expected, got, full, 0,
+                        "unknown key, did you mean '%s'?", shown);
+  return fmh_cfg_fail(err, file, line, col, path, expected, got, NULL, 0, "unknown key; expected %s",
+                      expected);
 }
 
 /* --- values ----------------------------------------------------------- */
@@ -884,25 +594,25 @@ static int apply(fmh_config *c, size_t idx, const char *text, size_t len, const 
   int is_null = kind && strcmp(kind, "null") == 0;
   if (kind && !is_null) {
     snprintf(got, sizeof got, "%s", kind);
-    return fail(err, file, line, col, k->key, k->expected, got, NULL, 0, "expected %s, got %s",
-                k->expected, kind);
+    return fmh_cfg_fail(err, file, line, col, k->key, k->expected, got, NULL, 0, "expected %s, got %s",
+                        k->expected, kind);
   }
   if (is_null) {
     if (k->type != FMH_CFG_STRING && k->type != FMH_CFG_PATH)
-      return fail(err, file, line, col, k->key, k->expected, "null", NULL, 0,
-                  "expected %s, got nothing (null)", k->expected);
+      return fmh_cfg_fail(err, file, line, col, k->key, k->expected, "null", NULL, 0,
+                          "expected %s, got nothing (null)", k->expected);
     text = "";
     len = 0;
   }
   if (memchr(text, '\0', len))
-    return fail(err, file, line, col, k->key, k->expected, "a NUL byte", NULL, 0,
-                "expected %s without NUL bytes", k->expected);
+    return fmh_cfg_fail(err, file, line, col, k->key, k->expected, "a NUL byte", NULL, 0,
+                        "expected %s without NUL bytes", k->expected);
   quote_got(got, sizeof got, text, len, k->secret);
   const char *raw = text;
   size_t rawlen = len;
   if (k->type != FMH_CFG_STRING && k->type != FMH_CFG_PATH) trim(&raw, &rawlen);
   char *s = arena_strndup(&c->a, raw, rawlen);
-  if (!s) return oom(err, file);
+  if (!s) return fmh_cfg_oom(err, file);
   char buf[64];
   switch (k->type) {
     case FMH_CFG_STRING:
@@ -913,22 +623,22 @@ static int apply(fmh_config *c, size_t idx, const char *text, size_t len, const 
       else if (s[0] == '~' && (s[1] == '/' || s[1] == '\0')) {
         const char *home = getenv("HOME");
         if (!home || !*home)
-          return fail(err, file, line, col, k->key, k->expected, got, NULL, 0,
-                      "cannot expand '~': HOME is not set");
+          return fmh_cfg_fail(err, file, line, col, k->key, k->expected, got, NULL, 0,
+                              "cannot expand '~': HOME is not set");
         nv.text = arena_printf(&c->a, "%s%s", home, s + 1);
       } else {
         const char *rel = s;
         while (rel[0] == '.' && rel[1] == '/') rel += 2;
-        nv.text = strcmp(rel, ".") == 0 ? arena_strdup(&c->a, c->root)
+        nv.text = strcmp(rel, ".") == 0 ? fmh_cfg_arena_strdup(&c->a, c->root)
                                         : arena_printf(&c->a, "%s/%s", c->root, rel);
       }
-      if (!nv.text) return oom(err, file);
+      if (!nv.text) return fmh_cfg_oom(err, file);
       break;
     case FMH_CFG_BOOL: {
       int b;
-      if (parse_bool_word(s, &b))
-        return fail(err, file, line, col, k->key, k->expected, got, NULL, 0,
-                    "expected %s, got %s", k->expected, got);
+      if (fmh_cfg_parse_bool_word(s, &b))
+        return fmh_cfg_fail(err, file, line, col, k->key, k->expected, got, NULL, 0,
+                            "expected %s, got %s", k->expected, got);
       nv.i = b;
       nv.n = b;
       nv.text = b ? "true" : "false";
@@ -943,31 +653,31 @@ static int apply(fmh_config *c, size_t idx, const char *text, size_t len, const 
         const char *what = k->type == FMH_CFG_DURATION_MS
                                ? "a duration in milliseconds (5000, or with a unit: 250ms, 5s, 2m, 1h)"
                                : "an integer";
-        return fail(err, file, line, col, k->key, what, got, NULL, 0, "expected %s, got %s", what,
-                    got);
+        return fmh_cfg_fail(err, file, line, col, k->key, what, got, NULL, 0, "expected %s, got %s", what,
+                            got);
       }
       if (r == 2 || (k->has_min && (double)v < k->min) || (k->has_max && (double)v > k->max)) {
         const char *what = (r == 2 && !k->has_min && !k->has_max) ? "a 64-bit integer" : k->expected;
-        return fail(err, file, line, col, k->key, what, got, NULL, 0, "expected %s, got %s", what,
-                    got);
+        return fmh_cfg_fail(err, file, line, col, k->key, what, got, NULL, 0, "expected %s, got %s", what,
+                            got);
       }
       nv.i = v;
       nv.n = (double)v;
       snprintf(buf, sizeof buf, "%lld", v);
-      nv.text = arena_strdup(&c->a, buf);
+      nv.text = fmh_cfg_arena_strdup(&c->a, buf);
       break;
     }
     case FMH_CFG_NUMBER: {
       double v;
-      if (parse_plain_number(s, &v))
-        return fail(err, file, line, col, k->key, "a number", got, NULL, 0,
-                    "expected a number, got %s", got);
+      if (fmh_cfg_parse_plain_number(s, &v))
+        return fmh_cfg_fail(err, file, line, col, k->key, "a number", got, NULL, 0,
+                            "expected a number, got %s", got);
       if ((k->has_min && v < k->min) || (k->has_max && v > k->max))
-        return fail(err, file, line, col, k->key, k->expected, got, NULL, 0,
-                    "expected %s, got %s", k->expected, got);
+        return fmh_cfg_fail(err, file, line, col, k->key, k->expected, got, NULL, 0,
+                            "expected %s, got %s", k->expected, got);
       nv.n = v;
       number_text(buf, sizeof buf, v);
-      nv.text = arena_strdup(&c->a, buf);
+      nv.text = fmh_cfg_arena_strdup(&c->a, buf);
       break;
     }
     case FMH_CFG_ENUM: {
@@ -975,19 +685,19 @@ static int apply(fmh_config *c, size_t idx, const char *text, size_t len, const 
       for (size_t i = 0; i < k->nvalues; i++)
         if (strcasecmp(k->values[i], s) == 0) { nv.text = k->values[i]; nv.i = (long long)i; }
       if (!nv.text) {
-        const char *best = closest(s, k->values, k->nvalues);
+        const char *best = fmh_cfg_closest(s, k->values, k->nvalues);
         if (best)
-          return fail(err, file, line, col, k->key, k->expected, got, best, 0,
-                      "expected %s, got %s; did you mean '%s'?", k->expected, got, best);
-        return fail(err, file, line, col, k->key, k->expected, got, NULL, 0,
-                    "expected %s, got %s", k->expected, got);
+          return fmh_cfg_fail(err, file, line, col, k->key, k->expected, got, best, 0,
+                              "expected %s, got %s; did you mean '%s'?", k->expected, got, best);
+        return fmh_cfg_fail(err, file, line, col, k->key, k->expected, got, NULL, 0,
+                            "expected %s, got %s", k->expected, got);
       }
       break;
     }
   }
-  if (!nv.text) return oom(err, file);
+  if (!nv.text) return fmh_cfg_oom(err, file);
   nv.origin = origin_line > 0 ? arena_printf(&c->a, "%s:%d", file, origin_line) : file;
-  if (!nv.origin) return oom(err, file);
+  if (!nv.origin) return fmh_cfg_oom(err, file);
   c->vals[idx] = nv;
   return 0;
 }
@@ -1001,7 +711,7 @@ static void note_section(fmh_config *c, const char *path, int line) {
     c->sections = ns;
     c->capsections = cap;
   }
-  const char *p = arena_strdup(&c->a, path);
+  const char *p = fmh_cfg_arena_strdup(&c->a, path);
   if (!p) return;
   c->sections[c->nsections].path = p;
   c->sections[c->nsections].line = line;
@@ -1017,47 +727,47 @@ static int walk(fmh_config *c, yaml_document_t *doc, const yaml_node_t *map, con
     yaml_node_t *kn = yaml_document_get_node(doc, p->key);
     yaml_node_t *vn = yaml_document_get_node(doc, p->value);
     if (kn->type != YAML_SCALAR_NODE)
-      return fail(err, file, line_of(kn), 0, *prefix ? prefix : NULL, "a key name", node_kind(kn),
-                  NULL, 0, "expected a key name, got %s", node_kind(kn));
-    const char *name = scalar(kn);
+      return fmh_cfg_fail(err, file, fmh_cfg_line_of(kn), 0, *prefix ? prefix : NULL, "a key name", fmh_cfg_node_kind(kn),
+                          NULL, 0, "expected a key name, got %s", fmh_cfg_node_kind(kn));
+    const char *name = fmh_cfg_scalar(kn);
     for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
       yaml_node_t *qk = yaml_document_get_node(doc, q->key);
-      if (qk->type == YAML_SCALAR_NODE && strcmp(scalar(qk), name) == 0) {
+      if (qk->type == YAML_SCALAR_NODE && strcmp(fmh_cfg_scalar(qk), name) == 0) {
         char full[512];
         snprintf(full, sizeof full, "%s%s%s", prefix, *prefix ? "." : "", name);
-        return fail(err, file, line_of(kn), 0, full, "each key once", NULL, NULL, 0,
-                    "duplicate key (first at line %d)", line_of(qk));
+        return fmh_cfg_fail(err, file, fmh_cfg_line_of(kn), 0, full, "each key once", NULL, NULL, 0,
+                            "duplicate key (first at line %d)", fmh_cfg_line_of(qk));
       }
     }
     char *full = arena_printf(&c->a, "%s%s%s", prefix, *prefix ? "." : "", name);
-    if (!full) return oom(err, file);
+    if (!full) return fmh_cfg_oom(err, file);
     ssize_t idx = key_index(s, full);
     if (idx >= 0) {
       if (c->seen_line[idx])
-        return fail(err, file, line_of(kn), 0, full, "each key once", NULL, NULL, 0,
-                    "duplicate key (first at line %d)", c->seen_line[idx]);
-      c->seen_line[idx] = line_of(kn);
-      const char *kind = vn->type == YAML_SCALAR_NODE ? (is_null_scalar(vn) ? "null" : NULL)
-                                                      : node_kind(vn);
-      const char *text = vn->type == YAML_SCALAR_NODE ? scalar(vn) : "";
+        return fmh_cfg_fail(err, file, fmh_cfg_line_of(kn), 0, full, "each key once", NULL, NULL, 0,
+                            "duplicate key (first at line %d)", c->seen_line[idx]);
+      c->seen_line[idx] = fmh_cfg_line_of(kn);
+      const char *kind = vn->type == YAML_SCALAR_NODE ? (fmh_cfg_is_null_scalar(vn) ? "null" : NULL)
+                                                      : fmh_cfg_node_kind(vn);
+      const char *text = vn->type == YAML_SCALAR_NODE ? fmh_cfg_scalar(vn) : "";
       size_t len = vn->type == YAML_SCALAR_NODE ? vn->data.scalar.length : 0;
       /* the origin is the key's line; a wrong value is reported where it stands */
-      if (apply(c, (size_t)idx, text, len, kind, file, line_of(kn), line_of(vn), err)) return -1;
-    } else if (is_section(s, full)) {
-      note_section(c, full, line_of(kn));
+      if (apply(c, (size_t)idx, text, len, kind, file, fmh_cfg_line_of(kn), fmh_cfg_line_of(vn), err)) return -1;
+    } else if (fmh_cfg_is_section(s, full)) {
+      note_section(c, full, fmh_cfg_line_of(kn));
       if (vn->type == YAML_MAPPING_NODE) {
         if (walk(c, doc, vn, full, file, err)) return -1;
-      } else if (!is_null_scalar(vn)) {
+      } else if (!fmh_cfg_is_null_scalar(vn)) {
         char names[700], expected[800], got[300];
         names_under(s, full, names, sizeof names);
         snprintf(expected, sizeof expected, "a mapping of %s keys (%s)", full, names);
-        if (vn->type == YAML_SCALAR_NODE) quote_got(got, sizeof got, scalar(vn), vn->data.scalar.length, 0);
-        else snprintf(got, sizeof got, "%s", node_kind(vn));
-        return fail(err, file, line_of(vn), 0, full, expected, got, NULL, 0,
-                    "is a section; expected a mapping of its keys (%s), got %s", names, got);
+        if (vn->type == YAML_SCALAR_NODE) quote_got(got, sizeof got, fmh_cfg_scalar(vn), vn->data.scalar.length, 0);
+        else snprintf(got, sizeof got, "%s", fmh_cfg_node_kind(vn));
+        return fmh_cfg_fail(err, file, fmh_cfg_line_of(vn), 0, full, expected, got, NULL, 0,
+                            "is a section; expected a mapping of its keys (%s), got %s", names, got);
       }
     } else {
-      return unknown_key(err, s, file, line_of(kn), 0, full, prefix, name);
+      return unknown_key(err, s, file, fmh_cfg_line_of(kn), 0, full, prefix, name);
     }
   }
   return 0;
@@ -1067,21 +777,21 @@ static int load_file(fmh_config *c, const char *path, const char *display, const
                      fmh_config_error *err) {
   char *buf;
   size_t len;
-  if (read_all(path, display, what, &buf, &len, err)) return -1;
+  if (fmh_cfg_read_all(path, display, what, &buf, &len, err)) return -1;
   yaml_document_t doc;
-  int rc = parse_yaml(display, buf, len, &doc, err);
+  int rc = fmh_cfg_parse_yaml(display, buf, len, &doc, err);
   free(buf);
   if (rc) return -1;
   memset(c->seen_line, 0, c->schema->n * sizeof *c->seen_line);
   yaml_node_t *root = yaml_document_get_root_node(&doc);
   if (root && root->type == YAML_MAPPING_NODE) {
     rc = walk(c, &doc, root, "", display, err);
-  } else if (root && !is_null_scalar(root)) {
+  } else if (root && !fmh_cfg_is_null_scalar(root)) {
     char names[700], expected[800];
     names_under(c->schema, "", names, sizeof names);
     snprintf(expected, sizeof expected, "a mapping of sections (%s)", names);
-    rc = fail(err, display, line_of(root), 0, NULL, expected, node_kind(root), NULL, 0,
-              "expected a mapping of sections (%s), got %s", names, node_kind(root));
+    rc = fmh_cfg_fail(err, display, fmh_cfg_line_of(root), 0, NULL, expected, fmh_cfg_node_kind(root), NULL, 0,
+                      "expected a mapping of sections (%s), got %s", names, fmh_cfg_node_kind(root));
   }
   yaml_document_delete(&doc);
   return rc;
@@ -1114,7 +824,7 @@ static int warn_env_typos(fmh_config *c, const fmh_config_opts *o) {
     int known = 0;
     for (size_t i = 0; i < ncand && !known; i++) known = strcmp(name + 7, cands[i]) == 0;
     if (known) continue;
-    const char *best = closest(name + 7, cands, ncand);
+    const char *best = fmh_cfg_closest(name + 7, cands, ncand);
     if (!best) continue;
     const char *key = NULL;
     for (size_t i = 0; i < s->n && !key; i++)
@@ -1145,19 +855,19 @@ static int apply_set(fmh_config *c, const char *item, fmh_config_error *err) {
   char got[300];
   if (!eq || eq == item) {
     quote_got(got, sizeof got, item, strlen(item), 0);
-    return fail(err, "--set", 0, 0, NULL, "key=value", got, NULL, 0, "expected key=value, got %s",
-                got);
+    return fmh_cfg_fail(err, "--set", 0, 0, NULL, "key=value", got, NULL, 0, "expected key=value, got %s",
+                        got);
   }
   char *key = arena_strndup(&c->a, item, (size_t)(eq - item));
-  if (!key) return oom(err, "--set");
+  if (!key) return fmh_cfg_oom(err, "--set");
   ssize_t idx = key_index(c->schema, key);
   if (idx >= 0) return apply(c, (size_t)idx, eq + 1, strlen(eq + 1), NULL, "--set", 0, 0, err);
-  if (is_section(c->schema, key)) {
+  if (fmh_cfg_is_section(c->schema, key)) {
     char names[700], expected[800];
     names_under(c->schema, key, names, sizeof names);
     snprintf(expected, sizeof expected, "a key of %s: %s", key, names);
-    return fail(err, "--set", 0, 0, key, expected, NULL, NULL, 0,
-                "is a section, not a key; set one of its keys: %s", names);
+    return fmh_cfg_fail(err, "--set", 0, 0, key, expected, NULL, NULL, 0,
+                        "is a section, not a key; set one of its keys: %s", names);
   }
   return unknown_key(err, c->schema, "--set", 0, 0, key, "", key);
 }
@@ -1193,7 +903,7 @@ static const char *expand(fmh_config *c, const char *tmpl) {
     }
     if (fmh_buf_put(&out, piece, len) != 0) { fmh_buf_free(&out); return NULL; }
   }
-  const char *r = arena_strdup(&c->a, out.p);
+  const char *r = fmh_cfg_arena_strdup(&c->a, out.p);
   fmh_buf_free(&out);
   return r;
 }
@@ -1201,9 +911,9 @@ static const char *expand(fmh_config *c, const char *tmpl) {
 fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
   if (err) memset(err, 0, sizeof *err);
   fmh_config *c = calloc(1, sizeof *c);
-  if (!c) { oom(err, "config"); return NULL; }
+  if (!c) { fmh_cfg_oom(err, "config"); return NULL; }
   if (!getcwd(c->cwd, sizeof c->cwd)) c->cwd[0] = '\0';
-  char *dir = arena_strdup(&c->a, o->dir && *o->dir ? o->dir : "config");
+  char *dir = fmh_cfg_arena_strdup(&c->a, o->dir && *o->dir ? o->dir : "config");
   if (!dir) goto oom;
   for (size_t dn = strlen(dir); dn > 1 && dir[dn - 1] == '/'; dn--) dir[dn - 1] = '\0';
   char *path;
@@ -1217,17 +927,17 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
       size_t n = strlen(parent);
       while (n > 1 && parent[n - 1] == '/') parent[--n] = '\0';
       char *slash = strrchr(parent, '/');
-      if (!slash) parent = arena_strdup(&c->a, ".");
+      if (!slash) parent = fmh_cfg_arena_strdup(&c->a, ".");
       else if (slash == parent) parent[1] = '\0';
       else *slash = '\0';
       root = parent;
     }
     if (!root) goto oom;
     if (root[0] != '/') {
-      if (strcmp(root, ".") == 0) root = arena_strdup(&c->a, c->cwd);
+      if (strcmp(root, ".") == 0) root = fmh_cfg_arena_strdup(&c->a, c->cwd);
       else root = arena_printf(&c->a, "%s/%s", c->cwd, root);
     } else {
-      root = arena_strdup(&c->a, root);
+      root = fmh_cfg_arena_strdup(&c->a, root);
     }
     if (!root) goto oom;
     size_t n = strlen(root);
@@ -1237,9 +947,9 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
   {
     const char *sp = o->schema ? o->schema : arena_printf(&c->a, "%s/schema.yaml", dir);
     if (!sp) goto oom;
-    const char *display = display_name(&c->a, c->cwd, sp);
+    const char *display = fmh_cfg_display_name(&c->a, c->cwd, sp);
     if (!display) goto oom;
-    c->schema = schema_load_as(sp, display, err);
+    c->schema = fmh_cfg_schema_load_as(sp, display, err);
     if (!c->schema) goto fail;
   }
   size_t n = c->schema->n;
@@ -1255,7 +965,7 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
 
   path = arena_printf(&c->a, "%s/default.yaml", dir);
   if (!path) goto oom;
-  const char *default_display = display_name(&c->a, c->cwd, path);
+  const char *default_display = fmh_cfg_display_name(&c->a, c->cwd, path);
   if (!default_display) goto oom;
   c->recording_sections = 1;
   if (load_file(c, path, default_display, "the default configuration", err)) goto fail;
@@ -1265,14 +975,14 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
     if (!valid_env_name(o->env)) {
       char got[300];
       quote_got(got, sizeof got, o->env, strlen(o->env), 0);
-      fail(err, "--env", 0, 0, NULL, "an environment name (letters, digits, '-', '_')", got, NULL,
-           0, "expected an environment name (letters, digits, '-', '_'), got %s", got);
+      fmh_cfg_fail(err, "--env", 0, 0, NULL, "an environment name (letters, digits, '-', '_')", got, NULL,
+                   0, "expected an environment name (letters, digits, '-', '_'), got %s", got);
       goto fail;
     }
-    c->env = arena_strdup(&c->a, o->env);
+    c->env = fmh_cfg_arena_strdup(&c->a, o->env);
     path = arena_printf(&c->a, "%s/%s.yaml", dir, o->env);
     if (!c->env || !path) goto oom;
-    const char *display = display_name(&c->a, c->cwd, path);
+    const char *display = fmh_cfg_display_name(&c->a, c->cwd, path);
     const char *what = arena_printf(&c->a, "the overlay of environment '%s'", o->env);
     if (!display || !what) goto oom;
     if (load_file(c, path, display, what, err)) goto fail;
@@ -1308,9 +1018,9 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
       }
     }
     const char *env = k->env ? k->env : "its environment variable";
-    fail(err, default_display, line, 0, k->key, k->expected, NULL, NULL, 0,
-         "missing required key, expected %s (give it in %s, an overlay, %s or --set)", k->expected,
-         default_display, env);
+    fmh_cfg_fail(err, default_display, line, 0, k->key, k->expected, NULL, NULL, 0,
+                 "missing required key, expected %s (give it in %s, an overlay, %s or --set)", k->expected,
+                 default_display, env);
     goto fail;
   }
 
@@ -1331,7 +1041,7 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
   return c;
 
 oom:
-  oom(err, "config");
+  fmh_cfg_oom(err, "config");
 fail:
   fmh_config_free(c);
   return NULL;
@@ -1344,7 +1054,7 @@ void fmh_config_free(fmh_config *c) {
   free(c->seen_line);
   free(c->sections);
   free(c->warnings);
-  arena_free(&c->a);
+  fmh_cfg_arena_free(&c->a);
   free(c);
 }
 

@@ -35,7 +35,7 @@ int fmh_vmeta_query(fmh_conn *c, const char *head, const char *tail, const char 
   char db[200];
   const char *name;
   split_table(table, db, sizeof db, &name);
-  vbuf sql = {0};
+  fmh_buf sql = {0};
   fmh_vbuf_puts(&sql, head);
   fmh_vbuf_puts(&sql, db[0] ? "?" : "DATABASE()");
   fmh_vbuf_puts(&sql, tail);
@@ -53,7 +53,7 @@ int fmh_vmeta_query(fmh_conn *c, const char *head, const char *tail, const char 
   p[np++].len = strlen(name);
   fmh_exec_result r;
   int rc = fmh_conn_run(c, sql.p, sql.len, p, np, 1, q, &r, e);
-  fmh_vbuf_free(&sql);
+  fmh_buf_free(&sql);
   return rc;
 }
 
@@ -294,12 +294,12 @@ int fmh_validate_schema(const fmh_vschema_opts *o, fmh_vschema_result *r, fmh_er
     int same = (size_t)o->nprimary_key == r->nprimary_key;
     for (int i = 0; same && i < o->nprimary_key; i++) same = strcasecmp(o->primary_key[i], r->primary_key[i]) == 0;
     if (!same) {
-      vbuf ex = {0}, ac = {0};
+      fmh_buf ex = {0}, ac = {0};
       for (int i = 0; i < o->nprimary_key; i++) fmh_vbuf_printf(&ex, "%s%s", i ? "," : "", o->primary_key[i]);
       for (size_t i = 0; i < r->nprimary_key; i++) fmh_vbuf_printf(&ac, "%s%s", i ? "," : "", r->primary_key[i]);
       int bad = add_issue(r, "(primary key)", "primary_key", ex.p ? ex.p : "(none)", ac.p ? ac.p : "(none)");
-      fmh_vbuf_free(&ex);
-      fmh_vbuf_free(&ac);
+      fmh_buf_free(&ex);
+      fmh_buf_free(&ac);
       if (bad) goto nomem;
     }
   }
@@ -334,7 +334,7 @@ void fmh_vquality_result_free(fmh_vquality_result *r) {
 }
 
 /* One integer from a statement. */
-static int scalar_u64(fmh_conn *c, const vbuf *q, const fmh_value *p, int np, uint64_t *out, fmh_error *e) {
+static int scalar_u64(fmh_conn *c, const fmh_buf *q, const fmh_value *p, int np, uint64_t *out, fmh_error *e) {
   fmh_cursor *cur;
   fmh_exec_result r;
   if (fmh_conn_run(c, q->p, q->len, p, np, 1, &cur, &r, e) != 0) return -1;
@@ -351,7 +351,7 @@ static int scalar_u64(fmh_conn *c, const vbuf *q, const fmh_value *p, int np, ui
 }
 
 /* Rows of a statement as sample keys (every column a key part). */
-static int samples(fmh_conn *c, const vbuf *q, const fmh_value *p, int np, fmh_vquality_result *r, fmh_error *e) {
+static int samples(fmh_conn *c, const fmh_buf *q, const fmh_value *p, int np, fmh_vquality_result *r, fmh_error *e) {
   fmh_cursor *cur;
   fmh_exec_result res;
   if (fmh_conn_run(c, q->p, q->len, p, np, 1, &cur, &res, e) != 0) return -1;
@@ -383,7 +383,7 @@ static int samples(fmh_conn *c, const vbuf *q, const fmh_value *p, int np, fmh_v
   return rc < 0 ? -1 : 0;
 }
 
-static void idents(vbuf *q, const char *const *names, int n, const char *prefix) {
+static void idents(fmh_buf *q, const char *const *names, int n, const char *prefix) {
   for (int i = 0; i < n; i++) {
     if (i) fmh_vbuf_puts(q, ", ");
     if (prefix) fmh_vbuf_puts(q, prefix);
@@ -391,7 +391,7 @@ static void idents(vbuf *q, const char *const *names, int n, const char *prefix)
   }
 }
 
-static void and_where(vbuf *q, const char *where, int *has) {
+static void and_where(fmh_buf *q, const char *where, int *has) {
   if (!where || !where[0]) return;
   fmh_vbuf_puts(q, *has ? " AND (" : " WHERE (");
   fmh_vbuf_puts(q, where);
@@ -401,7 +401,7 @@ static void and_where(vbuf *q, const char *where, int *has) {
 
 static int one_check(fmh_conn *c, const fmh_vquality_opts *o, const fmh_vquality_check *k, char **pk, size_t npk,
                      fmh_vquality_result *r, fmh_error *e) {
-  vbuf q = {0}, s = {0};
+  fmh_buf q = {0}, s = {0};
   int rc = -1, has = 0;
   int limit = o->max_samples > 0 ? o->max_samples : 5;
   const char *col = k->ncolumns > 0 ? k->columns[0] : NULL;
@@ -456,7 +456,7 @@ static int one_check(fmh_conn *c, const fmh_vquality_opts *o, const fmh_vquality
       break;
     case FMH_VQ_UNIQUE: {
       /* groups of equal non-NULL values seen more than once */
-      vbuf g = {0};
+      fmh_buf g = {0};
       fmh_vbuf_puts(&g, " FROM ");
       fmh_vbuf_ident(&g, o->table, 1);
       fmh_vbuf_puts(&g, " WHERE ");
@@ -471,17 +471,17 @@ static int one_check(fmh_conn *c, const fmh_vquality_opts *o, const fmh_vquality
       idents(&g, k->columns, k->ncolumns, NULL);
       fmh_vbuf_puts(&g, " HAVING COUNT(*) > 1");
       if (!g.p) {
-        fmh_vbuf_free(&g);
+        fmh_buf_free(&g);
         goto nomem;
       }
       fmh_vbuf_puts(&q, "SELECT COUNT(*) FROM (SELECT COUNT(*) AS n");
-      fmh_vbuf_put(&q, g.p, g.len);
+      fmh_buf_put(&q, g.p, g.len);
       fmh_vbuf_puts(&q, ") AS d");
       int bad = !q.p || scalar_u64(c, &q, NULL, 0, &r->groups, e) != 0;
       if (!bad) {
         q.len = 0;
         fmh_vbuf_puts(&q, "SELECT COALESCE(SUM(n), 0) FROM (SELECT COUNT(*) AS n");
-        fmh_vbuf_put(&q, g.p, g.len);
+        fmh_buf_put(&q, g.p, g.len);
         fmh_vbuf_puts(&q, ") AS d");
         bad = !q.p || scalar_u64(c, &q, NULL, 0, &r->failing, e) != 0;
       }
@@ -489,13 +489,13 @@ static int one_check(fmh_conn *c, const fmh_vquality_opts *o, const fmh_vquality
         q.len = 0;
         fmh_vbuf_puts(&q, "SELECT ");
         idents(&q, k->columns, k->ncolumns, NULL);
-        fmh_vbuf_put(&q, g.p, g.len);
+        fmh_buf_put(&q, g.p, g.len);
         fmh_vbuf_puts(&q, " ORDER BY ");
         idents(&q, k->columns, k->ncolumns, NULL);
         fmh_vbuf_printf(&q, " LIMIT %d", limit);
         bad = !q.p || samples(c, &q, NULL, 0, r, e) != 0;
       }
-      fmh_vbuf_free(&g);
+      fmh_buf_free(&g);
       if (bad) goto out;
       fmh_vbuf_printf(&s, "%" PRIu64 " values repeat, in %" PRIu64 " rows (samples: the repeated values)", r->groups,
                       r->failing);
@@ -508,7 +508,7 @@ static int one_check(fmh_conn *c, const fmh_vquality_opts *o, const fmh_vquality
       }
       params = calloc((size_t)k->nvalues, sizeof *params);
       if (!params) goto nomem;
-      vbuf w = {0};
+      fmh_buf w = {0};
       fmh_vbuf_puts(&w, " WHERE ");
       fmh_vbuf_ident(&w, col, 0);
       fmh_vbuf_puts(&w, " IS NOT NULL AND ");
@@ -526,7 +526,7 @@ static int one_check(fmh_conn *c, const fmh_vquality_opts *o, const fmh_vquality
       if (!w.p) goto nomem;
       fmh_vbuf_puts(&q, "SELECT COUNT(*) FROM ");
       fmh_vbuf_ident(&q, o->table, 1);
-      fmh_vbuf_put(&q, w.p, w.len);
+      fmh_buf_put(&q, w.p, w.len);
       int bad = !q.p || scalar_u64(c, &q, params, k->nvalues, &r->failing, e) != 0;
       if (!bad && r->failing) {
         q.len = 0;
@@ -534,11 +534,11 @@ static int one_check(fmh_conn *c, const fmh_vquality_opts *o, const fmh_vquality
         idents(&q, skey, nskey, NULL);
         fmh_vbuf_puts(&q, " FROM ");
         fmh_vbuf_ident(&q, o->table, 1);
-        fmh_vbuf_put(&q, w.p, w.len);
+        fmh_buf_put(&q, w.p, w.len);
         fmh_vbuf_printf(&q, " LIMIT %d", limit);
         bad = !q.p || samples(c, &q, params, k->nvalues, r, e) != 0;
       }
-      fmh_vbuf_free(&w);
+      fmh_buf_free(&w);
       if (bad) goto out;
       fmh_vbuf_printf(&s, "%" PRIu64 " of %" PRIu64 " rows have %s outside the %d accepted values", r->failing,
                       r->rows, col, k->nvalues);
@@ -549,7 +549,7 @@ static int one_check(fmh_conn *c, const fmh_vquality_opts *o, const fmh_vquality
         fmh_error_set(e, "usage", 0, 0, "validate.quality: relationship needs ref_table and ref_column");
         goto out;
       }
-      vbuf w = {0};
+      fmh_buf w = {0};
       fmh_vbuf_puts(&w, " FROM ");
       fmh_vbuf_ident(&w, o->table, 1);
       fmh_vbuf_puts(&w, " AS c WHERE c.");
@@ -565,17 +565,17 @@ static int one_check(fmh_conn *c, const fmh_vquality_opts *o, const fmh_vquality
       and_where(&w, k->where, &wh);
       if (!w.p) goto nomem;
       fmh_vbuf_puts(&q, "SELECT COUNT(*)");
-      fmh_vbuf_put(&q, w.p, w.len);
+      fmh_buf_put(&q, w.p, w.len);
       int bad = !q.p || scalar_u64(c, &q, NULL, 0, &r->failing, e) != 0;
       if (!bad && r->failing) {
         q.len = 0;
         fmh_vbuf_puts(&q, "SELECT ");
         idents(&q, skey, nskey, "c.");
-        fmh_vbuf_put(&q, w.p, w.len);
+        fmh_buf_put(&q, w.p, w.len);
         fmh_vbuf_printf(&q, " LIMIT %d", limit);
         bad = !q.p || samples(c, &q, NULL, 0, r, e) != 0;
       }
-      fmh_vbuf_free(&w);
+      fmh_buf_free(&w);
       if (bad) goto out;
       fmh_vbuf_printf(&s, "%" PRIu64 " of %" PRIu64 " rows have a %s not found in %s.%s", r->failing, r->rows, col,
                       k->ref_table, k->ref_column);
@@ -593,8 +593,8 @@ out:
     if (!r->detail) rc = oom(e);
   }
   free(params);
-  fmh_vbuf_free(&q);
-  fmh_vbuf_free(&s);
+  fmh_buf_free(&q);
+  fmh_buf_free(&s);
   return rc;
 }
 
@@ -618,7 +618,7 @@ int fmh_validate_quality(const fmh_vquality_opts *o, fmh_vquality_result *res, f
       rc = -1;
       break;
     }
-    vbuf name = {0};
+    fmh_buf name = {0};
     if (k->name) fmh_vbuf_puts(&name, k->name);
     else {
       fmh_vbuf_puts(&name, KIND_NAMES[k->kind]);

@@ -142,26 +142,26 @@ void fmh_vx_free(fmh_vx *x) {
 /* --- text helpers ----------------------------------------------------------- */
 
 /* s quoted and cut to 60 bytes (not inside a UTF-8 character). */
-static void quoted(vbuf *b, const char *s, size_t n) {
+static void quoted(fmh_buf *b, const char *s, size_t n) {
   if (!s) {
     fmh_vbuf_puts(b, "NULL");
     return;
   }
   size_t m = n > 60 ? 60 : n;
   while (m < n && m > 0 && ((unsigned char)s[m] & 0xC0) == 0x80) m--;
-  fmh_vbuf_put(b, "'", 1);
+  fmh_buf_put(b, "'", 1);
   for (size_t i = 0; i < m; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c == '\'' || c == '\\') fmh_vbuf_printf(b, "\\%c", c);
     else if (c < 0x20 || c == 0x7f) fmh_vbuf_printf(b, "\\x%02x", c);
-    else fmh_vbuf_put(b, (const char *)&s[i], 1);
+    else fmh_buf_put(b, (const char *)&s[i], 1);
   }
   if (m < n) fmh_vbuf_puts(b, "...");
-  fmh_vbuf_put(b, "'", 1);
+  fmh_buf_put(b, "'", 1);
 }
 
 static char *example(const fmh_vkey *key, const char *es, size_t el, const char *ts, size_t tl) {
-  vbuf b = {0};
+  fmh_buf b = {0};
   fmh_vbuf_puts(&b, "key ");
   fmh_vkey_text(key, &b);
   fmh_vbuf_puts(&b, ": ");
@@ -232,7 +232,7 @@ static const char *dst_zone(int64_t std) {
 #define SUMMER ((1u << 6) | (1u << 7) | (1u << 8))
 
 static int push_pattern(fmh_vpattern **list, size_t *n, const char *column, const char *kind, uint64_t count,
-                        uint64_t of, vbuf *text, char *ex0, char *ex1) {
+                        uint64_t of, fmh_buf *text, char *ex0, char *ex1) {
   fmh_vpattern *nl = realloc(*list, (*n + 1) * sizeof *nl);
   if (!nl) return -1;
   *list = nl;
@@ -244,7 +244,7 @@ static int push_pattern(fmh_vpattern **list, size_t *n, const char *column, cons
   p->of = of;
   p->text = text->p;
   text->p = NULL;
-  fmh_vbuf_free(text);
+  fmh_buf_free(text);
   p->examples[0] = ex0 ? strdup(ex0) : NULL;
   p->examples[1] = ex1 ? strdup(ex1) : NULL;
   (*n)++;
@@ -253,7 +253,7 @@ static int push_pattern(fmh_vpattern **list, size_t *n, const char *column, cons
 }
 
 /* The sentence of one slot (b starts empty). */
-static void slot_text(vbuf *b, const slot *s, uint64_t count, uint64_t of) {
+static void slot_text(fmh_buf *b, const slot *s, uint64_t count, uint64_t of) {
   char n[64];
   snprintf(n, sizeof n, " (%" PRIu64 " of %" PRIu64 " mismatch%s)", count, of, of == 1 ? "" : "es");
   const char *k = s->kind;
@@ -357,7 +357,7 @@ static int column_patterns(fmh_vx *x, int ci, const char *name, fmh_verdict *v) 
         continue;
       used[i] = used[j] = 1;
       uint64_t n = a->count + w->count;
-      vbuf b = {0};
+      fmh_buf b = {0};
       char ow[24], os[24];
       offset_text(w->param, ow, sizeof ow);
       offset_text(a->param, os, sizeof os);
@@ -375,7 +375,7 @@ static int column_patterns(fmh_vx *x, int ci, const char *name, fmh_verdict *v) 
   for (int i = 0; i < c->nslot; i++) {
     slot *s = &c->s[i];
     if (used[i] || !named(s, c->total)) continue;
-    vbuf b = {0};
+    fmh_buf b = {0};
     slot_text(&b, s, s->count, c->total);
     if (!b.p) return -1;
     if (push_pattern(&v->patterns, &v->npatterns, name, s->kind, s->count, c->total, &b, s->ex[0], s->ex[1]) != 0)
@@ -490,7 +490,7 @@ int fmh_vx_row(fmh_vx *x, int side, const fmh_vxval *vals, const fmh_vkey *key) 
     s->nkept++;
   }
   if (s->nrows < SHOWROWS) {
-    vbuf b = {0};
+    fmh_buf b = {0};
     fmh_vbuf_puts(&b, "key ");
     fmh_vkey_text(key, &b);
     fmh_vbuf_puts(&b, ":");
@@ -605,7 +605,7 @@ int fmh_vx_eval(const fmh_vxpred *p, const fmh_vxval *v) {
 }
 
 /* The sentence of a predicate that holds. */
-static void pred_text(vbuf *b, const fmh_vx *x, const fmh_vxpred *p) {
+static void pred_text(fmh_buf *b, const fmh_vx *x, const fmh_vxpred *p) {
   const xside *s = &x->side[p->side];
   const sketch *k = p->sk;
   const char *col = s->names[p->col];
@@ -667,7 +667,7 @@ static int side_explain(fmh_vx *x, fmh_verdict *v, int side, const fmh_vxpred *p
       if (p->kind == FMH_XP_RANGE && ranged) continue;
       if (p->kind == FMH_XP_GE || p->kind == FMH_XP_LE) ranged = 1;
       /* one range per column is enough: a one-sided one says more */
-      vbuf b = {0};
+      fmh_buf b = {0};
       pred_text(&b, x, p);
       if (!b.p) return -1;
       if (push_pattern(&v->explain, &v->nexplain, s->names[p->col], side == 0 ? FMH_VP_MISSING : FMH_VP_EXTRA, s->n,
@@ -685,7 +685,7 @@ int fmh_vx_finish(fmh_vx *x, fmh_verdict *v, char **names, const fmh_vxpred *pre
     if (column_patterns(x, i, names[i], v) != 0) return -1;
   if (side_explain(x, v, 0, preds, npreds) != 0 || side_explain(x, v, 1, preds, npreds) != 0) return -1;
   if (collapse) {
-    vbuf b = {0};
+    fmh_buf b = {0};
     fmh_vbuf_printf(&b, "rows collapsed by %s: the target holds one row per distinct %s (%" PRIu64 " rows, no two "
                     "alike), and the %s of every missing row shown is held by another target row: a sink keyed "
                     "on %s (a wrong primary key) overwrote them?", collapse, collapse, collapse_rows, collapse,
@@ -695,7 +695,7 @@ int fmh_vx_finish(fmh_vx *x, fmh_verdict *v, char **names, const fmh_vxpred *pre
       return -1;
   }
   if (v->duplicated) {
-    vbuf b = {0};
+    fmh_buf b = {0};
     const char *kind;
     if (x->copy_rows_differing) {
       kind = FMH_VP_SPLIT;

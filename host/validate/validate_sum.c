@@ -85,7 +85,7 @@ typedef struct sside {
   fmh_vsource src;
   scol *cols;
   int ncols;
-  vbuf hash;           /* the row hash expression (SQL side) */
+  fmh_buf hash;           /* the row hash expression (SQL side) */
 } sside;
 
 /* segment states */
@@ -113,7 +113,7 @@ typedef struct wstate {
   struct sctx *x;
   fmh_conn *ca, *cb;
   int tza, tzb;
-  vbuf q, row;
+  fmh_buf q, row;
   EVP_MD_CTX *md;
   EVP_MD *sha1;
   fmh_gen_cursor *gc;
@@ -232,8 +232,8 @@ static const char *const PLAIN_TYPES[] = {"tinyint", "smallint", "mediumint", "i
 static const char *const BINARY_TYPES[] = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", NULL};
 
 /* The text of one column (see the file comment). */
-static void column_piece(vbuf *b, const scol *c) {
-  vbuf id = {0};
+static void column_piece(fmh_buf *b, const scol *c) {
+  fmh_buf id = {0};
   fmh_vbuf_ident(&id, c->name, 0);
   const char *x = id.p;
   if (is_one_of(c->data_type, PLAIN_TYPES)) {
@@ -254,7 +254,7 @@ static void column_piece(vbuf *b, const scol *c) {
     if (c->nullable) fmh_vbuf_printf(b, "IFNULL(CONCAT(LENGTH(%s),':',%s),'N')", x, x);
     else fmh_vbuf_printf(b, "CONCAT(LENGTH(%s),':',%s)", x, x);
   }
-  fmh_vbuf_free(&id);
+  fmh_buf_free(&id);
 }
 
 static int ignored(const fmh_vchecksum_opts *o, const char *name) {
@@ -286,7 +286,7 @@ static int hashed_columns(sctx *x, fmh_error *e) {
 
 /* The SQL hash of a row of side s. */
 static int build_hash(sctx *x, sside *s, fmh_error *e) {
-  vbuf *b = &s->hash;
+  fmh_buf *b = &s->hash;
   fmh_vbuf_puts(b, "SHA1(CONCAT(");
   for (int k = 0; k < x->nhash; k++) {
     int j = find_scol(s, x->a.cols[x->amap[k]].name);
@@ -302,16 +302,16 @@ static int build_hash(sctx *x, sside *s, fmh_error *e) {
 
 /* Append the row text of a generated value as the server would print it in
  * side a's column c. */
-static void gen_piece(vbuf *b, const fmh_gen *g, const scol *c, const fmh_gen_value *v) {
+static void gen_piece(fmh_buf *b, const fmh_gen *g, const scol *c, const fmh_gen_value *v) {
   char t[96];
   switch (v->kind) {
-    case FMH_GV_NULL: fmh_vbuf_put(b, "N", 1); return;
+    case FMH_GV_NULL: fmh_buf_put(b, "N", 1); return;
     case FMH_GV_INT: case FMH_GV_BOOL: fmh_vbuf_printf(b, "%" PRId64, v->n.i); return;
     case FMH_GV_UINT: fmh_vbuf_printf(b, "%" PRIu64, v->n.u); return;
     case FMH_GV_DOUBLE: case FMH_GV_FLOAT: {
       double d = v->n.d;
       if (d == 0) {
-        fmh_vbuf_put(b, "0", 1);
+        fmh_buf_put(b, "0", 1);
         return;
       }
       double e2 = floor(log(fabs(d)) / M_LN2);
@@ -320,7 +320,7 @@ static void gen_piece(vbuf *b, const fmh_gen *g, const scol *c, const fmh_gen_va
       if (p == 0 || !isfinite(q)) {
         char *end = fmh_gen_format_double(t + 1, d);
         t[0] = 't';
-        fmh_vbuf_put(b, t, (size_t)(end - t));
+        fmh_buf_put(b, t, (size_t)(end - t));
         return;
       }
       fmh_vbuf_printf(b, "%.0f:%lld", e2, (long long)q);
@@ -331,19 +331,19 @@ static void gen_piece(vbuf *b, const fmh_gen *g, const scol *c, const fmh_gen_va
       const char *dot = memchr(v->s, '.', v->len);
       size_t ilen = dot ? (size_t)(dot - v->s) : v->len;
       size_t flen = dot ? v->len - ilen - 1 : 0;
-      fmh_vbuf_put(b, v->s, ilen);
+      fmh_buf_put(b, v->s, ilen);
       if (c->scale > 0) {
-        fmh_vbuf_put(b, ".", 1);
+        fmh_buf_put(b, ".", 1);
         size_t sc = (size_t)c->scale;
-        fmh_vbuf_put(b, dot ? dot + 1 : "", flen < sc ? flen : sc);
-        for (size_t k = flen; k < sc; k++) fmh_vbuf_put(b, "0", 1);
+        fmh_buf_put(b, dot ? dot + 1 : "", flen < sc ? flen : sc);
+        for (size_t k = flen; k < sc; k++) fmh_buf_put(b, "0", 1);
       }
       return;
     }
     case FMH_GV_DATE: case FMH_GV_TIME: case FMH_GV_DATETIME: case FMH_GV_TIMESTAMP: {
       fmh_gen_vkind k = v->kind == FMH_GV_TIMESTAMP ? FMH_GV_DATETIME : v->kind; /* UTC wall clock */
       size_t n = fmh_gen_format_temporal(g, k, v->n.i, v->kind == FMH_GV_DATE ? 0 : c->fsp, t);
-      fmh_vbuf_put(b, t, n);
+      fmh_buf_put(b, t, n);
       return;
     }
     case FMH_GV_TEXT: case FMH_GV_BYTES: case FMH_GV_JSON: {
@@ -351,7 +351,7 @@ static void gen_piece(vbuf *b, const fmh_gen *g, const scol *c, const fmh_gen_va
       if (!strcasecmp(c->data_type, "char"))
         while (n > 0 && v->s[n - 1] == ' ') n--; /* CHAR drops trailing spaces */
       fmh_vbuf_printf(b, "%zu:", n);
-      fmh_vbuf_put(b, v->s, n);
+      fmh_buf_put(b, v->s, n);
       return;
     }
   }
@@ -402,7 +402,7 @@ static int gen_checksum(sctx *x, wstate *w, int64_t row0, int64_t row1, uint64_t
     if (fmh_gen_row(w->gc, r, NULL, w->gv, e) != 0) return -1;
     w->row.len = 0;
     for (int k = 0; k < x->nhash; k++) {
-      if (k) fmh_vbuf_put(&w->row, "#", 1);
+      if (k) fmh_buf_put(&w->row, "#", 1);
       gen_piece(&w->row, g, &x->a.cols[x->amap[k]], &w->gv[x->gmap[k]]);
     }
     if (!w->row.p && x->nhash) return oom(e);
@@ -467,11 +467,11 @@ static uint64_t dec_mod64(const fmh_value *v) {
 /* A row's 64-bit hash from its digest h (see the file comment). */
 #define ROW_HASH_OF_H "CRC32(h) << 32 | CRC32C(h)"
 
-static int sql_checksum(sctx *x, sside *s, fmh_conn *conn, vbuf *q, const fmh_vrange *r, uint64_t *count,
+static int sql_checksum(sctx *x, sside *s, fmh_conn *conn, fmh_buf *q, const fmh_vrange *r, uint64_t *count,
                         uint64_t *sum, fmh_error *e) {
   q->len = 0;
   fmh_vbuf_puts(q, "SELECT COUNT(*), SUM(" ROW_HASH_OF_H ") FROM (SELECT ");
-  fmh_vbuf_put(q, s->hash.p, s->hash.len);
+  fmh_buf_put(q, s->hash.p, s->hash.len);
   fmh_vbuf_puts(q, " AS h FROM ");
   fmh_vbuf_ident(q, s->src.table, 1);
   fmh_value p[2];
@@ -541,8 +541,8 @@ static int wstate_init(sctx *x, wstate *w, fmh_error *e) {
 static void wstate_free(wstate *w) {
   conn_put(&w->ca, &w->tza);
   conn_put(&w->cb, &w->tzb);
-  fmh_vbuf_free(&w->q);
-  fmh_vbuf_free(&w->row);
+  fmh_buf_free(&w->q);
+  fmh_buf_free(&w->row);
   if (w->md) EVP_MD_CTX_free(w->md);
   if (w->sha1) EVP_MD_free(w->sha1);
   if (w->gc) fmh_gen_cursor_free(w->gc);
@@ -604,7 +604,7 @@ static void range_clear(fmh_vrange *r) {
 
 /* One key value of side a: "SELECT key FROM t WHERE range ORDER BY key LIMIT 1 OFFSET n".
  * Returns 1 with *out set, 0 when there is none, -1 on error. */
-static int key_at(sctx *x, sside *s, fmh_conn *conn, vbuf *q, const fmh_vrange *r, uint64_t offset,
+static int key_at(sctx *x, sside *s, fmh_conn *conn, fmh_buf *q, const fmh_vrange *r, uint64_t offset,
                   fmh_vkey_part *out, fmh_error *e) {
   q->len = 0;
   fmh_vbuf_puts(q, "SELECT ");
@@ -631,7 +631,7 @@ static int key_at(sctx *x, sside *s, fmh_conn *conn, vbuf *q, const fmh_vrange *
 
 /* MIN and MAX of the key on one side: 1 when the side has rows, 0 when
  * not, -2 when keys pass INT64_MAX. */
-static int min_max(sctx *x, sside *s, fmh_conn *conn, vbuf *q, int64_t *lo, int64_t *hi, uint64_t *est,
+static int min_max(sctx *x, sside *s, fmh_conn *conn, fmh_buf *q, int64_t *lo, int64_t *hi, uint64_t *est,
                    fmh_error *e) {
   q->len = 0;
   fmh_vbuf_puts(q, "SELECT MIN(");
@@ -1079,12 +1079,12 @@ static int bisect(sctx *x, wstate *w, const fmh_vrange *r, int64_t row0, int64_t
 
 /* --- the verdict's account of segments ----------------------------------- */
 
-static void key_text(const fmh_vkey_part *p, vbuf *b) {
+static void key_text(const fmh_vkey_part *p, fmh_buf *b) {
   fmh_vkey k = {1, (fmh_vkey_part *)p};
   fmh_vkey_text(&k, b);
 }
 
-static void seg_keys(const sctx *x, size_t i, size_t j, vbuf *b) {
+static void seg_keys(const sctx *x, size_t i, size_t j, fmh_buf *b) {
   const seg *s = &x->segs[i], *t = &x->segs[j];
   fmh_vbuf_puts(b, "keys ");
   if (s->r.has_lo) {
@@ -1099,7 +1099,7 @@ static void seg_keys(const sctx *x, size_t i, size_t j, vbuf *b) {
 
 /* "segments 1-812 of 2000 verified; not checked: segments 813-2000 (keys ...): why" */
 static char *partial_text(const sctx *x, const char *why_failed) {
-  vbuf b = {0};
+  fmh_buf b = {0};
   uint64_t ok = 0;
   for (size_t i = 0; i < x->nsegs; i++) ok += x->segs[i].state == SEG_EQUAL || x->segs[i].state == SEG_DIFFER;
   fmh_vbuf_printf(&b, "%" PRIu64 " of %zu segments verified", ok, x->nsegs);
@@ -1154,7 +1154,7 @@ static void side_free(sside *s) {
     free(s->cols[i].data_type);
   }
   free(s->cols);
-  fmh_vbuf_free(&s->hash);
+  fmh_buf_free(&s->hash);
 }
 
 static int check_side(const fmh_vsource *s, const char *role, int allow_gen, fmh_error *e) {
@@ -1290,7 +1290,7 @@ int fmh_validate_checksum(const fmh_vchecksum_opts *o, fmh_verdict *v, fmh_error
   if (hashed_columns(&x, e) != 0 || build_hash(&x, &x.a, e) != 0) goto out;
   if (!o->b.gen && build_hash(&x, &x.b, e) != 0) goto out;
   {
-    vbuf fn = {0}; /* the row hash, as the verdict names it */
+    fmh_buf fn = {0}; /* the row hash, as the verdict names it */
     fmh_vbuf_printf(&fn, ROW_HASH_OF_H ", h = %s", x.a.hash.p);
     if (!fn.p) {
       oom(e);
