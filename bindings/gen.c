@@ -815,7 +815,7 @@ static int l_check_row(lua_State *L) {
   check_gen(L, 1);
   lua_settop(L, 2);
   lua_getglobal(L, "require");
-  lua_pushliteral(L, "fmhost.gen.check");
+  lua_pushliteral(L, "fmhost.check.rows");
   lua_call(L, 1, 1);
   lua_getfield(L, -1, "row");
   lua_pushvalue(L, 1);

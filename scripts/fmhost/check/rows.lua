@@ -1,4 +1,4 @@
--- Generated rows as fmhost.check generators (gen.check_row, g:check_row).
+-- fmhost.check.rows: generated rows as fmhost.check generators (gen.check_row, g:check_row).
 --
 --   local row = gen.check_row(g, {from = 0, to = 100000})
 --   check.property{ name = ..., gen = row, fn = function(v) ... v.row ... end }
