@@ -1,5 +1,6 @@
 /* fmhost's configuration: the value layers and the one-line errors (the
- * schema file is read by config_schema.c; shared helpers: config_int.h).
+ * schema file is read by config_schema.c; shared helpers: config_shared.c,
+ * declared in config_int.h).
  *
  * Every value, whatever its origin (a YAML file, an FMHOST_* variable, a
  * --set), goes through apply(), which parses its text by the key's type and
@@ -26,511 +27,6 @@
 #include <yaml.h>
 
 #include "config_int.h"
-
-#define MAX_FILE_BYTES (16u << 20)
-
-const char *const fmh_config_reserved_env[] = {
-    "FMHOST_ENV",     "FMHOST_SEED", "FMHOST_PATH", "FMHOST_SCRIPTS", "FMHOST_ROOT",
-    "FMHOST_LOG_LEVEL", "FMHOST_BIN", NULL};
-
-void *fmh_cfg_arena_alloc(arena *a, size_t n) {
-  n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
-  if (!a->head || a->head->cap - a->head->used < n) {
-    size_t cap = n > 8192 ? n : 8192;
-    arena_blk *b = malloc(sizeof *b + cap);
-    if (!b) return NULL;
-    b->next = a->head;
-    b->used = 0;
-    b->cap = cap;
-    a->head = b;
-  }
-  void *p = (char *)a->head->data + a->head->used;
-  a->head->used += n;
-  return p;
-}
-
-static char *arena_strndup(arena *a, const char *s, size_t n) {
-  char *p = fmh_cfg_arena_alloc(a, n + 1);
-  if (!p) return NULL;
-  memcpy(p, s, n);
-  p[n] = '\0';
-  return p;
-}
-
-char *fmh_cfg_arena_strdup(arena *a, const char *s) { return arena_strndup(a, s, strlen(s)); }
-
-static char *arena_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *arena_printf(arena *a, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (n < 0) return NULL;
-  char *p = fmh_cfg_arena_alloc(a, (size_t)n + 1);
-  if (!p) return NULL;
-  va_start(ap, fmt);
-  vsnprintf(p, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  return p;
-}
-
-void fmh_cfg_arena_free(arena *a) {
-  arena_blk *b = a->head;
-  while (b) {
-    arena_blk *next = b->next;
-    free(b);
-    b = next;
-  }
-  a->head = NULL;
-}
-
-/* --- errors ----------------------------------------------------------- */
-
-/* snprintf into a fixed buffer where cutting a long message short is fine */
-static void bfmt(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void bfmt(char *dst, size_t cap, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(dst, cap, fmt, ap);
-  va_end(ap);
-}
-
-static void copy(char *dst, size_t cap, const char *src) {
-  if (!src) src = "";
-  snprintf(dst, cap, "%s", src);
-}
-
-/* Fill err with one line: "<file>[:<line>[:<col>]]: [<key>: ]<problem>". */
-int fmh_cfg_fail(fmh_config_error *err, const char *file, int line, int col, const char *key,
-                 const char *expected, const char *got, const char *suggestion, int code,
-                 const char *fmt, ...) {
-  if (!err) return -1;
-  char problem[768];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(problem, sizeof problem, fmt, ap);
-  va_end(ap);
-  memset(err, 0, sizeof *err);
-  err->e.kind = "config";
-  err->e.code = code;
-  copy(err->file, sizeof err->file, file);
-  err->line = line;
-  err->column = col;
-  copy(err->key, sizeof err->key, key);
-  copy(err->expected, sizeof err->expected, expected);
-  copy(err->got, sizeof err->got, got);
-  copy(err->suggestion, sizeof err->suggestion, suggestion);
-  char where[600];
-  if (line > 0 && col > 0) snprintf(where, sizeof where, "%s:%d:%d", file, line, col);
-  else if (line > 0) snprintf(where, sizeof where, "%s:%d", file, line);
-  else snprintf(where, sizeof where, "%s", file);
-  if (key && *key) bfmt(err->e.msg, sizeof err->e.msg, "%s: %s: %s", where, key, problem);
-  else bfmt(err->e.msg, sizeof err->e.msg, "%s: %s", where, problem);
-  return -1;
-}
-
-int fmh_cfg_oom(fmh_config_error *err, const char *file) {
-  return fmh_cfg_fail(err, file, 0, 0, NULL, NULL, NULL, NULL, ENOMEM, "%s", strerror(ENOMEM));
-}
-
-/* A value as it may appear in a message: quoted, control bytes escaped,
- * cut at 60 bytes; secrets as '***'. */
-static void quote_got(char *out, size_t cap, const char *s, size_t len, int secret) {
-  if (secret) { snprintf(out, cap, "'***'"); return; }
-  size_t o = 0;
-  if (cap < 8) { if (cap) out[0] = '\0'; return; }
-  out[o++] = '\'';
-  for (size_t i = 0; i < len; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (i >= 60) {
-      if (o + 4 < cap) { memcpy(out + o, "...", 3); o += 3; }
-      break;
-    }
-    if (o + 6 >= cap) break;
-    if (ch == '\n') { out[o++] = '\\'; out[o++] = 'n'; }
-    else if (ch == '\t') { out[o++] = '\\'; out[o++] = 't'; }
-    else if (ch < 0x20 || ch == 0x7f) o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
-    else out[o++] = (char)ch;
-  }
-  out[o++] = '\'';
-  out[o] = '\0';
-}
-
-/* --- names and suggestions -------------------------------------------- */
-
-size_t fmh_config_distance(const char *a, const char *b) {
-  size_t n = strlen(a), m = strlen(b);
-  if (n > 200 || m > 200) return (n > m ? n - m : m - n) + 200;
-  /* three rows suffice for the transposition rule */
-  size_t rows[3][201];
-  size_t *pp = rows[0], *p = rows[1], *c = rows[2];
-  for (size_t j = 0; j <= m; j++) p[j] = j;
-  for (size_t i = 1; i <= n; i++) {
-    c[0] = i;
-    for (size_t j = 1; j <= m; j++) {
-      int ai = tolower((unsigned char)a[i - 1]), bj = tolower((unsigned char)b[j - 1]);
-      size_t cost = ai == bj ? 0 : 1;
-      size_t v = p[j] + 1;
-      if (c[j - 1] + 1 < v) v = c[j - 1] + 1;
-      if (p[j - 1] + cost < v) v = p[j - 1] + cost;
-      if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
-          tolower((unsigned char)a[i - 2]) == bj && pp[j - 2] + 1 < v)
-        v = pp[j - 2] + 1;
-      c[j] = v;
-    }
-    size_t *t = pp;
-    pp = p;
-    p = c;
-    c = t;
-  }
-  return p[m];
-}
-
-/* Is cand close enough to name to be offered? Returns a score (lower is
- * better) or SIZE_MAX. */
-static size_t closeness(const char *name, const char *cand) {
-  size_t d = fmh_config_distance(name, cand);
-  size_t ln = strlen(name), lc = strlen(cand);
-  if (d <= 2 && d < lc) return d;
-  if (d * 3 <= lc) return d;
-  /* a prefix of three letters or more: "warning" for "warn", "pass" for "password" */
-  size_t shorter = ln < lc ? ln : lc;
-  if (shorter >= 3 && strncasecmp(name, cand, shorter) == 0) return 100 + (ln > lc ? ln - lc : lc - ln);
-  return SIZE_MAX;
-}
-
-/* The candidate closest to name (the first of equals), or NULL when none
- * is close enough; cands ends at n or at a NULL entry. */
-const char *fmh_cfg_closest(const char *name, const char *const *cands, size_t n) {
-  const char *best = NULL;
-  size_t bd = SIZE_MAX;
-  for (size_t i = 0; i < n && cands[i]; i++) {
-    size_t d = closeness(name, cands[i]);
-    if (d < bd) { bd = d; best = cands[i]; }
-  }
-  return best;
-}
-
-/* --- YAML and schema keys (shared with config_schema.c) --------------- */
-
-int fmh_cfg_is_null_scalar(const yaml_node_t *n) {
-  if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
-  const char *v = (const char *)n->data.scalar.value;
-  return n->data.scalar.length == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
-         strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
-}
-
-const char *fmh_cfg_node_kind(const yaml_node_t *n) {
-  if (n->type == YAML_MAPPING_NODE) return "a mapping";
-  if (n->type == YAML_SEQUENCE_NODE) return "a sequence";
-  if (fmh_cfg_is_null_scalar(n)) return "null";
-  return "a scalar";
-}
-
-int fmh_cfg_line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
-
-/* Read a whole file; errors name the file and strerror. */
-int fmh_cfg_read_all(const char *path, const char *display, const char *what, char **buf,
-                     size_t *len, fmh_config_error *err) {
-  *buf = NULL;
-  *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    int e = errno;
-    return fmh_cfg_fail(err, display, 0, 0, NULL, what, NULL, NULL, e, "cannot read %s: %s", what,
-                        strerror(e));
-  }
-  struct stat st;
-  if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-    fclose(f);
-    return fmh_cfg_fail(err, display, 0, 0, NULL, what, NULL, NULL, EISDIR, "cannot read %s: %s", what,
-                        strerror(EISDIR));
-  }
-  size_t cap = 4096, n = 0;
-  char *b = malloc(cap);
-  if (!b) { fclose(f); return fmh_cfg_oom(err, display); }
-  for (;;) {
-    if (n == cap) {
-      if (cap >= MAX_FILE_BYTES) {
-        free(b);
-        fclose(f);
-        return fmh_cfg_fail(err, display, 0, 0, NULL, what, NULL, NULL, EFBIG,
-                            "cannot read %s: larger than %u bytes", what, MAX_FILE_BYTES);
-      }
-      char *nb = realloc(b, cap * 2);
-      if (!nb) { free(b); fclose(f); return fmh_cfg_oom(err, display); }
-      b = nb;
-      cap *= 2;
-    }
-    size_t r = fread(b + n, 1, cap - n, f);
-    n += r;
-    if (r == 0) {
-      if (ferror(f)) {
-        int e = errno ? errno : EIO;
-        free(b);
-        fclose(f);
-        return fmh_cfg_fail(err, display, 0, 0, NULL, what, NULL, NULL, e, "cannot read %s: %s", what,
-                            strerror(e));
-      }
-      break;
-    }
-  }
-  fclose(f);
-  *buf = b;
-  *len = n;
-  return 0;
-}
-
-/* Parse one YAML document; a second document in the same file is an error. */
-int fmh_cfg_parse_yaml(const char *display, const char *buf, size_t len, yaml_document_t *doc,
-                       fmh_config_error *err) {
-  yaml_parser_t p;
-  if (!yaml_parser_initialize(&p)) return fmh_cfg_oom(err, display);
-  yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-  int rc = 0;
-  if (!yaml_parser_load(&p, doc)) {
-    int line = (int)p.problem_mark.line + 1, col = (int)p.problem_mark.column + 1;
-    if (p.error == YAML_READER_ERROR) {
-      /* the reader reports a byte offset, not a mark */
-      line = 1;
-      for (size_t i = 0; i < p.problem_offset && i < len; i++)
-        if (buf[i] == '\n') line++;
-      col = 0;
-    }
-    const char *problem = p.problem ? p.problem : "cannot parse";
-    if (p.context)
-      fmh_cfg_fail(err, display, line, col, NULL, "well-formed YAML", NULL, NULL, 0,
-                   "malformed YAML: %s (%s at line %d, column %d)", problem, p.context,
-                   (int)p.context_mark.line + 1, (int)p.context_mark.column + 1);
-    else
-      fmh_cfg_fail(err, display, line, col, NULL, "well-formed YAML", NULL, NULL, 0,
-                   "malformed YAML: %s", problem);
-    yaml_parser_delete(&p);
-    return -1;
-  }
-  yaml_document_t extra;
-  if (!yaml_parser_load(&p, &extra)) {
-    yaml_document_delete(doc);
-    int line = (int)p.problem_mark.line + 1, col = (int)p.problem_mark.column + 1;
-    fmh_cfg_fail(err, display, line, col, NULL, "well-formed YAML", NULL, NULL, 0, "malformed YAML: %s",
-                 p.problem ? p.problem : "cannot parse");
-    rc = -1;
-  } else {
-    yaml_node_t *root = yaml_document_get_root_node(&extra);
-    if (root) {
-      fmh_cfg_fail(err, display, fmh_cfg_line_of(root), 0, NULL, "one YAML document", NULL, NULL, 0,
-                   "a second YAML document; a configuration file holds one");
-      yaml_document_delete(doc);
-      rc = -1;
-    }
-    yaml_document_delete(&extra);
-  }
-  yaml_parser_delete(&p);
-  return rc;
-}
-
-int fmh_cfg_valid_key_name(const char *k) {
-  if (!*k) return 0;
-  int seg_start = 1;
-  for (const char *p = k; *p; p++) {
-    if (*p == '.') {
-      if (seg_start) return 0;
-      seg_start = 1;
-      continue;
-    }
-    if (seg_start && !islower((unsigned char)*p)) return 0;
-    if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_') return 0;
-    seg_start = 0;
-  }
-  return !seg_start;
-}
-
-const char *fmh_cfg_scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
-
-int fmh_cfg_parse_bool_word(const char *s, int *out) {
-  static const char *const yes[] = {"true", "yes", "on", NULL};
-  static const char *const no[] = {"false", "no", "off", NULL};
-  for (int i = 0; yes[i]; i++) if (strcasecmp(s, yes[i]) == 0) { *out = 1; return 0; }
-  for (int i = 0; no[i]; i++) if (strcasecmp(s, no[i]) == 0) { *out = 0; return 0; }
-  return -1;
-}
-
-int fmh_cfg_parse_plain_number(const char *s, double *out) {
-  const char *p = s;
-  int digits = 0;
-  for (; *p; p++) {
-    if (isdigit((unsigned char)*p)) digits = 1;
-    else if (!strchr("+-.eE", *p)) return -1;
-  }
-  if (!digits) return -1;
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (*end || errno == ERANGE || !isfinite(v)) return -1;
-  *out = v;
-  return 0;
-}
-
-static void describe_range(char *out, size_t cap, const char *what, const fmh_config_key *k,
-                           const char *unit) {
-  if (k->has_min && k->has_max)
-    snprintf(out, cap, "%s %.17g..%.17g%s", what, k->min, k->max, unit);
-  else if (k->has_min)
-    snprintf(out, cap, "%s >= %.17g%s", what, k->min, unit);
-  else if (k->has_max)
-    snprintf(out, cap, "%s <= %.17g%s", what, k->max, unit);
-  else
-    snprintf(out, cap, "%s%s", what, unit);
-}
-
-const char *fmh_cfg_expected_text(arena *a, const fmh_config_key *k) {
-  char buf[1024];
-  switch (k->type) {
-    case FMH_CFG_STRING: return "a string";
-    case FMH_CFG_PATH: return "a path";
-    case FMH_CFG_BOOL: return "a boolean (true or false)";
-    case FMH_CFG_INT: describe_range(buf, sizeof buf, "an integer", k, ""); break;
-    case FMH_CFG_NUMBER: describe_range(buf, sizeof buf, "a number", k, ""); break;
-    case FMH_CFG_PORT: describe_range(buf, sizeof buf, "a port", k, ""); break;
-    case FMH_CFG_DURATION_MS:
-      if (k->has_min || k->has_max) describe_range(buf, sizeof buf, "a duration of", k, " ms");
-      else snprintf(buf, sizeof buf, "a duration in milliseconds");
-      break;
-    case FMH_CFG_ENUM: {
-      size_t o = (size_t)snprintf(buf, sizeof buf, "one of ");
-      for (size_t i = 0; i < k->nvalues && o < sizeof buf; i++)
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", i ? ", " : "", k->values[i]);
-      break;
-    }
-  }
-  return fmh_cfg_arena_strdup(a, buf);
-}
-
-const char *fmh_cfg_env_name(arena *a, const char *key) {
-  size_t n = strlen(key);
-  char *p = fmh_cfg_arena_alloc(a, n + 8);
-  if (!p) return NULL;
-  memcpy(p, "FMHOST_", 7);
-  for (size_t i = 0; i < n; i++)
-    p[7 + i] = key[i] == '.' ? '_' : (char)toupper((unsigned char)key[i]);
-  p[7 + n] = '\0';
-  for (int i = 0; fmh_config_reserved_env[i]; i++)
-    if (strcmp(fmh_config_reserved_env[i], p) == 0) return NULL;
-  return p;
-}
-
-const fmh_config_key *fmh_config_schema_find(const fmh_config_schema *s, const char *key) {
-  for (size_t i = 0; i < s->n; i++)
-    if (strcmp(s->keys[i].key, key) == 0) return &s->keys[i];
-  return NULL;
-}
-
-static ssize_t key_index(const fmh_config_schema *s, const char *key) {
-  const fmh_config_key *k = fmh_config_schema_find(s, key);
-  return k ? k - s->keys : -1;
-}
-
-/* Does some key lie under prefix ("mysql" for "mysql.port")? "" is the root. */
-int fmh_cfg_is_section(const fmh_config_schema *s, const char *prefix) {
-  size_t n = strlen(prefix);
-  if (n == 0) return 1;
-  for (size_t i = 0; i < s->n; i++)
-    if (strncmp(s->keys[i].key, prefix, n) == 0 && s->keys[i].key[n] == '.') return 1;
-  return 0;
-}
-
-/* The names one may write under section prefix ("" = root), comma-separated. */
-static void names_under(const fmh_config_schema *s, const char *prefix, char *out, size_t cap) {
-  size_t pn = strlen(prefix), o = 0;
-  out[0] = '\0';
-  char seen[64][64];
-  size_t nseen = 0;
-  for (size_t i = 0; i < s->n && o + 1 < cap; i++) {
-    const char *k = s->keys[i].key;
-    if (pn && (strncmp(k, prefix, pn) != 0 || k[pn] != '.')) continue;
-    const char *rest = pn ? k + pn + 1 : k;
-    size_t seg = strcspn(rest, ".");
-    if (seg >= 64) continue;
-    int dup = 0;
-    for (size_t j = 0; j < nseen; j++)
-      if (strlen(seen[j]) == seg && strncmp(seen[j], rest, seg) == 0) dup = 1;
-    if (dup) continue;
-    if (nseen < 64) { memcpy(seen[nseen], rest, seg); seen[nseen][seg] = '\0'; nseen++; }
-    int w = snprintf(out + o, cap - o, "%s%.*s", o ? ", " : "", (int)seg, rest);
-    if (w < 0 || (size_t)w >= cap - o) { o = cap - 1; break; }
-    o += (size_t)w;
-  }
-}
-
-/* The closest valid name for an unknown full path. written_prefix is the
- * section of the mapping the name was written in ("" for --set), so the
- * suggestion reads as the user would write it there; full gets the dotted key. */
-static int suggest_key(const fmh_config_schema *s, const char *path, const char *written_prefix,
-                       char *shown, size_t shown_cap, char *full, size_t full_cap) {
-  /* the longest section that is a prefix of path */
-  char sec[512] = "";
-  {
-    char tmp[512];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *dot = strrchr(tmp, '.'); dot; dot = strrchr(tmp, '.')) {
-      *dot = '\0';
-      if (fmh_cfg_is_section(s, tmp)) { snprintf(sec, sizeof sec, "%s", tmp); break; }
-    }
-  }
-  size_t sn = strlen(sec);
-  const char *rest = sn ? path + sn + 1 : path;
-  size_t best = SIZE_MAX;
-  char bestname[512] = "";
-  for (size_t i = 0; i < s->n; i++) {
-    const char *k = s->keys[i].key;
-    if (sn && (strncmp(k, sec, sn) != 0 || k[sn] != '.')) continue;
-    const char *krest = sn ? k + sn + 1 : k;
-    char cand[512];
-    /* the next segment, then the whole remaining path */
-    for (int whole = 0; whole < 2; whole++) {
-      size_t len = whole ? strlen(krest) : strcspn(krest, ".");
-      if (len >= sizeof cand) continue;
-      memcpy(cand, krest, len);
-      cand[len] = '\0';
-      size_t d = closeness(rest, cand);
-      if (d < best) { best = d; snprintf(bestname, sizeof bestname, "%s", cand); }
-    }
-  }
-  if (best == SIZE_MAX) return 0;
-  if (sn) snprintf(full, full_cap, "%s.%s", sec, bestname);
-  else snprintf(full, full_cap, "%s", bestname);
-  size_t wn = strlen(written_prefix);
-  if (wn && strncmp(full, written_prefix, wn) == 0 && full[wn] == '.')
-    snprintf(shown, shown_cap, "%s", full + wn + 1);
-  else
-    snprintf(shown, shown_cap, "%s", full);
-  return 1;
-}
-
-static int unknown_key(fmh_config_error *err, const fmh_config_schema *s, const char *file, int line,
-                       int col, const char *path, const char *written_prefix, const char *written) {
-  char shown[512], full[512], names[700], expected[600];
-  /* what is valid at the deepest section the path reaches */
-  char sec[512] = "";
-  {
-    char tmp[512];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *dot = strrchr(tmp, '.'); dot; dot = strrchr(tmp, '.')) {
-      *dot = '\0';
-      if (fmh_cfg_is_section(s, tmp)) { snprintf(sec, sizeof sec, "%s", tmp); break; }
-    }
-  }
-  names_under(s, sec, names, sizeof names);
-  if (*sec) bfmt(expected, sizeof expected, "a key of %s: %s", sec, names);
-  else bfmt(expected, sizeof expected, "a section: %s", names);
-  char got[300];
-  quote_got(got, sizeof got, written, strlen(written), 0);
-  if (suggest_key(s, path, written_prefix, shown, sizeof shown, full, sizeof full))
-    return fmh_cfg_fail(err, file, line, col, path, expected, got, full, 0,
-                        "unknown key, did you mean '%s'?", shown);
-  return fmh_cfg_fail(err, file, line, col, path, expected, got, NULL, 0, "unknown key; expected %s",
-                      expected);
-}
 
 /* --- values ----------------------------------------------------------- */
 
@@ -607,11 +103,11 @@ static int apply(fmh_config *c, size_t idx, const char *text, size_t len, const 
   if (memchr(text, '\0', len))
     return fmh_cfg_fail(err, file, line, col, k->key, k->expected, "a NUL byte", NULL, 0,
                         "expected %s without NUL bytes", k->expected);
-  quote_got(got, sizeof got, text, len, k->secret);
+  fmh_cfg_quote_got(got, sizeof got, text, len, k->secret);
   const char *raw = text;
   size_t rawlen = len;
   if (k->type != FMH_CFG_STRING && k->type != FMH_CFG_PATH) trim(&raw, &rawlen);
-  char *s = arena_strndup(&c->a, raw, rawlen);
+  char *s = fmh_cfg_arena_strndup(&c->a, raw, rawlen);
   if (!s) return fmh_cfg_oom(err, file);
   char buf[64];
   switch (k->type) {
@@ -625,12 +121,12 @@ static int apply(fmh_config *c, size_t idx, const char *text, size_t len, const 
         if (!home || !*home)
           return fmh_cfg_fail(err, file, line, col, k->key, k->expected, got, NULL, 0,
                               "cannot expand '~': HOME is not set");
-        nv.text = arena_printf(&c->a, "%s%s", home, s + 1);
+        nv.text = fmh_cfg_arena_printf(&c->a, "%s%s", home, s + 1);
       } else {
         const char *rel = s;
         while (rel[0] == '.' && rel[1] == '/') rel += 2;
         nv.text = strcmp(rel, ".") == 0 ? fmh_cfg_arena_strdup(&c->a, c->root)
-                                        : arena_printf(&c->a, "%s/%s", c->root, rel);
+                                        : fmh_cfg_arena_printf(&c->a, "%s/%s", c->root, rel);
       }
       if (!nv.text) return fmh_cfg_oom(err, file);
       break;
@@ -696,7 +192,7 @@ static int apply(fmh_config *c, size_t idx, const char *text, size_t len, const 
     }
   }
   if (!nv.text) return fmh_cfg_oom(err, file);
-  nv.origin = origin_line > 0 ? arena_printf(&c->a, "%s:%d", file, origin_line) : file;
+  nv.origin = origin_line > 0 ? fmh_cfg_arena_printf(&c->a, "%s:%d", file, origin_line) : file;
   if (!nv.origin) return fmh_cfg_oom(err, file);
   c->vals[idx] = nv;
   return 0;
@@ -739,9 +235,9 @@ static int walk(fmh_config *c, yaml_document_t *doc, const yaml_node_t *map, con
                             "duplicate key (first at line %d)", fmh_cfg_line_of(qk));
       }
     }
-    char *full = arena_printf(&c->a, "%s%s%s", prefix, *prefix ? "." : "", name);
+    char *full = fmh_cfg_arena_printf(&c->a, "%s%s%s", prefix, *prefix ? "." : "", name);
     if (!full) return fmh_cfg_oom(err, file);
-    ssize_t idx = key_index(s, full);
+    ssize_t idx = fmh_cfg_key_index(s, full);
     if (idx >= 0) {
       if (c->seen_line[idx])
         return fmh_cfg_fail(err, file, fmh_cfg_line_of(kn), 0, full, "each key once", NULL, NULL, 0,
@@ -759,15 +255,15 @@ static int walk(fmh_config *c, yaml_document_t *doc, const yaml_node_t *map, con
         if (walk(c, doc, vn, full, file, err)) return -1;
       } else if (!fmh_cfg_is_null_scalar(vn)) {
         char names[700], expected[800], got[300];
-        names_under(s, full, names, sizeof names);
+        fmh_cfg_names_under(s, full, names, sizeof names);
         snprintf(expected, sizeof expected, "a mapping of %s keys (%s)", full, names);
-        if (vn->type == YAML_SCALAR_NODE) quote_got(got, sizeof got, fmh_cfg_scalar(vn), vn->data.scalar.length, 0);
+        if (vn->type == YAML_SCALAR_NODE) fmh_cfg_quote_got(got, sizeof got, fmh_cfg_scalar(vn), vn->data.scalar.length, 0);
         else snprintf(got, sizeof got, "%s", fmh_cfg_node_kind(vn));
         return fmh_cfg_fail(err, file, fmh_cfg_line_of(vn), 0, full, expected, got, NULL, 0,
                             "is a section; expected a mapping of its keys (%s), got %s", names, got);
       }
     } else {
-      return unknown_key(err, s, file, fmh_cfg_line_of(kn), 0, full, prefix, name);
+      return fmh_cfg_unknown_key(err, s, file, fmh_cfg_line_of(kn), 0, full, prefix, name);
     }
   }
   return 0;
@@ -788,7 +284,7 @@ static int load_file(fmh_config *c, const char *path, const char *display, const
     rc = walk(c, &doc, root, "", display, err);
   } else if (root && !fmh_cfg_is_null_scalar(root)) {
     char names[700], expected[800];
-    names_under(c->schema, "", names, sizeof names);
+    fmh_cfg_names_under(c->schema, "", names, sizeof names);
     snprintf(expected, sizeof expected, "a mapping of sections (%s)", names);
     rc = fmh_cfg_fail(err, display, fmh_cfg_line_of(root), 0, NULL, expected, fmh_cfg_node_kind(root), NULL, 0,
                       "expected a mapping of sections (%s), got %s", names, fmh_cfg_node_kind(root));
@@ -829,9 +325,9 @@ static int warn_env_typos(fmh_config *c, const fmh_config_opts *o) {
     const char *key = NULL;
     for (size_t i = 0; i < s->n && !key; i++)
       if (s->keys[i].env && strcmp(s->keys[i].env + 7, best) == 0) key = s->keys[i].key;
-    const char *w = key ? arena_printf(&c->a, "environment variable %s sets nothing and is ignored; did you mean FMHOST_%s (%s)?",
+    const char *w = key ? fmh_cfg_arena_printf(&c->a, "environment variable %s sets nothing and is ignored; did you mean FMHOST_%s (%s)?",
                                        name, best, key)
-                        : arena_printf(&c->a, "environment variable %s sets nothing and is ignored; did you mean FMHOST_%s?",
+                        : fmh_cfg_arena_printf(&c->a, "environment variable %s sets nothing and is ignored; did you mean FMHOST_%s?",
                                        name, best);
     const char **nw = w ? realloc(c->warnings, (c->nwarnings + 1) * sizeof *nw) : NULL;
     if (!nw) { rc = -1; break; }
@@ -854,22 +350,22 @@ static int apply_set(fmh_config *c, const char *item, fmh_config_error *err) {
   const char *eq = strchr(item, '=');
   char got[300];
   if (!eq || eq == item) {
-    quote_got(got, sizeof got, item, strlen(item), 0);
+    fmh_cfg_quote_got(got, sizeof got, item, strlen(item), 0);
     return fmh_cfg_fail(err, "--set", 0, 0, NULL, "key=value", got, NULL, 0, "expected key=value, got %s",
                         got);
   }
-  char *key = arena_strndup(&c->a, item, (size_t)(eq - item));
+  char *key = fmh_cfg_arena_strndup(&c->a, item, (size_t)(eq - item));
   if (!key) return fmh_cfg_oom(err, "--set");
-  ssize_t idx = key_index(c->schema, key);
+  ssize_t idx = fmh_cfg_key_index(c->schema, key);
   if (idx >= 0) return apply(c, (size_t)idx, eq + 1, strlen(eq + 1), NULL, "--set", 0, 0, err);
   if (fmh_cfg_is_section(c->schema, key)) {
     char names[700], expected[800];
-    names_under(c->schema, key, names, sizeof names);
+    fmh_cfg_names_under(c->schema, key, names, sizeof names);
     snprintf(expected, sizeof expected, "a key of %s: %s", key, names);
     return fmh_cfg_fail(err, "--set", 0, 0, key, expected, NULL, NULL, 0,
                         "is a section, not a key; set one of its keys: %s", names);
   }
-  return unknown_key(err, c->schema, "--set", 0, 0, key, "", key);
+  return fmh_cfg_unknown_key(err, c->schema, "--set", 0, 0, key, "", key);
 }
 
 static int valid_env_name(const char *env) {
@@ -922,7 +418,7 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
     const char *root = o->root;
     char *parent = NULL;
     if (!root || !*root) {
-      parent = arena_printf(&c->a, "%s", dir);
+      parent = fmh_cfg_arena_printf(&c->a, "%s", dir);
       if (!parent) goto oom;
       size_t n = strlen(parent);
       while (n > 1 && parent[n - 1] == '/') parent[--n] = '\0';
@@ -935,7 +431,7 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
     if (!root) goto oom;
     if (root[0] != '/') {
       if (strcmp(root, ".") == 0) root = fmh_cfg_arena_strdup(&c->a, c->cwd);
-      else root = arena_printf(&c->a, "%s/%s", c->cwd, root);
+      else root = fmh_cfg_arena_printf(&c->a, "%s/%s", c->cwd, root);
     } else {
       root = fmh_cfg_arena_strdup(&c->a, root);
     }
@@ -945,7 +441,7 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
     c->root = root;
   }
   {
-    const char *sp = o->schema ? o->schema : arena_printf(&c->a, "%s/schema.yaml", dir);
+    const char *sp = o->schema ? o->schema : fmh_cfg_arena_printf(&c->a, "%s/schema.yaml", dir);
     if (!sp) goto oom;
     const char *display = fmh_cfg_display_name(&c->a, c->cwd, sp);
     if (!display) goto oom;
@@ -963,7 +459,7 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
     c->vals[i].file = "unset";
   }
 
-  path = arena_printf(&c->a, "%s/default.yaml", dir);
+  path = fmh_cfg_arena_printf(&c->a, "%s/default.yaml", dir);
   if (!path) goto oom;
   const char *default_display = fmh_cfg_display_name(&c->a, c->cwd, path);
   if (!default_display) goto oom;
@@ -974,16 +470,16 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
   if (o->env && *o->env) {
     if (!valid_env_name(o->env)) {
       char got[300];
-      quote_got(got, sizeof got, o->env, strlen(o->env), 0);
+      fmh_cfg_quote_got(got, sizeof got, o->env, strlen(o->env), 0);
       fmh_cfg_fail(err, "--env", 0, 0, NULL, "an environment name (letters, digits, '-', '_')", got, NULL,
                    0, "expected an environment name (letters, digits, '-', '_'), got %s", got);
       goto fail;
     }
     c->env = fmh_cfg_arena_strdup(&c->a, o->env);
-    path = arena_printf(&c->a, "%s/%s.yaml", dir, o->env);
+    path = fmh_cfg_arena_printf(&c->a, "%s/%s.yaml", dir, o->env);
     if (!c->env || !path) goto oom;
     const char *display = fmh_cfg_display_name(&c->a, c->cwd, path);
-    const char *what = arena_printf(&c->a, "the overlay of environment '%s'", o->env);
+    const char *what = fmh_cfg_arena_printf(&c->a, "the overlay of environment '%s'", o->env);
     if (!display || !what) goto oom;
     if (load_file(c, path, display, what, err)) goto fail;
   }
@@ -994,7 +490,7 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
       if (!k->env) continue;
       const char *v = lookup_env(o, k->env);
       if (!v) continue;
-      const char *where = arena_printf(&c->a, "environment %s", k->env);
+      const char *where = fmh_cfg_arena_printf(&c->a, "environment %s", k->env);
       if (!where) goto oom;
       if (apply(c, i, v, strlen(v), NULL, where, 0, 0, err)) goto fail;
     }
@@ -1030,7 +526,7 @@ fmh_config *fmh_config_load(const fmh_config_opts *o, fmh_config_error *err) {
     const char *t = expand(c, v->spec->when_empty);
     if (!t) goto oom;
     if (v->spec->type == FMH_CFG_PATH && t[0] && t[0] != '/')
-      t = arena_printf(&c->a, "%s/%s", c->root, t);
+      t = fmh_cfg_arena_printf(&c->a, "%s/%s", c->root, t);
     if (!t) goto oom;
     v->text = t;
   }
@@ -1069,7 +565,7 @@ const fmh_config_value *fmh_config_at(const fmh_config *c, size_t i) {
 }
 
 const fmh_config_value *fmh_config_get(const fmh_config *c, const char *key) {
-  ssize_t i = key_index(c->schema, key);
+  ssize_t i = fmh_cfg_key_index(c->schema, key);
   return i >= 0 ? &c->vals[i] : NULL;
 }
 

@@ -1,9 +1,10 @@
-/* fmhost's configuration internals shared by config.c (the value layers)
- * and config_schema.c (the schema file); not a public API. */
+/* fmhost's configuration internals shared by config.c (the value layers),
+ * config_shared.c (their helpers) and config_schema.c (the schema file); not a public API. */
 #ifndef FMHOST_CONFIG_INT_H
 #define FMHOST_CONFIG_INT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <yaml.h>
 
 #include "fmhost/config.h"
@@ -54,8 +55,10 @@ struct fmh_config {
 };
 
 
-/* config.c */
+/* config_shared.c */
 void *fmh_cfg_arena_alloc(arena *a, size_t n);
+char *fmh_cfg_arena_strndup(arena *a, const char *s, size_t n);
+char *fmh_cfg_arena_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *fmh_cfg_arena_strdup(arena *a, const char *s);
 void fmh_cfg_arena_free(arena *a);
 int fmh_cfg_fail(fmh_config_error *err, const char *file, int line, int col, const char *key,
@@ -77,6 +80,11 @@ int fmh_cfg_parse_plain_number(const char *s, double *out);
 const char *fmh_cfg_expected_text(arena *a, const fmh_config_key *k);
 const char *fmh_cfg_env_name(arena *a, const char *key);
 int fmh_cfg_is_section(const fmh_config_schema *s, const char *prefix);
+void fmh_cfg_quote_got(char *out, size_t cap, const char *s, size_t len, int secret);
+ssize_t fmh_cfg_key_index(const fmh_config_schema *s, const char *key);
+void fmh_cfg_names_under(const fmh_config_schema *s, const char *prefix, char *out, size_t cap);
+int fmh_cfg_unknown_key(fmh_config_error *err, const fmh_config_schema *s, const char *file, int line,
+                        int col, const char *path, const char *written_prefix, const char *written);
 
 /* config_schema.c */
 const char *fmh_cfg_display_name(arena *a, const char *cwd, const char *path);

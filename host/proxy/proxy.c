@@ -17,41 +17,7 @@
  * listen(2) on the same socket reopens the same port. That is why an
  * ephemeral port is first found with a probe socket and then bound
  * explicitly. */
-#include "fmhost/proxy.h"
-
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "fmhost/log.h"
-
-#define READ_CHUNK 65536
-#define QUEUE_CAP (1u << 20)     /* bytes queued per pipe before reading pauses */
-#define ACCEPT_BATCH 64
-#define APPLY_WAIT_MS 10000      /* a configuration call never waits longer */
-#define RELISTEN_RETRY_US 200000
-
-typedef int64_t usec;
-
-static usec now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (usec)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+#include "proxy_int.h"
 
 /* splitmix64: small, seedable, good enough for jitter */
 static uint64_t rng_next(uint64_t *s) {
@@ -62,132 +28,8 @@ static uint64_t rng_next(uint64_t *s) {
 }
 static double rng_unit(uint64_t *s) { return (double)(rng_next(s) >> 11) * 0x1.0p-53; }
 
-/* --- data structures -------------------------------------------------- */
-
-enum { EP_WAKE, EP_LISTEN, EP_CONN };
-
-struct conn;
-
-typedef struct {
-  int kind;           /* EP_*; first so that epoll's data.ptr can be typed */
-  int fd;
-  uint32_t events;    /* interest registered with epoll */
-  int registered;
-  int readable;       /* readiness seen, not yet consumed (cleared on EAGAIN) */
-  int want_out;       /* a write would block: wait for EPOLLOUT */
-  int hup;            /* removed from epoll: peer hung up, read what is left */
-  int err;            /* epoll reported an error (a reset, mostly) */
-  int failed;         /* broken: nothing more is read from or written to it */
-  struct conn *c;
-} endpoint;
-
-typedef struct chunk {
-  struct chunk *next;
-  usec at;            /* not written before this time */
-  size_t len, off;
-  int eof;            /* a marker: shut the destination's write side */
-  char data[];
-} chunk;
-
-typedef struct {
-  endpoint *src, *dst;
-  chunk *head, *tail;
-  size_t queued;
-  usec last_at;       /* time of the last queued chunk: order is kept */
-  int src_eof;        /* nothing more will be read */
-  int done;           /* end of stream delivered (or swallowed) */
-  int cut;            /* reset_peer budget spent: reset once the queue drains */
-  double tokens;      /* bandwidth */
-  usec tok_at;
-  int throttled;      /* waiting for tokens (counted once per wait) */
-} pipe_t;
-
-typedef struct conn {
-  struct conn *next, *prev;
-  uint64_t id;
-  endpoint cli, srv;
-  pipe_t pipe[2];     /* 0: up, 1: down */
-  int connecting;
-  usec connect_deadline;
-  usec reset_at;      /* reset_peer timer; 0: none */
-  usec close_at;      /* timeout timer; 0: none */
-  long long budget;   /* reset_peer bytes left; -1: none */
-  int failed;         /* one side broke: drain toward the other, then reset it */
-  const char *why;    /* of the failure */
-  int dead;
-} conn;
-
-typedef struct {
-  int on[FMH_TOXIC_COUNT][2];
-  unsigned serial[FMH_TOXIC_COUNT][2]; /* bumped on every set: a re-set re-arms */
-  fmh_proxy_toxic t[FMH_TOXIC_COUNT][2];
-} toxic_table;
-
-struct fmh_proxy {
-  char name[64];
-  char upstream_host[256];
-  int upstream_port;
-  int echo;
-  int port;
-  struct sockaddr_storage listen_addr, up_addr;
-  socklen_t listen_len, up_len;
-  int connect_timeout_ms;
-  uint64_t rng;
-
-  int listen_fd, epfd, wakefd;
-  endpoint wake_ep, listen_ep;
-  pthread_t thread;
-  int thread_started;
-
-  pthread_mutex_t mu;
-  pthread_cond_t applied_cv;
-  toxic_table want;      /* under mu */
-  uint64_t want_gen, applied_gen;
-  unsigned kill_serial;  /* a one-shot "close every connection" request */
-  int kill_abortive, kill_count;
-  int stop, thread_done;
-
-  /* loop thread only */
-  toxic_table cur;
-  unsigned kill_done;
-  conn *conns;
-  conn *graveyard;       /* freed after the current batch of events */
-  uint64_t next_id;
-  int listening;
-  usec relisten_at;
-  usec accept_resume_at; /* accepting paused (out of descriptors) until then */
-  char buf[READ_CHUNK];
-
-  _Atomic uint64_t bytes[2], bytes_dropped, accepted, closed, upstream_errors;
-  _Atomic uint64_t act[FMH_TOXIC_COUNT];
-};
-
-static const char *const toxic_names[FMH_TOXIC_COUNT] = {
-    "down", "reset_peer", "latency", "bandwidth", "blackhole", "slicer", "timeout"};
-
 /* Toxics that act on the whole connection keep one slot (index 0). */
-static int per_direction(fmh_toxic_kind k) { return k != FMH_TOXIC_DOWN && k != FMH_TOXIC_RESET_PEER; }
-
-const char *fmh_proxy_toxic_name(fmh_toxic_kind kind) {
-  return (unsigned)kind < FMH_TOXIC_COUNT ? toxic_names[kind] : "?";
-}
-
-int fmh_proxy_toxic_kind_of(const char *name) {
-  for (int i = 0; i < FMH_TOXIC_COUNT; i++)
-    if (strcmp(name, toxic_names[i]) == 0) return i;
-  return -1;
-}
-
-void fmh_proxy_toxic_defaults(fmh_toxic_kind kind, fmh_proxy_toxic *t) {
-  memset(t, 0, sizeof *t);
-  t->kind = kind;
-  t->direction = FMH_DIR_BOTH;
-  t->after_bytes = -1;
-  t->rate_kib = 0; /* required */
-  t->avg_size = 64;
-  t->size_variation = 32;
-  t->delay_us = 1000;
-}
+int fmh_proxy_per_direction(fmh_toxic_kind k) { return k != FMH_TOXIC_DOWN && k != FMH_TOXIC_RESET_PEER; }
 
 static void log_conn_event(const fmh_proxy *p, fmh_log_level lvl, const char *event, const conn *c,
                            const char *msg) {
@@ -195,106 +37,6 @@ static void log_conn_event(const fmh_proxy *p, fmh_log_level lvl, const char *ev
   fmh_log_field f[] = {FMH_LS("proxy", p->name), FMH_LI("port", p->port),
                        FMH_LI("conn", c ? (long long)c->id : 0)};
   fmh_log_emit(lvl, event, NULL, msg, f, 3);
-}
-
-/* --- sockets ---------------------------------------------------------- */
-
-static void set_nodelay(int fd) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-static void set_abortive(int fd) {
-  struct linger lg = {1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-}
-
-static int resolve(const char *host, int port, int passive, struct sockaddr_storage *out,
-                   socklen_t *outlen, fmh_error *err, const char *what) {
-  struct addrinfo hints = {0}, *res = NULL;
-  char portstr[16];
-  snprintf(portstr, sizeof portstr, "%d", port);
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-  int rc = getaddrinfo(host, portstr, &hints, &res);
-  if (rc != 0 || !res) {
-    fmh_error_set(err, "os", rc, 0, "cannot resolve %s host '%s': %s", what, host, gai_strerror(rc));
-    return -1;
-  }
-  /* "localhost" may list ::1 first while servers here listen on 127.0.0.1 */
-  struct addrinfo *pick = res;
-  for (struct addrinfo *r = res; r; r = r->ai_next)
-    if (r->ai_family == AF_INET) {
-      pick = r;
-      break;
-    }
-  memcpy(out, pick->ai_addr, pick->ai_addrlen);
-  *outlen = pick->ai_addrlen;
-  freeaddrinfo(res);
-  return 0;
-}
-
-static void set_port(struct sockaddr_storage *a, int port) {
-  if (a->ss_family == AF_INET) ((struct sockaddr_in *)a)->sin_port = htons((uint16_t)port);
-  else if (a->ss_family == AF_INET6) ((struct sockaddr_in6 *)a)->sin6_port = htons((uint16_t)port);
-}
-
-static int get_port(int fd) {
-  struct sockaddr_storage a;
-  socklen_t len = sizeof a;
-  if (getsockname(fd, (struct sockaddr *)&a, &len) != 0) return -1;
-  if (a.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&a)->sin_port);
-  if (a.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
-  return -1;
-}
-
-static int bound_socket(const struct sockaddr_storage *a, socklen_t len) {
-  int fd = socket(a->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, (const struct sockaddr *)a, len) != 0) {
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-  }
-  return fd;
-}
-
-/* A listening socket bound to an explicit port (see the file comment). */
-static int open_listener(fmh_proxy *p, int port, fmh_error *err) {
-  struct sockaddr_storage a = p->listen_addr;
-  int probe = -1;
-  if (port == 0) {
-    probe = bound_socket(&a, p->listen_len);
-    if (probe < 0 || (port = get_port(probe)) <= 0) goto fail;
-  }
-  set_port(&a, port);
-  int fd = bound_socket(&a, p->listen_len);
-  if (fd < 0) goto fail;
-  if (probe >= 0) close(probe);
-  if (listen(fd, 128) != 0) {
-    int e = errno;
-    close(fd);
-    errno = e;
-    probe = -1;
-    goto fail;
-  }
-  p->port = port;
-  return fd;
-fail : {
-  int e = errno;
-  if (probe >= 0) close(probe);
-  char host[INET6_ADDRSTRLEN] = "?";
-  const void *ip = a.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&a)->sin6_addr
-                                           : (const void *)&((struct sockaddr_in *)&a)->sin_addr;
-  inet_ntop(a.ss_family, ip, host, sizeof host);
-  fmh_error_set(err, "os", e, 0, "proxy '%s': cannot listen on %s:%d: %s", p->name, host, port,
-                strerror(e));
-  return -1;
-}
 }
 
 /* --- epoll bookkeeping ------------------------------------------------ */
@@ -339,7 +81,7 @@ static void conn_close(fmh_proxy *p, conn *c, int abortive, const char *why) {
     endpoint *e = eps[i];
     if (e->fd < 0) continue;
     ep_forget(p, e);
-    if (abortive) set_abortive(e->fd);
+    if (abortive) fmh_proxy_set_abortive(e->fd);
     close(e->fd);
     e->fd = -1;
   }
@@ -354,7 +96,7 @@ static void conn_close(fmh_proxy *p, conn *c, int abortive, const char *why) {
 }
 
 static const fmh_proxy_toxic *toxic_on(const fmh_proxy *p, fmh_toxic_kind k, int d) {
-  int slot = per_direction(k) ? d : 0;
+  int slot = fmh_proxy_per_direction(k) ? d : 0;
   return p->cur.on[k][slot] ? &p->cur.t[k][slot] : NULL;
 }
 
@@ -702,11 +444,11 @@ static void accept_one(fmh_proxy *p, int fd, usec now) {
   if (rp && rp->after_bytes < 0 && rp->timeout_ms == 0) {
     atomic_fetch_add(&p->act[FMH_TOXIC_RESET_PEER], 1);
     atomic_fetch_add(&p->closed, 1);
-    set_abortive(fd);
+    fmh_proxy_set_abortive(fd);
     close(fd);
     return;
   }
-  set_nodelay(fd);
+  fmh_proxy_set_nodelay(fd);
   conn *c = calloc(1, sizeof *c);
   if (!c) {
     close(fd);
@@ -728,7 +470,7 @@ static void accept_one(fmh_proxy *p, int fd, usec now) {
       atomic_fetch_add(&p->closed, 1);
       return;
     }
-    set_nodelay(s);
+    fmh_proxy_set_nodelay(s);
     c->srv.fd = s;
     c->pipe[0].src = &c->cli;
     c->pipe[0].dst = &c->srv;
@@ -790,7 +532,7 @@ static void start_listening(fmh_proxy *p, usec now) {
   if (listen(p->listen_fd, 128) != 0) {
     /* fall back to a new socket on the same port */
     fmh_error e = {0};
-    int fd = open_listener(p, p->port, &e);
+    int fd = fmh_proxy_open_listener(p, p->port, &e);
     if (fd < 0) {
       if (!p->relisten_at) log_conn_event(p, FMH_LOG_WARN, "proxy.listen_error", NULL, e.msg);
       p->relisten_at = now + RELISTEN_RETRY_US;
@@ -808,7 +550,7 @@ static void start_listening(fmh_proxy *p, usec now) {
 
 /* --- applying configuration (loop thread) ----------------------------- */
 
-static int same_params(const fmh_proxy_toxic *a, const fmh_proxy_toxic *b) {
+int fmh_proxy_same_params(const fmh_proxy_toxic *a, const fmh_proxy_toxic *b) {
   return a->ms == b->ms && a->jitter_ms == b->jitter_ms && a->rate_kib == b->rate_kib &&
          a->avg_size == b->avg_size && a->size_variation == b->size_variation &&
          a->delay_us == b->delay_us && a->after_bytes == b->after_bytes &&
@@ -878,12 +620,12 @@ static void *loop_main(void *arg) {
   struct epoll_event evs[64];
   usec wake = 0;
   for (;;) {
-    usec now = now_us();
+    usec now = fmh_proxy_now_us();
     int timeout = -1;
     if (wake) timeout = wake <= now ? 0 : (int)((wake - now + 999) / 1000);
     int n = epoll_wait(p->epfd, evs, 64, timeout);
     if (n < 0 && errno != EINTR) break;
-    now = now_us();
+    now = fmh_proxy_now_us();
     int stop = 0;
     for (int i = 0; i < n; i++) {
       endpoint *e = evs[i].data.ptr;
@@ -992,12 +734,12 @@ static fmh_proxy *start(const fmh_proxy_opts *o, int echo, fmh_error *err) {
     }
     snprintf(p->upstream_host, sizeof p->upstream_host, "%s", o->upstream_host);
     p->upstream_port = o->upstream_port;
-    if (resolve(o->upstream_host, o->upstream_port, 0, &p->up_addr, &p->up_len, err, "upstream") != 0)
+    if (fmh_proxy_resolve(o->upstream_host, o->upstream_port, 0, &p->up_addr, &p->up_len, err, "upstream") != 0)
       goto fail;
   }
   const char *lh = o->listen_host && *o->listen_host ? o->listen_host : "127.0.0.1";
-  if (resolve(lh, 0, 1, &p->listen_addr, &p->listen_len, err, "listen") != 0) goto fail;
-  p->listen_fd = open_listener(p, o->listen_port, err);
+  if (fmh_proxy_resolve(lh, 0, 1, &p->listen_addr, &p->listen_len, err, "listen") != 0) goto fail;
+  p->listen_fd = fmh_proxy_open_listener(p, o->listen_port, err);
   if (p->listen_fd < 0) goto fail;
   p->epfd = epoll_create1(EPOLL_CLOEXEC);
   p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -1032,7 +774,7 @@ fail:
 fmh_proxy *fmh_proxy_start(const fmh_proxy_opts *o, fmh_error *err) { return start(o, 0, err); }
 fmh_proxy *fmh_proxy_start_echo(const fmh_proxy_opts *o, fmh_error *err) { return start(o, 1, err); }
 
-static void wake(fmh_proxy *p) {
+void fmh_proxy_wake(fmh_proxy *p) {
   uint64_t one = 1;
   if (write(p->wakefd, &one, sizeof one) < 0) { /* the counter is already non-zero: fine */
   }
@@ -1044,7 +786,7 @@ void fmh_proxy_close(fmh_proxy *p) {
     pthread_mutex_lock(&p->mu);
     p->stop = 1;
     pthread_mutex_unlock(&p->mu);
-    wake(p);
+    fmh_proxy_wake(p);
     pthread_join(p->thread, NULL);
     if (fmh_log_enabled(FMH_LOG_INFO)) {
       fmh_log_field f[] = {FMH_LS("proxy", p->name), FMH_LI("port", p->port),
@@ -1060,268 +802,4 @@ void fmh_proxy_close(fmh_proxy *p) {
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->applied_cv);
   free(p);
-}
-
-int fmh_proxy_port(const fmh_proxy *p) { return p->port; }
-const char *fmh_proxy_name(const fmh_proxy *p) { return p->name; }
-const char *fmh_proxy_upstream_host(const fmh_proxy *p) { return p->echo ? NULL : p->upstream_host; }
-int fmh_proxy_upstream_port(const fmh_proxy *p) { return p->upstream_port; }
-int fmh_proxy_is_echo(const fmh_proxy *p) { return p->echo; }
-
-/* Called with mu held: publish the table and wait until the loop has it. */
-static void publish_locked(fmh_proxy *p) {
-  uint64_t gen = ++p->want_gen;
-  wake(p);
-  struct timespec dl;
-  clock_gettime(CLOCK_REALTIME, &dl);
-  dl.tv_sec += APPLY_WAIT_MS / 1000;
-  while (p->applied_gen < gen && !p->thread_done)
-    if (pthread_cond_timedwait(&p->applied_cv, &p->mu, &dl) == ETIMEDOUT) break;
-}
-
-static int validate(const fmh_proxy_toxic *t, fmh_error *err) {
-  const char *bad = NULL;
-  if ((unsigned)t->kind >= FMH_TOXIC_COUNT) bad = "unknown toxic";
-  else if (t->direction < FMH_DIR_UP || t->direction > FMH_DIR_BOTH) bad = "direction must be up, down or both";
-  else if (t->kind == FMH_TOXIC_LATENCY && !(t->ms >= 0 && t->jitter_ms >= 0 && t->ms <= 3600e3 && t->jitter_ms <= 3600e3))
-    bad = "latency: ms and jitter must be between 0 and 3600000";
-  else if (t->kind == FMH_TOXIC_BANDWIDTH && !(t->rate_kib > 0 && t->rate_kib < 1e9))
-    bad = "bandwidth: rate (KiB/s) must be > 0";
-  else if (t->kind == FMH_TOXIC_SLICER &&
-           (t->avg_size < 1 || t->size_variation < 0 || t->size_variation >= t->avg_size || t->delay_us < 0))
-    bad = "slicer: needs avg_size >= 1, 0 <= size_variation < avg_size, delay_us >= 0";
-  else if ((t->kind == FMH_TOXIC_RESET_PEER || t->kind == FMH_TOXIC_TIMEOUT) && t->timeout_ms < 0)
-    bad = "timeout_ms must be >= 0";
-  else if (t->kind == FMH_TOXIC_RESET_PEER && t->after_bytes < -1)
-    bad = "reset_peer: after_bytes must be >= 0";
-  if (bad) {
-    fmh_error_set(err, "config", 0, 0, "%s", bad);
-    return -1;
-  }
-  return 0;
-}
-
-static void log_toxic(const fmh_proxy *p, const char *event, const fmh_proxy_toxic *t, fmh_toxic_kind k,
-                      int dir) {
-  if (!fmh_log_enabled(FMH_LOG_INFO)) return;
-  static const char *const dirs[] = {"", "up", "down", "both"};
-  char params[160] = "";
-  if (t) switch (k) {
-      case FMH_TOXIC_DOWN: snprintf(params, sizeof params, "reset=%d", t->reset); break;
-      case FMH_TOXIC_RESET_PEER:
-        snprintf(params, sizeof params, "after_bytes=%lld timeout_ms=%d", t->after_bytes, t->timeout_ms);
-        break;
-      case FMH_TOXIC_LATENCY: snprintf(params, sizeof params, "ms=%g jitter=%g", t->ms, t->jitter_ms); break;
-      case FMH_TOXIC_BANDWIDTH: snprintf(params, sizeof params, "rate=%g KiB/s", t->rate_kib); break;
-      case FMH_TOXIC_SLICER:
-        snprintf(params, sizeof params, "avg_size=%d size_variation=%d delay_us=%d", t->avg_size,
-                 t->size_variation, t->delay_us);
-        break;
-      case FMH_TOXIC_TIMEOUT: snprintf(params, sizeof params, "timeout_ms=%d", t->timeout_ms); break;
-      default: break;
-    }
-  fmh_log_field f[] = {FMH_LS("proxy", p->name), FMH_LI("port", p->port),
-                       FMH_LS("toxic", fmh_proxy_toxic_name(k)), FMH_LS("direction", dirs[dir & 3]),
-                       FMH_LS("params", params)};
-  fmh_log_emit(FMH_LOG_INFO, event, NULL, NULL, f, t ? 5 : 4);
-}
-
-int fmh_proxy_set_toxic(fmh_proxy *p, const fmh_proxy_toxic *t, fmh_error *err) {
-  if (validate(t, err) != 0) return -1;
-  pthread_mutex_lock(&p->mu);
-  for (int d = 0; d < 2; d++) {
-    int slot = per_direction(t->kind) ? d : 0;
-    if (per_direction(t->kind) && !(t->direction & (1 << d))) continue;
-    p->want.on[t->kind][slot] = 1;
-    p->want.t[t->kind][slot] = *t;
-    p->want.serial[t->kind][slot]++;
-    if (!per_direction(t->kind)) break;
-  }
-  publish_locked(p);
-  pthread_mutex_unlock(&p->mu);
-  log_toxic(p, "proxy.toxic", t, t->kind, t->direction);
-  return 0;
-}
-
-int fmh_proxy_remove_toxic(fmh_proxy *p, fmh_toxic_kind kind, int direction) {
-  if ((unsigned)kind >= FMH_TOXIC_COUNT) return 0;
-  int removed = 0;
-  pthread_mutex_lock(&p->mu);
-  for (int d = 0; d < 2; d++) {
-    int slot = per_direction(kind) ? d : 0;
-    if (per_direction(kind) && !(direction & (1 << d))) continue;
-    if (p->want.on[kind][slot]) removed++;
-    p->want.on[kind][slot] = 0;
-    if (!per_direction(kind)) break;
-  }
-  if (removed) publish_locked(p);
-  pthread_mutex_unlock(&p->mu);
-  if (removed) log_toxic(p, "proxy.remove", NULL, kind, direction);
-  return removed;
-}
-
-int fmh_proxy_close_connections(fmh_proxy *p, int abortive) {
-  pthread_mutex_lock(&p->mu);
-  p->kill_serial++;
-  p->kill_abortive = abortive;
-  p->kill_count = 0;
-  publish_locked(p);
-  int n = p->kill_count;
-  pthread_mutex_unlock(&p->mu);
-  if (fmh_log_enabled(FMH_LOG_INFO)) {
-    fmh_log_field f[] = {FMH_LS("proxy", p->name), FMH_LI("port", p->port), FMH_LI("closed", n),
-                         FMH_LB("reset", abortive)};
-    fmh_log_emit(FMH_LOG_INFO, "proxy.close_connections", NULL, NULL, f, 4);
-  }
-  return n;
-}
-
-void fmh_proxy_clear(fmh_proxy *p) {
-  pthread_mutex_lock(&p->mu);
-  memset(p->want.on, 0, sizeof p->want.on);
-  publish_locked(p);
-  pthread_mutex_unlock(&p->mu);
-  if (fmh_log_enabled(FMH_LOG_INFO)) {
-    fmh_log_field f[] = {FMH_LS("proxy", p->name), FMH_LI("port", p->port)};
-    fmh_log_emit(FMH_LOG_INFO, "proxy.clear", NULL, NULL, f, 2);
-  }
-}
-
-int fmh_proxy_list_toxics(fmh_proxy *p, fmh_proxy_toxic *out, int max) {
-  int n = 0;
-  pthread_mutex_lock(&p->mu);
-  for (int k = 0; k < FMH_TOXIC_COUNT; k++) {
-    const int *on = p->want.on[k];
-    const fmh_proxy_toxic *t = p->want.t[k];
-    if (!per_direction((fmh_toxic_kind)k)) {
-      if (on[0] && n < max) out[n++] = t[0];
-      continue;
-    }
-    fmh_proxy_toxic a = t[0], b = t[1];
-    a.direction = b.direction = 0;
-    if (on[0] && on[1] && same_params(&a, &b)) {
-      if (n < max) { out[n] = t[0]; out[n++].direction = FMH_DIR_BOTH; }
-      continue;
-    }
-    for (int d = 0; d < 2; d++)
-      if (on[d] && n < max) { out[n] = t[d]; out[n++].direction = 1 << d; }
-  }
-  pthread_mutex_unlock(&p->mu);
-  return n;
-}
-
-void fmh_proxy_get_stats(fmh_proxy *p, fmh_proxy_stats *s) {
-  memset(s, 0, sizeof *s);
-  s->bytes_up = atomic_load(&p->bytes[0]);
-  s->bytes_down = atomic_load(&p->bytes[1]);
-  s->bytes_dropped = atomic_load(&p->bytes_dropped);
-  s->closed = atomic_load(&p->closed);
-  s->accepted = atomic_load(&p->accepted);
-  s->active = s->accepted >= s->closed ? s->accepted - s->closed : 0;
-  s->upstream_errors = atomic_load(&p->upstream_errors);
-  for (int k = 0; k < FMH_TOXIC_COUNT; k++) s->activations[k] = atomic_load(&p->act[k]);
-}
-
-/* --- the spec client ---------------------------------------------------- */
-
-static int remaining_ms(usec deadline) {
-  usec left = deadline - now_us();
-  return left <= 0 ? 0 : (int)((left + 999) / 1000);
-}
-
-static void os_error(fmh_error *err, int e, const char *what) {
-  fmh_error_set(err, "os", e, e == ECONNREFUSED || e == ECONNRESET || e == EPIPE || e == ETIMEDOUT, "%s: %s",
-                what, strerror(e));
-}
-
-int fmh_proxy_client_connect(const char *host, int port, int timeout_ms, fmh_error *err) {
-  struct sockaddr_storage a;
-  socklen_t len;
-  if (resolve(host, port, 0, &a, &len, err, "client") != 0) return -1;
-  int fd = socket(a.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    os_error(err, errno, "socket");
-    return -1;
-  }
-  set_nodelay(fd);
-  if (connect(fd, (struct sockaddr *)&a, len) == 0) return fd;
-  if (errno != EINPROGRESS) {
-    int e = errno;
-    close(fd);
-    fmh_error_set(err, "os", e, 1, "connect to %s:%d: %s", host, port, strerror(e));
-    return -1;
-  }
-  struct pollfd pf = {.fd = fd, .events = POLLOUT};
-  int rc;
-  do rc = poll(&pf, 1, timeout_ms);
-  while (rc < 0 && errno == EINTR);
-  if (rc == 0) {
-    close(fd);
-    fmh_error_set(err, "timeout", ETIMEDOUT, 1, "connect to %s:%d timed out after %d ms", host, port, timeout_ms);
-    return -1;
-  }
-  int soerr = 0;
-  socklen_t sl = sizeof soerr;
-  getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-  if (rc < 0 || soerr != 0) {
-    int e = rc < 0 ? errno : soerr;
-    close(fd);
-    fmh_error_set(err, "os", e, 1, "connect to %s:%d: %s", host, port, strerror(e));
-    return -1;
-  }
-  return fd;
-}
-
-long fmh_proxy_client_exchange(int fd, const void *out, size_t outlen, void *in, size_t n, size_t *got,
-                               int *eof, int timeout_ms, fmh_error *err) {
-  usec deadline = now_us() + (usec)timeout_ms * 1000;
-  size_t sent = 0;
-  *got = 0;
-  *eof = 0;
-  while (sent < outlen || (*got < n && !*eof)) {
-    struct pollfd pf = {.fd = fd, .events = 0};
-    if (sent < outlen) pf.events |= POLLOUT;
-    if (*got < n && !*eof) pf.events |= POLLIN;
-    int left = remaining_ms(deadline);
-    int rc = left > 0 ? poll(&pf, 1, left) : 0;
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc < 0) {
-      os_error(err, errno, "poll");
-      return -1;
-    }
-    if (rc == 0) {
-      fmh_error_set(err, "timeout", ETIMEDOUT, 1,
-                    "timed out after %d ms (sent %zu of %zu bytes, received %zu of %zu)", timeout_ms, sent,
-                    outlen, *got, n);
-      return -1;
-    }
-    if ((pf.revents & (POLLIN | POLLHUP | POLLERR)) && *got < n && !*eof) {
-      ssize_t r = recv(fd, (char *)in + *got, n - *got, 0);
-      if (r > 0) *got += (size_t)r;
-      else if (r == 0) *eof = 1;
-      else if (errno != EAGAIN && errno != EINTR) {
-        os_error(err, errno, "recv");
-        return -1;
-      }
-    }
-    if ((pf.revents & (POLLOUT | POLLERR)) && sent < outlen) {
-      ssize_t w = send(fd, (const char *)out + sent, outlen - sent, MSG_NOSIGNAL);
-      if (w > 0) sent += (size_t)w;
-      else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-        os_error(err, errno, "send");
-        return -1;
-      }
-    }
-  }
-  return (long)*got;
-}
-
-int fmh_proxy_client_send(int fd, const void *buf, size_t len, int timeout_ms, fmh_error *err) {
-  size_t got;
-  int eof;
-  return fmh_proxy_client_exchange(fd, buf, len, NULL, 0, &got, &eof, timeout_ms, err) < 0 ? -1 : 0;
-}
-
-long fmh_proxy_client_recv(int fd, void *buf, size_t n, size_t *got, int *eof, int timeout_ms, fmh_error *err) {
-  return fmh_proxy_client_exchange(fd, NULL, 0, buf, n, got, eof, timeout_ms, err);
 }
