@@ -6,6 +6,7 @@
 #ifdef FMH_HAVE_NATS
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,15 +20,26 @@ static void name_what(char *what, size_t cap, const char *kind, const char *name
   snprintf(what, cap, "nats: %s %s", kind, name ? name : "(none)");
 }
 
+/* Fill e for a failed call on a stream, consumer or message, naming it
+ * with a printf format (in at most 399 characters); returns -1. */
+static int fail_on(fmh_error *e, natsStatus s, jsErrCode jerr, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail_on(fmh_error *e, natsStatus s, jsErrCode jerr, const char *fmt, ...) {
+  char what[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  return fmh_nats_fail(e, s, jerr, what);
+}
+
 int fmh_nats_stream_add(fmh_nats *n, jsStreamConfig *cfg, int update, jsStreamInfo **out, fmh_error *e) {
   jsStreamInfo *si = NULL;
   jsErrCode jerr = 0;
   natsStatus s = update ? js_UpdateStream(&si, n->js, cfg, NULL, &jerr) : js_AddStream(&si, n->js, cfg, NULL, &jerr);
-  if (s != NATS_OK) {
-    char what[400];
-    snprintf(what, sizeof what, "nats: %s stream %s", update ? "updating" : "adding", cfg->Name ? cfg->Name : "(none)");
-    return fmh_nats_fail(e, s, jerr, what);
-  }
+  if (s != NATS_OK)
+    return fail_on(e, s, jerr, "nats: %s stream %s", update ? "updating" : "adding",
+                   cfg->Name ? cfg->Name : "(none)");
   if (out) *out = si;
   else jsStreamInfo_Destroy(si);
   return 0;
@@ -57,22 +69,14 @@ int fmh_nats_stream_purge(fmh_nats *n, const char *stream, const char *subject, 
   o.Stream.Purge.Keep = keep;
   jsErrCode jerr = 0;
   natsStatus s = js_PurgeStream(n->js, stream, &o, &jerr);
-  if (s != NATS_OK) {
-    char what[400];
-    snprintf(what, sizeof what, "nats: purging stream %s", stream ? stream : "(none)");
-    return fmh_nats_fail(e, s, jerr, what);
-  }
+  if (s != NATS_OK) return fail_on(e, s, jerr, "nats: purging stream %s", stream ? stream : "(none)");
   return 0;
 }
 
 int fmh_nats_stream_delete(fmh_nats *n, const char *stream, fmh_error *e) {
   jsErrCode jerr = 0;
   natsStatus s = js_DeleteStream(n->js, stream, NULL, &jerr);
-  if (s != NATS_OK) {
-    char what[400];
-    snprintf(what, sizeof what, "nats: deleting stream %s", stream ? stream : "(none)");
-    return fmh_nats_fail(e, s, jerr, what);
-  }
+  if (s != NATS_OK) return fail_on(e, s, jerr, "nats: deleting stream %s", stream ? stream : "(none)");
   return 0;
 }
 
@@ -90,12 +94,9 @@ int fmh_nats_consumer_add(fmh_nats *n, const char *stream, jsConsumerConfig *cfg
   jsConsumerInfo *ci = NULL;
   jsErrCode jerr = 0;
   natsStatus s = js_AddConsumer(&ci, n->js, stream, cfg, NULL, &jerr);
-  if (s != NATS_OK) {
-    char what[400];
-    snprintf(what, sizeof what, "nats: adding consumer %s to stream %s",
-             cfg->Durable ? cfg->Durable : (cfg->Name ? cfg->Name : "(ephemeral)"), stream ? stream : "(none)");
-    return fmh_nats_fail(e, s, jerr, what);
-  }
+  if (s != NATS_OK)
+    return fail_on(e, s, jerr, "nats: adding consumer %s to stream %s",
+                   cfg->Durable ? cfg->Durable : (cfg->Name ? cfg->Name : "(ephemeral)"), stream ? stream : "(none)");
   if (out) *out = ci;
   else jsConsumerInfo_Destroy(ci);
   return 0;
@@ -105,24 +106,18 @@ int fmh_nats_consumer_info(fmh_nats *n, const char *stream, const char *consumer
                            fmh_error *e) {
   jsErrCode jerr = 0;
   natsStatus s = js_GetConsumerInfo(out, n->js, stream, consumer, NULL, &jerr);
-  if (s != NATS_OK) {
-    char what[400];
-    snprintf(what, sizeof what, "nats: consumer %s of stream %s", consumer ? consumer : "(none)",
-             stream ? stream : "(none)");
-    return fmh_nats_fail(e, s, jerr, what);
-  }
+  if (s != NATS_OK)
+    return fail_on(e, s, jerr, "nats: consumer %s of stream %s", consumer ? consumer : "(none)",
+                   stream ? stream : "(none)");
   return 0;
 }
 
 int fmh_nats_consumer_delete(fmh_nats *n, const char *stream, const char *consumer, fmh_error *e) {
   jsErrCode jerr = 0;
   natsStatus s = js_DeleteConsumer(n->js, stream, consumer, NULL, &jerr);
-  if (s != NATS_OK) {
-    char what[400];
-    snprintf(what, sizeof what, "nats: deleting consumer %s of stream %s", consumer ? consumer : "(none)",
-             stream ? stream : "(none)");
-    return fmh_nats_fail(e, s, jerr, what);
-  }
+  if (s != NATS_OK)
+    return fail_on(e, s, jerr, "nats: deleting consumer %s of stream %s", consumer ? consumer : "(none)",
+                   stream ? stream : "(none)");
   return 0;
 }
 
@@ -131,11 +126,8 @@ int fmh_nats_consumer_delete(fmh_nats *n, const char *stream, const char *consum
 int fmh_nats_get_msg(fmh_nats *n, const char *stream, uint64_t seq, natsMsg **out, fmh_error *e) {
   jsErrCode jerr = 0;
   natsStatus s = js_GetMsg(out, n->js, stream, seq, NULL, &jerr);
-  if (s != NATS_OK) {
-    char what[400];
-    snprintf(what, sizeof what, "nats: message %" PRIu64 " of stream %s", seq, stream ? stream : "(none)");
-    return fmh_nats_fail(e, s, jerr, what);
-  }
+  if (s != NATS_OK)
+    return fail_on(e, s, jerr, "nats: message %" PRIu64 " of stream %s", seq, stream ? stream : "(none)");
   return 0;
 }
 
