@@ -1,7 +1,7 @@
 /* fmhost.pool, the pool itself: bounded size, FIFO waiters with hand-off,
  * validation, eviction, the housekeeper thread, stats and state-change log
  * events (see include/fmhost/pool.h). Statements live in pool_query.c, bulk
- * loads and the stress driver in pool_bulk.c. */
+ * loads in pool_bulk.c, the stress driver in pool_stress.c. */
 #include "fmhost/pool.h"
 
 #include <errno.h>

@@ -1,6 +1,7 @@
-/* Shared between pool.c (connections), pool_query.c (statements) and
- * pool_bulk.c (loads): each calls only into the files before it. The pool's
- * and a connection's insides; not part of the C API. */
+/* Shared between pool.c (connections), pool_query.c (statements),
+ * pool_bulk.c (loads), pool_bench_rows.c (the benchmark table's rows) and
+ * pool_stress.c (the stress driver): each calls only into the files before
+ * it. The pool's and a connection's insides; not part of the C API. */
 #ifndef FMHOST_POOL_INTERNAL_H
 #define FMHOST_POOL_INTERNAL_H
 
