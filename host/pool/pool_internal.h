@@ -1,6 +1,8 @@
-/* Shared between pool.c (connections), pool_query.c (statements) and
- * pool_bulk.c (loads): each calls only into the files before it. The pool's
- * and a connection's insides; not part of the C API. */
+/* Shared between pool_connect.c (opening connections), pool.c (the pool),
+ * pool_query.c (statements), pool_bulk.c (loads), pool_bench_rows.c (the
+ * benchmark table's rows) and pool_stress.c (the stress driver): each calls
+ * only into the files before it. The pool's and a connection's insides; not
+ * part of the C API. */
 #ifndef FMHOST_POOL_INTERNAL_H
 #define FMHOST_POOL_INTERNAL_H
 
@@ -73,5 +75,15 @@ double fmh_pool_now_ms(void);
 void fmh_pool_fill_error(fmh_error *e, unsigned code, const char *state, const char *text,
                          const char *what);
 int fmh_pool_code_kills_conn(unsigned code);
+
+/* pool_connect.c, for pool.c */
+extern pthread_once_t fmh_pool_lib_once;
+void fmh_pool_lib_init(void);
+void fmh_pool_free_opts(fmh_pool_opts *o);
+void fmh_pool_copy_opts(fmh_pool_opts *d, const fmh_pool_opts *s);
+int fmh_pool_check_opts(const fmh_pool_opts *o, fmh_error *e);
+MYSQL *fmh_pool_connect_retrying(fmh_pool *p, fmh_error *e);
+fmh_conn *fmh_pool_conn_new(fmh_pool *p, MYSQL *m);
+void fmh_pool_conn_free(fmh_conn *c);
 
 #endif

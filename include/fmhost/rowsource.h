@@ -1,5 +1,5 @@
 /* A row source: the one C interface between what produces rows (the
- * generator, host/gen/gen_source.c; the benchmark table, host/pool/pool_bulk.c)
+ * generator, host/gen/gen_source.c; the benchmark table, host/pool/pool_bench_rows.c)
  * and what loads them (fmh_pool_load, fmh_source_write_file). Like a
  * sysbench driver, a table of functions with a context: a consumer knows
  * nothing of the producer behind it. Lua-free; in Lua, fmhost.pool's load
