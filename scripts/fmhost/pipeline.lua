@@ -31,7 +31,7 @@
 --              key='id'|{'a','b'}|false, columns={col={ulp=, fsp=, time_zone=, as=, ignore=}},
 --              ignore={cols}, guarantee='exactly_once'|'upsert'|'at_least_once', job='FINISHED' },
 --   faults = { {'kill_taskmanager'|'cut'|'blackhole'|'slow'|'restart_mariadb'|'restart_nats'|'cancel'|'savepoint',
---               at={rows=|fraction=|checkpoint=|after_s=}, duration_s=, ms=} },
+--               at={rows=|fraction=|checkpoint=|after_s=|after_checkpoint_s=}, duration_s=, ms=} },
 --   finish = { mode='bounded'|'unbounded', quiet_s=3, deadline_s=180 }
 local stack = require 'fmhost.stack'
 local pool = require 'fmhost.pool'
@@ -80,7 +80,7 @@ local KEYS = {
   expect = { 'generator', 'sql', 'fn', 'source', 'key', 'columns', 'ignore', 'guarantee', 'job', 'allow_extra_columns' },
   column = { 'ulp', 'fsp', 'time_zone', 'as', 'ignore' },
   fault = { 'action', 'at', 'duration_s', 'ms', 'restart', 'rate' },
-  at = { 'rows', 'fraction', 'checkpoint', 'after_s' },
+  at = { 'rows', 'fraction', 'checkpoint', 'after_s', 'after_checkpoint_s' },
   finish = { 'mode', 'quiet_s', 'deadline_s' },
 }
 M.KEYS = KEYS
@@ -1034,8 +1034,14 @@ function Run:due(f, job)
     local n = self:target_count()
     if not n or n < want then return false end
   end
-  if at.checkpoint then
-    if self:completed_checkpoints(job) < at.checkpoint then return false end
+  if at.checkpoint or at.after_checkpoint_s then
+    -- when this run first saw the latest completed checkpoint (polled, so within POLL_MS)
+    local n = self:completed_checkpoints(job)
+    if n ~= self.ckpt_n then self.ckpt_n, self.ckpt_t = n, now() end
+    if at.checkpoint and n < at.checkpoint then return false end
+    -- at least S seconds after the latest checkpoint: rows written since then are replayed
+    -- on a restart (a fault right after a checkpoint would leave nothing to replay)
+    if at.after_checkpoint_s and (n < 1 or now() - self.ckpt_t < at.after_checkpoint_s) then return false end
   end
   return true
 end

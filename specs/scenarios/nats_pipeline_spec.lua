@@ -138,7 +138,7 @@ describe('pipelines delivered through NATS JetStream #nats #flink #mysql', funct
     local d = copy_pipeline('nats_append_kill', { rows = 8000, rate = 400, append = true, guarantee = 'at_least_once',
       session = { ['execution.checkpointing.interval'] = '4 s' },
       sink_options = { ['sink.buffer-flush.interval'] = '200 ms', ['sink.buffer-flush.max-rows'] = '50' },
-      faults = { { 'kill_taskmanager', at = { rows = 2500, checkpoint = 1 } } } })
+      faults = { { 'kill_taskmanager', at = { rows = 2500, checkpoint = 1, after_checkpoint_s = 1.5 } } } })
     local r = P.run(d, { say = print })
     assert.pipeline(r)
     local c = r.verdict.counts
