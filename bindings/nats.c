@@ -48,6 +48,8 @@
  *       num_ack_pending=, num_redelivered=, num_waiting=, num_pending=,
  *       config={durable=, filter_subject=, ack_policy=, deliver_policy=, ...}}
  *   c:consumer_delete(stream, name) -> true
+ *   c:consumers(stream) -> {consumer info, ...} (every consumer of the stream,
+ *       durable or not, each as consumer_info returns it)
  *   c:get_msg(stream, seq) -> msg | nil, msg, info (none there: info.code 10037)
  *   c:last_msg(stream, subject) -> msg
  *       msg = {seq=, subject=, data=, headers={[key]=value}, time_ns=}
@@ -588,6 +590,22 @@ static int l_consumer_delete(lua_State *L) {
   return 1;
 }
 
+static int l_consumers(lua_State *L) {
+  fmh_nats *n = check_conn(L, 1);
+  const char *stream = luaL_checkstring(L, 2);
+  jsConsumerInfoList *list = NULL;
+  fmh_error e = {0};
+  if (fmh_nats_consumers(n, stream, &list, &e) != 0) return push_fail(L, &e);
+  int count = list ? list->Count : 0;
+  lua_createtable(L, count, 0);
+  for (int i = 0; i < count; i++) {
+    push_consumer_info(L, list->List[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  if (list) jsConsumerInfoList_Destroy(list);
+  return 1;
+}
+
 /* ---- messages -------------------------------------------------------------------------- */
 
 /* A message as a table; seq from the stored message (get) or its metadata
@@ -973,6 +991,7 @@ static const luaL_Reg conn_methods[] = {
     {"consumer_add", l_consumer_add},
     {"consumer_info", l_consumer_info},
     {"consumer_delete", l_consumer_delete},
+    {"consumers", l_consumers},
     {"get_msg", l_get_msg},
     {"last_msg", l_last_msg},
     {"fetch", l_fetch},

@@ -121,6 +121,15 @@ int fmh_nats_consumer_delete(fmh_nats *n, const char *stream, const char *consum
   return 0;
 }
 
+int fmh_nats_consumers(fmh_nats *n, const char *stream, jsConsumerInfoList **out, fmh_error *e) {
+  jsErrCode jerr = 0;
+  *out = NULL;
+  natsStatus s = js_Consumers(out, n->js, stream, NULL, &jerr);
+  if (s == NATS_NOT_FOUND && jerr == 0) return 0; /* a stream without consumers */
+  if (s != NATS_OK) return fail_on(e, s, jerr, "nats: listing the consumers of stream %s", stream ? stream : "(none)");
+  return 0;
+}
+
 /* ---- reading back ----------------------------------------------------------- */
 
 int fmh_nats_get_msg(fmh_nats *n, const char *stream, uint64_t seq, natsMsg **out, fmh_error *e) {

@@ -96,6 +96,8 @@ int fmh_nats_consumer_add(fmh_nats *n, const char *stream, jsConsumerConfig *cfg
 int fmh_nats_consumer_info(fmh_nats *n, const char *stream, const char *consumer, jsConsumerInfo **out,
                            fmh_error *e);
 int fmh_nats_consumer_delete(fmh_nats *n, const char *stream, const char *consumer, fmh_error *e);
+/* Every consumer of stream with its state; *out NULL when it has none. */
+int fmh_nats_consumers(fmh_nats *n, const char *stream, jsConsumerInfoList **out, fmh_error *e);
 
 /* ---- reading back ----------------------------------------------------------- */
 

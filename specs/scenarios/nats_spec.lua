@@ -166,6 +166,12 @@ describe('fmhost.nats on a real nats-server #nats', function()
       local info = assert(c:consumer_info('FMH_PUB', 'spec_pull'))
       assert.are.same({ 10, st.last_seq - 500 + 10, 490, 0 },
         { info.delivered.consumer_seq, info.ack_floor.stream_seq, info.num_pending, info.num_ack_pending })
+      -- the listing holds every consumer with the same state, a second one included
+      assert(c:consumer_add('FMH_PUB', { durable = 'spec_idle', filter_subject = 'pub.a' }))
+      local seen = {}
+      for _, x in ipairs(assert(c:consumers('FMH_PUB'))) do seen[x.name] = x.delivered.consumer_seq end
+      assert.are.same({ spec_pull = 10, spec_idle = 0 }, seen)
+      assert.is_true(assert(c:consumer_delete('FMH_PUB', 'spec_idle')))
       assert.is_true(assert(c:consumer_delete('FMH_PUB', 'spec_pull')))
       local _, _, gone = c:consumer_info('FMH_PUB', 'spec_pull')
       assert.are.same({ 'jetstream', 10014 }, { gone.kind, gone.code })
@@ -277,6 +283,7 @@ describe('fmhost.nats on a real nats-server #nats', function()
         function() return c:stream_delete('FMH_NO_SUCH') end,
         function() return c:get_msg('FMH_NO_SUCH', 1) end,
         function() return c:read('FMH_NO_SUCH') end,
+        function() return c:consumers('FMH_NO_SUCH') end,
       } do
         local ok, msg, info = call()
         assert.is_nil(ok)
