@@ -47,20 +47,33 @@ static int too_big(fmh_nats *n, const char *subject, size_t len, fmh_error *e) {
   return 0;
 }
 
+/* What both publishing calls do first: name the call in what, refuse a
+ * message larger than the server takes, build the message with the caller's
+ * headers and the publish options. NULL (with e set) when any of it fails. */
+static natsMsg *prepare(fmh_nats *n, const char *subject, const void *data, size_t len, const fmh_nats_pub *o,
+                        char *what, size_t what_cap, jsPubOptions *po, fmh_error *e) {
+  snprintf(what, what_cap, "nats: publishing to %s", subject ? subject : "(none)");
+  if (too_big(n, subject, len, e)) return NULL;
+  natsStatus s;
+  natsMsg *m = new_msg(subject, data, len, o, &s);
+  if (!m) {
+    fmh_nats_fail(e, s, 0, what);
+    return NULL;
+  }
+  pub_opts(o, po);
+  return m;
+}
+
 int fmh_nats_publish(fmh_nats *n, const char *subject, const void *data, size_t len, const fmh_nats_pub *o,
                      uint64_t *seq, int *duplicate, char *stream, size_t stream_cap, fmh_error *e) {
   char what[400];
-  snprintf(what, sizeof what, "nats: publishing to %s", subject ? subject : "(none)");
-  if (too_big(n, subject, len, e)) return -1;
-  natsStatus s;
-  natsMsg *m = new_msg(subject, data, len, o, &s);
-  if (!m) return fmh_nats_fail(e, s, 0, what);
   jsPubOptions po;
-  pub_opts(o, &po);
+  natsMsg *m = prepare(n, subject, data, len, o, what, sizeof what, &po, e);
+  if (!m) return -1;
   po.MaxWait = o && o->timeout_ms > 0 ? o->timeout_ms : n->timeout_ms;
   jsPubAck *pa = NULL;
   jsErrCode jerr = 0;
-  s = js_PublishMsg(&pa, n->js, m, &po, &jerr);
+  natsStatus s = js_PublishMsg(&pa, n->js, m, &po, &jerr);
   natsMsg_Destroy(m);
   if (s != NATS_OK) return fmh_nats_fail(e, s, jerr, what);
   if (seq) *seq = pa->Sequence;
@@ -110,14 +123,10 @@ static natsStatus async_send(fmh_nats *n, natsMsg *m, jsPubOptions *po, double d
 int fmh_nats_publish_async(fmh_nats *n, const char *subject, const void *data, size_t len, const fmh_nats_pub *o,
                            fmh_error *e) {
   char what[400];
-  snprintf(what, sizeof what, "nats: publishing to %s", subject ? subject : "(none)");
-  if (too_big(n, subject, len, e)) return -1;
-  natsStatus s;
-  natsMsg *m = new_msg(subject, data, len, o, &s);
-  if (!m) return fmh_nats_fail(e, s, 0, what);
   jsPubOptions po;
-  pub_opts(o, &po);
-  s = async_send(n, m, &po, fmh_retry_now_ms() + n->timeout_ms);
+  natsMsg *m = prepare(n, subject, data, len, o, what, sizeof what, &po, e);
+  if (!m) return -1;
+  natsStatus s = async_send(n, m, &po, fmh_retry_now_ms() + n->timeout_ms);
   if (s != NATS_OK) {
     fmh_nats_fail(e, s, 0, what);
     if (s == NATS_TIMEOUT)

@@ -356,6 +356,16 @@ static uint64_t dec_mod64(const fmh_value *v) {
   return s;
 }
 
+int fmh_vsum_first_row(sctx *x, fmh_conn *conn, const fmh_buf *q, const fmh_value *p, int np, fmh_cursor **c,
+                       const fmh_value **row, fmh_error *e) {
+  *c = NULL;
+  if (!q->p) return fmh_vsum_oom(e);
+  fmh_exec_result res;
+  __atomic_add_fetch(&x->queries, 1, __ATOMIC_RELAXED);
+  if (fmh_conn_run(conn, q->p, q->len, p, np, 1, c, &res, e) != 0) return -1;
+  return fmh_cursor_fetch(*c, row, e);
+}
+
 int fmh_vsum_sql_checksum(sctx *x, sside *s, fmh_conn *conn, fmh_buf *q, const fmh_vrange *r, uint64_t *count,
                         uint64_t *sum, fmh_error *e) {
   q->len = 0;
@@ -367,13 +377,10 @@ int fmh_vsum_sql_checksum(sctx *x, sside *s, fmh_conn *conn, fmh_buf *q, const f
   int np;
   if (fmh_vrange_sql(q, x->o->key, s->src.where, r, x->key_binary, p, &np) != 0) return fmh_vsum_oom(e);
   fmh_vbuf_puts(q, " LIMIT 18446744073709551615) AS x"); /* not merged: SHA1 once per row */
-  if (!q->p) return fmh_vsum_oom(e);
   fmh_cursor *c;
-  fmh_exec_result res;
-  __atomic_add_fetch(&x->queries, 1, __ATOMIC_RELAXED);
-  if (fmh_conn_run(conn, q->p, q->len, p, np, 1, &c, &res, e) != 0) return -1;
   const fmh_value *row;
-  int rc = fmh_cursor_fetch(c, &row, e);
+  int rc = fmh_vsum_first_row(x, conn, q, p, np, &c, &row, e);
+  if (rc < 0 && !c) return -1;
   if (rc == 1) {
     *count = row[0].t == FMH_V_UINT ? row[0].u : (uint64_t)row[0].i;
     *sum = dec_mod64(&row[1]);

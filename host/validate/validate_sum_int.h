@@ -115,6 +115,12 @@ int fmh_vsum_gen_checksum(sctx *x, wstate *w, int64_t row0, int64_t row1, uint64
                           fmh_error *e);
 int fmh_vsum_gen_key(sctx *x, wstate *w, int64_t r, fmh_vkey_part *out, fmh_error *e);
 int fmh_vsum_part_cmp(const fmh_vkey_part *a, const fmh_vkey_part *b);
+/* Run the query built in q (q->p NULL: it ran out of memory) with its
+ * parameters on conn, counted in x->queries, and fetch its first row: 1 with
+ * *row set, 0 when there is none, -1 on error. *c is the open cursor (NULL
+ * after an error before it opened); the caller closes it. */
+int fmh_vsum_first_row(sctx *x, fmh_conn *conn, const fmh_buf *q, const fmh_value *p, int np, fmh_cursor **c,
+                       const fmh_value **row, fmh_error *e);
 int fmh_vsum_sql_checksum(sctx *x, sside *s, fmh_conn *conn, fmh_buf *q, const fmh_vrange *r, uint64_t *count,
                           uint64_t *sum, fmh_error *e);
 

@@ -143,13 +143,10 @@ static int key_at(sctx *x, sside *s, fmh_conn *conn, fmh_buf *q, const fmh_vrang
   fmh_vbuf_puts(q, " ORDER BY ");
   fmh_vbuf_ident(q, x->o->key, 0);
   fmh_vbuf_printf(q, " LIMIT 1 OFFSET %" PRIu64, offset);
-  if (!q->p) return fmh_vsum_oom(e);
   fmh_cursor *c;
-  fmh_exec_result res;
-  __atomic_add_fetch(&x->queries, 1, __ATOMIC_RELAXED);
-  if (fmh_conn_run(conn, q->p, q->len, p, np, 1, &c, &res, e) != 0) return -1;
   const fmh_value *row;
-  int rc = fmh_cursor_fetch(c, &row, e);
+  int rc = fmh_vsum_first_row(x, conn, q, p, np, &c, &row, e);
+  if (rc < 0 && !c) return -1;
   if (rc == 1 && fmh_vkey_part_from_value(&row[0], out) != 0) rc = fmh_vsum_oom(e);
   fmh_cursor_close(c);
   return rc;
@@ -170,11 +167,9 @@ static int min_max(sctx *x, sside *s, fmh_conn *conn, fmh_buf *q, int64_t *lo, i
   int np;
   if (fmh_vrange_sql(q, x->o->key, s->src.where, NULL, 0, p, &np) != 0) return fmh_vsum_oom(e);
   fmh_cursor *c;
-  fmh_exec_result res;
-  x->queries++;
-  if (fmh_conn_run(conn, q->p, q->len, NULL, 0, 1, &c, &res, e) != 0) return -1;
   const fmh_value *row;
-  int rc = fmh_cursor_fetch(c, &row, e), have = 0;
+  int rc = fmh_vsum_first_row(x, conn, q, NULL, 0, &c, &row, e), have = 0;
+  if (rc < 0 && !c) return -1;
   if (rc == 1 && row[0].t != FMH_V_NULL) {
     if (row[0].t == FMH_V_UINT || row[1].t == FMH_V_UINT) {
       have = -2;
@@ -201,9 +196,8 @@ static int min_max(sctx *x, sside *s, fmh_conn *conn, fmh_buf *q, int64_t *lo, i
     fmh_vbuf_puts(q, "SELECT COUNT(*) FROM ");
     fmh_vbuf_ident(q, s->src.table, 1);
     if (fmh_vrange_sql(q, x->o->key, s->src.where, NULL, 0, p, &np) != 0) return fmh_vsum_oom(e);
-    x->queries++;
-    if (fmh_conn_run(conn, q->p, q->len, NULL, 0, 1, &c, &res, e) != 0) return -1;
-    rc = fmh_cursor_fetch(c, &row, e);
+    rc = fmh_vsum_first_row(x, conn, q, NULL, 0, &c, &row, e);
+    if (rc < 0 && !c) return -1;
     if (rc == 1 && row[0].t == FMH_V_INT && row[0].i > 0) *est = (uint64_t)row[0].i;
     fmh_cursor_close(c);
     if (rc < 0) return -1;
