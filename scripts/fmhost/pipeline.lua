@@ -76,7 +76,7 @@ local KEYS = {
              'time_zone', 'indices', 'json_as_value', 'stream', 'subjects', 'spread', 'bounded' },
   flink = { 'sql', 'file', 'session', 'jar' },
   jar = { 'path', 'entry', 'args', 'parallelism', 'build' },
-  sink = { 'table', 'ddl', 'from', 'key', 'reset', 'options', 'url_params', 'keep' },
+  sink = { 'table', 'ddl', 'from', 'key', 'reset', 'options', 'url_params', 'keep', 'latency_ms' },
   expect = { 'generator', 'sql', 'fn', 'source', 'key', 'columns', 'ignore', 'guarantee', 'job', 'allow_extra_columns' },
   column = { 'ulp', 'fsp', 'time_zone', 'as', 'ignore' },
   fault = { 'action', 'at', 'duration_s', 'ms', 'restart', 'rate' },
@@ -162,6 +162,10 @@ function M.check(desc)
     local r = desc.sink.reset
     if r ~= nil and r ~= 'truncate' and r ~= 'drop' and r ~= false then
       desc_error(where .. ': sink', "reset must be 'truncate' or 'drop'")
+    end
+    local l = desc.sink.latency_ms
+    if l ~= nil and not (type(l) == 'number' and l >= 0 and l <= 60000) then
+      desc_error(where .. ': sink', 'latency_ms must be milliseconds between 0 and 60000, got ' .. tostring(l))
     end
   end
   if desc.expect ~= nil then
@@ -1068,6 +1072,8 @@ function Run:apply(f, job)
     rec.detail = ('%s the network between Flink and MariaDB for %s s'):format(a, tostring(f.duration_s or 5))
     self.heal[#self.heal + 1] = { t = now() + (f.duration_s or 5), fn = function()
       p:clear()
+      local base = (self.desc.sink or {}).latency_ms
+      if base then p:toxic('latency', { ms = base }) end
       rec.healed_s = now() - self.t_running
       rec.rows_healed = self:target_count()
     end }
@@ -1471,12 +1477,18 @@ function M.run(desc, opts)
     local t_setup = now()
     self.sink = (desc.sink or {}).table or (self.prefix .. '_out')
     r.sink_table = self.sink
+    local latency_ms = (desc.sink or {}).latency_ms
+    local need_proxy = latency_ms ~= nil
     for _, f in ipairs(desc.faults or {}) do
       local a = f.action or f[1]
-      if (a == 'cut' or a == 'blackhole' or a == 'slow') and not self.proxy then
-        self.proxy = assert(require('fmhost.proxy').new { upstream_host = cfg.mysql.host, upstream_port = cfg.mysql.port,
-          name = 'pipeline-sink' })
-      end
+      if a == 'cut' or a == 'blackhole' or a == 'slow' then need_proxy = true end
+    end
+    if need_proxy then
+      self.proxy = assert(require('fmhost.proxy').new { upstream_host = cfg.mysql.host, upstream_port = cfg.mysql.port,
+        name = 'pipeline-sink' })
+      -- a sink whose database is that far away for the whole run (a fault's
+      -- toxic replaces it while the fault lasts; its heal restores it)
+      if latency_ms then assert(self.proxy:toxic('latency', { ms = latency_ms })) end
     end
     -- every placeholder and the SQL file before anything is staged
     self:set_vars()

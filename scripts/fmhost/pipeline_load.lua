@@ -405,7 +405,7 @@ function M.standard(o)
       'CREATE TEMPORARY TABLE sink7 (${source.columns}' .. key .. ') WITH (${sink.jdbc})',
       'INSERT INTO sink7 SELECT ' .. (o.select or '*') .. ' FROM seven',
     } },
-    sink = { from = 'seven', options = o.options, url_params = o.url_params, table = o.table },
+    sink = { from = 'seven', options = o.options, url_params = o.url_params, table = o.table, latency_ms = o.latency_ms },
     expect = o.expect,
     faults = o.faults,
     finish = o.finish,

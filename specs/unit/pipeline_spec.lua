@@ -45,6 +45,11 @@ describe('fmhost.pipeline (no servers)', function()
       perr(function() P.check { name = 'x', faults = { { 'kill_taskmanger' } } } end), 1, true)
     assert.matches("data.orders: unknown key 'colums', did you mean 'columns'?",
       perr(function() P.check { name = 'x', data = { orders = { colums = {} } } } end), 1, true)
+    assert.matches('sink: latency_ms must be milliseconds between 0 and 60000, got -1',
+      perr(function() P.check { name = 'x', sink = { latency_ms = -1 } } end), 1, true)
+    assert.matches('latency_ms must be milliseconds between 0 and 60000, got 1 ms',
+      perr(function() P.check { name = 'x', sink = { latency_ms = '1 ms' } } end), 1, true)
+    assert(P.check { name = 'x', sink = { latency_ms = 2 } })
   end)
 
   it('loads a file with a Lua error as one message naming the file and line', function()
