@@ -199,11 +199,11 @@ describe('pipelines delivered through NATS JetStream #nats #flink #mysql', funct
       samples[#samples + 1] = { t = t - run.t_running, delivered = delivered(), fetches = fetches, rss_kb = rss,
                                 phase = (not f and 'before') or (f.healed_s and 'after') or 'slow' }
     end
-    local d = copy_pipeline('nats_backpressure', { rows = 30000, rate = 500, extra_src = ", 'scan.batch-size' = '20'",
-      faults = { { 'slow', at = { after_s = 25 }, ms = 400, duration_s = 25 } } })
+    local d = copy_pipeline('nats_backpressure', { rows = 18000, rate = 500, extra_src = ", 'scan.batch-size' = '20'",
+      faults = { { 'slow', at = { after_s = 12 }, ms = 400, duration_s = 18 } } })
     local r = P.run(d, { say = print, on_poll = on_poll })
     assert.pipeline(r)
-    assert.are.equal(30000, r.verdict.counts.matched)
+    assert.are.equal(18000, r.verdict.counts.matched)
     -- rates per phase (per second between the first and last sample of each)
     local function rate(field, phase, skip, span)
       local a, b
