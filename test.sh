@@ -23,8 +23,19 @@ tally() { # the log file of one run
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
 }
 
-started_stack=0
-stop_stack() { if [ "$started_stack" = 1 ]; then build/fmhost stack down >build/stack-down.log 2>&1; started_stack=0; fi; }
+# The property specs need MariaDB only. They run beside the scenarios against
+# a second private MariaDB of their own (stack.dir .fmhost/props, the first
+# free port from mysql.port + 10), so that the two halves overlap: the
+# scenarios mostly wait on Flink, the properties on MariaDB restarts.
+props_dir="$root/.fmhost/props"
+props_env() { FMHOST_STACK_DIR="$props_dir" FMHOST_MYSQL_PORT="$props_port" FMHOST_MYSQL_SOCKET= "$@"; }
+props_port=
+started_stack=0 started_props=0 props_pid=
+stop_stack() {
+  if [ -n "$props_pid" ]; then kill -- "$props_pid" 2>/dev/null; wait "$props_pid" 2>/dev/null; props_pid=; fi
+  if [ "$started_props" = 1 ]; then props_env build/fmhost stack down mariadb >build/stack-down-props.log 2>&1; started_props=0; fi
+  if [ "$started_stack" = 1 ]; then build/fmhost stack down >build/stack-down.log 2>&1; started_stack=0; fi
+}
 trap stop_stack EXIT INT TERM
 
 echo "== unit specs under AddressSanitizer/UBSan"
@@ -67,13 +78,47 @@ else
   build/fmhost stack up || { echo "stack did not start"; failed=$((failed + 1)); status=1; }
 fi
 
-echo "== properties and scenarios (the unit specs ran above, under the sanitizers)"
-FMHOST_BIN="$root/build/fmhost" build/fmhost specs/properties specs/scenarios --junit build/junit-stack.xml \
+echo "== the properties' MariaDB"
+props_port=$(build/fmhost -e '
+  local proc = require "fmhost.proc"
+  for p = cfg.mysql.port + 10, cfg.mysql.port + 200 do
+    if p <= 65535 and proc.port_free(p) then print(p) return end
+  end')
+rm -f build/props.log build/junit-props.xml
+if [ -z "$props_port" ]; then
+  echo "no free port from mysql.port + 10 for the properties' MariaDB"; failed=$((failed + 1)); status=1
+else
+  started_props=1
+  if props_env build/fmhost stack up mariadb; then
+    echo "== properties (beside the scenarios, on 127.0.0.1:$props_port; their output follows the scenarios')"
+    props_env env FMHOST_BIN="$root/build/fmhost" build/fmhost specs/properties --junit build/junit-props.xml \
+      -o plainTerminal "$@" >build/props.log 2>&1 &
+    props_pid=$!
+  else
+    echo "the properties' MariaDB did not start"; failed=$((failed + 1)); status=1
+  fi
+fi
+
+echo "== scenarios (the unit specs ran above, under the sanitizers)"
+FMHOST_BIN="$root/build/fmhost" build/fmhost specs/scenarios --junit build/junit-stack.xml \
   -o plainTerminal "$@" 2>&1 | tee build/specs.log
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 tally build/specs.log
-# one JUnit file for the whole run: the unit specs' and the stack specs'
-build/fmhost -e 'assert(require("fmhost.report").merge_junit("build/junit.xml", { "build/junit-unit.xml", "build/junit-stack.xml" }))' \
+
+if [ -n "$props_pid" ]; then
+  wait "$props_pid"; props_rc=$?; props_pid=
+  echo "== properties (ran beside the scenarios)"
+  cat build/props.log
+  [ "$props_rc" -eq 0 ] || status=1
+  tally build/props.log
+fi
+# one JUnit file for the whole run: the unit specs', the properties' and the scenarios'
+# (the parts that ran: a part that did not is counted as failed above)
+build/fmhost -e 'local parts = {}
+  for _, f in ipairs { "build/junit-unit.xml", "build/junit-props.xml", "build/junit-stack.xml" } do
+    local h = io.open(f) if h then h:close() parts[#parts + 1] = f end
+  end
+  assert(require("fmhost.report").merge_junit("build/junit.xml", parts))' \
   || echo "build/junit.xml could not be written"
 
 stop_stack
