@@ -237,7 +237,9 @@ describe('pipelines delivered through NATS JetStream #nats #flink #mysql', funct
     end
     assert.is_true(before > 100, ('JetStream delivered only %.1f messages/s before the slowing'):format(before))
     assert.is_true(slow < before / 2, 'the source did not fetch less under backpressure')
-    if fbefore and fslow then
+    -- the witness counts only when Flink's store refreshed within the window
+    -- before the slowing (a counter that did not move there was read stale)
+    if fbefore and fbefore > 0 and fslow then
       assert.is_true(fslow < fbefore / 2, "Flink's fetch counter did not drop under backpressure")
     end
     -- the TaskManager's process size bounds its memory (flink.tm_memory), with 10% for the JVM's own
