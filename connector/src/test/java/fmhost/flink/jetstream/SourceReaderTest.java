@@ -322,4 +322,37 @@ class SourceReaderTest {
         }
         assertEquals(all, out.getEmittedRecords());
     }
+    @Test
+    void messagesAConsumerDeliveredElsewhereAreReadFromTheStreamWithTheSameConsumer() throws Exception {
+        // what nats-server 2.9 does now and then to a no-wait pull (a message delivered after the
+        // pull was answered), done on purpose: another client pulls three messages from the
+        // reader's own consumer, so its consumer sequence jumps past them
+        nats.createStream("GAP", RetentionPolicy.Limits, "gap.a");
+        List<String> all = bodies("gap", 2000);
+        nats.publish("gap.a", all, "gap");
+        JetStreamSource<String> src = source("GAP", "gap.a").build();
+        TestingReaderOutput<String> out = new TestingReaderOutput<>();
+        Set<String> names;
+        try (SourceReader<String, JetStreamSplit> r = src.createReader(new TestingReaderContext());
+             io.nats.client.Connection c = nats.connect()) {
+            r.start();
+            r.addSplits(splits(src));
+            poll(r, out, 500, Duration.ofSeconds(60));
+            names = new HashSet<>(c.jetStreamManagement().getConsumerNames("GAP"));
+            assertEquals(1, names.size(), "one consumer per split");
+            String name = names.iterator().next();
+            int stolen = 0;
+            try (io.nats.client.FetchConsumer fc = c.getStreamContext("GAP").getConsumerContext(name)
+                    .fetchMessages(3)) {
+                while (fc.nextMessage() != null) {
+                    stolen++;
+                }
+            }
+            assertEquals(3, stolen, "three messages pulled past the reader");
+            poll(r, out, all.size(), Duration.ofSeconds(60));
+            assertEquals(names, new HashSet<>(c.jetStreamManagement().getConsumerNames("GAP")),
+                    "the consumer was kept");
+        }
+        assertEquals(all, out.getEmittedRecords());
+    }
 }

@@ -13,8 +13,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * A reader's metrics besides Flink's own numRecordsIn: {@code fetches}, {@code fetchTimeMsTotal},
  * {@code lastFetchTimeMs} and {@code lastFetchRecords} of the pulls, {@code pendingRecords} (the
  * standard gauge: messages waiting in the stream for all of this reader's splits) and, per split,
- * {@code subject.<subject>.pendingMessages} (dots in the subject become underscores). Undecodable
- * messages skipped count in the standard {@code numRecordsInErrors}.
+ * {@code subject.<subject>.pendingMessages} (dots in the subject become underscores), and
+ * {@code gapMessagesRead}: messages a consumer delivered that never arrived, read from the stream
+ * directly. Undecodable messages skipped count in the standard {@code numRecordsInErrors}.
  */
 final class JetStreamReaderMetrics {
     private final MetricGroup group;
@@ -22,6 +23,7 @@ final class JetStreamReaderMetrics {
     private final Counter fetches;
     private final Counter fetchTimeMs;
     private final Counter errors;
+    private final Counter gapMessages;
     private volatile long lastFetchMs;
     private volatile long lastFetchRecords;
 
@@ -30,6 +32,7 @@ final class JetStreamReaderMetrics {
         this.fetches = group.counter("fetches");
         this.fetchTimeMs = group.counter("fetchTimeMsTotal");
         this.errors = group.getNumRecordsInErrorsCounter();
+        this.gapMessages = group.counter("gapMessagesRead");
         group.gauge("lastFetchTimeMs", (Gauge<Long>) () -> lastFetchMs);
         group.gauge("lastFetchRecords", (Gauge<Long>) () -> lastFetchRecords);
         group.setPendingRecordsGauge(() -> {
@@ -61,6 +64,10 @@ final class JetStreamReaderMetrics {
         fetchTimeMs.inc(ms);
         lastFetchMs = ms;
         lastFetchRecords = records;
+    }
+
+    void gapRead(long n) {
+        gapMessages.inc(n);
     }
 
     void undecodable() {

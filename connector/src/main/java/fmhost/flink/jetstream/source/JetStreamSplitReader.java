@@ -12,6 +12,7 @@ import io.nats.client.StreamContext;
 import io.nats.client.api.ConsumerConfiguration;
 import io.nats.client.api.ConsumerInfo;
 import io.nats.client.api.DeliverPolicy;
+import io.nats.client.api.MessageInfo;
 import io.nats.client.api.ReplayPolicy;
 import io.nats.client.impl.Headers;
 import io.nats.client.impl.NatsJetStreamMetaData;
@@ -36,8 +37,11 @@ import java.util.UUID;
 /**
  * Pulls batches from one consumer per split, on the reader's fetcher thread. Each consumer starts
  * at the split's next sequence and filters its subject; it is recreated at the next sequence not
- * yet handed out whenever something goes wrong (a fetch error, the consumer gone after an outage,
- * a gap in the consumer sequence), so the stream order and the exact position survive reconnects.
+ * yet handed out whenever something goes wrong (a fetch error, the consumer gone after an outage),
+ * so the stream order and the exact position survive reconnects. A gap in the consumer sequence
+ * (the server counted a message delivered that the pull never handed over: nats-server 2.9 can
+ * deliver to a no-wait pull after answering it) is read from the stream directly, message by
+ * message on the split's subject, and the consumer kept; only when that fails is it recreated.
  * Failures back off exponentially; after the configured number of attempts in a row the fetch
  * fails and Flink restarts the task from its checkpoint.
  */
@@ -224,11 +228,16 @@ final class JetStreamSplitReader implements SplitReader<JetStreamMessage, JetStr
                 NatsJetStreamMetaData md = m.metaData();
                 long cseq = md.consumerSequence();
                 if (c.lastConsumerSequence > 0 && cseq != c.lastConsumerSequence + 1) {
-                    LOG.warn("nats-jetstream: subject '{}': consumer sequence jumped from {} to {} (messages lost in "
-                            + "transit); reading again from stream sequence {}", c.split.subject(),
-                            c.lastConsumerSequence, cseq, c.nextSequence);
-                    c.drop();
-                    break;
+                    long missing = cseq - c.lastConsumerSequence - 1;
+                    int got = missing > 0 ? readGap(c, out, md.streamSequence(), missing) : -1;
+                    if (got < 0) {
+                        LOG.warn("nats-jetstream: subject '{}': consumer sequence jumped from {} to {} (messages "
+                                + "lost in transit); reading again from stream sequence {}", c.split.subject(),
+                                c.lastConsumerSequence, cseq, c.nextSequence);
+                        c.drop();
+                        break;
+                    }
+                    n += got;
                 }
                 c.lastConsumerSequence = cseq;
                 long seq = md.streamSequence();
@@ -274,6 +283,62 @@ final class JetStreamSplitReader implements SplitReader<JetStreamMessage, JetStr
             }
         }
         return n;
+    }
+
+    /**
+     * The messages of c's subject the consumer delivered but the pull never handed over: the
+     * stream's next messages on that subject from c.nextSequence, read one by one, expected to be
+     * exactly {@code missing} and all below {@code upTo} (the sequence of the message that showed the
+     * gap). Returns how many it added, or -1 (nothing added) when the stream does not hold them so,
+     * when the split has an end to watch, or on any error: the caller then recreates the consumer.
+     */
+    private int readGap(Cursor c, RecordsBySplits.Builder<JetStreamMessage> out, long upTo, long missing) {
+        if (c.split.stopSequence() != JetStreamSplit.NO_STOP || c.split.maxMessages() >= 0 || missing > 1000) {
+            return -1;
+        }
+        List<MessageInfo> gap = new ArrayList<>();
+        try {
+            Connection conn = connection.get();
+            JetStreamManagement jsm = conn.jetStreamManagement(
+                    JetStreamOptions.builder().requestTimeout(config.connection.requestTimeout()).build());
+            long seq = c.nextSequence;
+            while (gap.size() < missing) {
+                MessageInfo mi = jsm.getNextMessage(config.stream, seq, c.split.subject());
+                if (mi == null || !mi.isMessage() || mi.getSeq() >= upTo) {
+                    return -1;
+                }
+                gap.add(mi);
+                seq = mi.getSeq() + 1;
+            }
+        } catch (Exception e) {
+            LOG.debug("nats-jetstream: reading a gap of subject '{}' directly failed: {}", c.split.subject(),
+                    e.toString());
+            return -1;
+        }
+        for (MessageInfo mi : gap) {
+            out.add(c.split.splitId(), toMessage(mi));
+            c.nextSequence = mi.getSeq() + 1;
+            c.consumed++;
+        }
+        metrics.gapRead(gap.size());
+        LOG.info("nats-jetstream: subject '{}': {} message(s) the consumer delivered never arrived; read them from "
+                + "the stream (sequences {}..{})", c.split.subject(), gap.size(), gap.get(0).getSeq(),
+                gap.get(gap.size() - 1).getSeq());
+        return gap.size();
+    }
+
+    private JetStreamMessage toMessage(MessageInfo mi) {
+        Map<String, List<String>> headers = null;
+        Headers h = mi.getHeaders();
+        if (h != null && !h.isEmpty()) {
+            headers = new HashMap<>();
+            for (String k : h.keySet()) {
+                headers.put(k, List.copyOf(h.get(k)));
+            }
+        }
+        // no consumer sequence and no reply subject: with acks, the next delivered message's ack covers it
+        return new JetStreamMessage(config.stream, mi.getSubject(), mi.getSeq(), 0,
+                mi.getTime().toInstant().toEpochMilli(), 0, null, headers, mi.getData());
     }
 
     /** An error retrying cannot mend. */
