@@ -1487,7 +1487,7 @@ function M.run(desc, opts)
       self.proxy = assert(require('fmhost.proxy').new { upstream_host = cfg.mysql.host, upstream_port = cfg.mysql.port,
         name = 'pipeline-sink' })
       -- a sink whose database is that far away for the whole run (a fault's
-      -- toxic replaces it while the fault lasts; its heal restores it)
+      -- toxic joins it; the fault's heal clears every toxic and sets it again)
       if latency_ms then assert(self.proxy:toxic('latency', { ms = latency_ms })) end
     end
     -- every placeholder and the SQL file before anything is staged
