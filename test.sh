@@ -32,7 +32,9 @@ props_env() { FMHOST_STACK_DIR="$props_dir" FMHOST_MYSQL_PORT="$props_port" FMHO
 props_port=
 started_stack=0 started_props=0 props_pid=
 stop_stack() {
-  if [ -n "$props_pid" ]; then kill -- "$props_pid" 2>/dev/null; wait "$props_pid" 2>/dev/null; props_pid=; fi
+  if [ -n "$props_pid" ]; then # the background run (a subshell) and its fmhost
+    pkill -TERM -P "$props_pid" 2>/dev/null; kill -- "$props_pid" 2>/dev/null; wait "$props_pid" 2>/dev/null; props_pid=
+  fi
   if [ "$started_props" = 1 ]; then props_env build/fmhost stack down mariadb >build/stack-down-props.log 2>&1; started_props=0; fi
   if [ "$started_stack" = 1 ]; then build/fmhost stack down >build/stack-down.log 2>&1; started_stack=0; fi
 }
