@@ -328,17 +328,21 @@ final class JetStreamSplitReader implements SplitReader<JetStreamMessage, JetStr
     }
 
     private JetStreamMessage toMessage(MessageInfo mi) {
-        Map<String, List<String>> headers = null;
-        Headers h = mi.getHeaders();
-        if (h != null && !h.isEmpty()) {
-            headers = new HashMap<>();
-            for (String k : h.keySet()) {
-                headers.put(k, List.copyOf(h.get(k)));
-            }
-        }
         // no consumer sequence and no reply subject: with acks, the next delivered message's ack covers it
         return new JetStreamMessage(config.stream, mi.getSubject(), mi.getSeq(), 0,
-                mi.getTime().toInstant().toEpochMilli(), 0, null, headers, mi.getData());
+                mi.getTime().toInstant().toEpochMilli(), 0, null, copyHeaders(mi.getHeaders()), mi.getData());
+    }
+
+    /** A message's headers as an immutable-valued map, or null when it has none. */
+    private static Map<String, List<String>> copyHeaders(Headers h) {
+        if (h == null || h.isEmpty()) {
+            return null;
+        }
+        Map<String, List<String>> headers = new HashMap<>();
+        for (String k : h.keySet()) {
+            headers.put(k, List.copyOf(h.get(k)));
+        }
+        return headers;
     }
 
     /** An error retrying cannot mend. */
@@ -351,17 +355,10 @@ final class JetStreamSplitReader implements SplitReader<JetStreamMessage, JetStr
     }
 
     private JetStreamMessage toMessage(Message m, NatsJetStreamMetaData md) {
-        Map<String, List<String>> headers = null;
-        Headers h = m.getHeaders();
-        if (h != null && !h.isEmpty()) {
-            headers = new HashMap<>();
-            for (String k : h.keySet()) {
-                headers.put(k, List.copyOf(h.get(k)));
-            }
-        }
         String reply = config.ackPolicy == AckPolicy.ALL ? m.getReplyTo() : null;
         return new JetStreamMessage(config.stream, m.getSubject(), md.streamSequence(), md.consumerSequence(),
-                md.timestamp().toInstant().toEpochMilli(), md.pendingCount(), reply, headers, m.getData());
+                md.timestamp().toInstant().toEpochMilli(), md.pendingCount(), reply, copyHeaders(m.getHeaders()),
+                m.getData());
     }
 
     private void finish(Cursor c, RecordsBySplits.Builder<JetStreamMessage> out) {
