@@ -39,9 +39,10 @@ import java.util.UUID;
  * at the split's next sequence and filters its subject; it is recreated at the next sequence not
  * yet handed out whenever something goes wrong (a fetch error, the consumer gone after an outage),
  * so the stream order and the exact position survive reconnects. A gap in the consumer sequence
- * (the server counted a message delivered that the pull never handed over: nats-server 2.9 can
- * deliver to a no-wait pull after answering it) is read from the stream directly, message by
- * message on the split's subject, and the consumer kept; only when that fails is it recreated.
+ * (the server counted a message delivered that the pull never handed over; against nats-server 2.9
+ * several times a minute, most likely a delivery to a no-wait pull after it was answered) is read
+ * from the stream directly, message by message on the split's subject, and the consumer kept; only
+ * when that fails is it recreated.
  * Failures back off exponentially; after the configured number of attempts in a row the fetch
  * fails and Flink restarts the task from its checkpoint.
  */
