@@ -26,6 +26,16 @@ static const char *const type_names[] = {"string", "int", "bool", "number", "por
 static const char *const schema_fields[] = {"type", "values", "min", "max", "required", "secret",
                                             "when_empty", "doc", NULL};
 
+/* "unknown WHAT 'got', did you mean '...'?" at node at, the closest of known as the hint. */
+static int unknown_word(fmh_config_schema *s, const yaml_node_t *at, const char *key, const char *what,
+                        const char *got, const char *const *known, const char *expected, fmh_config_error *err) {
+  const char *best = fmh_cfg_closest(got, known, SIZE_MAX);
+  char hint[96] = "";
+  if (best) snprintf(hint, sizeof hint, ", did you mean '%s'?", best);
+  return fmh_cfg_fail(err, s->file, fmh_cfg_line_of(at), 0, key, expected, got, best, 0, "unknown %s '%s'%s", what,
+                      got, hint);
+}
+
 static int schema_bool(fmh_config_schema *s, const yaml_node_t *v, const char *key,
                        const char *field, int *out, fmh_config_error *err) {
   if (v->type == YAML_SCALAR_NODE && fmh_cfg_parse_bool_word(fmh_cfg_scalar(v), out) == 0) return 0;
@@ -80,12 +90,8 @@ static int schema_add_key(fmh_config_schema *s, yaml_document_t *doc, const yaml
           if (strcmp(type_names[i], fmh_cfg_scalar(fv)) == 0) t = i;
       if (t < 0) {
         const char *got = fv->type == YAML_SCALAR_NODE ? fmh_cfg_scalar(fv) : fmh_cfg_node_kind(fv);
-        const char *best = fmh_cfg_closest(got, type_names, SIZE_MAX);
-        char hint[96] = "";
-        if (best) snprintf(hint, sizeof hint, ", did you mean '%s'?", best);
-        return fmh_cfg_fail(err, s->file, fmh_cfg_line_of(fv), 0, key,
-                            "string, int, bool, number, port, path, duration_ms or enum", got, best, 0,
-                            "unknown type '%s'%s", got, hint);
+        return unknown_word(s, fv, key, "type", got, type_names,
+                            "string, int, bool, number, port, path, duration_ms or enum", err);
       }
       k->type = (fmh_config_type)t;
       k->type_name = type_names[t];
@@ -124,12 +130,8 @@ static int schema_add_key(fmh_config_schema *s, yaml_document_t *doc, const yaml
       if (f[0] == 'w') k->when_empty = v;
       else k->doc = v;
     } else {
-      const char *best = fmh_cfg_closest(f, schema_fields, SIZE_MAX);
-      char hint[96] = "";
-      if (best) snprintf(hint, sizeof hint, ", did you mean '%s'?", best);
-      return fmh_cfg_fail(err, s->file, fmh_cfg_line_of(fk), 0, key,
-                          "type, values, min, max, required, secret, when_empty or doc", f, best, 0,
-                          "unknown field '%s'%s", f, hint);
+      return unknown_word(s, fk, key, "field", f, schema_fields,
+                          "type, values, min, max, required, secret, when_empty or doc", err);
     }
   }
   if (!have_type)
