@@ -577,28 +577,64 @@ static double float_as_text(float f, char *txt, size_t n) {
   return strtod(txt, NULL);
 }
 
-static void format_time(const MYSQL_TIME *t, enum enum_field_types type, unsigned decimals, char *out,
+/* "00" to "99": two digits per division */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                     "8081828384858687888990919293949596979899";
+
+/* d digits of v, zero-padded, at p; returns p + d. */
+static char *put_digits(char *p, unsigned long v, int d) {
+  int i = d;
+  while (i >= 2) {
+    i -= 2;
+    memcpy(p + i, digit_pairs + 2 * (v % 100), 2);
+    v /= 100;
+  }
+  if (i) p[0] = (char)('0' + v % 10);
+  return p + d;
+}
+
+/* The server's text of a temporal value: "YYYY-MM-DD", "[-]HH:MM:SS" (hours
+ * past 24 for a long TIME) or "YYYY-MM-DD HH:MM:SS", then the column's
+ * fraction digits. Written digit by digit: this runs for every temporal
+ * value a validation reads. n >= 40. Returns the text's length. */
+static size_t format_time(const MYSQL_TIME *t, enum enum_field_types type, unsigned decimals, char *out,
                         size_t n) {
-  int k;
-  if (type == MYSQL_TYPE_DATE || type == MYSQL_TYPE_NEWDATE) {
-    snprintf(out, n, "%04u-%02u-%02u", t->year, t->month, t->day);
-    return;
-  }
-  if (type == MYSQL_TYPE_TIME) {
-    k = snprintf(out, n, "%s%02u:%02u:%02u", t->neg ? "-" : "", t->day * 24 + t->hour, t->minute, t->second);
+  char *p = out;
+  (void)n;
+  if (type == MYSQL_TYPE_DATE || type == MYSQL_TYPE_NEWDATE || type != MYSQL_TYPE_TIME) {
+    p = put_digits(p, t->year % 10000, 4);
+    *p++ = '-';
+    p = put_digits(p, t->month % 100, 2);
+    *p++ = '-';
+    p = put_digits(p, t->day % 100, 2);
+    if (type == MYSQL_TYPE_DATE || type == MYSQL_TYPE_NEWDATE) {
+      *p = '\0';
+      return (size_t)(p - out);
+    }
+    *p++ = ' ';
+    p = put_digits(p, t->hour % 100, 2);
   } else {
-    k = snprintf(out, n, "%04u-%02u-%02u %02u:%02u:%02u", t->year, t->month, t->day, t->hour, t->minute,
-                 t->second);
+    if (t->neg) *p++ = '-';
+    unsigned long h = (unsigned long)t->day * 24 + t->hour;
+    int d = h >= 100000 ? 6 : h >= 10000 ? 5 : h >= 1000 ? 4 : h >= 100 ? 3 : 2;
+    p = put_digits(p, h % 1000000, d);
   }
+  *p++ = ':';
+  p = put_digits(p, t->minute % 100, 2);
+  *p++ = ':';
+  p = put_digits(p, t->second % 100, 2);
   unsigned fsp = decimals;
   if (fsp > 6) fsp = t->second_part ? 6 : 0; /* not fixed: show micros only when there are some */
-  if (fsp > 0 && k > 0 && (size_t)k + 8 < n) {
-    char micro[8];
-    snprintf(micro, sizeof micro, "%06lu", t->second_part % 1000000UL);
-    out[k] = '.';
-    memcpy(out + k + 1, micro, fsp);
-    out[k + 1 + fsp] = '\0';
+  if (fsp > 0) {
+    char micro[6];
+    put_digits(micro, t->second_part % 1000000UL, 6);
+    *p++ = '.';
+    memcpy(p, micro, fsp);
+    p += fsp;
   }
+  *p = '\0';
+  return (size_t)(p - out);
 }
 
 static uint64_t bits_value(const unsigned char *s, size_t len) {
@@ -690,9 +726,8 @@ static int fetch_binary(fmh_cursor *q, fmh_error *e) {
       v->d = cb->d;
     } else if (is_time_type(f->type)) {
       v->t = FMH_V_DATETIME;
-      format_time(&cb->t, f->type, f->decimals, cb->txt, sizeof cb->txt);
       v->s = cb->txt;
-      v->len = strlen(cb->txt);
+      v->len = format_time(&cb->t, f->type, f->decimals, cb->txt, sizeof cb->txt);
     } else if (f->type == MYSQL_TYPE_BIT) {
       set_uint(v, bits_value((const unsigned char *)cb->buf, cb->len));
     } else {
