@@ -56,12 +56,17 @@
  *         result written without a key?), copies (identical copies per key).
  *       missing_rows / extra_rows = the first 3 such rows, every column ("key 5: id='5', ...").
  *   v.checksum{a={pool=, table=, where=}, b={pool=, table=, where=} | {generator=, first=0, count=},
- *              key='id', chunk_rows=10000, leaf_rows=500, threads=2, parallel=true, retries=2,
+ *              key='id', chunk_rows=10000, leaf_rows=500, threads=4, parallel=true, retries=2,
  *              budget_s=0, max_rows_per_s=0, progress_s=10, columns=, ignore=, max_samples=,
- *              max_value_len=, time_zone=, log=}  -> verdict (mode 'checksum') | nil, msg, info
- *     Segments of about chunk_rows keys are hashed where the rows are (each server: COUNT(*) and
- *     the SUM modulo 2^64 of each row's CRC32(h) << 32 | CRC32C(h), h the SHA-1 hex digest of its
- *     normalised text; a generator: the same in C, no staging table), `threads` segments in flight,
+ *              max_value_len=, time_zone=, log=, hash_at='auto'}  -> verdict (mode 'checksum') | nil, msg, info
+ *     Segments of about chunk_rows keys get a (count, sum) per side: hash_at='server' has the server
+ *     compute COUNT(*) and the SUM modulo 2^64 of each row's CRC32(h) << 32 | CRC32C(h), h the SHA-1
+ *     hex digest of its normalised text (only sums cross the network); 'client' reads the range's
+ *     rows over the binary protocol and hashes them here from the same text (a third of the server
+ *     CPU); a generator is hashed here, no staging table. When no server hashes (both sides read
+ *     here, or one side a generator) the digest is SipHash-1-3 of the text under a key drawn per
+ *     run. 'auto' (default): 'client' for a pool whose host is this machine, 'server' otherwise;
+ *     hash_at={a=, b=} sets each side. `threads` segments in flight,
  *     each worker on connections of its own (a and b may be pools on different servers; columns are
  *     matched by name). The worker that finds a segment differing halves it down to leaf_rows rows
  *     (each level hashes one half and derives the other, counts and sums being additive), and
@@ -73,7 +78,8 @@
  *     segments; progress_s logs validate.checksum.progress (segments done, rows/s, ETA). A key
  *     typed differently on the two sides (integer vs string) is an error; a generator's key must
  *     increase with the row. checksum = {chunks=, differing=, queries=, rows_streamed=, row_hash=,
- *     partial=, segments_verified=, segments_failed=, segments_skipped=, partial_detail=}.
+ *     hash_at={a=, b=} ('server', 'client', 'generator'), partial=, segments_verified=,
+ *     segments_failed=, segments_skipped=, partial_detail=}.
  *   v.schema{pool=, table=, columns={{name=, type=, nullable=, key=, charset=, collation=}...} | generator=g,
  *            exact=false, primary_key={...}} -> {ok=, issues={{column=, what=, expected=, actual=}}, primary_key=}
  *     what: missing, extra, order, type, nullable, key, charset, collation, primary_key. charset=
@@ -93,6 +99,7 @@
  *     extra rows shown whole), 'keys' (missing / extra / duplicated keys), 'samples' (mismatches);
  *     default all of them. fmhost.pipeline's diagnosis frames 'counts', 'columns', 'diagnosis', 'rows'.
  *   v.decimal_canon(text) -> canonical text | nil      v.ulp_distance(a, b) -> integer
+ *   v.decimal_equal(a, b) -> equal, invalid   (numerically, as the comparator decides)
  * The verdict: {ok=, mode=, counts={expected=, target=, present= (keys in both; matched= is the
  *   same count), exact= (present and equal), differing= (present, some field differs), missing=,
  *   extra=, duplicated=, duplicate_rows=, copies_differing= (extra copies unlike the expected row),
@@ -412,6 +419,12 @@ static void push_verdict(lua_State *L, const fmh_verdict *v) {
     if (v->checksum_function) {
       fmh_set_str(L, "row_hash", v->checksum_function);
     }
+    if (v->hash_a) {
+      lua_createtable(L, 0, 2);
+      fmh_set_str(L, "a", v->hash_a);
+      fmh_set_str(L, "b", v->hash_b);
+      lua_setfield(L, -2, "hash_at");
+    }
     fmh_set_bool(L, "partial", v->partial);
     fmh_set_int(L, "segments_verified", (lua_Integer)v->segments_verified);
     fmh_set_int(L, "segments_failed", (lua_Integer)v->segments_failed);
@@ -509,7 +522,7 @@ static int l_checksum(lua_State *L) {
   o.chunk_rows = (uint64_t)cr;
   o.leaf_rows = (uint64_t)lr;
   o.parallel = fmh_opt_bool(L, 1, "parallel", 1);
-  o.threads = (int)fmh_opt_int(L, 1, "threads", 2);
+  o.threads = (int)fmh_opt_int(L, 1, "threads", 4);
   o.retries = (int)fmh_opt_int(L, 1, "retries", 2);
   if (o.threads < 1 || o.threads > 64 || o.retries < 0) luaL_error(L, "%s: threads must be 1..64, retries >= 0", what);
   lua_getfield(L, 1, "budget_s");
@@ -522,6 +535,20 @@ static int l_checksum(lua_State *L) {
   if (o.budget_s < 0 || o.max_rows_per_s < 0 || o.progress_s < 0)
     luaL_error(L, "%s: budget_s, max_rows_per_s and progress_s must be >= 0", what);
   read_report_opts(L, what, &o.cols, &o.ncols, &o.max_samples, &o.max_value_len, &o.time_zone, &o.log);
+  /* hash_at = 'auto' | 'server' | 'client', or {a=, b=}; the strings stay
+   * on the stack until the call returns */
+  lua_getfield(L, 1, "hash_at");
+  if (lua_istable(L, -1)) {
+    int t = lua_gettop(L);
+    lua_getfield(L, t, "a");
+    o.hash_at_a = luaL_optstring(L, -1, "auto");
+    lua_getfield(L, t, "b");
+    o.hash_at_b = luaL_optstring(L, -1, "auto");
+  } else if (lua_isnil(L, -1) || lua_isstring(L, -1)) {
+    o.hash_at_a = o.hash_at_b = luaL_optstring(L, -1, "auto");
+  } else {
+    luaL_error(L, "%s: hash_at must be 'auto', 'server', 'client' or {a=, b=}", what);
+  }
   fmh_verdict v;
   fmh_error e = {0};
   return verdict_or_fail(L, fmh_validate_checksum(&o, &v, &e), &v, &e);
@@ -1079,6 +1106,15 @@ static int l_decimal_canon(lua_State *L) {
   return 1;
 }
 
+static int l_decimal_equal(lua_State *L) {
+  size_t na, nb;
+  const char *a = luaL_checklstring(L, 1, &na), *b = luaL_checklstring(L, 2, &nb);
+  int invalid;
+  lua_pushboolean(L, fmh_vdec_equal_text(a, na, b, nb, &invalid));
+  lua_pushboolean(L, invalid);
+  return 2;
+}
+
 static int l_ulp_distance(lua_State *L) {
   uint64_t d = fmh_vulp_distance(luaL_checknumber(L, 1), luaL_checknumber(L, 2));
   lua_pushinteger(L, d > (uint64_t)INT64_MAX ? INT64_MAX : (lua_Integer)d);
@@ -1093,6 +1129,7 @@ static const luaL_Reg funcs[] = {
     {"format", l_format},
     {"json_equal", l_json_equal},
     {"decimal_canon", l_decimal_canon},
+    {"decimal_equal", l_decimal_equal},
     {"ulp_distance", l_ulp_distance},
     {NULL, NULL},
 };

@@ -260,6 +260,11 @@ fmh_pool *fmh_conn_pool(fmh_conn *c) { return c->pool; }
 uint64_t fmh_conn_serial(const fmh_conn *c) { return c->serial; }
 const char *fmh_pool_name(const fmh_pool *p) { return p->o.name; }
 
+int fmh_pool_is_local(const fmh_pool *p) {
+  const char *h = p->o.host;
+  return !h || !*h || !strcmp(h, "localhost") || !strncmp(h, "127.", 4) || !strcmp(h, "::1");
+}
+
 int fmh_conn_exec(fmh_conn *c, const char *sql, size_t len, fmh_error *e) {
   if (mysql_real_query(c->my, sql, (unsigned long)len) != 0) return fmh_conn_error(c, e, "query");
   do {

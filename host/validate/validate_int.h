@@ -22,9 +22,6 @@ typedef struct fmh_vdec {
 int fmh_vdec_parse(const char *s, size_t len, fmh_vdec *d);
 char fmh_vdec_digit(const fmh_vdec *d, size_t k);
 int fmh_vdec_cmp(const fmh_vdec *a, const fmh_vdec *b);
-/* Numerically equal; *invalid = 1 (and a byte comparison) when either is
- * not a decimal number. */
-int fmh_vdec_equal_text(const char *a, size_t alen, const char *b, size_t blen, int *invalid);
 /* 1 when |a - b| <= tol, computed exactly; 0 when not; -1 when one is not
  * a decimal number, tol is negative, or they span over 500 digits. */
 int fmh_vdec_within(const char *a, size_t alen, const char *b, size_t blen, const char *tol, size_t tlen);

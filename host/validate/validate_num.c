@@ -113,9 +113,50 @@ int fmh_vdec_cmp(const fmh_vdec *a, const fmh_vdec *b) {
   return sa > 0 ? mag : -mag;
 }
 
+/* A plain decimal text, -?digits[.digits]: its sign, integer digits without
+ * leading zeros and fraction digits without trailing zeros. 0 when the
+ * text is not of that form. */
+typedef struct dec_plain {
+  int neg;
+  const char *i, *f;
+  size_t il, fl;
+} dec_plain;
+
+static int plain_parse(const char *s, size_t n, dec_plain *p) {
+  size_t k = 0;
+  p->neg = n > 0 && s[0] == '-';
+  k = (size_t)p->neg;
+  size_t is = k;
+  while (k < n && s[k] >= '0' && s[k] <= '9') k++;
+  size_t ie = k, fs = k, fe = k;
+  if (ie == is) return 0;
+  if (k < n && s[k] == '.') {
+    fs = ++k;
+    while (k < n && s[k] >= '0' && s[k] <= '9') k++;
+    fe = k;
+  }
+  if (k != n) return 0;
+  while (is < ie && s[is] == '0') is++;
+  while (fe > fs && s[fe - 1] == '0') fe--;
+  p->i = s + is;
+  p->il = ie - is;
+  p->f = s + fs;
+  p->fl = fe - fs;
+  return 1;
+}
+
 int fmh_vdec_equal_text(const char *a, size_t alen, const char *b, size_t blen, int *invalid) {
   fmh_vdec da, db;
   *invalid = 0;
+  /* the common case, two plain texts (a DECIMAL column's "-67.570000000"
+   * against "-67.57"), without the general parse */
+  dec_plain pa, pb;
+  if (plain_parse(a, alen, &pa) && plain_parse(b, blen, &pb)) {
+    int za = pa.il == 0 && pa.fl == 0, zb = pb.il == 0 && pb.fl == 0;
+    if (za || zb) return za && zb; /* -0 and 0 alike */
+    return pa.neg == pb.neg && pa.il == pb.il && pa.fl == pb.fl && memcmp(pa.i, pb.i, pa.il) == 0 &&
+           memcmp(pa.f, pb.f, pa.fl) == 0;
+  }
   if (fmh_vdec_parse(a, alen, &da) != 0 || fmh_vdec_parse(b, blen, &db) != 0) {
     *invalid = 1;
     return alen == blen && memcmp(a, b, alen) == 0;

@@ -20,6 +20,8 @@ typedef struct scol {
   char *data_type;
   int nullable;
   int scale, fsp;
+  int is_float;           /* FLOAT: its values hashed at float precision */
+  int is_char;            /* CHAR: trailing spaces are not part of a value */
 } scol;
 
 typedef struct sside {
@@ -28,6 +30,9 @@ typedef struct sside {
   scol *cols;
   int ncols;
   fmh_buf hash;           /* the row hash expression (SQL side) */
+  int client;             /* rows streamed and hashed in fmhost, not by the server */
+  int *hmap;              /* the hashed columns in hash order (indexes into cols) */
+  fmh_buf select;         /* client hashing: SELECT the hashed columns FROM the table */
 } sside;
 
 /* segment states */
@@ -92,6 +97,8 @@ typedef struct sctx {
   fmh_error first_err;
   int have_err;
   uint64_t queries;
+  int fast;             /* both sides hashed here: SipHash-2-4 of the row text, not SHA-1 */
+  unsigned char sipkey[16]; /* its key, drawn per run */
 } sctx;
 
 /* A row's 64-bit hash from its digest h (see the file comment). */
@@ -123,6 +130,10 @@ int fmh_vsum_first_row(sctx *x, fmh_conn *conn, const fmh_buf *q, const fmh_valu
                        const fmh_value **row, fmh_error *e);
 int fmh_vsum_sql_checksum(sctx *x, sside *s, fmh_conn *conn, fmh_buf *q, const fmh_vrange *r, uint64_t *count,
                           uint64_t *sum, fmh_error *e);
+/* The same (count, sum) computed in fmhost: the range's rows read over the
+ * binary protocol and hashed with the row text the server would build. */
+int fmh_vsum_client_checksum(sctx *x, sside *s, wstate *w, fmh_conn *conn, const fmh_vrange *r, uint64_t *count,
+                             uint64_t *sum, fmh_error *e);
 
 /* validate_sum_segments.c */
 int fmh_vsum_conn_get(sctx *x, sside *s, fmh_conn **c, int *tz, fmh_error *e);

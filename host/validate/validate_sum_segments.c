@@ -76,6 +76,13 @@ void fmh_vsum_wstate_free(wstate *w) {
   fmh_error_clear(&w->err);
 }
 
+/* One SQL side's (count, sum) of a range: hashed by its server, or in fmhost. */
+static int side_checksum(sctx *x, sside *s, wstate *w, fmh_conn *c, const fmh_vrange *r, uint64_t *n, uint64_t *sum,
+                         fmh_error *e) {
+  return s->client ? fmh_vsum_client_checksum(x, s, w, c, r, n, sum, e)
+                   : fmh_vsum_sql_checksum(x, s, c, &w->q, r, n, sum, e);
+}
+
 /* Both sides' (count, sum) of a range (rows [row0, row1) of a generator),
  * retried on fresh connections. */
 static int checksum_pair(sctx *x, wstate *w, const fmh_vrange *r, int64_t row0, int64_t row1, uint64_t *ca,
@@ -84,14 +91,14 @@ static int checksum_pair(sctx *x, wstate *w, const fmh_vrange *r, int64_t row0, 
   for (int attempt = 0;; attempt++) {
     fmh_error_clear(e);
     int rc = fmh_vsum_conn_get(x, &x->a, &w->ca, &w->tza, e);
-    if (rc == 0) rc = fmh_vsum_sql_checksum(x, &x->a, w->ca, &w->q, r, ca, sa, e);
+    if (rc == 0) rc = side_checksum(x, &x->a, w, w->ca, r, ca, sa, e);
     if (rc == 0) {
       if (x->b.src.gen) {
         rc = fmh_vsum_gen_checksum(x, w, row0, row1, cb, sb, e);
         if (rc != 0) return -1; /* not a server's failure: no retry */
       } else {
         rc = fmh_vsum_conn_get(x, &x->b, &w->cb, &w->tzb, e);
-        if (rc == 0) rc = fmh_vsum_sql_checksum(x, &x->b, w->cb, &w->q, r, cb, sb, e);
+        if (rc == 0) rc = side_checksum(x, &x->b, w, w->cb, r, cb, sb, e);
       }
     }
     if (rc == 0) return 0;

@@ -122,6 +122,8 @@ void fmh_pool_stats_get(fmh_pool *p, fmh_pool_stats *s);
 /* One housekeeping pass now (evictions, min_idle). */
 void fmh_pool_maintain(fmh_pool *p);
 const char *fmh_pool_name(const fmh_pool *p);
+/* The pool's server is on this machine (host localhost, 127.x.x.x or ::1, or a socket). */
+int fmh_pool_is_local(const fmh_pool *p);
 
 MYSQL *fmh_conn_mysql(fmh_conn *c);
 fmh_pool *fmh_conn_pool(fmh_conn *c);

@@ -146,6 +146,7 @@ typedef struct fmh_verdict {
   int64_t first, last;          /* the generator's row range, inclusive */
   /* checksum mode */
   uint64_t chunks, chunks_differing, checksum_queries, rows_streamed;
+  const char *hash_a, *hash_b;  /* where each side was hashed: "server", "client" or "generator" */
   char *checksum_function;      /* the SQL expression of one row's hash (side a) */
   /* the diagnosis */
   fmh_vpattern *patterns;       /* per column: the narrowings behind its mismatches */
@@ -239,7 +240,7 @@ typedef struct fmh_vchecksum_opts {
   uint64_t chunk_rows;     /* rows per segment (default 10000) */
   uint64_t leaf_rows;      /* bisect until a range holds at most this many rows (default 500) */
   int parallel;            /* 0: one segment at a time (threads = 1) */
-  int threads;             /* segments in flight, each on its own connections (default 2) */
+  int threads;             /* segments in flight, each on its own connections (default 4) */
   double budget_s;         /* stop starting segments after this many seconds (0: none); partial verdict */
   double max_rows_per_s;   /* pace the segments to read at most this many rows/s per side (0: no limit) */
   int retries;             /* a failing segment is retried this many times on a fresh connection (default 2) */
@@ -252,6 +253,10 @@ typedef struct fmh_vchecksum_opts {
   size_t max_value_len;
   const char *time_zone;
   int log;
+  const char *hash_at_a, *hash_at_b; /* where side a's (b's) rows are hashed: "server" (the SQL runs
+                              there, only the sums cross the network), "client" (rows read over the
+                              binary protocol and hashed here from the same row text), "auto"/NULL:
+                              client for a server on this machine, server otherwise */
 } fmh_vchecksum_opts;
 
 void fmh_vchecksum_opts_default(fmh_vchecksum_opts *o);
@@ -349,6 +354,9 @@ void fmh_vquality_result_free(fmh_vquality_result *r);
  * "-0012.3400" -> "-1234e-2"; "0", "-0.0" -> "0". Returns the length
  * written to out (cap at least len + 24), or 0 when s is not a number. */
 size_t fmh_vdec_canon(const char *s, size_t len, char *out, size_t cap);
+/* Two decimal texts numerically equal (1 or 0); *invalid = 1 (and a byte
+ * comparison) when either is not a decimal number. */
+int fmh_vdec_equal_text(const char *a, size_t alen, const char *b, size_t blen, int *invalid);
 /* 0 when two JSON texts are semantically equal; 1 when they differ (path
  * of the first difference in where, if not NULL); -1 when one is not valid
  * JSON (which one and why in where). */

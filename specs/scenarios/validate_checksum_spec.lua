@@ -1,5 +1,7 @@
--- fmhost.validate checksum mode at scale: SHA-1-based sum segments in flight on
--- several connections, a generator side hashed in C, traps of normalisation,
+-- fmhost.validate checksum mode at scale: sum segments in flight on several
+-- connections, hashed by the server (SHA-1 based SQL) or read and hashed here
+-- (the same text, or SipHash-1-3 when no server hashes), a generator side
+-- hashed in C, traps of normalisation,
 -- planted differences found exactly, budget and a dying server giving a
 -- partial verdict, never a false "equal". #mysql
 local pool = require 'fmhost.pool'
@@ -59,18 +61,27 @@ describe('fmhost.validate checksum at scale #mysql', function()
     p:close()
   end)
 
-  it('finds identical tables equal with several segments in flight, and every planted difference exactly', function()
+  -- hash_at: 'server' (the SQL hash on each server), 'client' (rows read here, both sides: SipHash-1-3)
+  for _, mode in ipairs { 'server', 'client' } do
+  it('finds identical tables equal with several segments in flight, and every planted difference exactly (hash_at '
+     .. mode .. ')', function()
     for _, t in ipairs { 'vc_a', 'vc_b' } do
       p:exec('DROP TABLE IF EXISTS ' .. t)
       exec(g:create_table_sql(t))
       assert(p:load { table = t, source = g, rows = N })
     end
-    local same = assert(sum { chunk_rows = 300, threads = 3 })
+    local same = assert(sum { chunk_rows = 300, threads = 3, hash_at = mode })
     assert.is_true(same.ok, V.format(same))
     assert.are.equal(N, same.counts.matched)
     assert.are.equal(0, same.checksum.differing)
     assert.is_false(same.checksum.partial)
-    assert.matches('^CRC32%(h%) << 32 | CRC32C%(h%), h = SHA1%(CONCAT%(', same.checksum.row_hash)
+    assert.are.same({ a = mode, b = mode }, same.checksum.hash_at)
+    if mode == 'server' then
+      assert.matches('^CRC32%(h%) << 32 | CRC32C%(h%), h = SHA1%(CONCAT%(', same.checksum.row_hash)
+    else
+      assert.matches('^SipHash%-1%-3 under a key drawn for this run, computed in fmhost, of the row text CONCAT%(',
+                     same.checksum.row_hash)
+    end
     -- planted: changed values in several columns, rows deleted
     local rng = check.Rng.for_case(seed, 7)
     local want, chosen, miss = {}, {}, {}
@@ -93,20 +104,78 @@ describe('fmhost.validate checksum at scale #mysql', function()
       end
     end
     table.sort(want)
-    local v = assert(sum { chunk_rows = 300, leaf_rows = 20, threads = 3, max_samples = 100 })
+    local v = assert(sum { chunk_rows = 300, leaf_rows = 20, threads = 3, max_samples = 100, hash_at = mode })
     assert.is_false(v.ok)
     assert.are.same(want, fields(v))
     assert.are.same(sorted(miss), sorted(v.missing))
     assert.are.same({}, v.extra)
     assert.is_true(v.checksum.rows_streamed < N, 'streamed ' .. v.checksum.rows_streamed)
   end)
+  end
 
-  it('hashes a generator in C exactly as the server hashes the table loaded from it (no staging)', function()
+  it('reads a table and hashes it in fmhost exactly as its server hashes it, for every type (no row streamed)',
+     function()
+    p:exec('DROP TABLE IF EXISTS vc_g')
+    exec(g:create_table_sql('vc_g'))
+    assert(p:load { table = 'vc_g', source = g, rows = N })
+    -- the same table on both sides: one side hashed by the server's SQL, the other here
+    for _, h in ipairs { { a = 'server', b = 'client' }, { a = 'client', b = 'server' } } do
+      local v = assert(sum { a = { pool = p, table = 'vc_g' }, b = { pool = p, table = 'vc_g' }, chunk_rows = 500,
+                             hash_at = h })
+      assert.are.same(h, v.checksum.hash_at)
+      assert.is_true(v.ok, V.format(v))
+      assert.are.equal(N, v.counts.matched)
+      -- every segment agreed by hash: the row texts built here equal the server's, type by type
+      assert.are.equal(0, v.checksum.differing, V.format(v))
+      assert.are.equal(0, v.checksum.rows_streamed)
+      assert.matches('^CRC32%(h%)', v.checksum.row_hash)
+    end
+    -- types the generator does not make: BIT, YEAR, a long negative TIME, FLOAT extremes, a zero date
+    pair('(id INT PRIMARY KEY, bt BIT(10), y YEAR, tm TIME(6), fl FLOAT, dt DATE, e ENUM(\'x\',\'y z\'))',
+         '(id INT PRIMARY KEY, bt BIT(10), y YEAR, tm TIME(6), fl FLOAT, dt DATE, e ENUM(\'x\',\'y z\'))')
+    for _, t in ipairs { 'vc_a', 'vc_b' } do
+      exec('INSERT INTO ' .. t .. [[ VALUES (1, b'1010101010', 2024, '-838:59:58.999999', 3.40282e38, '1000-01-01', 'y z'),
+        (2, b'0', 1901, '00:00:00.000001', -1.17549435e-38, '9999-12-31', 'x'),
+        (3, NULL, NULL, NULL, NULL, NULL, NULL), (4, b'1111111111', 2155, '838:59:59', 0.1, '2024-02-29', 'x')]])
+    end
+    local t = assert(sum { chunk_rows = 2, hash_at = { a = 'server', b = 'client' } })
+    assert.is_true(t.ok, V.format(t))
+    assert.are.equal(0, t.checksum.differing, V.format(t))
+    -- a difference between a server-hashed and a client-hashed side is found exactly
+    p:exec('DROP TABLE IF EXISTS vc_b')
+    exec('CREATE TABLE vc_b LIKE vc_g')
+    exec('INSERT INTO vc_b SELECT * FROM vc_g')
+    exec('UPDATE vc_b SET c_double = IF(c_double <=> 0.5, 0.25, 0.5) WHERE id = 77')
+    local d = assert(sum { a = { pool = p, table = 'vc_g' }, b = { pool = p, table = 'vc_b' }, chunk_rows = 500,
+                           leaf_rows = 20, hash_at = { a = 'server', b = 'client' } })
+    assert.is_false(d.ok)
+    assert.are.same({ '77:c_double' }, fields(d))
+    assert.are.equal(1, d.checksum.differing)
+  end)
+
+  it('hashes where the rows are by default only for a remote server: auto reads a local one here', function()
+    pair('(id INT PRIMARY KEY, v INT)', '(id INT PRIMARY KEY, v INT)', 'SELECT seq, seq FROM seq_1_to_50')
+    local v = assert(sum {})
+    assert.is_true(v.ok, V.format(v))
+    -- the stack's server listens on 127.0.0.1: read here, both sides
+    assert.are.same({ a = 'client', b = 'client' }, v.checksum.hash_at)
+    local ok, err = pcall(sum, { hash_at = 'nowhere' })
+    assert.is_false(ok)
+    assert.matches("hash_at%.a must be 'auto', 'server' or 'client', not 'nowhere'", tostring(err))
+    ok, err = pcall(sum, { hash_at = { b = 'elsewhere' } })
+    assert.is_false(ok)
+    assert.matches("hash_at%.b must be 'auto', 'server' or 'client', not 'elsewhere'", tostring(err))
+  end)
+
+  for _, mode in ipairs { 'server', 'client' } do
+  it('hashes a generator in C exactly as the table loaded from it hashes (no staging; hash_at ' .. mode .. ')',
+     function()
     p:exec('DROP TABLE IF EXISTS vc_g')
     exec(g:create_table_sql('vc_g'))
     assert(p:load { table = 'vc_g', source = g, rows = N })
     local v = assert(sum { a = { pool = p, table = 'vc_g' }, b = { generator = g, first = 0, count = N },
-                           chunk_rows = 500, threads = 2 })
+                           chunk_rows = 500, threads = 2, hash_at = mode })
+    assert.are.same({ a = mode, b = 'generator' }, v.checksum.hash_at)
     assert.is_true(v.ok, V.format(v))
     assert.are.equal(N, v.counts.matched)
     -- every segment agreed by hash: no row had to be streamed
@@ -114,14 +183,17 @@ describe('fmhost.validate checksum at scale #mysql', function()
     exec("UPDATE vc_g SET c_varchar = IF(c_varchar <=> 'gen', 'GEN', 'gen') WHERE id = 4321")
     exec('DELETE FROM vc_g WHERE id = 17')
     local d = assert(sum { a = { pool = p, table = 'vc_g' }, b = { generator = g, first = 0, count = N },
-                           chunk_rows = 500, leaf_rows = 50 })
+                           chunk_rows = 500, leaf_rows = 50, hash_at = mode })
     assert.is_false(d.ok)
     assert.are.same({ '4321:c_varchar' }, fields(d))
     assert.are.same({ 17 }, d.missing)
     assert.are.equal(2, d.checksum.differing)
   end)
+  end
 
-  it('does not let linear cancellation hide differences (same bit flip, opposite directions)', function()
+  for _, mode in ipairs { 'server', 'client' } do
+  it('does not let linear cancellation hide differences (same bit flip, opposite directions; hash_at ' .. mode .. ')',
+     function()
     pair('(id INT PRIMARY KEY, ts DATETIME(6), n INT)', '(id INT PRIMARY KEY, ts DATETIME(6), n INT)',
          "SELECT seq, '2024-01-01 00:00:00.000005', seq FROM seq_1_to_100")
     -- equal CRC32 changes in two rows, and a +1/-1 pair that a plain sum of values would cancel
@@ -131,17 +203,23 @@ describe('fmhost.validate checksum at scale #mysql', function()
     -- two rows' values swapped between keys
     exec('UPDATE vc_a SET n = 51 WHERE id = 50')
     exec('UPDATE vc_a SET n = 50 WHERE id = 51')
-    local v = assert(sum { chunk_rows = 1000, leaf_rows = 10, threads = 1 })
+    local v = assert(sum { chunk_rows = 1000, leaf_rows = 10, threads = 1, hash_at = mode })
     assert.are.same({ '10:ts', '20:ts', '30:n', '40:n', '50:n', '51:n' }, fields(v))
     assert.are.equal(1, v.checksum.differing)
   end)
+  end
 
-  describe('normalisation traps', function()
+  for _, mode in ipairs { 'server', 'client' } do
+  describe('normalisation traps (hash_at ' .. mode .. ')', function()
+    local function sumh(o)
+      o.hash_at = mode
+      return sum(o)
+    end
     it('-0 and 0 in a DOUBLE hash alike', function()
       pair('(id INT PRIMARY KEY, f DOUBLE)', '(id INT PRIMARY KEY, f DOUBLE)', 'SELECT seq, 0 FROM seq_1_to_10')
       exec('UPDATE vc_a SET f = -0e0 WHERE id = 3')
       assert.are.equal(1, p:scalar('SELECT COUNT(*) FROM vc_a WHERE f = 0 AND 1/f < 0 OR id = 3 AND f = 0'))
-      local v = assert(sum {})
+      local v = assert(sumh {})
       assert.is_true(v.ok, V.format(v))
       assert.are.equal(0, v.checksum.differing)
     end)
@@ -150,7 +228,7 @@ describe('fmhost.validate checksum at scale #mysql', function()
       pair('(id INT PRIMARY KEY, d DECIMAL(10,2), s VARCHAR(10))', '(s VARCHAR(10), id INT PRIMARY KEY, d DECIMAL(12,4))')
       exec("INSERT INTO vc_a VALUES (1, 1.50, 'x'), (2, -0.00, ''), (3, NULL, NULL)")
       exec("INSERT INTO vc_b (id, d, s) VALUES (1, 1.5, 'x'), (2, 0, ''), (3, NULL, NULL)")
-      local v = assert(sum {})
+      local v = assert(sumh {})
       assert.is_true(v.ok, V.format(v))
       assert.are.equal(3, v.counts.matched)
     end)
@@ -159,7 +237,7 @@ describe('fmhost.validate checksum at scale #mysql', function()
       pair('(id INT PRIMARY KEY, s VARCHAR(10), c CHAR(5))', '(id INT PRIMARY KEY, s VARCHAR(10), c VARCHAR(5))')
       exec("INSERT INTO vc_a VALUES (1, '', 'ab'), (2, NULL, 'cd  ')")
       exec("INSERT INTO vc_b VALUES (1, NULL, 'ab'), (2, '', 'cd')")
-      local v = assert(sum { leaf_rows = 1 })
+      local v = assert(sumh { leaf_rows = 1 })
       assert.are.same({ '1:s', '2:s' }, fields(v))
     end)
 
@@ -167,9 +245,9 @@ describe('fmhost.validate checksum at scale #mysql', function()
       pair('(id INT PRIMARY KEY, t DATETIME(6))', '(id INT PRIMARY KEY, t DATETIME(0))')
       exec("INSERT INTO vc_a VALUES (1, '2024-01-01 10:00:00.000000'), (2, '2024-01-01 10:00:00.250000')")
       exec("INSERT INTO vc_b VALUES (1, '2024-01-01 10:00:00'), (2, '2024-01-01 10:00:00')")
-      local v = assert(sum { leaf_rows = 1 })
+      local v = assert(sumh { leaf_rows = 1 })
       assert.are.same({ '2:t' }, fields(v))
-      local l = assert(sum { leaf_rows = 1, columns = { t = { fsp = 0 } } })
+      local l = assert(sumh { leaf_rows = 1, columns = { t = { fsp = 0 } } })
       assert.is_true(l.ok, V.format(l))
     end)
 
@@ -179,16 +257,17 @@ describe('fmhost.validate checksum at scale #mysql', function()
       for _, t in ipairs { 'vc_a', 'vc_b' } do
         exec('INSERT INTO ' .. t .. " VALUES ('a',1),('B',2),('c',3),('D',4),('e',5)")
       end
-      local same = assert(sum { key = 'k', chunk_rows = 2 })
+      local same = assert(sumh { key = 'k', chunk_rows = 2 })
       assert.is_true(same.ok, V.format(same))
       assert.are.equal(5, same.counts.matched)
       exec("UPDATE vc_a SET v = 9 WHERE k = 'c'")
-      local v = assert(sum { key = 'k', chunk_rows = 2, leaf_rows = 1 })
+      local v = assert(sumh { key = 'k', chunk_rows = 2, leaf_rows = 1 })
       assert.is_false(v.ok)
       -- the differing segment is either narrowed down to the row or left as an honest partial
       if #v.mismatches == 0 then assert.is_true(v.checksum.partial, V.format(v)) end
     end)
   end)
+  end
 
   describe('bad input', function()
     it('a key typed differently on the two sides is an error naming both types', function()

@@ -18,6 +18,41 @@ describe('fmhost.validate value rules', function()
     assert.is_nil(V.decimal_canon('.'))
   end)
 
+  it('calls two decimal texts equal exactly when their canonical forms are (the plain-text fast path)', function()
+    assert.is_true(V.decimal_equal('-67.570000000', '-67.57'))
+    assert.is_true(V.decimal_equal('-0.00', '0'))
+    assert.is_true(V.decimal_equal('007.50', '7.5'))
+    assert.is_false(V.decimal_equal('10', '1'))
+    assert.is_false(V.decimal_equal('1.5', '-1.5'))
+    assert.is_false(V.decimal_equal('0.15', '1.5'))
+    assert.is_true(V.decimal_equal('1e2', '100.0')) -- not plain: the general path
+    local eq, invalid = V.decimal_equal('12a', '12a')
+    assert.is_true(eq)
+    assert.is_true(invalid)
+    -- random plain texts around each other: leading and trailing zeros, signs, zero
+    local check = require 'fmhost.check'
+    local g = check.gen
+    local digits = g.string { chars = '0123456789', min = 1, max = 4 }
+    local function text(p)
+      local zi, zf = string.rep('0', p.lead), string.rep('0', p.trail)
+      return (p.neg and '-' or '') .. zi .. p.int .. (p.frac and ('.' .. p.frac .. zf) or '')
+    end
+    local part = g.record { neg = g.bool(), lead = g.int(0, 2), trail = g.int(0, 2), int = digits,
+                            frac = g.one_of { g.constant(false), digits } }
+    check.property {
+      name = 'decimal_equal agrees with decimal_canon', runs = 400,
+      gen = g.record { a = part, b = part, same = g.bool() },
+      fn = function(c)
+        local a = text(c.a)
+        local b = c.same and text { neg = c.a.neg, lead = c.b.lead, trail = c.b.trail, int = c.a.int, frac = c.a.frac }
+                  or text(c.b)
+        local eq, invalid = V.decimal_equal(a, b)
+        assert.is_false(invalid, a .. ' vs ' .. b)
+        assert.are.equal(V.decimal_canon(a) == V.decimal_canon(b), eq, a .. ' vs ' .. b)
+      end,
+    }
+  end)
+
   it('finds JSON documents equal when only member order or spacing differs', function()
     assert.is_true(V.json_equal('{"a":1,"b":[1,2,{"c":null}]}', '{ "b": [1, 2, {"c": null}], "a": 1 }'))
     assert.is_true(V.json_equal('{"n":1.50}', '{"n":1.5}'))

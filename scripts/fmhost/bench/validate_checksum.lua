@@ -10,7 +10,11 @@
 -- DECIMAL, DOUBLE, VARCHAR, DATETIME and NULL values, at rows drawn from the
 -- seed), and the verdict must name exactly those 100 keys and nothing else
 -- (validate_checksum_diff times that case against the identical one).
--- bench.threads (default 2): segments in flight.
+-- bench.checksum_threads (default 8): segments in flight. The checksum
+-- runs as a user's call would (hash_at 'auto': the private server shares
+-- this machine, so rows are read over the binary protocol and hashed in
+-- fmhost); the push-down form (hash_at 'server', the SQL hash, what a
+-- remote server gets) is timed in the same turns and reported beside it.
 -- Targets: ratio >= 1.0; all 100 differences found, nothing else; RSS at
 -- the big size within 10% of the small one.
 local gen = require 'fmhost.gen'
@@ -97,18 +101,19 @@ local b = %s
 if b == 'gen' then b = { generator = assert(require('fmhost.gen').load('seven', { seed = %d })), first = 0, count = %d }
 else b = { pool = p, table = b } end
 local v = assert(V.checksum { a = { pool = p, table = '%s' }, b = b, key = 'id', threads = %d, log = false,
-                              progress_s = 0 })
+                              progress_s = 0, hash_at = '%s' })
 p:close()
 local f = io.open('/proc/self/status'); local st = f:read('a'); f:close()
 print(require('cjson').encode { ok = v.ok, matched = v.counts.matched, elapsed_s = v.elapsed_s,
                                 chunks = v.checksum.chunks, queries = v.checksum.queries, row_hash = v.checksum.row_hash,
-                                hwm_kb = tonumber(st:match('VmHWM:%%s*(%%d+)')) })
+                                hash_at = v.checksum.hash_at, hwm_kb = tonumber(st:match('VmHWM:%%s*(%%d+)')) })
 ]]
 
--- b: a table name or 'gen' (the generator's rows [0, rows))
-function M.child_checksum(a, b, rows, threads)
+-- b: a table name or 'gen' (the generator's rows [0, rows)); hash_at: 'auto' unless given
+function M.child_checksum(a, b, rows, threads, hash_at)
   local T = require 'fmhost.testing'
-  local src = CHILD:format(2 * threads + 1, b == 'gen' and "'gen'" or ("'" .. b .. "'"), SEED, rows, a, threads)
+  local src = CHILD:format(2 * threads + 1, b == 'gen' and "'gen'" or ("'" .. b .. "'"), SEED, rows, a, threads,
+                           hash_at or 'auto')
   local r = T.run_fmhost({ '-e', src })
   local line = r.stdout:match('(%b{})%s*$')
   if r.code ~= 0 or not line then
@@ -125,7 +130,7 @@ end
 function M.run(cfg, B)
   local rows = 4 * (math.tointeger(stack.get(cfg, 'bench.rows')))
   local runs = math.max(3, math.tointeger(stack.get(cfg, 'bench.runs')))
-  local threads = math.tointeger(stack.get(cfg, 'bench.threads'))
+  local threads = math.tointeger(stack.get(cfg, 'bench.checksum_threads', 8)) or 8
   local big = math.tointeger(stack.get(cfg, 'bench.checksum_big_rows'))
   local g = assert(gen.load('seven', { seed = SEED }))
   local p = assert(pool.open(cfg.mysql or {}, { size = 2 * threads + 1, read_timeout_ms = 600000 }))
@@ -133,13 +138,14 @@ function M.run(cfg, B)
 
   local client = { '-e', ('CHECKSUM TABLE %s; CHECKSUM TABLE %s'):format(A, B_) }
 
-  local ft, bt, hwm, last = {}, {}, {}, nil
+  local ft, bt, pt, hwm, last = {}, {}, {}, {}, nil
   for i = 1, runs do
     local out = M.child_checksum(A, B_, rows, threads)
     ft[i] = out.elapsed_s
     hwm[i] = out.hwm_kb / 1024
     last = out
     bt[i] = B.time_client(cfg, client)
+    pt[i] = M.child_checksum(A, B_, rows, threads, 'server').elapsed_s
   end
 
   -- 100 differences: found exactly?
@@ -180,7 +186,10 @@ function M.run(cfg, B)
     rows = rows,
     threads = threads,
     fmhost = { rows_per_s = 2 * rows / f_med, wall_s = f_med, chunks = last.chunks, peak_rss_mb = rss,
-               queries = last.queries, row_hash = last.row_hash },
+               queries = last.queries, row_hash = last.row_hash, hash_at = last.hash_at },
+    push_down = { what = "hash_at = 'server': each server computes the SQL row hash, only sums cross",
+                  rows_per_s = 2 * rows / B.median(pt), wall_s = B.median(pt),
+                  ratio = b_med / B.median(pt) },
     big = bigr,
     baseline = { what = 'CHECKSUM TABLE a; CHECKSUM TABLE b (stock mariadb client, TCP)',
                  rows_per_s = 2 * rows / b_med, wall_s = b_med },
@@ -188,7 +197,7 @@ function M.run(cfg, B)
                  chunks_differing = v.checksum.differing, rows_streamed = v.checksum.rows_streamed,
                  counts = v.counts },
     targets = { ratio = 1.0, found = k, rss_growth = 0.10 },
-    runs = { fmhost_s = ft, baseline_s = bt, peak_rss_mb = hwm },
+    runs = { fmhost_s = ft, baseline_s = bt, push_down_s = pt, peak_rss_mb = hwm },
   }
   r.ratio = r.fmhost.rows_per_s / r.baseline.rows_per_s
   r.rss_growth = bigr and (bigr.peak_rss_mb / rss - 1) or nil

@@ -22,7 +22,7 @@ end
 function M.run(cfg, B)
   local rows = 4 * (math.tointeger(stack.get(cfg, 'bench.rows', 1000000)) or 1000000)
   local runs = math.max(3, math.tointeger(stack.get(cfg, 'bench.runs', 3)) or 3)
-  local threads = math.tointeger(stack.get(cfg, 'bench.threads', 2)) or 2
+  local threads = math.tointeger(stack.get(cfg, 'bench.checksum_threads', 8)) or 8
   local g = assert(gen.load('seven', { seed = VC.SEED }))
   local p = assert(pool.open(cfg.mysql or {}, { size = 2 * threads + 1, read_timeout_ms = 600000 }))
   VC.ensure_pair(p, g, rows)
