@@ -147,7 +147,7 @@ typedef struct fmh_verdict {
   /* checksum mode */
   uint64_t chunks, chunks_differing, checksum_queries, rows_streamed;
   const char *hash_a, *hash_b;  /* where each side was hashed: "server", "client" or "generator" */
-  char *checksum_function;      /* the SQL expression of one row's hash (side a) */
+  char *checksum_function;      /* one row's hash: the SQL expression (side a), or the digest computed here */
   /* the diagnosis */
   fmh_vpattern *patterns;       /* per column: the narrowings behind its mismatches */
   size_t npatterns;
