@@ -333,7 +333,7 @@ static int decimal_value(const gcol *c, fmh_rng *r, int64_t row, int seq, fmh_bu
     uint64_t u = perm((uint64_t)row, c->uniq_domain, c->uniq_bits, c->key);
     rand_digits(r, d, p - low);
     char tmp[20];
-    fmh_gen_fmt_digits(tmp, u, 19);
+    fmh_fmt_digits(tmp, u, 19);
     memcpy(d + p - low, tmp + 19 - low, (size_t)low);
     return put_decimal(b, 0, d, p, s);
   }
@@ -754,11 +754,11 @@ static int cell(fmh_gen_cursor *cur, size_t ci, int64_t row, uint64_t rowmix, in
     } else if (c->unique && seq) {
       /* a zero-padded counter: sorts as the rows do */
       if (fmh_buf_reserve(b, 20) != 0) return -1;
-      fmh_gen_fmt_digits(b->p + b->len, (uint64_t)row, c->tok_len);
+      fmh_fmt_digits(b->p + b->len, (uint64_t)row, c->tok_len);
       b->len += (size_t)c->tok_len;
     } else if (seq) {
       char tmp[24];
-      char *e = fmh_gen_fmt_u64(tmp, (uint64_t)row);
+      char *e = fmh_fmt_u64(tmp, (uint64_t)row);
       size_t n = (size_t)(e - tmp);
       if (n > c->max_chars) { memmove(tmp, e - c->max_chars, c->max_chars); n = c->max_chars; }
       rc = append(b, tmp, n);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "fmhost/calendar.h"
+#include "fmhost/digits.h"
 #include "fmhost/gen.h"
 
 __extension__ typedef unsigned __int128 fmh_u128;
@@ -15,10 +16,6 @@ __extension__ typedef __int128 fmh_i128;
 
 /* ---- numbers (gen_num.c) ---- */
 void fmh_gen_num_init(void);
-int fmh_gen_ndigits(uint64_t v);
-char *fmh_gen_fmt_digits(char *p, uint64_t v, int n);
-char *fmh_gen_fmt_u64(char *p, uint64_t v);
-char *fmh_gen_fmt_i64(char *p, int64_t v);
 char *fmh_gen_fmt_double(char *p, double v);
 char *fmh_gen_fmt_double_style(char *p, double v, int sql);
 char *fmh_gen_fmt_float(char *p, float v);

@@ -71,7 +71,7 @@ static int digits(fmh_buf *b, fmh_rng *r, int n, int lead_nonzero) {
   for (int k = 0; k < n;) {
     uint64_t x = fmh_rng_next(r) % 1000000000000000000ull;
     char tmp[18];
-    fmh_gen_fmt_digits(tmp, x, 18);
+    fmh_fmt_digits(tmp, x, 18);
     int m = n - k < 18 ? n - k : 18;
     memcpy(b->p + b->len, tmp, (size_t)m);
     if (k == 0 && lead_nonzero && b->p[b->len] == '0') b->p[b->len] = '1' + (char)(x % 9);

@@ -19,50 +19,6 @@
 
 __extension__ typedef unsigned __int128 u128;
 
-/* ---- integers ---------------------------------------------------------- */
-
-static const char two_digits[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-
-int fmh_gen_ndigits(uint64_t v) {
-  int n = 1;
-  for (;;) {
-    if (v < 10) return n;
-    if (v < 100) return n + 1;
-    if (v < 1000) return n + 2;
-    if (v < 10000) return n + 3;
-    v /= 10000;
-    n += 4;
-  }
-}
-
-/* exactly n digits of v (v < 10^n), leading zeros kept */
-char *fmh_gen_fmt_digits(char *p, uint64_t v, int n) {
-  char *end = p + n;
-  char *q = end;
-  while (n >= 2) {
-    unsigned r = (unsigned)(v % 100);
-    v /= 100;
-    q -= 2;
-    memcpy(q, two_digits + 2 * r, 2);
-    n -= 2;
-  }
-  if (n) *--q = (char)('0' + v % 10);
-  return end;
-}
-
-char *fmh_gen_fmt_u64(char *p, uint64_t v) { return fmh_gen_fmt_digits(p, v, fmh_gen_ndigits(v)); }
-
-char *fmh_gen_fmt_i64(char *p, int64_t v) {
-  if (v < 0) {
-    *p++ = '-';
-    return fmh_gen_fmt_u64(p, (uint64_t)0 - (uint64_t)v);
-  }
-  return fmh_gen_fmt_u64(p, (uint64_t)v);
-}
-
 /* ---- the multipliers --------------------------------------------------- */
 
 #define POW5_BITS 125      /* precision of both tables */
@@ -280,8 +236,8 @@ static void shortest(uint64_t ieee_m, uint32_t ieee_e, int mbits, int bias, uint
 /* digits*10^e10 in the style of fmh_gen_fmt_double */
 static char *place(char *p, uint64_t digits, int e10, int force_exp) {
   char buf[24];
-  int n = fmh_gen_ndigits(digits);
-  fmh_gen_fmt_digits(buf, digits, n);
+  int n = fmh_ndigits(digits);
+  fmh_fmt_digits(buf, digits, n);
   int point = n + e10; /* digits before the decimal point */
   if (!force_exp && point > 0 && point <= 17) {
     if (point >= n) {
@@ -311,7 +267,7 @@ static char *place(char *p, uint64_t digits, int e10, int force_exp) {
     p += n - 1;
   }
   *p++ = 'e';
-  return fmh_gen_fmt_i64(p, point - 1);
+  return fmh_fmt_i64(p, point - 1);
 }
 
 static char *fmt_binary(char *p, uint64_t sign, uint64_t ieee_m, uint32_t ieee_e, int mbits, int bias, int sql) {

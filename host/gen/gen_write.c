@@ -37,12 +37,8 @@
 
 /* ---- temporal text ------------------------------------------------------- */
 
-static const char two_digits[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
 static char *put2(char *p, unsigned v) {
-  memcpy(p, two_digits + 2 * v, 2);
+  memcpy(p, fmh_two_digits + 2 * v, 2);
   return p + 2;
 }
 
@@ -57,7 +53,7 @@ static char *frac(char *p, int64_t us, int fsp) {
   }
   int64_t div = 1;
   for (int k = fsp; k < 6; k++) div *= 10;
-  return fmh_gen_fmt_digits(p, (uint64_t)(us / div), fsp);
+  return fmh_fmt_digits(p, (uint64_t)(us / div), fsp);
 }
 
 static char *ymd(char *p, int64_t days) {
@@ -65,7 +61,7 @@ static char *ymd(char *p, int64_t days) {
   int m, d;
   fmh_civil_from_days(days, &y, &m, &d);
   if (y < 0) { *p++ = '-'; y = -y; }
-  if (y > 9999) p = fmh_gen_fmt_u64(p, (uint64_t)y);
+  if (y > 9999) p = fmh_fmt_u64(p, (uint64_t)y);
   else { p = put2(p, (unsigned)(y / 100)); p = put2(p, (unsigned)(y % 100)); }
   *p++ = '-';
   p = put2(p, (unsigned)m);
@@ -75,7 +71,7 @@ static char *ymd(char *p, int64_t days) {
 
 static char *hms(char *p, int64_t secs) {
   int64_t h = secs / 3600;
-  p = h >= 100 ? fmh_gen_fmt_digits(p, (uint64_t)h, 3) : put2(p, (unsigned)h);
+  p = h >= 100 ? fmh_fmt_digits(p, (uint64_t)h, 3) : put2(p, (unsigned)h);
   *p++ = ':';
   p = put2(p, (unsigned)(secs / 60 % 60));
   *p++ = ':';
@@ -243,8 +239,8 @@ int fmh_gen_format_value(const fmh_gen *g, size_t col, const fmh_gen_value *v, c
   switch (v->kind) {
     case FMH_GV_NULL:
       return f == FMH_GEN_CSV ? raw(b, "\\N", 2) : f == FMH_GEN_JSONL ? raw(b, "null", 4) : raw(b, "NULL", 4);
-    case FMH_GV_INT: b->len = (size_t)(fmh_gen_fmt_i64(p, v->n.i) - b->p); return 0;
-    case FMH_GV_UINT: b->len = (size_t)(fmh_gen_fmt_u64(p, v->n.u) - b->p); return 0;
+    case FMH_GV_INT: b->len = (size_t)(fmh_fmt_i64(p, v->n.i) - b->p); return 0;
+    case FMH_GV_UINT: b->len = (size_t)(fmh_fmt_u64(p, v->n.u) - b->p); return 0;
     case FMH_GV_DOUBLE: b->len = (size_t)(fmh_gen_fmt_double_style(p, v->n.d, f == FMH_GEN_SQL) - b->p); return 0;
     case FMH_GV_FLOAT: b->len = (size_t)(fmh_gen_fmt_float_style(p, (float)v->n.d, f == FMH_GEN_SQL) - b->p); return 0;
     case FMH_GV_BOOL:

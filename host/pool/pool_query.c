@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmhost/digits.h"
 #include "fmhost/pool.h"
 #include "pool_internal.h"
 
@@ -577,23 +578,6 @@ static double float_as_text(float f, char *txt, size_t n) {
   return strtod(txt, NULL);
 }
 
-/* "00" to "99": two digits per division */
-static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                     "8081828384858687888990919293949596979899";
-
-/* d digits of v, zero-padded, at p; returns p + d. */
-static char *put_digits(char *p, unsigned long v, int d) {
-  int i = d;
-  while (i >= 2) {
-    i -= 2;
-    memcpy(p + i, digit_pairs + 2 * (v % 100), 2);
-    v /= 100;
-  }
-  if (i) p[0] = (char)('0' + v % 10);
-  return p + d;
-}
-
 /* The server's text of a temporal value: "YYYY-MM-DD", "[-]HH:MM:SS" (hours
  * past 24 for a long TIME) or "YYYY-MM-DD HH:MM:SS", then the column's
  * fraction digits. Written digit by digit: this runs for every temporal
@@ -603,32 +587,31 @@ static size_t format_time(const MYSQL_TIME *t, enum enum_field_types type, unsig
   char *p = out;
   (void)n;
   if (type == MYSQL_TYPE_DATE || type == MYSQL_TYPE_NEWDATE || type != MYSQL_TYPE_TIME) {
-    p = put_digits(p, t->year % 10000, 4);
+    p = fmh_fmt_digits(p, t->year % 10000, 4);
     *p++ = '-';
-    p = put_digits(p, t->month % 100, 2);
+    p = fmh_fmt_digits(p, t->month % 100, 2);
     *p++ = '-';
-    p = put_digits(p, t->day % 100, 2);
+    p = fmh_fmt_digits(p, t->day % 100, 2);
     if (type == MYSQL_TYPE_DATE || type == MYSQL_TYPE_NEWDATE) {
       *p = '\0';
       return (size_t)(p - out);
     }
     *p++ = ' ';
-    p = put_digits(p, t->hour % 100, 2);
+    p = fmh_fmt_digits(p, t->hour % 100, 2);
   } else {
     if (t->neg) *p++ = '-';
-    unsigned long h = (unsigned long)t->day * 24 + t->hour;
-    int d = h >= 100000 ? 6 : h >= 10000 ? 5 : h >= 1000 ? 4 : h >= 100 ? 3 : 2;
-    p = put_digits(p, h % 1000000, d);
+    uint64_t h = (uint64_t)t->day * 24 + t->hour; /* at least two digits */
+    p = h < 10 ? fmh_fmt_digits(p, h, 2) : fmh_fmt_u64(p, h);
   }
   *p++ = ':';
-  p = put_digits(p, t->minute % 100, 2);
+  p = fmh_fmt_digits(p, t->minute % 100, 2);
   *p++ = ':';
-  p = put_digits(p, t->second % 100, 2);
+  p = fmh_fmt_digits(p, t->second % 100, 2);
   unsigned fsp = decimals;
   if (fsp > 6) fsp = t->second_part ? 6 : 0; /* not fixed: show micros only when there are some */
   if (fsp > 0) {
     char micro[6];
-    put_digits(micro, t->second_part % 1000000UL, 6);
+    fmh_fmt_digits(micro, t->second_part % 1000000UL, 6);
     *p++ = '.';
     memcpy(p, micro, fsp);
     p += fsp;

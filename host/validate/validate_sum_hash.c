@@ -49,7 +49,6 @@
  * verdict: the segment is bisected and its rows compared by the streaming
  * comparator's type-aware rules. */
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -58,6 +57,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fmhost/digits.h"
 #include "fmhost/siphash.h"
 #include "fmhost/validate.h"
 #include "validate_sum_int.h"
@@ -224,20 +224,6 @@ int fmh_vsum_build_hash(sctx *x, sside *s, fmh_error *e) {
  * exponent and mantissa or its shortest text, a temporal value). */
 #define PIECE_MAX 64
 
-/* A sign and magnitude as decimal digits at w; returns the end. */
-static char *put_int(char *w, int neg, uint64_t m) {
-  char t[24];
-  char *p = t + sizeof t;
-  do {
-    *--p = (char)('0' + m % 10);
-    m /= 10;
-  } while (m);
-  if (neg) *--p = '-';
-  size_t n = (size_t)(t + sizeof t - p);
-  memcpy(w, p, n);
-  return w + n;
-}
-
 /* A tag byte and 8 bytes: the fast form of integers and doubles (no server
  * to agree with; 'i' a signed value, 'u' an unsigned one past INT64_MAX, so
  * that the same number reads the same whichever way it arrived). */
@@ -249,12 +235,12 @@ static char *put_tagged8(char *w, char tag, const void *v8) {
 
 static char *put_i64(char *w, int64_t i, int fast) {
   if (fast) return put_tagged8(w, 'i', &i);
-  return put_int(w, i < 0, i < 0 ? 0 - (uint64_t)i : (uint64_t)i);
+  return fmh_fmt_i64(w, i);
 }
 
 static char *put_u64(char *w, uint64_t u, int fast) {
   if (fast) return put_tagged8(w, u > INT64_MAX ? 'u' : 'i', &u);
-  return put_int(w, 0, u);
+  return fmh_fmt_u64(w, u);
 }
 
 /* A FLOAT/DOUBLE as the SQL above prints it: '0', or e ':' m with
@@ -275,15 +261,14 @@ static char *put_double(char *w, double d, int fast) {
     *w = 't';
     return fmh_gen_format_double(w + 1, d);
   }
-  w = put_int(w, e2 < 0, (uint64_t)(e2 < 0 ? -e2 : e2));
+  w = fmh_fmt_i64(w, (int64_t)e2);
   *w++ = ':';
-  long long m = (long long)q;
-  return put_int(w, m < 0, m < 0 ? 0 - (uint64_t)m : (uint64_t)m);
+  return fmh_fmt_i64(w, (int64_t)q);
 }
 
 /* A string's length ':' bytes. */
 static char *put_string(char *w, const char *s, size_t n) {
-  w = put_int(w, 0, n);
+  w = fmh_fmt_u64(w, n);
   *w++ = ':';
   if (n) memcpy(w, s, n);
   return w + n;
