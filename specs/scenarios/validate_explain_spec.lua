@@ -168,7 +168,9 @@ describe('fmhost.validate explains its verdicts #mysql', function()
   it('names fractional seconds cut to N digits, compared at the precision the data has', function()
     target { 'ALTER TABLE $T MODIFY ts DATETIME(2) NOT NULL' }
     local v = compare()
-    assert_pattern(v, 'ts', 'fsp', 'fractional seconds cut to 2 digits', N)
+    -- a value whose microseconds end in 0000 survives the cut (about 4 runs in 100 hold one)
+    assert_pattern(v, 'ts', 'fsp', 'fractional seconds cut to 2 digits',
+                   count('SELECT COUNT(*) FROM $B b JOIN $T t USING (id) WHERE b.ts <> t.ts'))
     assert.matches('(compared at fsp 6)', v.mismatches[1].detail, 1, true)
   end)
 
