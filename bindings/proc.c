@@ -39,7 +39,8 @@
  *   proc.lock(path, timeout_ms) -> Lock (l:unlock(); also on __close/__gc) | nil, msg, info
  *       an exclusive flock(2) between processes (the local stack serialises
  *       up/down with it); the lock file stays, only the lock goes
- *   proc.now_ms(); proc.sleep(ms); proc.getpid(); proc.getuid() */
+ *   proc.now_ms() (monotonic); proc.wall_ms() (ms since the epoch, as Flink's
+ *   and MariaDB's timestamps count); proc.sleep(ms); proc.getpid(); proc.getuid() */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -549,6 +550,11 @@ static int l_now_ms(lua_State *L) {
   return 1;
 }
 
+static int l_wall_ms(lua_State *L) {
+  lua_pushnumber(L, fmh_proc_wall_ms());
+  return 1;
+}
+
 static int l_sleep(lua_State *L) {
   fmh_proc_sleep_ms((long)luaL_checkinteger(L, 1));
   return 0;
@@ -587,7 +593,8 @@ static const luaL_Reg funcs[] = {
     {"port_open", l_port_open}, {"port_free", l_port_free},
     {"port_owner", l_port_owner}, {"listen", l_listen},
     {"signum", l_signum},     {"signame", l_signame},
-    {"now_ms", l_now_ms},     {"sleep", l_sleep},
+    {"now_ms", l_now_ms},     {"wall_ms", l_wall_ms},
+    {"sleep", l_sleep},
     {"getpid", l_getpid},     {"getuid", l_getuid},
     {NULL, NULL}};
 

@@ -48,6 +48,12 @@ double fmh_proc_now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+double fmh_proc_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 void fmh_proc_sleep_ms(long ms) {
   if (ms <= 0) return;
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

@@ -126,6 +126,7 @@ int fmh_proc_lock(const char *path, long timeout_ms, fmh_error *err);
 
 /* --- time ------------------------------------------------------------- */
 double fmh_proc_now_ms(void);  /* CLOCK_MONOTONIC */
+double fmh_proc_wall_ms(void); /* CLOCK_REALTIME: ms since the epoch, comparable with other processes' clocks */
 void fmh_proc_sleep_ms(long ms);
 
 #endif

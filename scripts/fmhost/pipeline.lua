@@ -1025,8 +1025,21 @@ end
 
 function Run:completed_checkpoints(job)
   local c = job:checkpoints()
-  return c and c.counts and c.counts.completed or 0
+  local latest = c and type(c.latest) == 'table' and c.latest.completed
+  return c and c.counts and c.counts.completed or 0, type(latest) == 'table' and latest or nil
 end
+
+-- The job's checkpoint interval in ms (nil when Flink does not say).
+function Run:checkpoint_interval_ms(job)
+  if self.ckpt_interval == nil then
+    local c = self.client:rest('GET', '/jobs/' .. job:id() .. '/checkpoints/config')
+    self.ckpt_interval = c and tonumber(c.interval) or false
+  end
+  return self.ckpt_interval or nil
+end
+
+-- A fault after a checkpoint fires no later than this before the next one is due.
+M.CHECKPOINT_MARGIN_MS = 400
 
 -- Is fault f due now?
 function Run:due(f, job)
@@ -1039,20 +1052,39 @@ function Run:due(f, job)
     if not n or n < want then return false end
   end
   if at.checkpoint or at.after_checkpoint_s then
-    -- when this run first saw the latest completed checkpoint (polled, so within POLL_MS)
-    local n = self:completed_checkpoints(job)
-    if n ~= self.ckpt_n then self.ckpt_n, self.ckpt_t = n, now() end
+    local n, latest = self:completed_checkpoints(job)
     if at.checkpoint and n < at.checkpoint then return false end
-    -- at least S seconds after the latest checkpoint: rows written since then are replayed
-    -- on a restart (a fault right after a checkpoint would leave nothing to replay)
-    if at.after_checkpoint_s and (n < 1 or now() - self.ckpt_t < at.after_checkpoint_s) then return false end
+    if at.after_checkpoint_s then
+      -- At least S seconds after the latest completed checkpoint, and before the next one: rows
+      -- written since then are replayed on a restart (a fault right on a checkpoint would leave
+      -- nothing to replay). Timed by Flink's own timestamps, not by when this run saw the
+      -- checkpoint: the REST API serves checkpoint statistics from a cache
+      -- (rest.cache.checkpoint-statistics.timeout, by default web.refresh-interval, 3 s), so the
+      -- latest checkpoint it reports may be seconds old and a newer one already complete.
+      local acked = latest and tonumber(latest.latest_ack_timestamp)
+      if n < 1 or not acked then return false end
+      local wall = proc.wall_ms()
+      if wall - acked < at.after_checkpoint_s * 1000 then return false end
+      local iv, trig = self:checkpoint_interval_ms(job), tonumber(latest.trigger_timestamp)
+      local next_due = iv and trig and trig + iv - M.CHECKPOINT_MARGIN_MS
+      -- only when the window between the two is open at all (S shorter than the interval)
+      if next_due and next_due > acked + at.after_checkpoint_s * 1000 and wall >= next_due then return false end
+      self.fault_ckpt = { id = latest.id, age_s = (wall - acked) / 1000 }
+    end
   end
   return true
 end
 
+-- ', 1.6 s after checkpoint 2' for a fault timed by a checkpoint, else ''.
+function M.fault_when(rec)
+  local c = rec.checkpoint
+  return c and (', %.1f s after checkpoint %s'):format(c.age_s, tostring(c.id)) or ''
+end
+
 function Run:apply(f, job)
   local a = f.action or f[1]
-  local rec = { action = a, at = f.at, t_s = now() - self.t_running }
+  local rec = { action = a, at = f.at, t_s = now() - self.t_running, checkpoint = self.fault_ckpt }
+  self.fault_ckpt = nil
   local cfg = self.cfg
   rec.rows_at = self:target_count()
   if a == 'kill_taskmanager' then
@@ -1099,7 +1131,7 @@ function Run:apply(f, job)
     if path then self.resume_from = path end
   end
   self.result.faults[#self.result.faults + 1] = rec
-  self:log('fault %s at %.1f s: %s', a, rec.t_s, tostring(rec.detail))
+  self:log('fault %s at %.1f s%s: %s', a, rec.t_s, M.fault_when(rec), tostring(rec.detail))
   return rec
 end
 
@@ -1648,8 +1680,8 @@ function M.format(r, o)
     lines[#lines + 1] = ('  %d failure(s) survived, first: %s'):format(j.failures, tostring(j.first_failure))
   end
   for _, f in ipairs(r.faults or {}) do
-    lines[#lines + 1] = ('  fault %s at %.1f s (%s rows in the target): %s'):format(f.action, f.t_s,
-      tostring(f.rows_at), tostring(f.detail))
+    lines[#lines + 1] = ('  fault %s at %.1f s%s (%s rows in the target): %s'):format(f.action, f.t_s,
+      M.fault_when(f), tostring(f.rows_at), tostring(f.detail))
   end
   if v then
     local c = v.counts

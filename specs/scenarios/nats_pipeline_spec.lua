@@ -145,6 +145,10 @@ describe('pipelines delivered through NATS JetStream #nats #flink #mysql', funct
     assert.are.equal(0, c.missing)
     assert.are.equal(0, c.mismatched_rows)
     assert.is_true(r.job.restarts >= 1, 'the job did not restart')
+    -- the kill was timed by Flink's record of the latest checkpoint, not by when fmhost saw it
+    local ck = r.faults[1].checkpoint
+    assert.is_table(ck, 'the kill was not timed by a checkpoint')
+    assert.is_true(ck.id >= 1 and ck.age_s >= 1.5, ('killed %.2f s after checkpoint %s'):format(ck.age_s, ck.id))
     -- rows written after the last checkpoint before the kill are written again
     assert.is_true(c.duplicated > 0, 'no key written twice: the kill landed on a checkpoint')
     assert.are.equal(c.duplicated, r.duplicates.keys)

@@ -46,6 +46,16 @@ describe('fmhost.proc', function()
       assert.are.same({ true, nil, 'KILL' }, { p:wait(10000) })
     end)
 
+    it('wall_ms counts milliseconds since the epoch, as another process reads the clock', function()
+      local before = proc.wall_ms()
+      local r = assert(proc.run { 'date', '+%s%3N' })
+      local after = proc.wall_ms()
+      local theirs = assert(tonumber((r.stdout:gsub('%s+$', ''))))
+      -- date truncates to the millisecond
+      assert.is_true(theirs >= math.floor(before) and theirs <= after,
+        ('date said %d, fmhost %.3f .. %.3f'):format(theirs, before, after))
+    end)
+
     it('sends signals by name or number, to the child or to its whole group', function()
       local p = assert(proc.spawn { '/bin/sh', '-c', 'sleep 30 & sleep 30 & wait', group = true })
       proc.sleep(100)
