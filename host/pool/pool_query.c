@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmhost/calendar.h"
 #include "fmhost/digits.h"
 #include "fmhost/pool.h"
 #include "pool_internal.h"
@@ -38,6 +39,7 @@ struct fmh_cursor {
   int transient;          /* stmt is not in the cache: closed with the cursor */
   int stale;              /* stmt's metadata is out of date: re-prepared on its next run */
   int done;
+  int pack_temporal;      /* fmh_cursor_pack_temporal */
   unsigned warnings;
 };
 
@@ -566,6 +568,7 @@ int fmh_conn_run(fmh_conn *c, const char *sql, size_t len, const fmh_value *para
 int fmh_cursor_ncols(const fmh_cursor *q) { return q->ncols; }
 const fmh_column *fmh_cursor_columns(const fmh_cursor *q) { return q->cols; }
 unsigned fmh_cursor_warnings(const fmh_cursor *q) { return q->warnings; }
+void fmh_cursor_pack_temporal(fmh_cursor *q) { q->pack_temporal = 1; }
 fmh_conn *fmh_cursor_conn(const fmh_cursor *q) { return q->c; }
 
 /* The double a text result would give for this float: the shortest
@@ -618,6 +621,34 @@ static size_t format_time(const MYSQL_TIME *t, enum enum_field_types type, unsig
   }
   *p = '\0';
   return (size_t)(p - out);
+}
+
+/* A temporal value as FMH_TEMPORAL_PACK describes it: 1, or 0 for a value
+ * only its text tells apart (a zero month or day, a negative zero TIME). */
+static int pack_time(const MYSQL_TIME *t, enum enum_field_types type, unsigned decimals, fmh_value *v) {
+  unsigned fsp = decimals;
+  if (fsp > 6) fsp = t->second_part ? 6 : 0; /* as format_time shows it */
+  static const int64_t cut[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
+  int64_t us = (int64_t)(t->second_part % 1000000UL);
+  if (fsp < 6) us -= us % cut[fsp]; /* (a division the usual 6 digits skip) */
+  if (type == MYSQL_TYPE_TIME) {
+    int64_t n = (((int64_t)t->day * 24 + t->hour) * 3600 + (int64_t)t->minute * 60 + t->second) * 1000000 + us;
+    if (t->neg && n == 0) return 0;
+    v->i = t->neg ? -n : n;
+    v->u = FMH_TEMPORAL_PACK('H', fsp);
+    return 1;
+  }
+  /* a day the calendar lacks ('2021-02-30' under ALLOW_INVALID_DATES, a zero month) would count as another's */
+  if (!fmh_civil_valid(t->year, t->month, t->day) || t->year > 9999) return 0;
+  int64_t days = fmh_days_from_civil(t->year, (int)t->month, (int)t->day);
+  if (type == MYSQL_TYPE_DATE || type == MYSQL_TYPE_NEWDATE) {
+    v->i = days * 86400000000LL;
+    v->u = FMH_TEMPORAL_PACK('D', 0);
+    return 1;
+  }
+  v->i = (days * 86400 + (int64_t)t->hour * 3600 + (int64_t)t->minute * 60 + t->second) * 1000000 + us;
+  v->u = FMH_TEMPORAL_PACK('T', fsp);
+  return 1;
 }
 
 static uint64_t bits_value(const unsigned char *s, size_t len) {
@@ -709,6 +740,7 @@ static int fetch_binary(fmh_cursor *q, fmh_error *e) {
       v->d = cb->d;
     } else if (is_time_type(f->type)) {
       v->t = FMH_V_DATETIME;
+      if (q->pack_temporal && pack_time(&cb->t, f->type, f->decimals, v)) continue;
       v->s = cb->txt;
       v->len = format_time(&cb->t, f->type, f->decimals, cb->txt, sizeof cb->txt);
     } else if (f->type == MYSQL_TYPE_BIT) {

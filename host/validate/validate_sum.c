@@ -291,7 +291,8 @@ int fmh_validate_checksum(const fmh_vchecksum_opts *o, fmh_verdict *v, fmh_error
     if (x.fast) /* the text inside SHA1( ) */
       fmh_vbuf_printf(&fn,
                       "SipHash-1-3 under a key drawn for this run, computed in fmhost, of the row text %.*s "
-                      "(integers and doubles as their 8 bytes)",
+                      "(integers, doubles and string lengths as their 8 bytes, temporal values as packed counts of "
+                      "microseconds)",
                       (int)(x.a.hash.len - 6), x.a.hash.p + 5);
     else
       fmh_vbuf_printf(&fn, ROW_HASH_OF_H ", h = %s", x.a.hash.p);

@@ -6,7 +6,10 @@
  * Where no server hashes in a run (every table side read here, or a table
  * read here against a generator), nothing needs to agree with SQL: the
  * digest is then SipHash-1-3 under a 16-byte key drawn for the run, of the
- * same text with integers and doubles as their 8 bytes. Reading a row over
+ * same text with integers, doubles and string lengths as their 8 bytes
+ * after a tag, and temporal values as packed counts (FMH_TEMPORAL_PACK: a
+ * class, the fraction digits shown, microseconds: alike exactly when their
+ * texts are alike, and not printed). Reading a row over
  * the binary protocol costs the server about a third of what the SQL hash
  * does (measured on the 7-column table: 0.45 against 1.3 us per row), which
  * is why hash_at 'auto' reads rows here when the server shares the machine.
@@ -266,10 +269,43 @@ static char *put_double(char *w, double d, int fast) {
   return fmh_fmt_i64(w, (int64_t)q);
 }
 
-/* A string's length ':' bytes. */
-static char *put_string(char *w, const char *s, size_t n) {
-  w = fmh_fmt_u64(w, n);
-  *w++ = ':';
+/* The fast form of a temporal value: its class, the digits of fraction its
+ * text shows, and its packed count of microseconds (FMH_TEMPORAL_PACK: two
+ * values pack alike exactly when their texts are alike). */
+static char *put_temporal(char *w, uint64_t pack, int64_t us) {
+  *w++ = (char)(pack >> 8);
+  *w++ = (char)('0' + (pack & 0xFF));
+  memcpy(w, &us, 8);
+  return w + 8;
+}
+
+/* A generated temporal value packed as a cursor packs the column's: NULL
+ * for a negative TIME that shows as zero (the cursor gives its text). */
+static char *put_temporal_gen(char *w, fmh_gen_vkind k, int64_t v, int fsp) {
+  static const int64_t cut[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
+  if (k == FMH_GV_DATE) return put_temporal(w, FMH_TEMPORAL_PACK('D', 0), v * 86400000000LL);
+  if (fsp < 0) fsp = 0;
+  if (fsp > 6) fsp = 6;
+  if (k == FMH_GV_TIME) {
+    int64_t m = v < 0 ? -v : v;
+    m -= m % cut[fsp];
+    if (v < 0 && m == 0) return NULL;
+    return put_temporal(w, FMH_TEMPORAL_PACK('H', fsp), v < 0 ? -m : m);
+  }
+  int64_t us = v % 1000000; /* the fraction the text shows, of the floored second */
+  if (us < 0) us += 1000000;
+  return put_temporal(w, FMH_TEMPORAL_PACK('T', fsp), v - us % cut[fsp]);
+}
+
+/* A string's length ':' bytes; fast form: 's', the length's 8 bytes, bytes. */
+static char *put_string(char *w, const char *s, size_t n, int fast) {
+  if (fast) {
+    uint64_t n8 = n;
+    w = put_tagged8(w, 's', &n8);
+  } else {
+    w = fmh_fmt_u64(w, n);
+    *w++ = ':';
+  }
   if (n) memcpy(w, s, n);
   return w + n;
 }
@@ -309,13 +345,17 @@ static char *gen_put(char *w, const fmh_gen *g, const scol *c, const fmh_gen_val
     }
     case FMH_GV_DATE: case FMH_GV_TIME: case FMH_GV_DATETIME: case FMH_GV_TIMESTAMP: {
       fmh_gen_vkind k = v->kind == FMH_GV_TIMESTAMP ? FMH_GV_DATETIME : v->kind; /* UTC wall clock */
+      if (fast) {
+        char *p = put_temporal_gen(w, k, v->n.i, c->fsp);
+        if (p) return p;
+      }
       return w + fmh_gen_format_temporal(g, k, v->n.i, v->kind == FMH_GV_DATE ? 0 : c->fsp, w);
     }
     case FMH_GV_TEXT: case FMH_GV_BYTES: case FMH_GV_JSON: {
       size_t n = v->len;
       if (c->is_char)
         while (n > 0 && v->s[n - 1] == ' ') n--; /* CHAR drops trailing spaces */
-      return put_string(w, v->s, n);
+      return put_string(w, v->s, n, fast);
     }
   }
   return w;
@@ -501,10 +541,13 @@ static char *value_put(char *w, const scol *c, const fmh_value *v, int fast) {
     case FMH_V_INT: return put_i64(w, v->i, fast);
     case FMH_V_UINT: return put_u64(w, v->u, fast);
     case FMH_V_DOUBLE: return put_double(w, c->is_float ? (double)(float)v->d : v->d, fast);
-    case FMH_V_DECIMAL: case FMH_V_DATETIME:
+    case FMH_V_DATETIME:
+      if (!v->s) return put_temporal(w, v->u, v->i); /* packed: fast form only */
+      /* fall through */
+    case FMH_V_DECIMAL:
       memcpy(w, v->s, v->len);
       return w + v->len;
-    default: return put_string(w, v->s, v->len);
+    default: return put_string(w, v->s, v->len, fast);
   }
 }
 
@@ -524,6 +567,7 @@ int fmh_vsum_client_checksum(sctx *x, sside *s, wstate *w, fmh_conn *conn, const
     fmh_error_set(e, "validate", 0, 0, "validate.checksum: no rows answered the range query on %s", s->src.table);
     return -1;
   }
+  if (x->fast) fmh_cursor_pack_temporal(c); /* no text to agree with: temporal values as counts */
   uint64_t n = 0, h = 0;
   const fmh_value *row;
   int rc;

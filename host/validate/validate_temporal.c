@@ -49,7 +49,7 @@ static int64_t fraction_us(const char *s, size_t n, size_t *i) {
 static int clock_us(const char *s, size_t n, size_t *i, int hmin, int hmax, int64_t *us) {
   int64_t h, m, sec;
   if (fmh_vdigits(s, n, i, hmax, &h) < hmin || *i >= n || s[(*i)++] != ':' || fmh_vdigits(s, n, i, 2, &m) != 2 ||
-      *i >= n || s[(*i)++] != ':' || fmh_vdigits(s, n, i, 2, &sec) != 2)
+      *i >= n || s[(*i)++] != ':' || fmh_vdigits(s, n, i, 2, &sec) != 2 || m > 59 || sec > 59)
     return -1;
   *us = ((h * 60 + m) * 60 + sec) * INT64_C(1000000) + fraction_us(s, n, i);
   return 0;
@@ -63,7 +63,9 @@ int fmh_vtemporal_parse(const char *s, size_t n, int64_t *us, char *tk) {
     if (fmh_vdigits(s, n, &i, 4, &y) != 4 || s[i++] != '-' || fmh_vdigits(s, n, &i, 2, &mo) != 2 || s[i++] != '-' ||
         fmh_vdigits(s, n, &i, 2, &d) != 2)
       return -1;
-    int64_t v = fmh_days_from_civil(y, mo, d) * US_PER_DAY;
+    /* a zero or invalid date ('0000-00-00', '2021-02-30') is not a count: compared as text */
+    if (!fmh_civil_valid(y, mo, d)) return -1;
+    int64_t v = fmh_days_from_civil(y, (int)mo, (int)d) * US_PER_DAY;
     *tk = 'd';
     if (i == n) {
       *us = v;

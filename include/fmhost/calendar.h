@@ -19,6 +19,17 @@ static inline int64_t fmh_days_from_civil(int64_t y, int m, int d) {
   return era * 146097 + doe - 719468;
 }
 
+/* 1 when y-m-d is a day of the calendar: month 1..12, day within the
+ * month. The day counts above treat '2021-02-30' as 2021-03-02 and a zero
+ * month or day as a day of the month or year before, so a date MariaDB
+ * keeps as it was written (a zero date, ALLOW_INVALID_DATES) must be told
+ * apart before it is counted. */
+static inline int fmh_civil_valid(int64_t y, int64_t m, int64_t d) {
+  static const unsigned char mdays[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (m < 1 || m > 12 || d < 1 || d > mdays[m]) return 0;
+  return m != 2 || d != 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+
 /* The civil date of a day count since 1970-01-01. */
 static inline void fmh_civil_from_days(int64_t days, int64_t *y, int *m, int *d) {
   int64_t z = days + 719468;

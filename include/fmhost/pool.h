@@ -154,8 +154,17 @@ typedef enum {
   FMH_V_DECIMAL,   /* s, len: exact decimal text */
   FMH_V_STRING,    /* s, len: text in the connection charset */
   FMH_V_BLOB,      /* s, len: bytes */
-  FMH_V_DATETIME   /* s, len: 'YYYY-MM-DD[ HH:MM:SS[.f...]]' or a TIME '[-]H..H:MM:SS[.f...]' */
+  FMH_V_DATETIME   /* s, len: 'YYYY-MM-DD[ HH:MM:SS[.f...]]' or a TIME '[-]H..H:MM:SS[.f...]';
+                      from a cursor told fmh_cursor_pack_temporal: s NULL and i, u as below */
 } fmh_vtype;
+
+/* A packed temporal value (fmh_cursor_pack_temporal): i counts microseconds
+ * (DATE, DATETIME, TIMESTAMP: since 1970-01-01 00:00:00 on the clock the
+ * session shows; TIME: signed), cut to the fraction the text would show; u is
+ * FMH_TEMPORAL_PACK(class, digits): the class ('D' a DATE, 'T' a DATETIME or
+ * TIMESTAMP, 'H' a TIME) and the digits of fraction that text shows. Two
+ * values pack alike exactly when their texts are alike. */
+#define FMH_TEMPORAL_PACK(cls, digits) ((uint64_t)(unsigned char)(cls) << 8 | (uint64_t)(digits))
 
 typedef struct fmh_value {
   fmh_vtype t;
@@ -202,6 +211,11 @@ const fmh_column *fmh_cursor_columns(const fmh_cursor *q);
  * close), 0 at the end, -1 on error. */
 int fmh_cursor_fetch(fmh_cursor *q, const fmh_value **row, fmh_error *e);
 unsigned fmh_cursor_warnings(const fmh_cursor *q);
+/* From the next fetch on, a prepared cursor's temporal values arrive packed
+ * (see FMH_TEMPORAL_PACK), not as text: for a reader that compares or hashes
+ * them and never prints them. A value no count expresses (a zero in its date,
+ * a negative zero TIME) still arrives as text. Text cursors ignore it. */
+void fmh_cursor_pack_temporal(fmh_cursor *q);
 /* Discards unread rows. */
 void fmh_cursor_close(fmh_cursor *q);
 fmh_conn *fmh_cursor_conn(const fmh_cursor *q);
