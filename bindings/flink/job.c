@@ -94,6 +94,15 @@ static int job_checkpoints(lua_State *L) {
   return fmh_flink_lua_push_json(L, fmh_flink_job_checkpoints(j->c, j->id, &err), &err);
 }
 
+static int job_restarts(lua_State *L) {
+  job_ud *j = check_job(L, 1);
+  fmh_error err = {0};
+  long long n;
+  if (fmh_flink_job_restarts(j->c, j->id, &n, &err) != 0) return fmh_fail(L, &err);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
 /* The vertex argument: a 32-hex id, a 1-based index or part of a name. */
 static int vertex_arg(lua_State *L, job_ud *j, int i, char vid[33], fmh_error *err) {
   if (lua_isinteger(L, i)) {
@@ -258,7 +267,7 @@ static int job_wait(lua_State *L) {
 static const luaL_Reg job_methods[] = {
     {"id", job_id}, {"state", job_state}, {"detail", job_detail}, {"vertices", job_vertices},
     {"exceptions", job_exceptions}, {"root_exception", job_root_exception},
-    {"checkpoints", job_checkpoints}, {"metrics", job_metrics},
+    {"checkpoints", job_checkpoints}, {"restarts", job_restarts}, {"metrics", job_metrics},
     {"vertex_metrics", job_vertex_metrics}, {"backpressure", job_backpressure},
     {"cancel", job_cancel}, {"stop", job_stop}, {"wait", job_wait}, {"close", job_close}, {NULL, NULL}};
 static const luaL_Reg job_meta[] = {

@@ -285,6 +285,47 @@ json_t *fmh_flink_job_checkpoints(fmh_flink *c, const char *job, fmh_error *err)
   return rest_obj(c, "GET", fmh_flink_path_of("/jobs/%s/checkpoints", job), NULL, 0, err);
 }
 
+int fmh_flink_job_restarts(fmh_flink *c, const char *job, long long *n, fmh_error *err) {
+  *n = 0;
+  json_t *j = fmh_flink_job(c, job, err);
+  if (!j) return -1;
+  size_t i, k;
+  json_t *v, *st;
+  int rc = 0;
+  json_array_foreach(json_object_get(j, "vertices"), i, v) {
+    const char *vid = fmh_flink_jstr(v, "id");
+    if (!vid) continue;
+    char *path = fmh_flink_path_of("/jobs/%s/vertices/%s", job, vid);
+    json_t *vd = rest_obj(c, "GET", path, NULL, 0, err);
+    if (!vd) {
+      rc = -1;
+      break;
+    }
+    json_array_foreach(json_object_get(vd, "subtasks"), k, st) {
+      json_t *a = json_object_get(st, "attempt");
+      if (json_is_integer(a) && json_integer_value(a) > *n) *n = json_integer_value(a);
+    }
+    json_decref(vd);
+  }
+  json_decref(j);
+  if (rc != 0) return rc;
+  /* the metric: a floor, and only when the store has it */
+  fmh_error ignore = {0};
+  char *mpath = fmh_flink_path_of("/jobs/%s/metrics?get=numRestarts", job);
+  json_t *m = fmh_flink_rest(c, "GET", mpath, NULL, 0, &ignore); /* a list */
+  free(mpath);
+  json_t *first = json_array_get(m, 0);
+  const char *val = first ? fmh_flink_jstr(first, "value") : NULL;
+  if (val) {
+    char *end;
+    long long r = strtoll(val, &end, 10);
+    if (end != val && *end == '\0' && r > *n) *n = r;
+  }
+  json_decref(m);
+  fmh_error_clear(&ignore);
+  return 0;
+}
+
 static int is_hex32(const char *s) {
   if (!s || strlen(s) != 32) return 0;
   for (int i = 0; i < 32; i++)

@@ -73,6 +73,15 @@ json_t *fmh_flink_job_exceptions(fmh_flink *c, const char *job, int max, fmh_err
  * pointers are into ex. */
 const char *fmh_flink_root_exception(const json_t *ex, const char **name);
 json_t *fmh_flink_job_checkpoints(fmh_flink *c, const char *job, fmh_error *err);
+/* How often the job restarted, into *n. The execution graph is the
+ * authority: a restart starts each restarted subtask as a new attempt (0, 1,
+ * ...), so the highest attempt of any subtask (GET /jobs/:id/vertices/:vid)
+ * counts the restarts that reached it, for a finished job too. The
+ * numRestarts metric is read as a floor only: REST serves metrics from a
+ * store refreshed at most every metrics.fetcher.update-interval, so a job
+ * that restarted and finished in between still shows 0 there. -1 when the
+ * job cannot be read. */
+int fmh_flink_job_restarts(fmh_flink *c, const char *job, long long *n, fmh_error *err);
 /* A vertex named by its 32-hex id, its 1-based position in the job's
  * vertex list (index > 0), or a part of its name. */
 int fmh_flink_vertex_id(fmh_flink *c, const char *job, const char *spec, int index, char vid[33],

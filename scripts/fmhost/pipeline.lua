@@ -1225,29 +1225,6 @@ function Run:stop_all(handles, why)
   self.result.job.stopped = why
 end
 
--- How often the job restarted. The execution graph is the authority: every
--- restart starts each restarted subtask as a new attempt (0, 1, ...), so the
--- highest attempt number of any subtask counts the restarts that reached it;
--- it holds for a finished job too. The numRestarts metric is read as well,
--- but only as a floor: REST serves metrics from a store it refreshes at most
--- every metrics.fetcher.update-interval (10 s) and only when asked, so a job
--- that restarted and finished in between still shows 0 (or nothing) there.
--- nil when neither answers.
-function Run:job_restarts(id, detail)
-  local n
-  for _, v in ipairs(detail and detail.vertices or {}) do
-    local vd = self.client:rest('GET', '/jobs/' .. id .. '/vertices/' .. v.id)
-    for _, st in ipairs(vd and vd.subtasks or {}) do
-      local a = math.tointeger(tonumber(st.attempt))
-      if a then n = math.max(n or 0, a) end
-    end
-  end
-  local m = self.client:rest('GET', '/jobs/' .. id .. '/metrics?get=numRestarts')
-  local metric = m and m[1] and math.tointeger(tonumber(m[1].value))
-  if metric then n = math.max(n or 0, metric) end
-  return n
-end
-
 -- Facts of the (first) job: state, first real cause, restarts, checkpoints.
 function Run:job_facts(h)
   local f = self.result.job
@@ -1259,7 +1236,7 @@ function Run:job_facts(h)
     f.root_exception = root
     f.cause = M.cause(root)
   end
-  f.restarts = self:job_restarts(f.id, d)
+  f.restarts = h:restarts() -- subtask attempts, numRestarts as a floor (nil when Flink does not answer)
   local c = h:checkpoints()
   f.checkpoints = c and c.counts and c.counts.completed or 0
   -- the exceptions history: the first failure, not only the last

@@ -21,7 +21,7 @@
 -- exactly that attempt, the restarted job waits for slots while no
 -- TaskManager exists, and runs once the new one has registered; any second
 -- failure (a JDBC error after the restart, say) fails the job instead of
--- hiding in a retry, and numRestarts must end at exactly 1.
+-- hiding in a retry, and the job's restart count must end at exactly 1.
 --
 -- Afterwards the shared cluster has a TaskManager (the new one) and no job of
 -- this spec running; teardown cancels the job and adds a TaskManager when a
@@ -103,22 +103,17 @@ local function registered_ids()
   return ids
 end
 
-local function num_restarts(job)
-  local m = assert(client:rest('GET', '/jobs/' .. job:id() .. '/metrics?get=numRestarts'))
-  return m[1] and math.tointeger(tonumber(m[1].value)) or nil
-end
-
--- The job's restart count once the JobManager's metric shows at least one:
--- the REST metric store fetches metrics only every few seconds
--- (metrics.fetcher.update-interval), so a single read right after the
--- restart may still say 0. Raises with the last value seen after WAIT.
+-- The job's restart count once it shows at least one: job:restarts() counts
+-- the highest subtask attempt (the execution graph), with the numRestarts
+-- metric as a floor (the REST metric store refreshes only every few seconds).
+-- Raises with the last value seen after WAIT.
 local function restarts_after_one(job)
   local last
   local n = stack.wait_until(WAIT, 500, function()
-    last = num_restarts(job)
+    last = job:restarts()
     return last and last >= 1 and last
   end)
-  assert(n, 'the job\'s numRestarts metric never reached 1 (last read ' .. tostring(last) .. ')')
+  assert(n, 'the job never counted a restart (last read ' .. tostring(last) .. ')')
   return n
 end
 

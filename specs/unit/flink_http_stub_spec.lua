@@ -285,6 +285,41 @@ describe('fmhost.flink HTTP error handling (stub server)', function()
     assert.are.equal('/jobs/' .. JOB .. '/savepoints/abc', seen[2].path)
   end)
 
+  it('counts restarts by the highest subtask attempt, with the numRestarts metric as a floor only', function()
+    local V1, V2 = string.rep('a', 32), string.rep('b', 32)
+    local detail = '{"jid":"' .. JOB .. '","state":"FINISHED","vertices":[{"id":"' .. V1 .. '"},{"id":"' .. V2 .. '"}]}'
+    local function subtasks(...)
+      local t = {}
+      for i, a in ipairs { ... } do t[i] = ('{"subtask":%d,"attempt":%d}'):format(i - 1, a) end
+      return { status = 200, body = '{"id":"x","subtasks":[' .. table.concat(t, ',') .. ']}' }
+    end
+    -- the metric store still says 1 (or nothing): the attempts say 2
+    local s, c = stub { { status = 200, body = detail }, subtasks(0, 2), subtasks(1),
+                        { status = 200, body = '[{"id":"numRestarts","value":"1"}]' } }
+    assert.are.equal(2, c:job_handle(JOB):restarts())
+    local seen = s:requests()
+    s:close()
+    assert.are.same({ '/jobs/' .. JOB, '/jobs/' .. JOB .. '/vertices/' .. V1, '/jobs/' .. JOB .. '/vertices/' .. V2,
+                      '/jobs/' .. JOB .. '/metrics?get=numRestarts' },
+                    { seen[1].path, seen[2].path, seen[3].path, seen[4].path })
+    -- a metric above the attempts (subtasks not restarted by a later failover) counts
+    s, c = stub { { status = 200, body = detail }, subtasks(0), subtasks(0),
+                  { status = 200, body = '[{"id":"numRestarts","value":"3"}]' } }
+    assert.are.equal(3, c:job_handle(JOB):restarts())
+    s:close()
+    -- no metric yet: the attempts alone
+    s, c = stub { { status = 200, body = detail }, subtasks(0), subtasks(1), { status = 200, body = '[]' } }
+    assert.are.equal(1, c:job_handle(JOB):restarts())
+    s:close()
+    -- a vertex that cannot be read: nil and Flink's message, not a count
+    s, c = stub { { status = 200, body = detail },
+                  { status = 404, body = '{"errors":["Job ' .. JOB .. ' not found"]}' } }
+    local n, msg = c:job_handle(JOB):restarts()
+    s:close()
+    assert.is_nil(n)
+    assert.matches('not found', msg)
+  end)
+
   it('cancels with PATCH ?mode=cancel and uploads a jar as multipart field "jarfile"', function()
     local jar = os.tmpname()
     local f = assert(io.open(jar, 'wb')); f:write('PK\3\4 not really a jar'); f:close()
