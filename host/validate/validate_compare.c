@@ -27,7 +27,19 @@ void fmh_vcell_from_sql(const fmh_value *v, vcell *c) {
     case FMH_V_DECIMAL: c->k = CK_DEC; c->s = v->s; c->len = v->len; break;
     case FMH_V_STRING: c->k = CK_TEXT; c->s = v->s; c->len = v->len; break;
     case FMH_V_BLOB: c->k = CK_BYTES; c->s = v->s; c->len = v->len; break;
-    case FMH_V_DATETIME: c->k = CK_TTEXT; c->s = v->s; c->len = v->len; break;
+    case FMH_V_DATETIME:
+      if (!v->s) { /* packed by the cursor (fmh_cursor_pack_temporal): no text to print and parse back */
+        unsigned cls = (unsigned)(v->u >> 8);
+        c->k = CK_TUS;
+        c->tk = cls == 'D' ? 'd' : cls == 'H' ? 't' : 'x';
+        c->i = v->i;
+        c->shown = (signed char)(1 + (v->u & 0xFF));
+      } else {
+        c->k = CK_TTEXT;
+        c->s = v->s;
+        c->len = v->len;
+      }
+      break;
   }
 }
 
@@ -71,7 +83,9 @@ const char *fmh_vcell_text(const vcell *c, int fsp, char *buf, size_t cap, size_
     case CK_UINT: *len = (size_t)snprintf(buf, cap, "%" PRIu64, c->u); return buf;
     case CK_DOUBLE: *len = (size_t)(fmh_gen_format_double(buf, c->d) - buf); return buf;
     case CK_FLOAT: *len = (size_t)(fmh_gen_format_float(buf, (float)c->d) - buf); return buf;
-    case CK_TUS: *len = fmh_vtemporal_format(c->i, c->tk, fsp < 0 ? 6 : fsp, buf, cap); return buf;
+    case CK_TUS: /* a server's value as its text showed it; a generated one at fsp */
+      *len = fmh_vtemporal_format(c->i, c->tk, c->shown ? c->shown - 1 : fsp < 0 ? 6 : fsp, buf, cap);
+      return buf;
     default: *len = c->len; return c->s;
   }
 }
@@ -459,7 +473,7 @@ static const char *default_name(const vcell *tv) {
       }
       if (tv->len >= 8 && strspn(tv->s, "0:.") == tv->len) return "0";
       return NULL;
-    case CK_TUS: return tv->i == 0 ? "the epoch" : NULL;
+    case CK_TUS: return tv->i != 0 ? NULL : tv->tk == 't' ? "0" : "the epoch";
     default: return NULL;
   }
 }

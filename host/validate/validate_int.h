@@ -168,6 +168,7 @@ typedef enum {
 typedef struct vcell {
   cell_kind k;
   char tk;           /* CK_TUS: 'd' date, 't' time, 'x' datetime */
+  signed char shown; /* CK_TUS read from a server: 1 + the fraction digits its text shows; 0 otherwise */
   int64_t i;
   uint64_t u;
   double d;

@@ -318,6 +318,7 @@ int fmh_vside_open(fmh_vcmp *c, vside *s, const fmh_vrange *r, fmh_error *e) {
     fmh_error_set(e, "usage", 0, 0, "validate: the %s query returned no result set", s->role);
     return -1;
   }
+  fmh_cursor_pack_temporal(s->cur); /* compared as counts; printed (rarely) as the server showed them */
   s->ncols = fmh_cursor_ncols(s->cur);
   s->cols = fmh_cursor_columns(s->cur);
   return 0;

@@ -251,6 +251,24 @@ describe('fmhost.validate checksum at scale #mysql', function()
     assert.is_false(d.ok)
     -- '-00:00:00' is stored as 00:00:00: no difference at row 2's t0
     assert.are.same({ '1:d', '2:dt', '2:dt3', '3:t', '3:ts', '4:dt' }, fields(d))
+    -- values compared as counts are still shown as their server printed them (fraction digits, zero month)
+    for _, m in ipairs(d.mismatches) do
+      local function text(t)
+        return p:scalar('SET STATEMENT time_zone = \'+00:00\' FOR SELECT CAST(' .. m.column .. ' AS CHAR) FROM ' .. t
+                        .. ' WHERE id = ?', m.key)
+      end
+      assert.are.same({ text('vc_b'), text('vc_a') }, { m.expected, m.actual }, m.key .. ':' .. m.column)
+    end
+    -- a temporal key keeps its server text in the verdict (a DATETIME(0) key shows no fraction, a TIME(2)
+    -- key two digits), though the stream compares it as a count
+    pair('(k DATETIME PRIMARY KEY, t TIME(2))', '(k DATETIME PRIMARY KEY, t TIME(2))')
+    exec("INSERT INTO vc_a VALUES ('2024-01-01 10:00:00', '-01:02:03.40'), ('2024-01-02 00:00:00', '00:00:00')")
+    exec("INSERT INTO vc_b VALUES ('2024-01-01 10:00:00', '-01:02:03.41'), ('2024-01-03 00:00:00', '00:00:00')")
+    local k = assert(V.compare { target = { pool = p, table = 'vc_a' }, expected = { pool = p, table = 'vc_b' },
+                                 key = 'k', log = false })
+    assert.are.same({ '2024-01-03 00:00:00' }, k.missing)
+    assert.are.same({ '2024-01-02 00:00:00' }, k.extra)
+    assert.are.same({ '-01:02:03.41', '-01:02:03.40' }, { k.mismatches[1].expected, k.mismatches[1].actual })
   end)
   end
 
