@@ -24,6 +24,21 @@ local function applied_mid_run(r)
     'the fault did not land while rows were arriving: ' .. tostring(f.rows_at) .. ' rows at the time')
 end
 
+-- Lines in which the stack's TaskManagers logged a JDBC batch that failed and was retried by the
+-- sink itself, at or after `since` (their local time, as Flink writes it).
+local function sink_retries_logged(since)
+  local dir = require('fmhost.stack.flink').settings(cfg).logdir
+  local n = 0
+  for name in require('lfs').dir(dir) do
+    if name:match('^taskmanager.*%.log$') then
+      for line in io.lines(dir .. '/' .. name) do
+        if line:sub(1, 19) >= since and line:find('JDBC executeBatch error, retry times', 1, true) then n = n + 1 end
+      end
+    end
+  end
+  return n
+end
+
 describe('faults under a running pipeline #flink #mysql #conformance', function()
   lazy_setup(function() assert(stack.ensure(cfg, { 'mariadb', 'flink' })) end)
   lazy_teardown(function()
@@ -48,10 +63,19 @@ describe('faults under a running pipeline #flink #mysql #conformance', function(
   end)
 
   it('a MariaDB restart mid-job ends complete and exact', function()
+    local since = os.date('%Y-%m-%d %H:%M:%S')
     local r = P.run(paced { { 'restart_mariadb', at = { rows = 400 } } })
     assert.pipeline(r)
     applied_mid_run(r)
-    assert.is_true(r.job.restarts >= 1, 'the restart did not reach the job (no restart)')
+    -- The restart reached the pipeline one way or the other: the job failed over, or the JDBC
+    -- sink's own retry (sink.max-retries) met the dead connection, reconnected and wrote the batch
+    -- again without failing the job (seen once in six local runs). Flink allows both.
+    if r.job.restarts < 1 then
+      local retried = sink_retries_logged(since)
+      assert.is_true(retried >= 1, 'the restart reached neither the job (no restart) nor its sink (no JDBC retry '
+        .. 'in the TaskManager logs since ' .. since .. ')')
+      print(('\n  no job restart: the JDBC sink retried %d batch(es) and reconnected'):format(retried))
+    end
   end)
 
   it('an append sink after a TaskManager kill: the duplicates are reported by key, as identical replays, '
