@@ -282,19 +282,14 @@ static char *put_temporal(char *w, uint64_t pack, int64_t us) {
 /* A generated temporal value packed as a cursor packs the column's: NULL
  * for a negative TIME that shows as zero (the cursor gives its text). */
 static char *put_temporal_gen(char *w, fmh_gen_vkind k, int64_t v, int fsp) {
-  static const int64_t cut[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
-  if (k == FMH_GV_DATE) return put_temporal(w, FMH_TEMPORAL_PACK('D', 0), v * 86400000000LL);
+  if (k == FMH_GV_DATE) return put_temporal(w, FMH_TEMPORAL_PACK('D', 0), v * US_PER_DAY);
   if (fsp < 0) fsp = 0;
   if (fsp > 6) fsp = 6;
-  if (k == FMH_GV_TIME) {
-    int64_t m = v < 0 ? -v : v;
-    m -= m % cut[fsp];
-    if (v < 0 && m == 0) return NULL;
-    return put_temporal(w, FMH_TEMPORAL_PACK('H', fsp), v < 0 ? -m : m);
-  }
-  int64_t us = v % 1000000; /* the fraction the text shows, of the floored second */
-  if (us < 0) us += 1000000;
-  return put_temporal(w, FMH_TEMPORAL_PACK('T', fsp), v - us % cut[fsp]);
+  /* the digits the text shows: a TIME's magnitude cut, a DATETIME's fraction of its floored second */
+  int64_t shown = fmh_vtemporal_cut(v, k == FMH_GV_TIME ? 't' : 'x', fsp);
+  if (k != FMH_GV_TIME) return put_temporal(w, FMH_TEMPORAL_PACK('T', fsp), shown);
+  if (v < 0 && shown == 0) return NULL;
+  return put_temporal(w, FMH_TEMPORAL_PACK('H', fsp), shown);
 }
 
 /* A string's length ':' bytes; fast form: 's', the length's 8 bytes, bytes. */
