@@ -1054,7 +1054,8 @@ end
 -- A fault after a checkpoint fires no later than this before the next one is due.
 M.CHECKPOINT_MARGIN_MS = 400
 
--- Is fault f due now?
+-- Is fault f due now? true, and for a fault timed by a checkpoint which one and how long ago
+-- ({id=, age_s=}), when it is.
 function Run:due(f, job)
   local at = f.at or {}
   local t = now() - self.t_running
@@ -1064,6 +1065,7 @@ function Run:due(f, job)
     local n = self:target_count()
     if not n or n < want then return false end
   end
+  local after
   if at.checkpoint or at.after_checkpoint_s then
     local n, latest = self:completed_checkpoints(job)
     if at.checkpoint and n < at.checkpoint then return false end
@@ -1082,10 +1084,10 @@ function Run:due(f, job)
       local next_due = iv and trig and trig + iv - M.CHECKPOINT_MARGIN_MS
       -- only when the window between the two is open at all (S shorter than the interval)
       if next_due and next_due > acked + at.after_checkpoint_s * 1000 and wall >= next_due then return false end
-      self.fault_ckpt = { id = latest.id, age_s = (wall - acked) / 1000 }
+      after = { id = latest.id, age_s = (wall - acked) / 1000 }
     end
   end
-  return true
+  return true, after
 end
 
 -- ', 1.6 s after checkpoint 2' for a fault timed by a checkpoint, else ''.
@@ -1094,10 +1096,9 @@ function M.fault_when(rec)
   return c and (', %.1f s after checkpoint %s'):format(c.age_s, tostring(c.id)) or ''
 end
 
-function Run:apply(f, job)
+function Run:apply(f, job, after)
   local a = f.action or f[1]
-  local rec = { action = a, at = f.at, t_s = now() - self.t_running, checkpoint = self.fault_ckpt }
-  self.fault_ckpt = nil
+  local rec = { action = a, at = f.at, t_s = now() - self.t_running, checkpoint = after }
   local cfg = self.cfg
   rec.rows_at = self:target_count()
   if a == 'kill_taskmanager' then
@@ -1193,8 +1194,9 @@ function Run:watch(desc, jobs)
         table.remove(self.heal, k)
       end
     end
-    if #pending > 0 and states[1] == 'RUNNING' and self:due(pending[1], handles[1]) then
-      self:apply(table.remove(pending, 1), handles[1])
+    if #pending > 0 and states[1] == 'RUNNING' then
+      local due, after = self:due(pending[1], handles[1])
+      if due then self:apply(table.remove(pending, 1), handles[1], after) end
     end
     if self.on_poll then self.on_poll(self, handles, states) end
     if unbounded and #pending == 0 and #self.heal == 0 and self:all_delivered() then
