@@ -42,7 +42,9 @@ import java.util.UUID;
  * (the server counted a message delivered that the pull never handed over; against nats-server 2.9
  * several times a minute, most likely a delivery to a no-wait pull after it was answered) is read
  * from the stream directly, message by message on the split's subject, and the consumer kept; only
- * when that fails is it recreated.
+ * when that fails is it recreated. Such a gap at the stream's end shows in no later message: when
+ * a pull waited and brought nothing, the consumer's delivered count is compared with the last
+ * message received.
  * Failures back off exponentially; after the configured number of attempts in a row the fetch
  * fails and Flink restarts the task from its checkpoint.
  */
@@ -228,7 +230,9 @@ final class JetStreamSplitReader implements SplitReader<JetStreamMessage, JetStr
                 }
                 NatsJetStreamMetaData md = m.metaData();
                 long cseq = md.consumerSequence();
-                if (c.lastConsumerSequence > 0 && cseq != c.lastConsumerSequence + 1) {
+                // a fresh consumer starts at consumer sequence 1: a gap before the first message
+                // that arrives is a gap too
+                if (cseq != c.lastConsumerSequence + 1) {
                     long missing = cseq - c.lastConsumerSequence - 1;
                     int got = missing > 0 ? readGap(c, out, md.streamSequence(), missing) : -1;
                     if (got < 0) {
@@ -270,7 +274,8 @@ final class JetStreamSplitReader implements SplitReader<JetStreamMessage, JetStr
             try {
                 ConsumerInfo ci = c.consumer.getConsumerInfo();
                 metrics.pending(c.split.subject(), ci.getNumPending());
-                if (c.split.stopSequence() != JetStreamSplit.NO_STOP && ci.getNumPending() == 0) {
+                n += readTail(c, out, ci);
+                if (c.consumer != null && c.split.stopSequence() != JetStreamSplit.NO_STOP && ci.getNumPending() == 0) {
                     c.done = true;
                 }
             } catch (JetStreamApiException e) {
@@ -284,6 +289,32 @@ final class JetStreamSplitReader implements SplitReader<JetStreamMessage, JetStr
             }
         }
         return n;
+    }
+
+    /**
+     * A gap no later message shows: the consumer counts messages delivered past the last one this
+     * reader received (to a pull that had already ended), and nothing follows them yet. They are
+     * read from the stream like any gap (up to the consumer's delivered stream sequence); when
+     * that fails the consumer is recreated at the next sequence. Returns the records added.
+     */
+    private int readTail(Cursor c, RecordsBySplits.Builder<JetStreamMessage> out, ConsumerInfo ci) {
+        if (ci.getDelivered() == null) {
+            return 0;
+        }
+        long delivered = ci.getDelivered().getConsumerSequence();
+        if (delivered <= c.lastConsumerSequence) {
+            return 0;
+        }
+        int got = readGap(c, out, ci.getDelivered().getStreamSequence() + 1, delivered - c.lastConsumerSequence);
+        if (got < 0) {
+            LOG.warn("nats-jetstream: subject '{}': the consumer delivered up to consumer sequence {}, this reader "
+                    + "received {}; reading again from stream sequence {}", c.split.subject(), delivered,
+                    c.lastConsumerSequence, c.nextSequence);
+            c.drop();
+            return 0;
+        }
+        c.lastConsumerSequence = delivered;
+        return got;
     }
 
     /**
