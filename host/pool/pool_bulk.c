@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "fmhost/calendar.h"
+#include "fmhost/log.h"
 #include "fmhost/pool.h"
 #include "fmhost/progress.h"
 #include "fmhost/retry.h"
@@ -624,6 +625,30 @@ void fmh_bulk_result_free(fmh_bulk_result *r) {
   r->ncommitted = r->nuncertain = 0;
 }
 
+/* One line per load that ran (info): what it wrote, how long it took, and
+ * whether it completed; a failed load also names its cause. */
+static void log_load(const fmh_pool *p, const fmh_bulk_opts *o, const fmh_bulk_result *r, const fmh_error *e) {
+  if (!fmh_log_enabled(FMH_LOG_INFO)) return;
+  char code[32] = "";
+  if (e && e->code) snprintf(code, sizeof code, "%s:%d", e->kind ? e->kind : "error", e->code);
+  else if (e) snprintf(code, sizeof code, "%s", e->kind ? e->kind : "error");
+  fmh_log_field f[] = {FMH_LS("pool", p->o.name),
+                       FMH_LS("table", o->table),
+                       FMH_LS("method", o->method == FMH_BULK_INFILE ? "infile" : "insert"),
+                       FMH_LS("status", e ? "failed" : "ok"),
+                       FMH_LI("rows", r->rows),
+                       FMH_LI("rows_committed", r->rows_committed),
+                       FMH_LI("rows_resumed", r->rows_resumed),
+                       FMH_LI("duplicates", r->duplicates),
+                       FMH_LI("warnings", r->warnings),
+                       FMH_LI("statements", r->statements),
+                       FMH_LI("bytes", r->bytes),
+                       FMH_LI("threads", r->threads),
+                       FMH_LN("wall_ms", r->wall_s * 1000.0),
+                       FMH_LN("rows_per_s", r->wall_s > 0 ? (double)r->rows / r->wall_s : 0.0)};
+  fmh_log_emit(FMH_LOG_INFO, "pool.load", e ? code : NULL, e ? e->msg : NULL, f, sizeof f / sizeof *f);
+}
+
 int fmh_pool_load(fmh_pool *p, const fmh_row_source *src, const fmh_bulk_opts *o, fmh_bulk_result *r,
                   fmh_error *e) {
   memset(r, 0, sizeof *r);
@@ -773,6 +798,7 @@ int fmh_pool_load(fmh_pool *p, const fmh_row_source *src, const fmh_bulk_opts *o
                o->resume ? "resume=true" : "from=<this info>");
     rc = -1;
   }
+  log_load(p, o, r, rc == 0 ? NULL : e);
 out:
   if (jobs)
     for (int i = 0; i < threads; i++) {

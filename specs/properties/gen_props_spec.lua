@@ -1,4 +1,4 @@
--- Seed properties 6-10 and 31-34 over fmhost.gen's data.
+-- Seed properties 6-10, 24 and 31-34 over fmhost.gen's data and the tables made for it.
 --
 -- The #mysql properties load generated rows into the private MariaDB — by
 -- the stock `mariadb` client running g:load_data_sql on a CSV file, by
@@ -229,7 +229,7 @@ describe('gen properties #mysql', function()
   lazy_setup(function() p = open_pool() end)
   lazy_teardown(function()
     if p then
-      for _, t in ipairs { 'gen_p6', 'gen_p7', 'gen_p8', 'gen_p9', 'gen_p10', 'gen_p31', 'gen_p32', 'gen_p33' } do
+      for _, t in ipairs { 'gen_p6', 'gen_p24', 'gen_p7', 'gen_p8', 'gen_p9', 'gen_p10', 'gen_p31', 'gen_p32', 'gen_p33' } do
         p:exec('DROP TABLE IF EXISTS `' .. t .. '`')
       end
       p:close()
@@ -244,6 +244,44 @@ describe('gen properties #mysql', function()
         local gn = build(v.schema)
         load(p, gn, 'gen_p6', 40, v.method)
         assert_table_equals(p, 'gen_p6', gn, 40)
+      end,
+    }
+  end)
+
+  it('Feature: flink-mysql-connector-test, Property 24: the table made for any schema is that schema, and a change to it is named', function()
+    -- the loop a scenario relies on: g:create_table_sql makes the table, validate.schema
+    -- finds it equal to the generator's definition; a column dropped or retyped afterwards
+    -- is reported by name and nothing else is; once dropped, the table is reported gone
+    local V = require 'fmhost.validate'
+    local RETYPE = { ['TINYINT'] = 'SMALLINT', ['DOUBLE'] = 'FLOAT', ['DATE'] = 'DATETIME', ['TINYTEXT'] = 'TEXT' }
+    check.property {
+      name = 'Feature: flink-mysql-connector-test, Property 24: automatic schema management',
+      gen = g.record { schema = schema_gen, pick = g.int(1, 8), drop = g.bool() },
+      fn = function(v)
+        local gn = build(v.schema)
+        p:exec('DROP TABLE IF EXISTS `gen_p24`')
+        assert(p:exec(gn:create_table_sql('gen_p24')))
+        local s = assert(V.schema { pool = p, table = 'gen_p24', generator = gn })
+        assert(s.ok and #s.issues == 0, 'a fresh table differs from its schema: ' .. cjson.encode(s.issues))
+        assert(#s.primary_key == 1 and s.primary_key[1] == 'id', 'primary key ' .. cjson.encode(s.primary_key))
+        local cols = gn:schema().columns
+        local c = cols[1 + (v.pick - 1) % (#cols - 1) + 1] -- never the key
+        local want
+        if v.drop or not RETYPE[c.sql_type] then
+          assert(p:exec('ALTER TABLE `gen_p24` DROP COLUMN `' .. c.name .. '`'))
+          want = 'missing'
+        else
+          assert(p:exec(('ALTER TABLE `gen_p24` MODIFY `%s` %s%s'):format(c.name, RETYPE[c.sql_type],
+                                                                      c.nullable and ' NULL' or ' NOT NULL')))
+          want = 'type'
+        end
+        s = assert(V.schema { pool = p, table = 'gen_p24', generator = gn })
+        assert(not s.ok and #s.issues == 1, ('%s %s (%s): issues %s'):format(want, c.name, c.sql_type,
+                                                                           cjson.encode(s.issues)))
+        assert(s.issues[1].column == c.name and s.issues[1].what == want, cjson.encode(s.issues))
+        assert(p:exec('DROP TABLE `gen_p24`'))
+        local none, msg = V.schema { pool = p, table = 'gen_p24', generator = gn }
+        assert(none == nil and tostring(msg):find("table 'gen_p24' not found", 1, true), tostring(msg))
       end,
     }
   end)
