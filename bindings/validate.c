@@ -64,8 +64,10 @@
  *     hex digest of its normalised text (only sums cross the network); 'client' reads the range's
  *     rows over the binary protocol and hashes them here from the same text (a third of the server
  *     CPU); a generator is hashed here, no staging table. When no server hashes (both sides read
- *     here, or one side a generator) the digest is SipHash-1-3 of the text under a key drawn per
- *     run. 'auto' (default): 'client' for a pool whose host is this machine, 'server' otherwise;
+ *     here, or one side a generator) the digest is SipHash-1-3 of a packed text under a key drawn
+ *     per run; 'udf' has the server compute that same digest natively with the fmhost_rowsum
+ *     aggregate (udf/, fmhost/rowsum.h). 'auto' (default): 'udf' when the server answers
+ *     fmhost_rowsum, else 'client' for a pool whose host is this machine, 'server' otherwise;
  *     hash_at={a=, b=} sets each side. `threads` segments in flight,
  *     each worker on connections of its own (a and b may be pools on different servers; columns are
  *     matched by name). The worker that finds a segment differing halves it down to leaf_rows rows
@@ -78,7 +80,7 @@
  *     segments; progress_s logs validate.checksum.progress (segments done, rows/s, ETA). A key
  *     typed differently on the two sides (integer vs string) is an error; a generator's key must
  *     increase with the row. checksum = {chunks=, differing=, queries=, rows_streamed=, row_hash=,
- *     hash_at={a=, b=} ('server', 'client', 'generator'), partial=, segments_verified=,
+ *     hash_at={a=, b=} ('udf', 'server', 'client', 'generator'), partial=, segments_verified=,
  *     segments_failed=, segments_skipped=, partial_detail=}.
  *   v.schema{pool=, table=, columns={{name=, type=, nullable=, key=, charset=, collation=}...} | generator=g,
  *            exact=false, primary_key={...}} -> {ok=, issues={{column=, what=, expected=, actual=}}, primary_key=}
@@ -535,7 +537,7 @@ static int l_checksum(lua_State *L) {
   if (o.budget_s < 0 || o.max_rows_per_s < 0 || o.progress_s < 0)
     luaL_error(L, "%s: budget_s, max_rows_per_s and progress_s must be >= 0", what);
   read_report_opts(L, what, &o.cols, &o.ncols, &o.max_samples, &o.max_value_len, &o.time_zone, &o.log);
-  /* hash_at = 'auto' | 'server' | 'client', or {a=, b=}; the strings stay
+  /* hash_at = 'auto' | 'udf' | 'server' | 'client', or {a=, b=}; the strings stay
    * on the stack until the call returns */
   lua_getfield(L, 1, "hash_at");
   if (lua_istable(L, -1)) {

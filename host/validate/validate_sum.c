@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "fmhost/log.h"
+#include "fmhost/rowsum.h"
 #include "fmhost/validate.h"
 #include "validate_sum_int.h"
 
@@ -126,6 +127,7 @@ static void side_free(sside *s) {
   free(s->hmap);
   fmh_buf_free(&s->hash);
   fmh_buf_free(&s->select);
+  fmh_buf_free(&s->udf_select);
 }
 
 static int check_side(const fmh_vsource *s, const char *role, int allow_gen, fmh_error *e) {
@@ -186,6 +188,67 @@ static int hashed_here(const char *hash_at, const fmh_pool *p) {
   return fmh_pool_is_local(p);
 }
 
+/* Side s hashes with the server's fmhost_rowsum: asked for ('udf': a
+ * server without the function, or with another version of it, is an
+ * error naming the cause), or (auto) the server answers the probe. 1 yes,
+ * 0 no, -1 with e set. */
+static int udf_side(sctx *x, sside *s, const char *hash_at, fmh_conn *c, fmh_buf *q, fmh_error *e) {
+  int asked = hash_at && !strcmp(hash_at, "udf");
+  if (!asked && hash_at && strcmp(hash_at, "auto")) return 0;
+  if (fmh_vsum_build_udf(x, s, e) != 0) return -1;
+  uint64_t n, sum;
+  if (fmh_vsum_udf_checksum(x, s, c, q, NULL, &n, &sum, e) == 0) return 1;
+  if (asked) {
+    char why[sizeof e->msg];
+    snprintf(why, sizeof why, "%s", e->msg);
+    fmh_error_set(e, e->kind ? e->kind : "validate", e->code, 0,
+                  "validate.checksum: side %s: hash_at 'udf' needs the aggregate function " FMH_ROWSUM_FUNCTION
+                  " (build/" FMH_ROWSUM_LIBRARY ") on the server of %s: %s; install it with CREATE AGGREGATE FUNCTION "
+                  FMH_ROWSUM_FUNCTION " RETURNS INTEGER SONAME '" FMH_ROWSUM_LIBRARY "' after copying the library "
+                  "into the server's plugin_dir",
+                  s->role, s->src.table, why);
+    return -1;
+  }
+  fmh_log_field f[] = {FMH_LS("side", s->role), FMH_LS("table", s->src.table), FMH_LS("why", e->msg)};
+  fmh_log_emit(FMH_LOG_DEBUG, "validate.checksum.no_udf", NULL, NULL, f, sizeof f / sizeof *f);
+  fmh_error_clear(e);
+  return 0;
+}
+
+/* Where each side's rows are hashed (v->hash_a, hash_b): by the server's
+ * fmhost_rowsum ('udf'), by the server's SQL ('server': SHA-1 of a row
+ * text), or read and hashed here ('client'). 'auto' picks 'udf' when the
+ * server has the function (the server then hashes natively, without
+ * printing a value or sending a row), else 'client' for a server on this
+ * machine and 'server' for one elsewhere. The SHA-1 of the SQL text and the
+ * SipHash of the packed text do not mix: with a side on 'server', an
+ * 'auto' side that would use the function reads its rows instead. */
+static int choose_hashing(sctx *x, wstate *mw, fmh_error *e) {
+  const fmh_vchecksum_opts *o = x->o;
+  int ua = udf_side(x, &x->a, o->hash_at_a, mw->ca, &mw->q, e);
+  if (ua < 0) return -1;
+  int ub = 0;
+  if (!o->b.gen && (ub = udf_side(x, &x->b, o->hash_at_b, mw->cb, &mw->q, e)) < 0) return -1;
+  x->a.client = !ua && hashed_here(o->hash_at_a, o->a.pool);
+  x->b.client = !o->b.gen && !ub && hashed_here(o->hash_at_b, o->b.pool);
+  int sql_a = !ua && !x->a.client, sql_b = !o->b.gen && !ub && !x->b.client;
+  /* 'udf' asked against 'server' asked was refused: one of the two is 'auto' */
+  if (ua && sql_b) {
+    if (o->hash_at_a && !strcmp(o->hash_at_a, "udf")) x->b.client = 1, sql_b = 0;
+    else x->a.client = 1, ua = 0;
+  }
+  if (ub && sql_a) {
+    if (o->hash_at_b && !strcmp(o->hash_at_b, "udf")) x->a.client = 1, sql_a = 0;
+    else x->b.client = 1, ub = 0;
+  }
+  x->a.udf = ua;
+  x->b.udf = ub;
+  x->v->hash_a = ua ? "udf" : x->a.client ? "client" : "server";
+  x->v->hash_b = o->b.gen ? "generator" : ub ? "udf" : x->b.client ? "client" : "server";
+  x->fast = !sql_a && !sql_b;
+  return 0;
+}
+
 int fmh_validate_checksum(const fmh_vchecksum_opts *o, fmh_verdict *v, fmh_error *e) {
   memset(v, 0, sizeof *v);
   if (check_side(&o->a, "a", 0, e) != 0 || check_side(&o->b, "b", 1, e) != 0) return -1;
@@ -195,8 +258,9 @@ int fmh_validate_checksum(const fmh_vchecksum_opts *o, fmh_verdict *v, fmh_error
   }
   for (int i = 0; i < 2; i++) {
     const char *h = i ? o->hash_at_b : o->hash_at_a;
-    if (h && strcmp(h, "auto") && strcmp(h, "server") && strcmp(h, "client")) {
-      fmh_error_set(e, "usage", 0, 0, "validate.checksum: hash_at%s must be 'auto', 'server' or 'client', not '%.100s'",
+    if (h && strcmp(h, "auto") && strcmp(h, "server") && strcmp(h, "client") && strcmp(h, "udf")) {
+      fmh_error_set(e, "usage", 0, 0,
+                    "validate.checksum: hash_at%s must be 'auto', 'udf', 'server' or 'client', not '%.100s'",
                     i ? ".b" : ".a", h);
       return -1;
     }
@@ -217,12 +281,15 @@ int fmh_validate_checksum(const fmh_vchecksum_opts *o, fmh_verdict *v, fmh_error
   x.b.role = "b";
   x.b.src = o->b;
   v->mode = "checksum";
-  x.a.client = hashed_here(o->hash_at_a, o->a.pool);
-  x.b.client = !o->b.gen && hashed_here(o->hash_at_b, o->b.pool);
-  v->hash_a = x.a.client ? "client" : "server";
-  v->hash_b = o->b.gen ? "generator" : x.b.client ? "client" : "server";
-  x.fast = x.a.client && (x.b.client || o->b.gen);
-  if (x.fast && getentropy(x.sipkey, sizeof x.sipkey) != 0) {
+  if (o->hash_at_a && o->hash_at_b && !o->b.gen &&
+      ((!strcmp(o->hash_at_a, "udf") && !strcmp(o->hash_at_b, "server")) ||
+       (!strcmp(o->hash_at_a, "server") && !strcmp(o->hash_at_b, "udf")))) {
+    fmh_error_set(e, "usage", 0, 0,
+                  "validate.checksum: hash_at 'udf' on one side and 'server' on the other cannot be compared (two "
+                  "different row hashes); use 'client' or 'udf' for the other side");
+    return -1;
+  }
+  if (getentropy(x.sipkey, sizeof x.sipkey) != 0) {
     uint64_t t = (uint64_t)(fmh_vnow() * 1e9) ^ (uint64_t)getpid() << 32;
     for (int i = 0; i < 16; i++) x.sipkey[i] = (unsigned char)(t >> (8 * (i % 8)) ^ (unsigned)i * 0x9Du);
   }
@@ -286,15 +353,20 @@ int fmh_validate_checksum(const fmh_vchecksum_opts *o, fmh_verdict *v, fmh_error
   x.key_binary = fmh_vsum_is_one_of(x.a.cols[ka].data_type, fmh_vsum_binary_types);
   if (fmh_vsum_hashed_columns(&x, e) != 0 || fmh_vsum_build_hash(&x, &x.a, e) != 0) goto out;
   if (!o->b.gen && fmh_vsum_build_hash(&x, &x.b, e) != 0) goto out;
+  if (choose_hashing(&x, mw, e) != 0) goto out;
   {
     fmh_buf fn = {0}; /* the row hash, as the verdict names it */
-    if (x.fast) /* the text inside SHA1( ) */
+    if (x.fast) { /* the text inside SHA1( ) */
+      const char *where = "in fmhost";
+      if (x.a.udf && x.b.udf) where = "by each server's " FMH_ROWSUM_FUNCTION;
+      else if (x.a.udf) where = "by side a's server (" FMH_ROWSUM_FUNCTION ") and in fmhost (side b)";
+      else if (x.b.udf) where = "in fmhost (side a) and by side b's server (" FMH_ROWSUM_FUNCTION ")";
       fmh_vbuf_printf(&fn,
-                      "SipHash-1-3 under a key drawn for this run, computed in fmhost, of the row text %.*s "
+                      "SipHash-1-3 under a key drawn for this run, computed %s, of the row text %.*s "
                       "(integers, doubles and string lengths as their 8 bytes, temporal values as packed counts of "
                       "microseconds)",
-                      (int)(x.a.hash.len - 6), x.a.hash.p + 5);
-    else
+                      where, (int)(x.a.hash.len - 6), x.a.hash.p + 5);
+    } else
       fmh_vbuf_printf(&fn, ROW_HASH_OF_H ", h = %s", x.a.hash.p);
     if (!fn.p) {
       fmh_vsum_oom(e);

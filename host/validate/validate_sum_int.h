@@ -22,6 +22,7 @@ typedef struct scol {
   int scale, fsp;
   int is_float;           /* FLOAT: its values hashed at float precision */
   int is_char;            /* CHAR: trailing spaces are not part of a value */
+  int is_unsigned;        /* an UNSIGNED integer type */
 } scol;
 
 typedef struct sside {
@@ -33,6 +34,8 @@ typedef struct sside {
   int client;             /* rows streamed and hashed in fmhost, not by the server */
   int *hmap;              /* the hashed columns in hash order (indexes into cols) */
   fmh_buf select;         /* client hashing: SELECT the hashed columns FROM the table */
+  int udf;                /* hashed by the server's fmhost_rowsum (fmhost/rowsum.h) */
+  fmh_buf udf_select;     /* its query without the range: SELECT COUNT(*), fmhost_rowsum(...) FROM the table */
 } sside;
 
 /* segment states */
@@ -134,6 +137,14 @@ int fmh_vsum_sql_checksum(sctx *x, sside *s, fmh_conn *conn, fmh_buf *q, const f
  * binary protocol and hashed with the row text the server would build. */
 int fmh_vsum_client_checksum(sctx *x, sside *s, wstate *w, fmh_conn *conn, const fmh_vrange *r, uint64_t *count,
                              uint64_t *sum, fmh_error *e);
+
+/* Build s->udf_select (the descriptor under x->sipkey). */
+int fmh_vsum_build_udf(sctx *x, sside *s, fmh_error *e);
+/* The same (count, sum) as fmh_vsum_client_checksum, computed by the
+ * server's fmhost_rowsum; with r NULL, over no row (a probe: does the
+ * server have the function, of this version?). */
+int fmh_vsum_udf_checksum(sctx *x, sside *s, fmh_conn *conn, fmh_buf *q, const fmh_vrange *r, uint64_t *count,
+                          uint64_t *sum, fmh_error *e);
 
 /* validate_sum_segments.c */
 int fmh_vsum_conn_get(sctx *x, sside *s, fmh_conn **c, int *tz, fmh_error *e);

@@ -76,9 +76,11 @@ void fmh_vsum_wstate_free(wstate *w) {
   fmh_error_clear(&w->err);
 }
 
-/* One SQL side's (count, sum) of a range: hashed by its server, or in fmhost. */
+/* One SQL side's (count, sum) of a range: hashed by its server (fmhost_rowsum
+ * or SQL), or in fmhost. */
 static int side_checksum(sctx *x, sside *s, wstate *w, fmh_conn *c, const fmh_vrange *r, uint64_t *n, uint64_t *sum,
                          fmh_error *e) {
+  if (s->udf) return fmh_vsum_udf_checksum(x, s, c, &w->q, r, n, sum, e);
   return s->client ? fmh_vsum_client_checksum(x, s, w, c, r, n, sum, e)
                    : fmh_vsum_sql_checksum(x, s, c, &w->q, r, n, sum, e);
 }

@@ -146,7 +146,7 @@ typedef struct fmh_verdict {
   int64_t first, last;          /* the generator's row range, inclusive */
   /* checksum mode */
   uint64_t chunks, chunks_differing, checksum_queries, rows_streamed;
-  const char *hash_a, *hash_b;  /* where each side was hashed: "server", "client" or "generator" */
+  const char *hash_a, *hash_b;  /* where each side was hashed: "udf", "server", "client" or "generator" */
   char *checksum_function;      /* one row's hash: the SQL expression (side a), or the digest computed here */
   /* the diagnosis */
   fmh_vpattern *patterns;       /* per column: the narrowings behind its mismatches */
@@ -255,8 +255,10 @@ typedef struct fmh_vchecksum_opts {
   int log;
   const char *hash_at_a, *hash_at_b; /* where side a's (b's) rows are hashed: "server" (the SQL runs
                               there, only the sums cross the network), "client" (rows read over the
-                              binary protocol and hashed here from the same row text), "auto"/NULL:
-                              client for a server on this machine, server otherwise */
+                              binary protocol and hashed here from the same row text), "udf" (the
+                              server's fmhost_rowsum aggregate: fmhost/rowsum.h), "auto"/NULL: udf
+                              when the server has it, else client for a server on this machine,
+                              server otherwise */
 } fmh_vchecksum_opts;
 
 void fmh_vchecksum_opts_default(fmh_vchecksum_opts *o);

@@ -61,8 +61,9 @@ describe('fmhost.validate checksum at scale #mysql', function()
     p:close()
   end)
 
-  -- hash_at: 'server' (the SQL hash on each server), 'client' (rows read here, both sides: SipHash-1-3)
-  for _, mode in ipairs { 'server', 'client' } do
+  -- hash_at: 'server' (the SQL hash on each server), 'client' (rows read here, both sides: SipHash-1-3),
+  -- 'udf' (the server's fmhost_rowsum: the same SipHash, computed natively by the server)
+  for _, mode in ipairs { 'server', 'client', 'udf' } do
   it('finds identical tables equal with several segments in flight, and every planted difference exactly (hash_at '
      .. mode .. ')', function()
     for _, t in ipairs { 'vc_a', 'vc_b' } do
@@ -79,8 +80,9 @@ describe('fmhost.validate checksum at scale #mysql', function()
     if mode == 'server' then
       assert.matches('^CRC32%(h%) << 32 | CRC32C%(h%), h = SHA1%(CONCAT%(', same.checksum.row_hash)
     else
-      assert.matches('^SipHash%-1%-3 under a key drawn for this run, computed in fmhost, of the row text CONCAT%(',
-                     same.checksum.row_hash)
+      assert.matches('^SipHash%-1%-3 under a key drawn for this run, computed '
+                     .. (mode == 'udf' and "by each server's fmhost_rowsum" or 'in fmhost')
+                     .. ', of the row text CONCAT%(', same.checksum.row_hash)
     end
     -- planted: changed values in several columns, rows deleted
     local rng = check.Rng.for_case(seed, 7)
@@ -119,7 +121,9 @@ describe('fmhost.validate checksum at scale #mysql', function()
     exec(g:create_table_sql('vc_g'))
     assert(p:load { table = 'vc_g', source = g, rows = N })
     -- the same table on both sides: one side hashed by the server's SQL, the other here
-    for _, h in ipairs { { a = 'server', b = 'client' }, { a = 'client', b = 'server' } } do
+    -- (and one side by the server's fmhost_rowsum, the other here: the server packs as fmhost does)
+    for _, h in ipairs { { a = 'server', b = 'client' }, { a = 'client', b = 'server' }, { a = 'udf', b = 'client' },
+                         { a = 'client', b = 'udf' } } do
       local v = assert(sum { a = { pool = p, table = 'vc_g' }, b = { pool = p, table = 'vc_g' }, chunk_rows = 500,
                              hash_at = h })
       assert.are.same(h, v.checksum.hash_at)
@@ -128,7 +132,7 @@ describe('fmhost.validate checksum at scale #mysql', function()
       -- every segment agreed by hash: the row texts built here equal the server's, type by type
       assert.are.equal(0, v.checksum.differing, V.format(v))
       assert.are.equal(0, v.checksum.rows_streamed)
-      assert.matches('^CRC32%(h%)', v.checksum.row_hash)
+      assert.matches((h.a == 'server' or h.b == 'server') and '^CRC32%(h%)' or '^SipHash', v.checksum.row_hash)
     end
     -- types the generator does not make: BIT, YEAR, a long negative TIME, FLOAT extremes, a zero date
     pair('(id INT PRIMARY KEY, bt BIT(10), y YEAR, tm TIME(6), fl FLOAT, dt DATE, e ENUM(\'x\',\'y z\'))',
@@ -138,9 +142,11 @@ describe('fmhost.validate checksum at scale #mysql', function()
         (2, b'0', 1901, '00:00:00.000001', -1.17549435e-38, '9999-12-31', 'x'),
         (3, NULL, NULL, NULL, NULL, NULL, NULL), (4, b'1111111111', 2155, '838:59:59', 0.1, '2024-02-29', 'x')]])
     end
-    local t = assert(sum { chunk_rows = 2, hash_at = { a = 'server', b = 'client' } })
-    assert.is_true(t.ok, V.format(t))
-    assert.are.equal(0, t.checksum.differing, V.format(t))
+    for _, h in ipairs { { a = 'server', b = 'client' }, { a = 'udf', b = 'client' } } do
+      local t = assert(sum { chunk_rows = 2, hash_at = h })
+      assert.is_true(t.ok, V.format(t))
+      assert.are.equal(0, t.checksum.differing, V.format(t))
+    end
     -- a difference between a server-hashed and a client-hashed side is found exactly
     p:exec('DROP TABLE IF EXISTS vc_b')
     exec('CREATE TABLE vc_b LIKE vc_g')
@@ -153,21 +159,50 @@ describe('fmhost.validate checksum at scale #mysql', function()
     assert.are.equal(1, d.checksum.differing)
   end)
 
-  it('hashes where the rows are by default only for a remote server: auto reads a local one here', function()
+  it('auto has each server hash its rows with fmhost_rowsum (the stack installs it); a bad hash_at is refused',
+     function()
     pair('(id INT PRIMARY KEY, v INT)', '(id INT PRIMARY KEY, v INT)', 'SELECT seq, seq FROM seq_1_to_50')
     local v = assert(sum {})
     assert.is_true(v.ok, V.format(v))
-    -- the stack's server listens on 127.0.0.1: read here, both sides
-    assert.are.same({ a = 'client', b = 'client' }, v.checksum.hash_at)
+    assert.are.same({ a = 'udf', b = 'udf' }, v.checksum.hash_at)
     local ok, err = pcall(sum, { hash_at = 'nowhere' })
     assert.is_false(ok)
-    assert.matches("hash_at%.a must be 'auto', 'server' or 'client', not 'nowhere'", tostring(err))
+    assert.matches("hash_at%.a must be 'auto', 'udf', 'server' or 'client', not 'nowhere'", tostring(err))
     ok, err = pcall(sum, { hash_at = { b = 'elsewhere' } })
     assert.is_false(ok)
-    assert.matches("hash_at%.b must be 'auto', 'server' or 'client', not 'elsewhere'", tostring(err))
+    assert.matches("hash_at%.b must be 'auto', 'udf', 'server' or 'client', not 'elsewhere'", tostring(err))
+    -- the two hashes cannot meet: 'udf' against 'server' is refused; against an auto side, that side reads rows
+    ok, err = pcall(sum, { hash_at = { a = 'udf', b = 'server' } })
+    assert.is_false(ok)
+    assert.matches("hash_at 'udf' on one side and 'server' on the other cannot be compared", tostring(err))
+    v = assert(sum { hash_at = { a = 'server' } })
+    assert.are.same({ a = 'server', b = 'client' }, v.checksum.hash_at)
+    assert.is_true(v.ok, V.format(v))
+    -- the function refuses what it cannot read, naming it (a library of another version among them)
+    for _, c in ipairs {
+      { "'fmh0:00:i', v", "initialize function 'fmhost_rowsum'; reads descriptors of version fmh1, not .fmh0.: a library of another" },
+      { "'fmh1:xyz:i', v", "the descriptor's key must be 32 hex digits" },
+      { "'fmh1:" .. ('0'):rep(32) .. ":ii', v", 'the descriptor names more columns than the arguments' },
+      { "'fmh1:" .. ('0'):rep(32) .. ":i', v, v", 'the descriptor names fewer columns than the arguments' },
+      { "'fmh1:" .. ('0'):rep(32) .. ":T9', v", 'must be followed by the fraction.s digits' },
+      { "'fmh1:" .. ('0'):rep(32) .. ":q', v", "unknown column code 'q'" },
+      { 'v, v', 'the first argument must be the constant descriptor' },
+    } do
+      local r, qerr = p:query('SELECT fmhost_rowsum(' .. c[1] .. ') FROM vc_a')
+      assert.is_nil(r, c[1])
+      assert.matches(c[2], tostring(qerr))
+    end
+    -- a difference is found whichever side hashes how
+    exec('UPDATE vc_b SET v = -v WHERE id = 17')
+    for _, h in ipairs { 'auto', { a = 'udf', b = 'client' }, { a = 'client', b = 'udf' } } do
+      local d = assert(sum { hash_at = h, chunk_rows = 10, leaf_rows = 2 })
+      assert.is_false(d.ok)
+      assert.are.same({ '17:v' }, fields(d))
+      assert.are.equal(1, d.checksum.differing)
+    end
   end)
 
-  for _, mode in ipairs { 'server', 'client' } do
+  for _, mode in ipairs { 'server', 'client', 'udf' } do
   it('hashes a generator in C exactly as the table loaded from it hashes (no staging; hash_at ' .. mode .. ')',
      function()
     p:exec('DROP TABLE IF EXISTS vc_g')
@@ -191,7 +226,7 @@ describe('fmhost.validate checksum at scale #mysql', function()
   end)
   end
 
-  for _, mode in ipairs { 'server', 'client' } do
+  for _, mode in ipairs { 'server', 'client', 'udf' } do
   it('does not let linear cancellation hide differences (same bit flip, opposite directions; hash_at ' .. mode .. ')',
      function()
     pair('(id INT PRIMARY KEY, ts DATETIME(6), n INT)', '(id INT PRIMARY KEY, ts DATETIME(6), n INT)',
@@ -211,7 +246,7 @@ describe('fmhost.validate checksum at scale #mysql', function()
 
   -- Read here with no server hashing, temporal values are hashed as packed counts, not as text: two
   -- values must pack alike exactly when the server's texts are alike, at every edge of every type.
-  for _, mode in ipairs { 'server', 'client' } do
+  for _, mode in ipairs { 'server', 'client', 'udf' } do
   it('temporal values hash alike exactly when their texts are alike: zero dates, invalid days, long and '
      .. 'negative TIMEs, fractions, TIMESTAMP against DATETIME (hash_at ' .. mode .. ')', function()
     local cols = 'id INT PRIMARY KEY, d DATE, t TIME(6), t0 TIME, dt3 DATETIME(3), dt DATETIME(6)'
@@ -272,7 +307,7 @@ describe('fmhost.validate checksum at scale #mysql', function()
   end)
   end
 
-  for _, mode in ipairs { 'server', 'client' } do
+  for _, mode in ipairs { 'server', 'client', 'udf' } do
   describe('normalisation traps (hash_at ' .. mode .. ')', function()
     local function sumh(o)
       o.hash_at = mode
@@ -388,6 +423,31 @@ describe('fmhost.validate checksum at scale #mysql', function()
     lazy_teardown(function()
       if p2 then p2:close() end
       T.remove_isolated_mariadb(c2, dir)
+    end)
+
+    it('without fmhost_rowsum on a server, auto reads its rows here, and hash_at udf names the cause', function()
+      for _, q in ipairs { p, p2 } do
+        q:exec('DROP TABLE IF EXISTS vc_y')
+        assert(q:exec('CREATE TABLE vc_y (id INT PRIMARY KEY, v VARCHAR(20), d DATETIME(2))'))
+        assert(q:exec("INSERT INTO vc_y SELECT seq, CONCAT('v', seq), '2024-01-01' + INTERVAL seq SECOND "
+                      .. 'FROM seq_1_to_300'))
+      end
+      local o = { a = { pool = p, table = 'vc_y' }, b = { pool = p2, table = 'vc_y' }, chunk_rows = 50 }
+      assert(p2:exec('DROP FUNCTION IF EXISTS fmhost_rowsum'))
+      local v = assert(sum(o))
+      assert.are.same({ a = 'udf', b = 'client' }, v.checksum.hash_at)
+      assert.is_true(v.ok, V.format(v))
+      assert.are.equal(0, v.checksum.differing)
+      o.hash_at = { b = 'udf' }
+      local r, err = sum(o)
+      assert.is_nil(r)
+      assert.matches("side b: hash_at 'udf' needs the aggregate function fmhost_rowsum %(build/fmhost_rowsum.so%) "
+                     .. 'on the server of vc_y: .*fmhost_rowsum does not exist', tostring(err))
+      assert(p2:exec("CREATE AGGREGATE FUNCTION fmhost_rowsum RETURNS INTEGER SONAME 'fmhost_rowsum.so'"))
+      v = assert(sum(o))
+      assert.are.same({ a = 'udf', b = 'udf' }, v.checksum.hash_at)
+      assert.is_true(v.ok, V.format(v))
+      assert.are.equal(300, v.counts.matched)
     end)
 
     it('compares across servers, then gives a partial verdict (never equal) when one dies', function()

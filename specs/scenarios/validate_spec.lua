@@ -369,8 +369,8 @@ describe('fmhost.validate #mysql', function()
         assert.are.equal(N - #want.missing + 1, v.counts.target)
         -- only the small ranges around the differences were streamed: at most leaf_rows per side each
         assert.is_true(v.checksum.rows_streamed <= 2 * 40 * 42, 'bisection streamed ' .. v.checksum.rows_streamed .. ' rows')
-        -- the stack's servers are on this machine: rows read here, no server hashing (SipHash of the text)
-        assert.are.same({ a = 'client', b = 'client' }, v.checksum.hash_at)
+        -- the stack's servers have fmhost_rowsum: each hashes its own rows (SipHash of the packed text)
+        assert.are.same({ a = 'udf', b = 'udf' }, v.checksum.hash_at)
         assert.matches('^SipHash%-1%-3 .* of the row text CONCAT%(', v.checksum.row_hash)
       end)
     end

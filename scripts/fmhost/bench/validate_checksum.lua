@@ -12,10 +12,12 @@
 -- seed), and the verdict must name exactly those 100 keys and nothing else
 -- (validate_checksum_diff times that case against the identical one).
 -- bench.checksum_threads (default 8): segments in flight. The checksum
--- runs as a user's call would (hash_at 'auto': the private server shares
--- this machine, so rows are read over the binary protocol and hashed in
--- fmhost); the push-down form (hash_at 'server', the SQL hash, what a
--- remote server gets) is timed in the same turns and reported beside it.
+-- runs as a user's call would (hash_at 'auto': the private stack's server
+-- has fmhost_rowsum, so each server hashes its rows natively and only
+-- sums cross); the two forms for a server without the function are timed
+-- in the same turns and reported beside it: rows read over the binary
+-- protocol and hashed in fmhost (hash_at 'client') and the SQL row hash
+-- (hash_at 'server').
 -- Targets: ratio >= 1.0; all 100 differences found, nothing else; RSS at
 -- the big size within 10% of the small one.
 local gen = require 'fmhost.gen'
@@ -152,7 +154,7 @@ function M.run(cfg, B)
 
   local client = { '-e', ('CHECKSUM TABLE %s; CHECKSUM TABLE %s'):format(A, B_) }
 
-  local ft, bt, pt, hwm, last = {}, {}, {}, {}, nil
+  local ft, bt, pt, ct, hwm, last = {}, {}, {}, {}, {}, nil
   for i = 1, runs do
     M.evict(p, g)
     local out = M.child_checksum(A, B_, rows, threads)
@@ -163,6 +165,8 @@ function M.run(cfg, B)
     bt[i] = B.time_client(cfg, client)
     M.evict(p, g)
     pt[i] = M.child_checksum(A, B_, rows, threads, 'server').elapsed_s
+    M.evict(p, g)
+    ct[i] = M.child_checksum(A, B_, rows, threads, 'client').elapsed_s
   end
 
   -- 100 differences: found exactly?
@@ -207,6 +211,8 @@ function M.run(cfg, B)
     push_down = { what = "hash_at = 'server': each server computes the SQL row hash, only sums cross",
                   rows_per_s = 2 * rows / B.median(pt), wall_s = B.median(pt),
                   ratio = b_med / B.median(pt) },
+    read_here = { what = "hash_at = 'client': rows read over the binary protocol and hashed in fmhost",
+                  rows_per_s = 2 * rows / B.median(ct), wall_s = B.median(ct), ratio = b_med / B.median(ct) },
     big = bigr,
     baseline = { what = 'CHECKSUM TABLE a; CHECKSUM TABLE b (stock mariadb client, TCP)',
                  rows_per_s = 2 * rows / b_med, wall_s = b_med },
@@ -214,7 +220,7 @@ function M.run(cfg, B)
                  chunks_differing = v.checksum.differing, rows_streamed = v.checksum.rows_streamed,
                  counts = v.counts },
     targets = { ratio = 1.0, found = k, rss_growth = 0.10 },
-    runs = { fmhost_s = ft, baseline_s = bt, push_down_s = pt, peak_rss_mb = hwm },
+    runs = { fmhost_s = ft, baseline_s = bt, push_down_s = pt, read_here_s = ct, peak_rss_mb = hwm },
   }
   r.ratio = r.fmhost.rows_per_s / r.baseline.rows_per_s
   r.rss_growth = bigr and (bigr.peak_rss_mb / rss - 1) or nil

@@ -67,6 +67,7 @@ function M.settings(cfg)
     install_log = base .. '/install-db.log',
     root_cnf = base .. '/root.cnf',
     init_file = base .. '/init.sql',
+    plugin_dir = base .. '/plugin',
     tls_dir = base .. '/tls',
     tls_user = M.TLS_USER,
     x509_user = M.X509_USER,
@@ -168,6 +169,9 @@ end
 --  * with mysql.tls: ssl_ca/ssl_cert/ssl_key from <stack.dir>/mariadb/tls/,
 --    TLS 1.2 and 1.3 only. TLS is offered, not required
 --    (require_secure_transport stays off): accounts ask for it one by one.
+--  * plugin_dir: a folder of the stack's own (M.prepare_plugins): the
+--    packaged server's plugins and fmhost_rowsum.so, the validator's
+--    server-side row checksum.
 --  * init-file: the accounts' fix-up (M.init_sql), run before the server
 --    accepts any connection, so that no start of an old datadir ever lets
 --    the password-less root accounts of mariadb-install-db in.
@@ -188,6 +192,7 @@ function M.my_cnf(s)
     'pid-file = ' .. s.pidfile,
     'log-error = ' .. s.log,
     'init-file = ' .. s.init_file,
+    'plugin_dir = ' .. s.plugin_dir,
     'skip-name-resolve',
     'skip-log-bin',
     'character-set-server = utf8mb4',
@@ -712,9 +717,64 @@ local function setup_sql(s)
   return lines
 end
 
+-- --- the plugin folder ------------------------------------------------------------
+
+M.ROWSUM_FUNCTION = 'fmhost_rowsum'
+M.ROWSUM_LIBRARY = 'fmhost_rowsum.so'
+
+local system_plugin_dir
+-- The plugin folder the packaged mariadbd uses by default
+-- ("/usr/lib/mysql/plugin/" on Debian), or nil.
+local function packaged_plugin_dir()
+  if system_plugin_dir == nil then
+    local r = proc.run { 'mariadbd', '--no-defaults', '--verbose', '--help', timeout_ms = 10000 }
+    system_plugin_dir = r and r.stdout:match('\nplugin%-dir%s+(%S+)') or false
+  end
+  return system_plugin_dir or nil
+end
+
+-- fmhost_rowsum.so built beside the running fmhost, or nil.
+function M.rowsum_library()
+  local dir = _FMHOST_EXE and _FMHOST_EXE:match('^(.*)/[^/]*$')
+  local p = dir and dir .. '/' .. M.ROWSUM_LIBRARY
+  return p and stack.exists(p) and p or nil
+end
+
+-- The server's own plugin_dir: a link to each plugin of the packaged
+-- server's folder (so that INSTALL SONAME works as on any server) and a
+-- copy of fmhost_rowsum.so (a copy, written aside and renamed: rebuilding
+-- fmhost never rewrites a library a running server has mapped). Returns
+-- true, and whether the checksum library is there | nil, msg.
+function M.prepare_plugins(s)
+  local lfs = require 'lfs'
+  local ok, err = stack.mkdir_p(s.plugin_dir)
+  if not ok then return nil, err end
+  local sys = packaged_plugin_dir()
+  if sys and lfs.attributes(sys, 'mode') == 'directory' then
+    for name in lfs.dir(sys) do
+      local to = s.plugin_dir .. '/' .. name
+      if name:sub(1, 1) ~= '.' and name ~= M.ROWSUM_LIBRARY and not lfs.symlinkattributes(to, 'mode') then
+        lfs.link(sys:gsub('/$', '') .. '/' .. name, to, true)
+      end
+    end
+  end
+  local lib = M.rowsum_library()
+  if not lib then return true, false end
+  local files = require 'fmhost.files'
+  local want, dest = files.read(lib), s.plugin_dir .. '/' .. M.ROWSUM_LIBRARY
+  if not want then return true, false end
+  if files.read(dest) ~= want then
+    local wok, werr = files.write(dest, want)
+    if not wok then return nil, 'mariadb: ' .. tostring(werr) end
+  end
+  return true, true
+end
+
 -- SELECT VERSION() as mysql.user over TCP (through fmhost.pool, in this
--- process): the version string | nil, msg.
-local function tcp_version(s)
+-- process), and with rowsum the checksum function created if missing:
+-- the version string, nil, and why the function could not be created |
+-- nil, msg.
+local function tcp_version(s, rowsum)
   local p, err = require('fmhost.pool').open { host = s.host, port = s.port, user = s.user, password = s.password,
                                                database = s.database, size = 1, connect_timeout_ms = 10000,
                                                read_timeout_ms = 10000 }
@@ -722,7 +782,13 @@ local function tcp_version(s)
   local db <close> = p
   local v, qerr = db:scalar('SELECT VERSION()')
   if v == nil then return nil, qerr or 'no answer' end
-  return tostring(v)
+  local ferr
+  if rowsum then
+    local n, e = db:exec('CREATE AGGREGATE FUNCTION IF NOT EXISTS ' .. M.ROWSUM_FUNCTION
+                         .. " RETURNS INTEGER SONAME '" .. M.ROWSUM_LIBRARY .. "'")
+    if not n then ferr = tostring(e) end
+  end
+  return tostring(v), nil, ferr
 end
 
 -- Stop a server we are starting and could not finish: nothing half-started.
@@ -811,6 +877,9 @@ local function start_locked(cfg, s, o)
   local tls = M.tls_files(cfg)
   ok, err = stack.make_private { s.root_cnf, s.init_file, tls.ca_key, tls.server_key, tls.client_key }
   if not ok then return nil, 'mariadb: ' .. err end
+  local rowsum
+  ok, rowsum = M.prepare_plugins(s)
+  if not ok then return nil, rowsum end
   ok, err = stack.write_file(s.cnf, M.my_cnf(s))
   if not ok then return nil, err end
 
@@ -854,14 +923,16 @@ local function start_locked(cfg, s, o)
     abort_start(cfg, s, p)
     return nil, 'mariadb: securing the accounts failed: ' .. serr
   end
-  local version, terr = tcp_version(s)
+  local version, terr, ferr = tcp_version(s, rowsum)
   if not version then
     abort_start(cfg, s, p)
     return nil, string.format('mariadb: %s cannot connect over TCP to 127.0.0.1:%d: %s', s.user, s.port, terr)
   end
   stack.write_state(cfg, 'mariadb', { pid = p.pid, port = s.port, socket = s.socket, datadir = s.datadir,
     cnf = s.cnf, log = s.log, state = 'running', started_at = os.time(), start_ms = ms, version = version })
-  return true, { pid = p.pid, port = s.port, ms = ms, version = version, secured = secured }
+  return true, { pid = p.pid, port = s.port, ms = ms, version = version, secured = secured,
+    warning = ferr and ('mariadb: the checksum function ' .. M.ROWSUM_FUNCTION .. ' could not be created ('
+      .. ferr .. "): fmhost.validate hashes this server's rows in fmhost instead") or nil }
 end
 
 -- --- lifecycle -----------------------------------------------------------------
