@@ -749,7 +749,12 @@ function M.prepare_plugins(s)
   local lfs = require 'lfs'
   local ok, err = stack.mkdir_p(s.plugin_dir)
   if not ok then return nil, err end
-  local sys = packaged_plugin_dir()
+  -- linked once per stack folder (asking mariadbd for its folder costs a process)
+  local linked = false
+  for name in lfs.dir(s.plugin_dir) do
+    if lfs.symlinkattributes(s.plugin_dir .. '/' .. name, 'mode') == 'link' then linked = true; break end
+  end
+  local sys = not linked and packaged_plugin_dir()
   if sys and lfs.attributes(sys, 'mode') == 'directory' then
     for name in lfs.dir(sys) do
       local to = s.plugin_dir .. '/' .. name
