@@ -23,7 +23,10 @@
  *       group: the whole process group, when the child leads one (group/session)
  *   p:kill_tree(sig='KILL') -> n;  p:status() -> {running=, code=, signal=}
  *   Dropping a Proc (__gc) does NOT kill the child: daemons outlive their
- *   handle. The child is still reaped when it ends.
+ *   handle. The child is still reaped when it ends. A Proc held in a
+ *   to-be-closed variable (local h <close> = proc.spawn{...}) is ended with
+ *   its scope, also when the scope ends by an error: TERM to the child and
+ *   its descendants, KILL after 2 s, waited for.
  *   proc.run{ ...as spawn..., input = 'stdin text', timeout_ms = 30000 (<0: none),
  *             max_output = 1 MiB (per stream) }   the child gets its own process group
  *       -> {code=, signal=, ok=, stdout=, stderr=, truncated=, ms=}
@@ -304,6 +307,23 @@ static int proc_gc(lua_State *L) {
   return 0;
 }
 
+/* __close: a child held in a to-be-closed variable ends with its scope,
+ * also when the scope ends by an error: TERM to it and its descendants,
+ * KILL to whatever remains after 2 s, and waited for. */
+static int proc_close(lua_State *L) {
+  lproc *u = check_proc(L, 1);
+  if (!u->p) return 0;
+  if (fmh_proc_alive(u->p)) {
+    fmh_proc_kill_tree(u->pid, SIGTERM, 1);
+    int code, sig;
+    if (fmh_proc_wait(u->p, 2000, &code, &sig) == 0) {
+      fmh_proc_kill_tree(u->pid, SIGKILL, 1);
+      fmh_proc_wait(u->p, 5000, &code, &sig);
+    }
+  }
+  return 0;
+}
+
 static int proc_tostring(lua_State *L) {
   lproc *u = check_proc(L, 1);
   int alive = u->p && fmh_proc_alive(u->p);
@@ -574,7 +594,8 @@ static const luaL_Reg proc_methods[] = {
     {"alive", l_alive},  {"signal", l_signal_m},       {"wait", l_wait},
     {"status", l_status}, {"kill_tree", l_kill_tree_m}, {"write", l_write},
     {"read", l_read},    {NULL, NULL}};
-static const luaL_Reg proc_meta[] = {{"__gc", proc_gc}, {"__tostring", proc_tostring}, {NULL, NULL}};
+static const luaL_Reg proc_meta[] = {
+    {"__gc", proc_gc}, {"__close", proc_close}, {"__tostring", proc_tostring}, {NULL, NULL}};
 
 static const luaL_Reg listener_methods[] = {{"close", listener_close}, {NULL, NULL}};
 static const luaL_Reg listener_meta[] = {

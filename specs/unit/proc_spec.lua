@@ -234,6 +234,35 @@ describe('fmhost.proc', function()
       assert.is_nil(state_of(pid))
     end)
 
+    it('ends a child held in a to-be-closed variable, and what it started, when the scope ends by an error',
+       function()
+      local file = os.tmpname()
+      local pid, grandchild
+      local ok, err = pcall(function()
+        local h <close> = assert(proc.spawn { 'sh', '-c', 'sleep 60 & echo $! > "$0"; wait', file })
+        pid = h.pid
+        local t0 = proc.now_ms()
+        while not (T.read_file(file) or ''):match('%d+') and proc.now_ms() - t0 < 5000 do proc.sleep(20) end
+        grandchild = math.tointeger(tonumber(assert((T.read_file(file) or ''):match('%d+'))))
+        error('the scenario failed here')
+      end)
+      os.remove(file)
+      assert.is_false(ok)
+      assert.matches('the scenario failed here', tostring(err))
+      assert.is_false(proc.pid_alive(pid))
+      assert.is_nil(state_of(pid))
+      assert.is_true(proc.wait_pid(grandchild, 5000), 'the sleep the child started is still running')
+      -- one that ignores TERM is killed after 2 s; a normal end of the scope ends it too
+      local t0 = proc.now_ms()
+      do
+        local h <close> = assert(proc.spawn { 'sh', '-c', 'trap "" TERM; sleep 60 & wait; sleep 60' })
+        pid = h.pid
+        proc.sleep(100)
+      end
+      assert.is_false(proc.pid_alive(pid))
+      assert.is_true(proc.now_ms() - t0 >= 2000)
+    end)
+
     it('leaves no zombie after wait or run', function()
       local p = assert(proc.spawn { 'true' })
       assert.is_true(p:wait(10000))
