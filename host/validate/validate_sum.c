@@ -209,8 +209,12 @@ static int udf_side(sctx *x, sside *s, const char *hash_at, fmh_conn *c, fmh_buf
                   s->role, s->src.table, why);
     return -1;
   }
+  /* a server without the function is the usual case; one whose function
+   * refused the call (1123: a library of another fmhost) wants a restart or
+   * a reinstall, and a slower run should say why */
   fmh_log_field f[] = {FMH_LS("side", s->role), FMH_LS("table", s->src.table), FMH_LS("why", e->msg)};
-  fmh_log_emit(FMH_LOG_DEBUG, "validate.checksum.no_udf", NULL, NULL, f, sizeof f / sizeof *f);
+  fmh_log_emit(e->code == 1123 ? FMH_LOG_WARN : FMH_LOG_DEBUG, "validate.checksum.no_udf", NULL, NULL, f,
+               sizeof f / sizeof *f);
   fmh_error_clear(e);
   return 0;
 }
