@@ -57,7 +57,8 @@
  *       :write_csv(path, first, count), :write_sql(path, table, first, count, batch_rows))
  * Expected failures return nil, msg, info with info.class from fmhost.retry;
  * misuse (bad arguments, a released connection, a busy connection) raises.
- * Other bindings get a Pool's fmh_pool through fmhost/pool_lua.h. */
+ * Other bindings get a Pool's fmh_pool through fmhost/pool_lua.h. p:load, p:stress,
+ * p:fifo_probe and the benchmark source live in bindings/pool/load.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,21 +71,16 @@
 #include "fmhost/pool.h"
 #include "fmhost/pool_lua.h"
 #include "fmhost/retry.h"
+#include "pool/pool_lua_int.h"
 
-#define POOL "fmhost.pool.Pool"
 #define CONN "fmhost.pool.Conn"
 #define CURSOR "fmhost.pool.Cursor"
 #define NULLT "fmhost.pool.NULL"
 #define DECIMAL "fmhost.pool.Decimal"
 #define DATETIME "fmhost.pool.Datetime"
 #define BLOB "fmhost.pool.Blob"
-#define SOURCE "fmhost.pool.BenchSource"
 
 static const char NULL_KEY = 'N'; /* registry key of the NULL sentinel */
-
-typedef struct LPool {
-  fmh_pool *p;
-} LPool;
 
 typedef struct LCursor LCursor;
 
@@ -98,28 +94,23 @@ struct LCursor {
   LConn *owner;
 };
 
-typedef struct LSource {
-  fmh_row_source src;
-  uint64_t seed;
-} LSource;
-
 /* --- helpers -------------------------------------------------------------- */
 
-static void push_null(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &NULL_KEY); }
+void fmh_plua_push_null(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &NULL_KEY); }
 
 static int is_null(lua_State *L, int i) {
   if (lua_isnoneornil(L, i)) return 1;
   if (lua_type(L, i) != LUA_TUSERDATA) return 0;
-  push_null(L);
+  fmh_plua_push_null(L);
   int eq = lua_rawequal(L, i, -1);
   lua_pop(L, 1);
   return eq;
 }
 
 /* Expected failures return nil, msg, info (with info.class); misuse raises. */
-static int push_fail(lua_State *L, fmh_error *e) { return fmh_fail_or_raise(L, e, "class", fmh_pool_error_class(e)); }
+int fmh_plua_push_fail(lua_State *L, fmh_error *e) { return fmh_fail_or_raise(L, e, "class", fmh_pool_error_class(e)); }
 
-static LPool *check_pool(lua_State *L, int i) {
+LPool *fmh_plua_check_pool(lua_State *L, int i) {
   LPool *lp = luaL_checkudata(L, i, POOL);
   if (!lp->p) luaL_argerror(L, i, "pool is closed");
   return lp;
@@ -132,7 +123,7 @@ fmh_pool *fmh_lua_topool(lua_State *L, int idx, int *closed) {
   return lp ? lp->p : NULL;
 }
 
-fmh_pool *fmh_lua_checkpool(lua_State *L, int idx) { return check_pool(L, idx)->p; }
+fmh_pool *fmh_lua_checkpool(lua_State *L, int idx) { return fmh_plua_check_pool(L, idx)->p; }
 
 static LConn *check_conn(lua_State *L, int i) {
   LConn *lc = luaL_checkudata(L, i, CONN);
@@ -215,7 +206,7 @@ static void to_value(lua_State *L, int i, fmh_value *v, int argn) {
 static void push_value(lua_State *L, const fmh_value *v) {
   char buf[32];
   switch (v->t) {
-    case FMH_V_NULL: push_null(L); break;
+    case FMH_V_NULL: fmh_plua_push_null(L); break;
     case FMH_V_INT:
     case FMH_V_BOOL: lua_pushinteger(L, (lua_Integer)v->i); break;
     case FMH_V_UINT:
@@ -239,7 +230,7 @@ static int run(lua_State *L, LConn *lc, int si, fmh_cursor **q, fmh_exec_result 
   for (int k = 0; k < n; k++) to_value(L, si + 1 + k, &v[k], si + 1 + k);
   if (lc->cur) luaL_error(L, "connection busy: a cursor is still open on it (close it first)");
   fmh_error e = {0};
-  if (fmh_conn_run(lc->c, sql, len, v, n, 0, q, res, &e) != 0) return push_fail(L, &e);
+  if (fmh_conn_run(lc->c, sql, len, v, n, 0, q, res, &e) != 0) return fmh_plua_push_fail(L, &e);
   return 0;
 }
 
@@ -435,7 +426,7 @@ static int l_open(lua_State *L) {
       fmh_error_clear(&e);
       return luaL_error(L, "%s", msg);
     }
-    return push_fail(L, &e);
+    return fmh_plua_push_fail(L, &e);
   }
   return 1;
 }
@@ -459,60 +450,60 @@ static LConn *new_conn(lua_State *L, int pool_index, fmh_conn *c) {
 }
 
 static int l_acquire(lua_State *L) {
-  LPool *lp = check_pool(L, 1);
+  LPool *lp = fmh_plua_check_pool(L, 1);
   int timeout = (int)luaL_optinteger(L, 2, -1);
   fmh_error e = {0};
   fmh_conn *c;
-  if (fmh_pool_acquire(lp->p, timeout, &c, &e) != 0) return push_fail(L, &e);
+  if (fmh_pool_acquire(lp->p, timeout, &c, &e) != 0) return fmh_plua_push_fail(L, &e);
   new_conn(L, 1, c);
   return 1;
 }
 
-static void set_int(lua_State *L, const char *k, lua_Integer v) {
+void fmh_plua_set_int(lua_State *L, const char *k, lua_Integer v) {
   lua_pushinteger(L, v);
   lua_setfield(L, -2, k);
 }
 
-static void set_num(lua_State *L, const char *k, double v) {
+void fmh_plua_set_num(lua_State *L, const char *k, double v) {
   lua_pushnumber(L, v);
   lua_setfield(L, -2, k);
 }
 
 static int l_stats(lua_State *L) {
-  LPool *lp = check_pool(L, 1);
+  LPool *lp = fmh_plua_check_pool(L, 1);
   fmh_pool_stats s;
   fmh_pool_stats_get(lp->p, &s);
   lua_createtable(L, 0, 24);
-  set_int(L, "size", s.size);
-  set_int(L, "min_idle", s.min_idle);
-  set_int(L, "total", s.total);
-  set_int(L, "active", s.active);
-  set_int(L, "idle", s.idle);
-  set_int(L, "opening", s.opening);
-  set_int(L, "waiting", s.waiting);
-  set_int(L, "peak_active", s.peak_active);
-  set_int(L, "created", (lua_Integer)s.created);
-  set_int(L, "destroyed", (lua_Integer)s.destroyed);
-  set_int(L, "acquires", (lua_Integer)s.acquires);
-  set_int(L, "releases", (lua_Integer)s.releases);
-  set_int(L, "timeouts", (lua_Integer)s.timeouts);
-  set_int(L, "connect_failures", (lua_Integer)s.connect_failures);
-  set_int(L, "validations", (lua_Integer)s.validations);
-  set_int(L, "validation_failures", (lua_Integer)s.validation_failures);
-  set_int(L, "broken", (lua_Integer)s.broken);
-  set_int(L, "evicted_idle", (lua_Integer)s.evicted_idle);
-  set_int(L, "evicted_lifetime", (lua_Integer)s.evicted_lifetime);
-  set_num(L, "acquire_ms_avg", s.acquire_ms_avg);
-  set_num(L, "acquire_ms_max", s.acquire_ms_max);
-  set_num(L, "acquire_ms_p50", s.acquire_ms_p50);
-  set_num(L, "acquire_ms_p99", s.acquire_ms_p99);
+  fmh_plua_set_int(L, "size", s.size);
+  fmh_plua_set_int(L, "min_idle", s.min_idle);
+  fmh_plua_set_int(L, "total", s.total);
+  fmh_plua_set_int(L, "active", s.active);
+  fmh_plua_set_int(L, "idle", s.idle);
+  fmh_plua_set_int(L, "opening", s.opening);
+  fmh_plua_set_int(L, "waiting", s.waiting);
+  fmh_plua_set_int(L, "peak_active", s.peak_active);
+  fmh_plua_set_int(L, "created", (lua_Integer)s.created);
+  fmh_plua_set_int(L, "destroyed", (lua_Integer)s.destroyed);
+  fmh_plua_set_int(L, "acquires", (lua_Integer)s.acquires);
+  fmh_plua_set_int(L, "releases", (lua_Integer)s.releases);
+  fmh_plua_set_int(L, "timeouts", (lua_Integer)s.timeouts);
+  fmh_plua_set_int(L, "connect_failures", (lua_Integer)s.connect_failures);
+  fmh_plua_set_int(L, "validations", (lua_Integer)s.validations);
+  fmh_plua_set_int(L, "validation_failures", (lua_Integer)s.validation_failures);
+  fmh_plua_set_int(L, "broken", (lua_Integer)s.broken);
+  fmh_plua_set_int(L, "evicted_idle", (lua_Integer)s.evicted_idle);
+  fmh_plua_set_int(L, "evicted_lifetime", (lua_Integer)s.evicted_lifetime);
+  fmh_plua_set_num(L, "acquire_ms_avg", s.acquire_ms_avg);
+  fmh_plua_set_num(L, "acquire_ms_max", s.acquire_ms_max);
+  fmh_plua_set_num(L, "acquire_ms_p50", s.acquire_ms_p50);
+  fmh_plua_set_num(L, "acquire_ms_p99", s.acquire_ms_p99);
   lua_pushstring(L, fmh_pool_name(lp->p));
   lua_setfield(L, -2, "name");
   return 1;
 }
 
 static int l_maintain(lua_State *L) {
-  fmh_pool_maintain(check_pool(L, 1)->p);
+  fmh_pool_maintain(fmh_plua_check_pool(L, 1)->p);
   return 0;
 }
 
@@ -559,13 +550,13 @@ static int l_exec(lua_State *L) {
     while ((rc = fmh_cursor_fetch(q, &row, &e)) == 1) res.affected_rows++;
     res.warnings = fmh_cursor_warnings(q);
     fmh_cursor_close(q);
-    if (rc < 0) return push_fail(L, &e);
+    if (rc < 0) return fmh_plua_push_fail(L, &e);
   }
   lua_pushinteger(L, (lua_Integer)res.affected_rows);
   lua_createtable(L, 0, 3);
-  set_int(L, "affected_rows", (lua_Integer)res.affected_rows);
-  set_int(L, "insert_id", (lua_Integer)res.insert_id);
-  set_int(L, "warnings", (lua_Integer)res.warnings);
+  fmh_plua_set_int(L, "affected_rows", (lua_Integer)res.affected_rows);
+  fmh_plua_set_int(L, "insert_id", (lua_Integer)res.insert_id);
+  fmh_plua_set_int(L, "warnings", (lua_Integer)res.warnings);
   return 2;
 }
 
@@ -582,7 +573,7 @@ static int query_mode(lua_State *L, int mode) {
       lua_createtable(L, 0, 2);
       lua_newtable(L);
       lua_setfield(L, -2, "columns");
-      set_int(L, "warnings", (lua_Integer)res.warnings);
+      fmh_plua_set_int(L, "warnings", (lua_Integer)res.warnings);
       return 2;
     }
     lua_pushnil(L);
@@ -610,13 +601,13 @@ static int query_mode(lua_State *L, int mode) {
   unsigned warnings = fmh_cursor_warnings(q);
   if (mode == 0) push_columns(L, q);
   fmh_cursor_close(q);
-  if (rc < 0) return push_fail(L, &e);
+  if (rc < 0) return fmh_plua_push_fail(L, &e);
   if (mode == 0) {
     int ci = lua_gettop(L);
     lua_createtable(L, 0, 2);
     lua_pushvalue(L, ci);
     lua_setfield(L, -2, "columns");
-    set_int(L, "warnings", warnings);
+    fmh_plua_set_int(L, "warnings", warnings);
     lua_pushvalue(L, ri);
     lua_insert(L, -2);
     return 2;
@@ -670,7 +661,7 @@ static int cursor_next(lua_State *L, LCursor *cu, int ci, int array) {
   }
   cursor_detach(cu);
   if (rc == 0) return 0;
-  push_fail(L, &e);
+  fmh_plua_push_fail(L, &e);
   return -1;
 }
 
@@ -722,7 +713,7 @@ static int l_cursor_columns(lua_State *L) {
 static int l_ping(lua_State *L) {
   LConn *lc = check_conn(L, 1);
   fmh_error e = {0};
-  if (fmh_conn_ping(lc->c, &e) != 0) return push_fail(L, &e);
+  if (fmh_conn_ping(lc->c, &e) != 0) return fmh_plua_push_fail(L, &e);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -738,7 +729,7 @@ static int l_transaction(lua_State *L) {
   if (fmh_conn_in_transaction(lc->c))
     return luaL_error(L, "a transaction is already open on this connection");
   fmh_error e = {0};
-  if (simple(L, lc, "START TRANSACTION", &e) != 0) return push_fail(L, &e);
+  if (simple(L, lc, "START TRANSACTION", &e) != 0) return fmh_plua_push_fail(L, &e);
   int nargs = lua_gettop(L) - 2;
   int base = lua_gettop(L);
   lua_pushvalue(L, 2);
@@ -768,7 +759,7 @@ static int l_transaction(lua_State *L) {
     fmh_error re = {0};
     if (!fmh_conn_is_broken(lc->c) && simple(L, lc, "ROLLBACK", &re) != 0) fmh_conn_mark_broken(lc->c);
     fmh_error_clear(&re);
-    return push_fail(L, &e);
+    return fmh_plua_push_fail(L, &e);
   }
   return nres;
 }
@@ -804,8 +795,8 @@ static int l_info(lua_State *L) {
   LConn *lc = check_conn(L, 1);
   MYSQL *m = fmh_conn_mysql(lc->c);
   lua_createtable(L, 0, 6);
-  set_int(L, "serial", (lua_Integer)fmh_conn_serial(lc->c));
-  set_int(L, "thread_id", (lua_Integer)mysql_thread_id(m));
+  fmh_plua_set_int(L, "serial", (lua_Integer)fmh_conn_serial(lc->c));
+  fmh_plua_set_int(L, "thread_id", (lua_Integer)mysql_thread_id(m));
   const char *cipher = mysql_get_ssl_cipher(m);
   if (cipher) {
     lua_pushstring(L, cipher);
@@ -832,10 +823,10 @@ static int l_conn_tostring(lua_State *L) {
 /* --- pool-level shortcuts: acquire, run the Conn method, release ------------ */
 
 static int with_conn(lua_State *L, lua_CFunction f) {
-  LPool *lp = check_pool(L, 1);
+  LPool *lp = fmh_plua_check_pool(L, 1);
   fmh_error e = {0};
   fmh_conn *c;
-  if (fmh_pool_acquire(lp->p, -1, &c, &e) != 0) return push_fail(L, &e);
+  if (fmh_pool_acquire(lp->p, -1, &c, &e) != 0) return fmh_plua_push_fail(L, &e);
   new_conn(L, 1, c);
   lua_replace(L, 1);  /* the conn pins the pool */
   lua_toclose(L, 1);  /* released when this call ends, raised errors included */
@@ -847,279 +838,6 @@ static int l_pool_query(lua_State *L) { return with_conn(L, l_query); }
 static int l_pool_row(lua_State *L) { return with_conn(L, l_row); }
 static int l_pool_scalar(lua_State *L) { return with_conn(L, l_scalar); }
 static int l_pool_transaction(lua_State *L) { return with_conn(L, l_transaction); }
-
-/* --- bulk load and stress ------------------------------------------------ */
-
-/* The row source (fmhost/rowsource.h) of the Lua value at i: a
- * bench_source{}, or a generator, whose source is made in *gen_src. */
-static const fmh_row_source *check_source(lua_State *L, int i, fmh_row_source *gen_src, const char *what) {
-  LSource *bs = luaL_testudata(L, i, SOURCE);
-  if (bs) return &bs->src;
-  int closed = 0;
-  const fmh_gen *g = fmh_lua_togen(L, i, &closed);
-  if (g || closed) {
-    fmh_gen_row_source(g, gen_src);
-    return gen_src;
-  }
-  luaL_error(L, "%s: source must be a row source (pool.bench_source{} or a generator)", what);
-  return NULL;
-}
-
-/* from = a failed load's info (or a result): its committed and uncertain
- * lists; or a bare list of {first, count}. */
-static fmh_range *read_ranges(lua_State *L, int t, const char *what, size_t *n) {
-  *n = 0;
-  if (lua_isnil(L, t)) return NULL;
-  if (!lua_istable(L, t)) luaL_error(L, "load: '%s' must be a list of {first, count}", what);
-  size_t len = (size_t)lua_rawlen(L, t);
-  fmh_range *v = lua_newuserdatauv(L, (len ? len : 1) * sizeof *v, 0); /* freed with the call */
-  for (size_t i = 0; i < len; i++) {
-    lua_rawgeti(L, t, (lua_Integer)i + 1);
-    int ok = lua_istable(L, -1);
-    lua_Integer f = 0, c = 0;
-    if (ok) {
-      int a, b;
-      lua_rawgeti(L, -1, 1);
-      f = lua_tointegerx(L, -1, &a);
-      lua_rawgeti(L, -2, 2);
-      c = lua_tointegerx(L, -1, &b);
-      lua_pop(L, 2);
-      ok = a && b && f >= 0 && c >= 0;
-    }
-    if (!ok) luaL_error(L, "load: %s[%d] must be {first, count} with integers >= 0", what, (int)i + 1);
-    lua_pop(L, 1);
-    v[i] = (fmh_range){(uint64_t)f, (uint64_t)c};
-  }
-  *n = len;
-  return v;
-}
-
-static void push_ranges(lua_State *L, const fmh_range *v, size_t n) {
-  lua_createtable(L, (int)n, 0);
-  for (size_t i = 0; i < n; i++) {
-    lua_createtable(L, 2, 0);
-    lua_pushinteger(L, (lua_Integer)v[i].first);
-    lua_rawseti(L, -2, 1);
-    lua_pushinteger(L, (lua_Integer)v[i].count);
-    lua_rawseti(L, -2, 2);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-  }
-}
-
-/* What is committed, into the table on top (a result or a failure's info). */
-static void set_load_fields(lua_State *L, const fmh_bulk_result *r) {
-  set_int(L, "rows", (lua_Integer)r->rows);
-  set_int(L, "duplicates", (lua_Integer)r->duplicates);
-  set_int(L, "statements", (lua_Integer)r->statements);
-  set_int(L, "bytes", (lua_Integer)r->bytes);
-  set_int(L, "warnings", (lua_Integer)r->warnings);
-  set_int(L, "threads", r->threads);
-  set_int(L, "rows_committed", (lua_Integer)r->rows_committed);
-  set_int(L, "rows_resumed", (lua_Integer)r->rows_resumed);
-  push_ranges(L, r->committed, r->ncommitted);
-  lua_setfield(L, -2, "committed");
-  push_ranges(L, r->uncertain, r->nuncertain);
-  lua_setfield(L, -2, "uncertain");
-  lua_pushboolean(L, r->journaled);
-  lua_setfield(L, -2, "journaled");
-  set_num(L, "wall_s", r->wall_s);
-}
-
-static int l_load(lua_State *L) {
-  LPool *lp = check_pool(L, 1);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  fmh_bulk_opts o;
-  memset(&o, 0, sizeof o);
-  o.table = fmh_opt_str(L, 2, "table", NULL);
-  if (!o.table) return luaL_error(L, "load: option 'table' is required");
-  lua_getfield(L, 2, "source");
-  fmh_row_source gen_src;
-  const fmh_row_source *src = check_source(L, -1, &gen_src, "load");
-  lua_Integer rows = fmh_opt_int(L, 2, "rows", -1), first = fmh_opt_int(L, 2, "first", 0);
-  if (rows < 0 || first < 0) return luaL_error(L, "load: 'rows' (required) and 'first' must be >= 0");
-  o.rows = (uint64_t)rows;
-  o.first = (uint64_t)first;
-  o.threads = (int)fmh_opt_int(L, 2, "threads", 1);
-  const char *method = fmh_opt_str(L, 2, "method", "infile");
-  if (strcmp(method, "infile") == 0) o.method = FMH_BULK_INFILE;
-  else if (strcmp(method, "insert") == 0) o.method = FMH_BULK_INSERT;
-  else return luaL_error(L, "load: method must be 'infile' or 'insert', not '%s'", method);
-  o.chunk_rows = (uint64_t)fmh_opt_int(L, 2, "chunk_rows", 0);
-  o.batch_rows = (uint64_t)fmh_opt_int(L, 2, "batch_rows", 0);
-  o.batch_bytes = (size_t)fmh_opt_int(L, 2, "batch_bytes", 0);
-  o.resume = fmh_opt_bool(L, 2, "resume", 0);
-  o.journal = fmh_opt_str(L, 2, "journal", NULL);
-  o.load_id = fmh_opt_str(L, 2, "load_id", NULL);
-  o.progress = fmh_opt_bool(L, 2, "progress", isatty(STDERR_FILENO));
-  lua_getfield(L, 2, "from");
-  int from = lua_gettop(L);
-  if (!lua_isnil(L, from)) {
-    if (!lua_istable(L, from))
-      return luaL_error(L, "load: 'from' must be a load's info or result, or a list of {first, count}");
-    lua_getfield(L, from, "committed");
-    if (!lua_isnil(L, -1)) {
-      o.done = read_ranges(L, lua_gettop(L), "from.committed", &o.ndone);
-      lua_getfield(L, from, "uncertain");
-      o.doubt = read_ranges(L, lua_gettop(L), "from.uncertain", &o.ndoubt);
-    } else {
-      o.done = read_ranges(L, from, "from", &o.ndone);
-    }
-  }
-  fmh_bulk_result r;
-  fmh_error e = {0};
-  int rc = fmh_pool_load(lp->p, src, &o, &r, &e);
-  if (rc != 0 && e.kind && strcmp(e.kind, "usage") == 0) {
-    fmh_bulk_result_free(&r);
-    return push_fail(L, &e); /* raises */
-  }
-  if (rc != 0) {
-    int n = push_fail(L, &e);
-    set_load_fields(L, &r);
-    fmh_bulk_result_free(&r);
-    return n;
-  }
-  lua_createtable(L, 0, 16);
-  set_load_fields(L, &r);
-  set_num(L, "rows_per_s", r.wall_s > 0 ? (double)r.rows / r.wall_s : 0);
-  fmh_bulk_result_free(&r);
-  return 1;
-}
-
-static int l_stress(lua_State *L) {
-  LPool *lp = check_pool(L, 1);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  fmh_stress_opts o;
-  o.threads = (int)fmh_opt_int(L, 2, "threads", 8);
-  o.acquires = (int)fmh_opt_int(L, 2, "acquires", 100);
-  o.hold_us_max = (int)fmh_opt_int(L, 2, "hold_us_max", 1000);
-  o.query = fmh_opt_bool(L, 2, "query", 0);
-  o.timeout_ms = (int)fmh_opt_int(L, 2, "timeout_ms", -1);
-  o.seed = (uint64_t)fmh_opt_int(L, 2, "seed", 1);
-  fmh_stress_result r;
-  fmh_error e = {0};
-  if (fmh_pool_stress(lp->p, &o, &r, &e) != 0) return push_fail(L, &e);
-  lua_createtable(L, 0, 8);
-  set_int(L, "acquired", (lua_Integer)r.acquired);
-  set_int(L, "timeouts", (lua_Integer)r.timeouts);
-  set_int(L, "errors", (lua_Integer)r.errors);
-  set_int(L, "queries", (lua_Integer)r.queries);
-  set_int(L, "max_in_use", r.max_in_use);
-  set_num(L, "wall_s", r.wall_s);
-  set_int(L, "seed", (lua_Integer)o.seed);
-  if (r.first_error[0]) {
-    lua_pushstring(L, r.first_error);
-    lua_setfield(L, -2, "first_error");
-  }
-  return 1;
-}
-
-static int l_fifo_probe(lua_State *L) {
-  LPool *lp = check_pool(L, 1);
-  int n = (int)luaL_checkinteger(L, 2);
-  luaL_argcheck(L, n >= 1 && n <= 256, 2, "1..256 waiters");
-  int served[256];
-  fmh_error e = {0};
-  if (fmh_pool_fifo_probe(lp->p, n, served, &e) != 0) return push_fail(L, &e);
-  lua_createtable(L, n, 0);
-  for (int i = 0; i < n; i++) {
-    lua_pushinteger(L, served[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
-  return 1;
-}
-
-/* --- the benchmark source ------------------------------------------------- */
-
-static int l_bench_source(lua_State *L) {
-  lua_Integer seed = 1;
-  if (!lua_isnoneornil(L, 1)) seed = fmh_opt_int(L, 1, "seed", 1);
-  LSource *s = lua_newuserdatauv(L, sizeof *s, 0);
-  s->seed = (uint64_t)seed;
-  fmh_bench_source_init(&s->src, &s->seed);
-  luaL_setmetatable(L, SOURCE);
-  return 1;
-}
-
-static LSource *check_bsource(lua_State *L) { return luaL_checkudata(L, 1, SOURCE); }
-
-static uint64_t check_rowno(lua_State *L, int i) {
-  lua_Integer k = luaL_checkinteger(L, i);
-  luaL_argcheck(L, k >= 0, i, "row numbers start at 0");
-  return (uint64_t)k;
-}
-
-static int l_bsource_row(lua_State *L) {
-  LSource *s = check_bsource(L);
-  fmh_bench_row r;
-  fmh_bench_row_make(s->seed, check_rowno(L, 2), &r);
-  lua_createtable(L, 0, 7);
-  set_int(L, "id", r.id);
-  set_int(L, "i", r.i);
-  lua_pushstring(L, r.d);
-  lua_setfield(L, -2, "d");
-  set_num(L, "f", r.f);
-  if (r.s_null) push_null(L);
-  else lua_pushlstring(L, r.s, r.s_len);
-  lua_setfield(L, -2, "s");
-  lua_pushstring(L, r.ts);
-  lua_setfield(L, -2, "ts");
-  set_int(L, "b", r.b);
-  return 1;
-}
-
-static int bsource_format(lua_State *L, int format) {
-  LSource *s = check_bsource(L);
-  fmh_bench_row r;
-  fmh_bench_row_make(s->seed, check_rowno(L, 2), &r);
-  char buf[1024];
-  size_t n = fmh_bench_row_format(&r, format, buf, sizeof buf);
-  lua_pushlstring(L, buf, n);
-  return 1;
-}
-
-static int l_bsource_csv(lua_State *L) { return bsource_format(L, FMH_ROW_CSV); }
-static int l_bsource_sql(lua_State *L) { return bsource_format(L, FMH_ROW_SQL); }
-
-static int l_bsource_write_csv(lua_State *L) {
-  LSource *s = check_bsource(L);
-  const char *path = luaL_checkstring(L, 2);
-  uint64_t first = check_rowno(L, 3), count = check_rowno(L, 4);
-  fmh_error e = {0};
-  if (fmh_source_write_file(&s->src, FMH_ROW_CSV, path, NULL, first, count, 0, &e) != 0) return push_fail(L, &e);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static int l_bsource_write_sql(lua_State *L) {
-  LSource *s = check_bsource(L);
-  const char *path = luaL_checkstring(L, 2);
-  const char *table = luaL_checkstring(L, 3);
-  uint64_t first = check_rowno(L, 4), count = check_rowno(L, 5);
-  uint64_t batch = (uint64_t)luaL_optinteger(L, 6, 1000);
-  fmh_error e = {0};
-  if (fmh_source_write_file(&s->src, FMH_ROW_SQL, path, table, first, count, batch, &e) != 0)
-    return push_fail(L, &e);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static int l_bsource_ddl(lua_State *L) {
-  check_bsource(L);
-  const char *name = luaL_checkstring(L, 2);
-  lua_pushfstring(L, FMH_BENCH_DDL("%s"), name);
-  return 1;
-}
-
-static int l_bsource_index(lua_State *L) {
-  LSource *s = check_bsource(L);
-  const char *k = luaL_checkstring(L, 2);
-  lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-  if (strcmp(k, "seed") == 0) lua_pushinteger(L, (lua_Integer)s->seed);
-  else if (strcmp(k, "columns") == 0) lua_pushstring(L, s->src.columns);
-  else lua_pushnil(L);
-  return 1;
-}
 
 /* --- values ------------------------------------------------------------ */
 
@@ -1170,7 +888,7 @@ static const luaL_Reg pool_methods[] = {
     {"acquire", l_acquire},  {"stats", l_stats},   {"maintain", l_maintain},
     {"close", l_pool_close}, {"exec", l_pool_exec}, {"query", l_pool_query},
     {"row", l_pool_row},     {"scalar", l_pool_scalar}, {"transaction", l_pool_transaction},
-    {"load", l_load},        {"stress", l_stress}, {"fifo_probe", l_fifo_probe}, {NULL, NULL}};
+    {"load", fmh_plua_load},        {"stress", fmh_plua_stress}, {"fifo_probe", fmh_plua_fifo_probe}, {NULL, NULL}};
 static const luaL_Reg pool_meta[] = {
     {"__gc", l_pool_close}, {"__close", l_pool_close}, {"__tostring", l_pool_tostring}, {NULL, NULL}};
 
@@ -1187,14 +905,14 @@ static const luaL_Reg cursor_methods[] = {
 static const luaL_Reg cursor_meta[] = {{"__gc", l_cursor_close}, {"__close", l_cursor_close}, {NULL, NULL}};
 
 static const luaL_Reg source_methods[] = {
-    {"row", l_bsource_row},           {"csv", l_bsource_csv}, {"sql", l_bsource_sql},
-    {"write_csv", l_bsource_write_csv}, {"write_sql", l_bsource_write_sql}, {"ddl", l_bsource_ddl},
+    {"row", fmh_plua_bsource_row},           {"csv", fmh_plua_bsource_csv}, {"sql", fmh_plua_bsource_sql},
+    {"write_csv", fmh_plua_bsource_write_csv}, {"write_sql", fmh_plua_bsource_write_sql}, {"ddl", fmh_plua_bsource_ddl},
     {NULL, NULL}};
 
 static const luaL_Reg pool_funcs[] = {
     {"open", l_open},       {"decimal", l_decimal}, {"datetime", l_datetime},
-    {"blob", l_blob},       {"is_null", l_is_null}, {"bench_source", l_bench_source},
-    {"stress", l_stress},   {NULL, NULL}};
+    {"blob", l_blob},       {"is_null", l_is_null}, {"bench_source", fmh_plua_bench_source},
+    {"stress", fmh_plua_stress},   {NULL, NULL}};
 
 int luaopen_fmhost_pool(lua_State *L) {
   fmh_newclass(L, POOL, pool_methods, pool_meta);
@@ -1203,7 +921,7 @@ int luaopen_fmhost_pool(lua_State *L) {
   fmh_newclass(L, SOURCE, source_methods, NULL);
   luaL_getmetatable(L, SOURCE);
   lua_getfield(L, -1, "__index");
-  lua_pushcclosure(L, l_bsource_index, 1);
+  lua_pushcclosure(L, fmh_plua_bsource_index, 1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   static const luaL_Reg wrapped_meta[] = {{"__tostring", l_wrapped_tostring}, {NULL, NULL}};
@@ -1226,7 +944,7 @@ int luaopen_fmhost_pool(lua_State *L) {
     lua_pop(L, 1);
   }
   fmh_newmodule(L, "fmhost.pool", pool_funcs);
-  push_null(L);
+  fmh_plua_push_null(L);
   lua_setfield(L, -2, "NULL");
   return 1;
 }
